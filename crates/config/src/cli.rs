@@ -1,0 +1,306 @@
+//! The `oxwsgi` command line: `oxwsgi start-server [OPTIONS] [ENTRY_POINT]`.
+//!
+//! Option names and defaults are those of `mod_wsgi-express start-server`, so an existing
+//! command line keeps working when `mod_wsgi-express` becomes `oxwsgi`. This module only
+//! describes and parses what the user typed; [`crate::resolve`] checks it against the system and
+//! turns it into a [`crate::ServerConfig`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// oxwsgi: a production WSGI server, the successor of Apache/mod_wsgi and mod_wsgi-express.
+#[derive(Debug, Parser)]
+#[command(name = "oxwsgi", version, propagate_version = true)]
+#[command(about = "A production WSGI server for Python web applications")]
+#[command(
+    long_about = "oxwsgi hosts Python WSGI applications (Flask, Django, Pecan, Pyramid, \
+PasteDeploy pipelines, ...) in an embedded CPython, with the command line of mod_wsgi-express.\n\n\
+Start with:  oxwsgi start-server app.wsgi"
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the server for a WSGI application, in the foreground.
+    #[command(
+        long_about = "Start the server for a WSGI application, in the foreground.\n\n\
+The ENTRY_POINT is a WSGI script file (the default), a Python module name \
+(--application-type module) or a PasteDeploy .ini file (--application-type paste). Without one, \
+a welcome page is served.\n\n\
+Stop the server with Ctrl-C or SIGTERM: requests in progress finish first."
+    )]
+    StartServer(Box<StartServer>),
+}
+
+/// How the entry point names the application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApplicationType {
+    /// A WSGI script file, executed as a module the way mod_wsgi does.
+    Script,
+    /// A Python module, imported by name (such as mysite.wsgi for Django).
+    Module,
+    /// A PasteDeploy .ini file, loaded with paste.deploy.loadapp.
+    Paste,
+}
+
+/// The options of `start-server`.
+#[derive(Debug, Args)]
+pub struct StartServer {
+    /// The application: a WSGI script file, a module name or an .ini file, depending on
+    /// --application-type.
+    #[arg(value_name = "ENTRY_POINT")]
+    pub entry_point: Option<String>,
+
+    /// The application to run; takes precedence over ENTRY_POINT.
+    #[arg(
+        long = "entry-point",
+        value_name = "FILE-PATH|MODULE",
+        help_heading = "Application"
+    )]
+    pub entry_point_option: Option<String>,
+
+    /// What the entry point is: a WSGI script file, a module name to import, or a PasteDeploy
+    /// .ini file.
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = ApplicationType::Script,
+        value_name = "TYPE",
+        help_heading = "Application"
+    )]
+    pub application_type: ApplicationType,
+
+    /// The name of the WSGI callable in the script file or module.
+    #[arg(
+        long,
+        default_value = "application",
+        value_name = "NAME",
+        help_heading = "Application"
+    )]
+    pub callable_object: String,
+
+    /// The URL prefix the application is mounted at; it becomes SCRIPT_NAME, and only URLs
+    /// under it reach the application.
+    #[arg(
+        long,
+        default_value = "/",
+        value_name = "URL-PATH",
+        help_heading = "Application"
+    )]
+    pub mount_point: String,
+
+    /// The directory the server runs the application in. It becomes the current directory
+    /// and is put first on sys.path [default: the current directory].
+    #[arg(long, value_name = "DIRECTORY-PATH", help_heading = "Python")]
+    pub working_directory: Option<PathBuf>,
+
+    /// The Python installation or virtual environment to run in. A virtual environment (a
+    /// directory with pyvenv.cfg) is used as if its bin/python were running; any other
+    /// directory is used as PYTHONHOME [default: $VIRTUAL_ENV, if set].
+    #[arg(long, value_name = "DIRECTORY-PATH", help_heading = "Python")]
+    pub python_home: Option<PathBuf>,
+
+    /// A directory to add to sys.path with site.addsitedir (so its .pth files are read).
+    /// Repeat for several.
+    #[arg(long, value_name = "DIRECTORY-PATH", help_heading = "Python")]
+    pub python_path: Vec<PathBuf>,
+
+    /// The IP address or host name to listen on [default: every interface].
+    #[arg(long, value_name = "IP-ADDRESS", help_heading = "Network")]
+    pub host: Option<String>,
+
+    /// The port to listen on; 0 picks a free port, shown in the Server URL.
+    #[arg(
+        long,
+        default_value_t = 8000,
+        value_name = "NUMBER",
+        help_heading = "Network"
+    )]
+    pub port: u16,
+
+    /// The length of the kernel's queue of connections not yet accepted.
+    #[arg(
+        long,
+        default_value_t = 500,
+        value_name = "NUMBER",
+        help_heading = "Network"
+    )]
+    pub server_backlog: u32,
+
+    /// The number of Python threads per process that run requests.
+    #[arg(
+        long,
+        default_value_t = 5,
+        value_name = "NUMBER",
+        help_heading = "Capacity"
+    )]
+    pub threads: usize,
+
+    /// How many requests may wait for a free Python thread; more are answered with a 503.
+    #[arg(
+        long,
+        default_value_t = 100,
+        value_name = "NUMBER",
+        help_heading = "Capacity"
+    )]
+    pub daemon_backlog: usize,
+
+    /// The most connections a process serves at once; more wait in the server backlog.
+    #[arg(
+        long,
+        default_value_t = 1024,
+        value_name = "NUMBER",
+        help_heading = "Capacity"
+    )]
+    pub max_clients: usize,
+
+    /// The largest request body accepted, in bytes; a larger one gets a 413 and never reaches
+    /// the application.
+    #[arg(
+        long,
+        default_value_t = 10_485_760,
+        value_name = "NUMBER",
+        help_heading = "Limits and timeouts"
+    )]
+    pub limit_request_body: u64,
+
+    /// Seconds a request may wait for a free Python thread; after that it gets a 504 and the
+    /// application never sees it.
+    #[arg(
+        long,
+        default_value_t = 45,
+        value_name = "SECONDS",
+        help_heading = "Limits and timeouts"
+    )]
+    pub queue_timeout: u64,
+
+    /// Seconds an idle connection is kept open for another request; 0 turns keep-alive off.
+    #[arg(
+        long,
+        default_value_t = 2,
+        value_name = "SECONDS",
+        help_heading = "Limits and timeouts"
+    )]
+    pub keep_alive_timeout: u64,
+
+    /// Seconds a client may take to send a complete request line and headers.
+    #[arg(
+        long,
+        default_value_t = 15,
+        value_name = "SECONDS",
+        help_heading = "Limits and timeouts"
+    )]
+    pub header_timeout: u64,
+
+    /// Seconds a read of the request body may wait for more bytes from the client before the
+    /// read fails (and the request gets a 408).
+    #[arg(
+        long,
+        default_value_t = 15,
+        value_name = "SECONDS",
+        help_heading = "Limits and timeouts"
+    )]
+    pub body_timeout: u64,
+
+    /// The directory for the server's run-time files and logs [default:
+    /// $TMPDIR/oxwsgi-HOST:PORT:UID].
+    #[arg(long, value_name = "DIRECTORY-PATH", help_heading = "Logging")]
+    pub server_root: Option<PathBuf>,
+
+    /// The least severe messages written to the error log.
+    #[arg(
+        long,
+        default_value = "warn",
+        value_name = "NAME",
+        value_parser = crate::LogLevel::NAMES,
+        help_heading = "Logging"
+    )]
+    pub log_level: String,
+
+    /// Write the error log to the terminal (standard error) and the access log to standard
+    /// output, instead of files in the server root.
+    #[arg(long, help_heading = "Logging")]
+    pub log_to_terminal: bool,
+
+    /// The directory for the log files [default: the server root].
+    #[arg(long, value_name = "DIRECTORY-PATH", help_heading = "Logging")]
+    pub log_directory: Option<PathBuf>,
+
+    /// The file name of the error log in the log directory.
+    #[arg(
+        long,
+        default_value = "error_log",
+        value_name = "FILE-NAME",
+        help_heading = "Logging"
+    )]
+    pub error_log_name: String,
+
+    /// Turn on the access log.
+    #[arg(long, help_heading = "Logging")]
+    pub access_log: bool,
+
+    /// The access log format: "common", "combined", or an Apache LogFormat string using %h %l
+    /// %u %t %r %>s %b %{NAME}i %{NAME}o %D %T %m %U %q %H %L ...
+    #[arg(
+        long,
+        default_value = "common",
+        value_name = "FORMAT",
+        help_heading = "Logging"
+    )]
+    pub access_log_format: String,
+
+    /// The file name of the access log in the log directory.
+    #[arg(
+        long,
+        default_value = "access_log",
+        value_name = "FILE-NAME",
+        help_heading = "Logging"
+    )]
+    pub access_log_name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_are_those_of_mod_wsgi_express() {
+        let cli = Cli::parse_from(["oxwsgi", "start-server", "app.wsgi"]);
+        let Command::StartServer(args) = cli.command;
+        assert_eq!(args.port, 8000);
+        assert_eq!(args.threads, 5);
+        assert_eq!(args.queue_timeout, 45);
+        assert_eq!(args.keep_alive_timeout, 2);
+        assert_eq!(args.limit_request_body, 10 * 1024 * 1024);
+        assert_eq!(args.callable_object, "application");
+        assert_eq!(args.mount_point, "/");
+        assert_eq!(args.log_level, "warn");
+        assert_eq!(args.application_type, ApplicationType::Script);
+    }
+
+    #[test]
+    fn python_path_repeats() {
+        let cli = Cli::parse_from([
+            "oxwsgi",
+            "start-server",
+            "--python-path",
+            "/a",
+            "--python-path",
+            "/b",
+        ]);
+        let Command::StartServer(args) = cli.command;
+        assert_eq!(args.python_path, [PathBuf::from("/a"), PathBuf::from("/b")]);
+    }
+}

@@ -1,0 +1,69 @@
+//! Configuration errors: each names the option or file at fault and says what to do.
+
+use std::path::PathBuf;
+
+/// The configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A file the configuration names does not exist or cannot be read.
+    #[error("the {what} '{path}' cannot be read: {source}", path = path.display())]
+    Unreadable {
+        /// What the file is for.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A path that must be a file is something else.
+    #[error("the {what} '{path}' is not a file", path = path.display())]
+    NotAFile {
+        /// What the file is for.
+        what: &'static str,
+        /// The path.
+        path: PathBuf,
+    },
+    /// A path that must be a directory is not one.
+    #[error("{option} '{path}' is not a directory", path = path.display())]
+    NotADirectory {
+        /// The option or variable that named it.
+        option: &'static str,
+        /// The path.
+        path: PathBuf,
+    },
+    /// `--python-home` is neither a virtual environment nor a Python installation.
+    #[error(
+        "{option} '{path}' is neither a virtual environment (no pyvenv.cfg) nor a Python \
+         installation (no lib/ directory)",
+        path = path.display()
+    )]
+    NotAPythonHome {
+        /// The option or variable that named it.
+        option: &'static str,
+        /// The directory.
+        path: PathBuf,
+    },
+    /// A module name that cannot be imported.
+    #[error(
+        "'{name}' is not a Python module name; with --application-type module, give a dotted \
+         name such as mysite.wsgi"
+    )]
+    BadModuleName {
+        /// The name given.
+        name: String,
+    },
+    /// An option's value is out of range or malformed.
+    #[error("{option} {value}: {reason}")]
+    Invalid {
+        /// The option.
+        option: &'static str,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The current directory is gone.
+    #[error("cannot read the current directory: {0}")]
+    CurrentDir(#[source] std::io::Error),
+}

@@ -1,0 +1,13 @@
+//! oxwsgi's one configuration model, and the front ends that produce it.
+//!
+//! [`model`] is what the server runs from. The `start-server` command line ([`cli`], resolved
+//! by [`resolve`]) is the first front end; Apache-style configuration files will be another,
+//! producing the same model.
+
+pub mod cli;
+mod error;
+pub mod model;
+pub mod resolve;
+
+pub use error::ConfigError;
+pub use model::*;

@@ -1,0 +1,360 @@
+//! The resolved configuration: what the server will actually do.
+//!
+//! Every front end (the `start-server` command line today, Apache-style configuration files later)
+//! produces one [`ServerConfig`]. Values here are final: paths are absolute and checked, defaults
+//! are filled in, and nothing refers back to how the user spelled it. The rest of the server reads
+//! only this model.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything one `oxwsgi` server runs: its listeners, its process groups and its URL space.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The directory holding the server's run-time files (logs, pid file).
+    pub server_root: PathBuf,
+    /// The host name used in the server URL and as `SERVER_NAME` when a request has no `Host`.
+    pub server_name: String,
+    /// Where connections are accepted.
+    pub listeners: Vec<ListenerConfig>,
+    /// The groups of worker processes; the command line makes exactly one.
+    pub groups: Vec<ProcessGroup>,
+    /// The URL space: which prefix goes to which application. Ordered longest prefix first.
+    pub mounts: Vec<Mount>,
+    /// HTTP protocol limits and timeouts.
+    pub http: HttpSettings,
+    /// Error log and access log.
+    pub logging: LogSettings,
+    /// The locale the worker processes run with (`LANG` and `LC_ALL`).
+    pub locale: String,
+    /// The directory whose files `DOCUMENT_ROOT` names.
+    pub document_root: PathBuf,
+}
+
+impl ServerConfig {
+    /// The process group with this index.
+    ///
+    /// Indexes come from [`WsgiApp::group`], which the resolver checks.
+    pub fn group(&self, index: usize) -> &ProcessGroup {
+        &self.groups[index]
+    }
+
+    /// The WSGI applications of one group, with their mount points, in mount order.
+    pub fn apps_of_group(&self, group: usize) -> impl Iterator<Item = (&MountPoint, &WsgiApp)> {
+        self.mounts
+            .iter()
+            .filter_map(move |mount| match &mount.target {
+                MountTarget::Wsgi(app) if app.group == group => Some((&mount.prefix, app)),
+                MountTarget::Wsgi(_) => None,
+            })
+    }
+}
+
+/// One address to listen on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerConfig {
+    /// The interface to bind; `None` binds every interface (IPv4 and IPv6).
+    pub host: Option<String>,
+    /// The TCP port; 0 asks the kernel for a free one.
+    pub port: u16,
+    /// The kernel's accept queue length for this socket.
+    pub backlog: u32,
+}
+
+/// HTTP limits and timeouts that apply to every connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// How long an idle keep-alive connection is kept open; zero disables keep-alive.
+    pub keep_alive_timeout: Duration,
+    /// How long a client may take to send a complete request head.
+    pub header_timeout: Duration,
+    /// How long a read of the request body may wait for the next bytes from the client.
+    pub body_timeout: Duration,
+    /// The largest request body accepted, in bytes; larger ones get a 413.
+    pub limit_request_body: u64,
+    /// The largest request head (request line plus headers) accepted, in bytes.
+    pub max_head_size: usize,
+    /// The most request headers accepted.
+    pub max_headers: usize,
+    /// The most connections one process serves at once; further ones wait in the backlog.
+    pub max_connections: usize,
+}
+
+/// A group of identical worker processes running the same Python applications.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessGroup {
+    /// The group's name, shown as `mod_wsgi.process_group` and in process titles.
+    pub name: String,
+    /// How many Python threads each process runs requests on.
+    pub threads: usize,
+    /// How many processes the group runs.
+    pub processes: usize,
+    /// Whether `wsgi.multiprocess` is true: mod_wsgi's rule is that it is when the number of
+    /// processes was given explicitly, even as 1.
+    pub multiprocess: bool,
+    /// Where Python comes from and what it imports.
+    pub python: PythonSettings,
+    /// The value of `mod_wsgi.application_group` (the interpreter name; `""` is the main one).
+    pub application_group: String,
+    /// How many requests may wait for a free Python thread before new ones are refused.
+    pub queue_backlog: usize,
+    /// How long a request may wait for a free Python thread before it gets a 504.
+    pub queue_timeout: Duration,
+}
+
+/// The Python environment of a process group.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PythonSettings {
+    /// The Python installation or virtual environment to run in.
+    pub home: Option<PythonHome>,
+    /// Extra directories added with `site.addsitedir`, in order.
+    pub paths: Vec<PathBuf>,
+    /// The directory the worker changes into; also first on `sys.path`.
+    pub working_directory: PathBuf,
+}
+
+/// What `--python-home` pointed at, after looking at the directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PythonHome {
+    /// A virtual environment (it has a `pyvenv.cfg`): Python starts as its `bin/python`.
+    VirtualEnv {
+        /// The environment's root directory.
+        root: PathBuf,
+        /// The Python version recorded in `pyvenv.cfg`, such as `3.11.7`, when it says.
+        version: Option<String>,
+    },
+    /// A Python installation prefix: used as `PYTHONHOME`.
+    Prefix(PathBuf),
+}
+
+impl PythonHome {
+    /// The directory the user gave.
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            PythonHome::VirtualEnv { root, .. } => root,
+            PythonHome::Prefix(prefix) => prefix,
+        }
+    }
+}
+
+/// A URL prefix an application is mounted at, normalised: `""` for the root, otherwise it
+/// starts with `/` and does not end with one. This is the application's `SCRIPT_NAME`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MountPoint(String);
+
+impl MountPoint {
+    /// The root of the URL space.
+    pub fn root() -> MountPoint {
+        MountPoint(String::new())
+    }
+
+    /// Normalises a user-given prefix such as `/`, `/app` or `/app/`.
+    ///
+    /// Returns `None` unless it starts with `/`.
+    pub fn parse(prefix: &str) -> Option<MountPoint> {
+        if !prefix.starts_with('/') {
+            return None;
+        }
+        Some(MountPoint(prefix.trim_end_matches('/').to_owned()))
+    }
+
+    /// The prefix as `SCRIPT_NAME`: `""` for the root.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether a decoded request path falls under this mount point: equal to it, or below it at
+    /// a `/` boundary, so `/app` matches `/app` and `/app/x` but not `/application`.
+    pub fn matches(&self, path: &[u8]) -> bool {
+        let prefix = self.0.as_bytes();
+        path.starts_with(prefix) && (path.len() == prefix.len() || path[prefix.len()] == b'/')
+    }
+}
+
+impl fmt::Display for MountPoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            f.write_str("/")
+        } else {
+            f.write_str(&self.0)
+        }
+    }
+}
+
+/// One entry of the URL space.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// Where it is mounted.
+    pub prefix: MountPoint,
+    /// What answers there.
+    pub target: MountTarget,
+}
+
+/// What answers requests under a mount point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountTarget {
+    /// A Python WSGI application.
+    Wsgi(WsgiApp),
+}
+
+/// A WSGI application and the group that runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WsgiApp {
+    /// Index into [`ServerConfig::groups`].
+    pub group: usize,
+    /// Where the application comes from.
+    pub entry: AppEntry,
+    /// The name of the WSGI callable in the script or module.
+    pub callable: String,
+}
+
+/// How an application is found, one per `--application-type`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppEntry {
+    /// A WSGI script file, executed as a module the way mod_wsgi does (absolute path).
+    Script(PathBuf),
+    /// A Python module imported by name.
+    Module(String),
+    /// A PasteDeploy `.ini` file loaded with `paste.deploy.loadapp` (absolute path).
+    Paste(PathBuf),
+    /// No application was given: oxwsgi's own welcome page.
+    Welcome,
+}
+
+impl AppEntry {
+    /// How the application is named in messages: its path, its module name, or "the welcome page".
+    pub fn describe(&self) -> String {
+        match self {
+            AppEntry::Script(path) => format!("WSGI script '{}'", path.display()),
+            AppEntry::Module(name) => format!("module '{name}'"),
+            AppEntry::Paste(path) => format!("PasteDeploy configuration '{}'", path.display()),
+            AppEntry::Welcome => "the built-in welcome page".to_owned(),
+        }
+    }
+}
+
+/// Error and access logging.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    /// The least severe level written to the error log.
+    pub level: LogLevel,
+    /// Where the error log goes.
+    pub error_log: LogDestination,
+    /// The access log, when enabled.
+    pub access_log: Option<AccessLogSettings>,
+}
+
+/// Where a log is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogDestination {
+    /// The terminal: standard error for the error log, standard output for the access log.
+    Terminal,
+    /// A file, appended to.
+    File(PathBuf),
+}
+
+impl fmt::Display for LogDestination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LogDestination::Terminal => f.write_str("(terminal)"),
+            LogDestination::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// The access log: where, and in which Apache `LogFormat`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessLogSettings {
+    /// Where each line goes.
+    pub destination: LogDestination,
+    /// The Apache `LogFormat` string, or the name `common` or `combined`.
+    pub format: String,
+}
+
+/// Apache's error log levels, most severe first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LogLevel {
+    /// The server is unusable.
+    Emerg,
+    /// Action must be taken immediately.
+    Alert,
+    /// Critical conditions.
+    Crit,
+    /// Errors, such as an exception raised by the application.
+    Error,
+    /// Warnings: something was wrong but was handled.
+    Warn,
+    /// Normal but significant events, such as start and stop.
+    Notice,
+    /// Informational messages, such as refused requests.
+    Info,
+    /// Debugging detail.
+    Debug,
+}
+
+impl LogLevel {
+    /// Every level, most severe first, as named on the command line.
+    pub const NAMES: [&'static str; 8] = [
+        "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug",
+    ];
+
+    /// The level's name as Apache spells it.
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// Parses an Apache level name.
+    pub fn parse(name: &str) -> Option<LogLevel> {
+        const LEVELS: [LogLevel; 8] = [
+            LogLevel::Emerg,
+            LogLevel::Alert,
+            LogLevel::Crit,
+            LogLevel::Error,
+            LogLevel::Warn,
+            LogLevel::Notice,
+            LogLevel::Info,
+            LogLevel::Debug,
+        ];
+        let index = Self::NAMES
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(name))?;
+        Some(LEVELS[index])
+    }
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_point_is_normalised_without_trailing_slash() {
+        assert_eq!(MountPoint::parse("/").unwrap().as_str(), "");
+        assert_eq!(MountPoint::parse("/app/").unwrap().as_str(), "/app");
+        assert_eq!(MountPoint::parse("/app").unwrap().to_string(), "/app");
+        assert!(MountPoint::parse("app").is_none());
+    }
+
+    #[test]
+    fn mount_point_matches_only_at_segment_boundaries() {
+        let app = MountPoint::parse("/app").unwrap();
+        assert!(app.matches(b"/app"));
+        assert!(app.matches(b"/app/x"));
+        assert!(!app.matches(b"/application"));
+        assert!(MountPoint::root().matches(b"/anything"));
+    }
+
+    #[test]
+    fn log_levels_parse_by_apache_name() {
+        assert_eq!(LogLevel::parse("WARN"), Some(LogLevel::Warn));
+        assert_eq!(LogLevel::parse("debug"), Some(LogLevel::Debug));
+        assert_eq!(LogLevel::parse("loud"), None);
+        assert!(LogLevel::Error < LogLevel::Info);
+    }
+}

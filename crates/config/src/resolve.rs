@@ -1,0 +1,359 @@
+//! From what the user typed to what the server runs: checks every path and value against the
+//! system, fills in defaults, and reports each problem with the option, the value and what to
+//! do — before anything is started or bound.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cli::{ApplicationType, StartServer};
+use crate::error::ConfigError;
+use crate::model::*;
+
+/// The parts of the process environment that resolution reads, gathered once so that
+/// resolution itself is a pure function (and testable).
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    /// The current directory.
+    pub current_dir: PathBuf,
+    /// `$VIRTUAL_ENV`.
+    pub virtual_env: Option<PathBuf>,
+    /// `$TMPDIR`.
+    pub tmpdir: Option<PathBuf>,
+    /// The real user id.
+    pub uid: u32,
+    /// The locale in effect (`$LC_ALL`, else `$LC_CTYPE`, else `$LANG`).
+    pub locale: Option<String>,
+}
+
+impl Environment {
+    /// Reads the environment of this process.
+    pub fn from_process() -> Result<Environment, ConfigError> {
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        Ok(Environment {
+            current_dir: std::env::current_dir().map_err(ConfigError::CurrentDir)?,
+            virtual_env: var("VIRTUAL_ENV").map(PathBuf::from),
+            tmpdir: var("TMPDIR").map(PathBuf::from),
+            uid: rustix::process::getuid().as_raw(),
+            locale: ["LC_ALL", "LC_CTYPE", "LANG"]
+                .iter()
+                .find_map(|name| var(name))
+                .map(|v| v.to_string_lossy().into_owned()),
+        })
+    }
+
+    fn absolute(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.current_dir.join(path)
+        }
+    }
+}
+
+/// Resolves `start-server` options into the server's configuration.
+pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfig, ConfigError> {
+    let server_name = args.host.clone().unwrap_or_else(|| "localhost".to_owned());
+    let server_root = match &args.server_root {
+        Some(root) => env.absolute(root),
+        None => {
+            let tmp = env.tmpdir.clone().unwrap_or_else(|| PathBuf::from("/tmp"));
+            tmp.join(format!("oxwsgi-{server_name}:{}:{}", args.port, env.uid))
+        }
+    };
+    let log_directory = match &args.log_directory {
+        Some(dir) => env.absolute(dir),
+        None => server_root.clone(),
+    };
+
+    let working_directory = match &args.working_directory {
+        Some(dir) => existing_dir("--working-directory", &env.absolute(dir))?,
+        None => env.current_dir.clone(),
+    };
+    let python = PythonSettings {
+        home: python_home(args, env)?,
+        paths: args.python_path.iter().map(|p| env.absolute(p)).collect(),
+        working_directory,
+    };
+
+    let entry = entry_point(args, env)?;
+    let mount_point = mount_point(&args.mount_point)?;
+    if args.threads == 0 {
+        return Err(ConfigError::Invalid {
+            option: "--threads",
+            value: "0".into(),
+            reason: "at least one thread is needed to run requests",
+        });
+    }
+
+    let group = ProcessGroup {
+        name: format!("{server_name}:{}", args.port),
+        threads: args.threads,
+        processes: 1,
+        multiprocess: false,
+        python,
+        application_group: String::new(),
+        queue_backlog: args.daemon_backlog.max(1),
+        queue_timeout: Duration::from_secs(args.queue_timeout),
+    };
+    let access_log = args.access_log.then(|| AccessLogSettings {
+        destination: if args.log_to_terminal {
+            LogDestination::Terminal
+        } else {
+            LogDestination::File(log_directory.join(&args.access_log_name))
+        },
+        format: args.access_log_format.clone(),
+    });
+
+    Ok(ServerConfig {
+        listeners: vec![ListenerConfig {
+            host: args.host.clone(),
+            port: args.port,
+            backlog: args.server_backlog,
+        }],
+        server_name,
+        groups: vec![group],
+        mounts: vec![Mount {
+            prefix: mount_point,
+            target: MountTarget::Wsgi(WsgiApp {
+                group: 0,
+                entry,
+                callable: args.callable_object.clone(),
+            }),
+        }],
+        http: HttpSettings {
+            keep_alive_timeout: Duration::from_secs(args.keep_alive_timeout),
+            header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+            body_timeout: Duration::from_secs(args.body_timeout.max(1)),
+            limit_request_body: args.limit_request_body,
+            max_head_size: 64 * 1024,
+            max_headers: 100,
+            max_connections: args.max_clients.max(1),
+        },
+        logging: LogSettings {
+            level: LogLevel::parse(&args.log_level).unwrap_or(LogLevel::Warn),
+            error_log: if args.log_to_terminal {
+                LogDestination::Terminal
+            } else {
+                LogDestination::File(log_directory.join(&args.error_log_name))
+            },
+            access_log,
+        },
+        locale: env.locale.clone().unwrap_or_else(|| "C.UTF-8".to_owned()),
+        document_root: server_root.join("htdocs"),
+        server_root,
+    })
+}
+
+/// The application named by the entry point, checked to exist.
+fn entry_point(args: &StartServer, env: &Environment) -> Result<AppEntry, ConfigError> {
+    let Some(entry) = args
+        .entry_point_option
+        .as_ref()
+        .or(args.entry_point.as_ref())
+    else {
+        return Ok(AppEntry::Welcome);
+    };
+    match args.application_type {
+        ApplicationType::Script => Ok(AppEntry::Script(existing_file(
+            "WSGI script file",
+            &env.absolute(Path::new(entry)),
+        )?)),
+        ApplicationType::Paste => Ok(AppEntry::Paste(existing_file(
+            "PasteDeploy configuration file",
+            &env.absolute(Path::new(entry)),
+        )?)),
+        ApplicationType::Module => {
+            let valid = !entry.is_empty()
+                && entry.split('.').all(|part| {
+                    part.chars()
+                        .next()
+                        .is_some_and(|c| c.is_alphabetic() || c == '_')
+                        && part.chars().all(|c| c.is_alphanumeric() || c == '_')
+                });
+            if valid {
+                Ok(AppEntry::Module(entry.clone()))
+            } else {
+                Err(ConfigError::BadModuleName {
+                    name: entry.clone(),
+                })
+            }
+        }
+    }
+}
+
+fn existing_file(what: &'static str, path: &Path) -> Result<PathBuf, ConfigError> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => {
+            Ok(path.canonicalize().unwrap_or_else(|_| path.to_path_buf()))
+        }
+        Ok(_) => Err(ConfigError::NotAFile {
+            what,
+            path: path.to_path_buf(),
+        }),
+        Err(source) => Err(ConfigError::Unreadable {
+            what,
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+fn existing_dir(option: &'static str, path: &Path) -> Result<PathBuf, ConfigError> {
+    if path.is_dir() {
+        Ok(path.to_path_buf())
+    } else {
+        Err(ConfigError::NotADirectory {
+            option,
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+/// `--python-home`, or `$VIRTUAL_ENV`: a virtual environment when it has `pyvenv.cfg`.
+fn python_home(args: &StartServer, env: &Environment) -> Result<Option<PythonHome>, ConfigError> {
+    let (option, dir) = match (&args.python_home, &env.virtual_env) {
+        (Some(dir), _) => ("--python-home", env.absolute(dir)),
+        (None, Some(dir)) => ("$VIRTUAL_ENV", env.absolute(dir)),
+        (None, None) => return Ok(None),
+    };
+    let dir = existing_dir(option, &dir)?;
+    let cfg = dir.join("pyvenv.cfg");
+    if let Ok(text) = std::fs::read_to_string(&cfg) {
+        return Ok(Some(PythonHome::VirtualEnv {
+            root: dir,
+            version: pyvenv_version(&text),
+        }));
+    }
+    if !dir.join("lib").is_dir() {
+        return Err(ConfigError::NotAPythonHome { option, path: dir });
+    }
+    Ok(Some(PythonHome::Prefix(dir)))
+}
+
+/// The Python version a `pyvenv.cfg` records (`version` from venv, `version_info` from
+/// virtualenv).
+fn pyvenv_version(text: &str) -> Option<String> {
+    text.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        matches!(key.trim(), "version" | "version_info").then(|| value.trim().to_owned())
+    })
+}
+
+fn mount_point(value: &str) -> Result<MountPoint, ConfigError> {
+    // Like mod_wsgi-express, a mount point without a leading slash is taken from the root.
+    let prefixed;
+    let value = if value.starts_with('/') {
+        value
+    } else {
+        prefixed = format!("/{value}");
+        &prefixed
+    };
+    if value.contains(['?', '#', '%']) || value.split('/').any(|s| s == "." || s == "..") {
+        return Err(ConfigError::Invalid {
+            option: "--mount-point",
+            value: value.to_owned(),
+            reason: "a mount point is a plain URL path, without '.', '..', '%', '?' or '#'",
+        });
+    }
+    MountPoint::parse(value).ok_or_else(|| ConfigError::Invalid {
+        option: "--mount-point",
+        value: value.to_owned(),
+        reason: "a mount point must start with '/'",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Box<StartServer> {
+        let mut argv = vec!["oxwsgi", "start-server"];
+        argv.extend_from_slice(args);
+        let Command::StartServer(args) = Cli::parse_from(argv).command;
+        args
+    }
+
+    fn env(dir: &Path) -> Environment {
+        Environment {
+            current_dir: dir.to_path_buf(),
+            uid: 1000,
+            ..Environment::default()
+        }
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("oxwsgi-config-test-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn server_root_defaults_like_mod_wsgi_express() {
+        let dir = temp_dir("root");
+        let config = start_server(&parse(&["--port", "8123"]), &env(&dir)).unwrap();
+        assert_eq!(
+            config.server_root,
+            PathBuf::from("/tmp/oxwsgi-localhost:8123:1000")
+        );
+        assert_eq!(config.groups[0].name, "localhost:8123");
+        assert_eq!(
+            config.logging.error_log,
+            LogDestination::File(PathBuf::from("/tmp/oxwsgi-localhost:8123:1000/error_log"))
+        );
+    }
+
+    #[test]
+    fn missing_script_is_named() {
+        let dir = temp_dir("missing");
+        let err = start_server(&parse(&["nope.wsgi"]), &env(&dir)).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("nope.wsgi"), "{text}");
+        assert!(text.starts_with("the WSGI script file"), "{text}");
+    }
+
+    #[test]
+    fn no_entry_point_serves_the_welcome_page() {
+        let dir = temp_dir("welcome");
+        let config = start_server(&parse(&[]), &env(&dir)).unwrap();
+        let MountTarget::Wsgi(app) = &config.mounts[0].target;
+        assert_eq!(app.entry, AppEntry::Welcome);
+    }
+
+    #[test]
+    fn module_names_must_be_dotted_identifiers() {
+        let dir = temp_dir("module");
+        let ok = start_server(
+            &parse(&["--application-type", "module", "mysite.wsgi"]),
+            &env(&dir),
+        );
+        assert!(ok.is_ok());
+        let err = start_server(
+            &parse(&["--application-type", "module", "my-site"]),
+            &env(&dir),
+        );
+        assert!(err.unwrap_err().to_string().contains("my-site"));
+    }
+
+    #[test]
+    fn mount_point_gets_a_leading_slash() {
+        assert_eq!(mount_point("app").unwrap().as_str(), "/app");
+        assert_eq!(mount_point("/").unwrap().as_str(), "");
+        assert!(mount_point("/a/../b").is_err());
+    }
+
+    #[test]
+    fn pyvenv_version_is_read_from_either_key() {
+        assert_eq!(
+            pyvenv_version("home = /usr/bin\nversion = 3.11.7\n").unwrap(),
+            "3.11.7"
+        );
+        assert_eq!(
+            pyvenv_version("version_info = 3.12.1.final.0").unwrap(),
+            "3.12.1.final.0"
+        );
+        assert_eq!(pyvenv_version("home = /usr/bin"), None);
+    }
+}

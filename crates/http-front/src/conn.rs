@@ -1,0 +1,221 @@
+//! Serving one connection: hyper's HTTP/1 engine plus what it lacks for this server — an idle
+//! keep-alive timeout distinct from the header timeout, and per-request bookkeeping.
+//!
+//! hyper's `header_read_timeout` bounds the wait for a complete request head, idle time
+//! included. Apache, and therefore mod_wsgi users, expect two separate limits: a short
+//! `KeepAliveTimeout` (default 2 s) for an idle connection between requests, and a longer
+//! header timeout (default 15 s) for a request in progress. The connection records when bytes
+//! last arrived and how many requests are in flight ([`ConnActivity`]); once it has served a
+//! request and then sat idle for the keep-alive timeout, it is shut down gracefully (hyper closes
+//! an idle connection at once).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use hyper::rt::{Read, ReadBufCursor, Write};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::access_log::{AccessEntry, AccessLog};
+use crate::application::Application;
+use crate::service::{ConnShared, handle};
+
+/// What the connection has been doing, shared by its I/O, its requests and its watchdog.
+#[derive(Debug)]
+pub(crate) struct ConnActivity {
+    opened: Instant,
+    /// Milliseconds after `opened` when bytes last arrived or a response last finished.
+    last_active_ms: AtomicU64,
+    in_flight: AtomicU32,
+    served: AtomicU64,
+}
+
+impl ConnActivity {
+    fn new() -> ConnActivity {
+        ConnActivity {
+            opened: Instant::now(),
+            last_active_ms: AtomicU64::new(0),
+            in_flight: AtomicU32::new(0),
+            served: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let now = self.opened.elapsed().as_millis() as u64;
+        self.last_active_ms.store(now, Ordering::Relaxed);
+    }
+
+    /// When an idle connection should be closed, if it is idle now.
+    fn idle_deadline(&self, keep_alive: Duration) -> Option<Instant> {
+        let idle =
+            self.in_flight.load(Ordering::Relaxed) == 0 && self.served.load(Ordering::Relaxed) > 0;
+        idle.then(|| {
+            self.opened
+                + Duration::from_millis(self.last_active_ms.load(Ordering::Relaxed))
+                + keep_alive
+        })
+    }
+}
+
+/// Bookkeeping of one request: counts it in flight until its response body is done, then
+/// writes its access log line.
+pub(crate) struct RequestTracker {
+    activity: Arc<ConnActivity>,
+    log: Option<(Arc<AccessLog>, Box<AccessEntry>)>,
+    sent: u64,
+}
+
+impl RequestTracker {
+    pub(crate) fn new(
+        activity: Arc<ConnActivity>,
+        log: Option<(Arc<AccessLog>, Box<AccessEntry>)>,
+    ) -> RequestTracker {
+        activity.in_flight.fetch_add(1, Ordering::Relaxed);
+        RequestTracker {
+            activity,
+            log,
+            sent: 0,
+        }
+    }
+
+    /// Records the response head for the access log.
+    pub(crate) fn respond(&mut self, status: http::StatusCode, headers: &http::HeaderMap) {
+        if let Some((log, entry)) = &mut self.log {
+            log.respond(entry, status, headers);
+        }
+    }
+
+    pub(crate) fn add_sent(&mut self, bytes: u64) {
+        self.sent += bytes;
+    }
+}
+
+impl Drop for RequestTracker {
+    fn drop(&mut self) {
+        self.activity.touch();
+        self.activity.served.fetch_add(1, Ordering::Relaxed);
+        self.activity.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if let Some((log, entry)) = &self.log {
+            log.finish(entry, self.sent);
+        }
+    }
+}
+
+/// The socket, noting when bytes arrive.
+struct TrackedIo {
+    inner: TokioIo<TcpStream>,
+    activity: Arc<ConnActivity>,
+}
+
+impl Read for TrackedIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if result.is_ready() {
+            self.activity.touch();
+        }
+        result
+    }
+}
+
+impl Write for TrackedIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+}
+
+/// Serves one accepted connection until it closes, the keep-alive timeout passes, or the server
+/// drains (`stop` turns true), in which case in-flight requests finish first.
+pub(crate) async fn serve_connection<A: Application>(
+    stream: TcpStream,
+    mut shared: ConnShared<A>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let activity = Arc::new(ConnActivity::new());
+    shared.activity = Some(Arc::clone(&activity));
+    let settings = &shared.server.settings;
+    let keep_alive = settings.http.keep_alive_timeout;
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.http.header_timeout)
+        .keep_alive(!keep_alive.is_zero())
+        .max_buf_size(settings.http.max_head_size.max(8192))
+        .max_headers(settings.http.max_headers)
+        .title_case_headers(true)
+        .pipeline_flush(true);
+    let io = TrackedIo {
+        inner: TokioIo::new(stream),
+        activity: Arc::clone(&activity),
+    };
+    let remote = shared.remote;
+    let service = hyper::service::service_fn(move |request| handle(shared.clone(), request));
+    let connection = builder.serve_connection(io, service);
+    tokio::pin!(connection);
+
+    let mut draining = false;
+    loop {
+        let idle_at = if draining || keep_alive.is_zero() {
+            None
+        } else {
+            activity.idle_deadline(keep_alive)
+        };
+        // With no idle deadline yet, look again after a keep-alive period.
+        let wake_at =
+            idle_at.unwrap_or_else(|| Instant::now() + keep_alive.max(Duration::from_secs(1)));
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(err) = result {
+                    tracing::debug!(client.addr = %remote, "connection ended: {err:#}");
+                }
+                return;
+            }
+            changed = stop.changed(), if !draining => {
+                if changed.is_err() || *stop.borrow() {
+                    draining = true;
+                    connection.as_mut().graceful_shutdown();
+                }
+            }
+            _ = tokio::time::sleep_until(wake_at.into()), if !draining => {
+                if let Some(deadline) = activity.idle_deadline(keep_alive) {
+                    if Instant::now() >= deadline {
+                        draining = true;
+                        connection.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! oxwsgi's HTTP side: listeners, connections, routing, refusals and the access log.
+//!
+//! It knows nothing of Python. Requests that pass its checks go to an [`Application`] as
+//! [`AppRequest`]s; everything refused is refused here, with a response from
+//! [`error_response`](crate::error_response). Bodies of every kind leave through one
+//! [`ResponseBody`] type.
+
+mod access_log;
+mod application;
+mod body;
+mod conn;
+mod error_response;
+mod listener;
+mod path;
+mod request_id;
+mod router;
+mod service;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use oxwsgi_config::HttpSettings;
+use tokio::sync::watch;
+
+pub use access_log::{AccessFormat, AccessLog, AccessLogError, COMBINED, COMMON};
+pub use application::{
+    AppBody, AppError, AppRequest, AppResponse, Application, BoxError, FileRegion,
+};
+pub use body::{NoStream, ResponseBody};
+pub use error_response::{Refusal, error_response};
+pub use listener::{BindError, bind};
+pub use path::{PathError, normalize};
+pub use request_id::RequestIds;
+pub use router::Router;
+
+/// Settings of the HTTP side.
+#[derive(Debug, Clone)]
+pub struct FrontSettings {
+    /// Protocol limits and timeouts.
+    pub http: HttpSettings,
+}
+
+/// How a server run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeReport {
+    /// Connections still open when the graceful timeout ran out, and cut.
+    pub connections_cut: usize,
+}
+
+/// Serves `listeners` until `stop` turns true, then drains: no new connections, in-flight
+/// requests finish, idle connections close, and after `grace` whatever is left is cut.
+pub async fn serve<A: Application>(
+    listeners: Vec<std::net::TcpListener>,
+    app: Arc<A>,
+    settings: FrontSettings,
+    router: Router,
+    access_log: Option<AccessLog>,
+    stop: watch::Receiver<bool>,
+    grace: Duration,
+) -> std::io::Result<ServeReport> {
+    let server = Arc::new(service::ServerShared {
+        app,
+        router,
+        access_log: access_log.map(Arc::new),
+        ids: RequestIds::new(),
+        connection_slots: Arc::new(tokio::sync::Semaphore::new(settings.http.max_connections)),
+        settings,
+    });
+    let (open_tx, open_rx) = watch::channel(());
+    for (index, listener) in listeners.into_iter().enumerate() {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        tokio::spawn(listener::accept_loop(
+            listener,
+            index,
+            Arc::clone(&server),
+            stop.clone(),
+            open_rx.clone(),
+        ));
+    }
+    drop(open_rx);
+
+    let mut stop = stop;
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            break;
+        }
+    }
+    let open = open_tx.receiver_count();
+    tracing::debug!("draining: waiting for {open} connection(s) to finish");
+    let connections_cut = match tokio::time::timeout(grace, open_tx.closed()).await {
+        Ok(()) => 0,
+        Err(_) => open_tx.receiver_count(),
+    };
+    Ok(ServeReport { connections_cut })
+}

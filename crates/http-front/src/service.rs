@@ -1,0 +1,161 @@
+//! Handling one request: check it, route it, hand it to the application, and turn the answer
+//! (or the refusal) into a response.
+//!
+//! Everything a request is refused for is refused here, before the application sees it: a
+//! malformed or escaping path, a missing `Host` on HTTP/1.1, an unsupported `Expect`, a declared
+//! body over the limit (413, without reading the body), or a path nothing is mounted at.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use http::{HeaderValue, Request, Response, Version, header};
+use hyper::body::Incoming;
+
+use crate::FrontSettings;
+use crate::access_log::AccessLog;
+use crate::application::{AppBody, AppRequest, AppResponse, Application};
+use crate::body::ResponseBody;
+use crate::conn::{ConnActivity, RequestTracker};
+use crate::error_response::{Refusal, error_response};
+use crate::path::normalize;
+use crate::request_id::RequestIds;
+use crate::router::Router;
+
+/// What every connection of a server shares.
+pub(crate) struct ServerShared<A> {
+    pub(crate) app: Arc<A>,
+    pub(crate) settings: FrontSettings,
+    pub(crate) router: Router,
+    pub(crate) access_log: Option<Arc<AccessLog>>,
+    pub(crate) ids: RequestIds,
+    pub(crate) connection_slots: Arc<tokio::sync::Semaphore>,
+}
+
+/// What one connection's requests share.
+pub(crate) struct ConnShared<A> {
+    pub(crate) server: Arc<ServerShared<A>>,
+    pub(crate) activity: Option<Arc<ConnActivity>>,
+    pub(crate) remote: SocketAddr,
+    pub(crate) local: SocketAddr,
+    pub(crate) listener: usize,
+}
+
+impl<A> Clone for ConnShared<A> {
+    fn clone(&self) -> Self {
+        ConnShared {
+            server: Arc::clone(&self.server),
+            activity: self.activity.clone(),
+            remote: self.remote,
+            local: self.local,
+            listener: self.listener,
+        }
+    }
+}
+
+/// The hyper service function.
+pub(crate) async fn handle<A: Application>(
+    conn: ConnShared<A>,
+    request: Request<Incoming>,
+) -> Result<Response<ResponseBody<A::Stream>>, Infallible> {
+    let started = Instant::now();
+    let received_at = SystemTime::now();
+    let server = &conn.server;
+    let request_id = server.ids.next();
+    let log = server.access_log.as_ref().map(|log| {
+        let entry = log.begin(&request, conn.remote, conn.local, &request_id, started);
+        (Arc::clone(log), Box::new(entry))
+    });
+    let activity = conn
+        .activity
+        .clone()
+        .expect("the connection sets its activity before serving");
+    let mut tracker = RequestTracker::new(activity, log);
+
+    let response = match route(&conn, request, request_id, received_at).await {
+        Ok(response) => response,
+        Err(refusal) => {
+            tracing::info!(client.addr = %conn.remote, "refused: {} {}", refusal.status(), refusal.message());
+            error_response(&refusal)
+        }
+    };
+    tracker.respond(response.status(), response.headers());
+    Ok(response.map(|body| body.tracked(tracker)))
+}
+
+async fn route<A: Application>(
+    conn: &ConnShared<A>,
+    request: Request<Incoming>,
+    request_id: String,
+    received_at: SystemTime,
+) -> Result<Response<ResponseBody<A::Stream>>, Refusal> {
+    let server = &conn.server;
+    let limit = server.settings.http.limit_request_body;
+    if request.version() == Version::HTTP_11 && !request.headers().contains_key(header::HOST) {
+        return Err(Refusal::BadRequest(
+            "an HTTP/1.1 request must have a Host header",
+        ));
+    }
+    if let Some(expect) = request.headers().get(header::EXPECT) {
+        if !expect.as_bytes().eq_ignore_ascii_case(b"100-continue") {
+            return Err(Refusal::ExpectationFailed);
+        }
+    }
+    let path = normalize(request.uri().path())?;
+    let (app, script_name_len) = server.router.route(&path).ok_or(Refusal::NotFound)?;
+    if declared_length(&request).is_some_and(|length| length > limit) {
+        return Err(Refusal::BodyTooLarge { limit });
+    }
+    let (head, body) = request.into_parts();
+    let body = (!http_body::Body::is_end_stream(&body)).then_some(body);
+    let app_request = AppRequest {
+        app,
+        listener: conn.listener,
+        head,
+        path,
+        script_name_len,
+        body,
+        body_limit: limit,
+        remote: conn.remote,
+        local: conn.local,
+        request_id,
+        received_at,
+    };
+    match server.app.call(app_request).await {
+        Ok(response) => Ok(app_response(response)),
+        Err(error) => Err(Refusal::from_app(error, limit)),
+    }
+}
+
+fn declared_length<B>(request: &Request<B>) -> Option<u64> {
+    request
+        .headers()
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn app_response<S>(response: AppResponse<S>) -> Response<ResponseBody<S>> {
+    let body = match response.body {
+        AppBody::Empty => ResponseBody::empty(),
+        AppBody::Full(data) => ResponseBody::full(data),
+        AppBody::Stream(stream) => ResponseBody::stream(stream),
+        AppBody::File(region) => ResponseBody::file(region),
+    };
+    let mut out = Response::new(body);
+    *out.status_mut() = response.status;
+    *out.headers_mut() = response.headers;
+    if let Some(reason) = response.reason {
+        if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(reason) {
+            out.extensions_mut().insert(reason);
+        }
+    }
+    out.headers_mut()
+        .entry(header::SERVER)
+        .or_insert(HeaderValue::from_static("oxwsgi"));
+    out
+}

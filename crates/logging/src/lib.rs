@@ -1,0 +1,182 @@
+//! oxwsgi's error log: every diagnostic line, in Apache's error log format.
+//!
+//! ```text
+//! [Sat Nov 21 17:23:30.322537 2026] [wsgi:error] [pid 6940:tid 6951] [request 8f1c-2a] Traceback ...
+//! ```
+//!
+//! Lines are written to standard error in one `write` each, so lines from several threads (and
+//! from several processes sharing the file) never interleave. When the error log is a file, the
+//! file is put in place of standard error ([`redirect_stderr_to`]), so output that bypasses this
+//! module — a C extension's `fprintf(stderr)`, a fatal Python error — lands in the same file.
+//!
+//! Levels follow Apache: messages at or above the configured level are written, and `notice`
+//! messages (start, stop, restarts) are always written, as Apache does for its own lifecycle.
+
+use std::fmt::Write as _;
+use std::fs::OpenOptions;
+use std::io::Write as _;
+use std::path::Path;
+
+use oxwsgi_config::LogLevel;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::layer::{Context, SubscriberExt};
+
+/// The target of `notice` messages, which are written whatever the level.
+pub const NOTICE_TARGET: &str = "notice";
+
+/// Logs a lifecycle message that Apache would log at `notice`: always written.
+#[macro_export]
+macro_rules! notice {
+    ($($arg:tt)*) => {
+        ::tracing::info!(target: $crate::NOTICE_TARGET, $($arg)*)
+    };
+}
+
+/// Installs the error log for this process, writing lines at `level` and above to standard
+/// error.
+pub fn init(level: LogLevel) {
+    let max = tracing_level(level);
+    let layer = ApacheFormat {
+        pid: std::process::id(),
+    }
+    .with_filter(filter_fn(move |meta| {
+        *meta.level() <= max || meta.target() == NOTICE_TARGET
+    }));
+    let subscriber = tracing_subscriber::registry().with(layer);
+    // A second initialisation (tests) keeps the first subscriber.
+    let _ = tracing::subscriber::set_global_default(subscriber);
+}
+
+/// Makes `path` this process's standard error (and standard output), appending to it.
+///
+/// Called once the start-up banner is printed, before the application is loaded, so everything
+/// a worker process writes goes to the error log file.
+pub fn redirect_stderr_to(path: &Path) -> std::io::Result<()> {
+    let file = OpenOptions::new().create(true).append(true).open(path)?;
+    rustix::stdio::dup2_stderr(&file)?;
+    rustix::stdio::dup2_stdout(&file)?;
+    Ok(())
+}
+
+/// The tracing level that lets through the messages of an Apache level.
+fn tracing_level(level: LogLevel) -> Level {
+    match level {
+        LogLevel::Emerg | LogLevel::Alert | LogLevel::Crit | LogLevel::Error => Level::ERROR,
+        LogLevel::Warn => Level::WARN,
+        LogLevel::Notice | LogLevel::Info => Level::INFO,
+        LogLevel::Debug => Level::DEBUG,
+    }
+}
+
+/// Formats events as Apache error log lines.
+struct ApacheFormat {
+    pid: u32,
+}
+
+/// The parts of an event the format uses.
+#[derive(Default)]
+struct Fields {
+    message: String,
+    request_id: Option<String>,
+    extra: String,
+}
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "message" => {
+                let _ = write!(self.message, "{value:?}");
+            }
+            "request_id" => self.request_id = Some(format!("{value:?}")),
+            name => {
+                let _ = write!(self.extra, " {name}={value:?}");
+            }
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            "message" => self.message.push_str(value),
+            "request_id" => self.request_id = Some(value.to_owned()),
+            name => {
+                let _ = write!(self.extra, " {name}={value:?}");
+            }
+        }
+    }
+}
+
+impl<S: Subscriber> Layer<S> for ApacheFormat {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let meta = event.metadata();
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let level = if meta.target() == NOTICE_TARGET {
+            "notice"
+        } else {
+            match *meta.level() {
+                Level::ERROR => "error",
+                Level::WARN => "warn",
+                Level::INFO => "info",
+                _ => "debug",
+            }
+        };
+        let module = module_of(meta.target());
+        let now = chrono::Local::now().format("%a %b %d %H:%M:%S%.6f %Y");
+        let tid = rustix::thread::gettid().as_raw_nonzero();
+        let mut prefix = format!("[{now}] [{module}:{level}] [pid {}:tid {tid}] ", self.pid);
+        if let Some(id) = &fields.request_id {
+            if id != "-" {
+                let _ = write!(prefix, "[request {id}] ");
+            }
+        }
+        // Every line of a multi-line message (a traceback) carries the prefix, so each can be
+        // found with grep and attributed to its request.
+        let mut out = String::with_capacity(prefix.len() + fields.message.len() + 64);
+        let message = fields.message.trim_end_matches('\n');
+        for line in message.split('\n') {
+            out.push_str(&prefix);
+            out.push_str(line);
+            out.push('\n');
+        }
+        if !fields.extra.is_empty() {
+            out.truncate(out.len() - 1);
+            out.push_str(&fields.extra);
+            out.push('\n');
+        }
+        let _ = std::io::stderr().lock().write_all(out.as_bytes());
+    }
+}
+
+/// The Apache-style module name of a log target: which part of the server spoke.
+fn module_of(target: &str) -> &'static str {
+    let crate_name = target.split("::").next().unwrap_or(target);
+    match crate_name {
+        "wsgi" | "oxwsgi_wsgi_bridge" => "wsgi",
+        "oxwsgi_http_front" => "http",
+        "oxwsgi_worker" => "worker",
+        "oxwsgi_supervisor" => "supervisor",
+        _ => "oxwsgi",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apache_levels_map_to_tracing_levels() {
+        assert_eq!(tracing_level(LogLevel::Warn), Level::WARN);
+        assert_eq!(tracing_level(LogLevel::Crit), Level::ERROR);
+        assert_eq!(tracing_level(LogLevel::Info), Level::INFO);
+    }
+
+    #[test]
+    fn targets_name_the_part_of_the_server() {
+        assert_eq!(module_of("wsgi"), "wsgi");
+        assert_eq!(module_of("oxwsgi_http_front::conn"), "http");
+        assert_eq!(module_of("oxwsgi"), "oxwsgi");
+    }
+}

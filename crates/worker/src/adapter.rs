@@ -1,0 +1,106 @@
+//! The WSGI pool seen as an [`Application`]: requests become [`WsgiRequest`]s, replies become
+//! responses, and pool refusals and failures become the HTTP side's [`AppError`]s.
+//!
+//! Everything here is a move of owned parts from one type to the other; no body is copied.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use oxwsgi_http_front::{
+    AppBody, AppError, AppRequest, AppResponse, Application, BoxError, FileRegion,
+};
+use oxwsgi_wsgi_bridge::{
+    ChunkReceiver, Rejected, WsgiBody, WsgiFailure, WsgiPool, WsgiReply, WsgiRequest,
+};
+
+/// Runs requests on the Python threads of this process.
+pub(crate) struct WsgiApplication {
+    pub(crate) pool: WsgiPool,
+}
+
+impl Application for WsgiApplication {
+    type Stream = WsgiStream;
+
+    fn call(
+        &self,
+        request: AppRequest,
+    ) -> impl Future<Output = Result<AppResponse<WsgiStream>, AppError>> + Send + 'static {
+        // Queued now, while `self` is at hand; the future only waits for the reply.
+        let submitted = self.pool.submit(wsgi_request(request));
+        async move {
+            let reply = submitted.map_err(|rejected| match rejected {
+                Rejected::QueueFull | Rejected::ShuttingDown => AppError::Unavailable,
+            })?;
+            match reply.await {
+                Ok(WsgiReply::Response(response)) => Ok(AppResponse {
+                    status: response.status,
+                    reason: response.reason,
+                    headers: response.headers,
+                    body: match response.body {
+                        WsgiBody::Empty => AppBody::Empty,
+                        WsgiBody::Full(data) => AppBody::Full(data),
+                        WsgiBody::Stream(chunks) => AppBody::Stream(WsgiStream(chunks)),
+                        WsgiBody::File(file) => AppBody::File(FileRegion {
+                            file: file.file,
+                            offset: file.offset,
+                            len: file.len,
+                            done: Some(file.done),
+                        }),
+                    },
+                }),
+                Ok(WsgiReply::Failed(failure)) => Err(match failure {
+                    WsgiFailure::QueueTimeout => AppError::QueueTimeout,
+                    WsgiFailure::ApplicationError => AppError::Internal,
+                    WsgiFailure::BodyTooLarge => AppError::BodyTooLarge,
+                    WsgiFailure::BodyTimeout => AppError::BodyTimeout,
+                    WsgiFailure::ShuttingDown => AppError::Unavailable,
+                }),
+                // The pool dropped the request without answering: it is shutting down.
+                Err(_) => Err(AppError::Unavailable),
+            }
+        }
+    }
+}
+
+fn wsgi_request(request: AppRequest) -> WsgiRequest {
+    WsgiRequest {
+        app: request.app,
+        listener: request.listener,
+        head: request.head,
+        path: request.path,
+        script_name_len: request.script_name_len,
+        body: request.body.map(|incoming| {
+            Box::pin(incoming.map_err(|err| Box::new(err) as BoxError))
+                as oxwsgi_wsgi_bridge::RequestBody
+        }),
+        body_limit: request.body_limit,
+        remote: request.remote,
+        local: request.local,
+        request_id: request.request_id,
+        received_at: request.received_at,
+    }
+}
+
+/// A streamed WSGI response body.
+pub(crate) struct WsgiStream(ChunkReceiver);
+
+impl http_body::Body for WsgiStream {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        self.0.poll_recv(cx).map(|chunk| {
+            chunk.map(|chunk| {
+                chunk
+                    .map(http_body::Frame::data)
+                    .map_err(|aborted| Box::new(aborted) as BoxError)
+            })
+        })
+    }
+}

@@ -1,0 +1,139 @@
+"""Start-up helpers of oxwsgi, compiled into the server binary.
+
+They load WSGI applications the way mod_wsgi does and format exceptions for the error log.
+Everything here runs once per worker process, before the first request; nothing here is on the
+request path, which is written in Rust.
+"""
+
+import hashlib
+import html
+import importlib
+import os
+import sys
+import traceback
+import types
+
+_THIS_FILE = "<oxwsgi bootstrap>"
+
+
+def script_module_name(path):
+    """The module name mod_wsgi gives a WSGI script: unique per path, so that two scripts
+    called app.wsgi in different directories do not replace each other in sys.modules."""
+    digest = hashlib.md5(path.encode("utf-8"), usedforsecurity=False).hexdigest()
+    return "_mod_wsgi_" + digest
+
+
+def load_script(path):
+    """Executes a WSGI script file as a fresh module, with __file__ set, and returns it.
+
+    The file need not end in .py, and no bytecode is cached for it, as with mod_wsgi."""
+    path = os.fspath(path)
+    name = script_module_name(path)
+    with open(path, "rb") as f:
+        source = f.read()
+    code = compile(source, path, "exec", dont_inherit=True)
+    module = types.ModuleType(name)
+    module.__file__ = path
+    sys.modules[name] = module
+    try:
+        exec(code, module.__dict__)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def load_module(name):
+    """Imports an application module by name (``--application-type module``)."""
+    return importlib.import_module(name)
+
+
+def load_paste(ini_path):
+    """Loads a PasteDeploy application (``--application-type paste``), pipelines and filters
+    included. Like mod_wsgi-express, the ini file's [loggers] sections configure logging."""
+    from paste.deploy import loadapp
+
+    ini_path = os.fspath(ini_path)
+    _configure_logging(ini_path)
+    return loadapp("config:" + ini_path)
+
+
+def _configure_logging(ini_path):
+    import configparser
+
+    parser = configparser.ConfigParser()
+    parser.read(ini_path)
+    if parser.has_section("loggers"):
+        import logging.config
+
+        defaults = {"__file__": ini_path, "here": os.path.dirname(ini_path)}
+        logging.config.fileConfig(ini_path, defaults, disable_existing_loggers=False)
+
+
+def public_callables(module):
+    """Names of public callables a module defines, offered as suggestions when the expected
+    WSGI callable is missing."""
+    names = []
+    for name, value in vars(module).items():
+        if name.startswith("_") or isinstance(value, types.ModuleType):
+            continue
+        if callable(value):
+            names.append(name)
+    return sorted(names)[:10]
+
+
+def format_exception(exc):
+    """The exception as Python prints it, without the frames of this loader."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == _THIS_FILE:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def load_hint(exc, what):
+    """One line telling the user what to do about an exception raised while loading."""
+    if isinstance(exc, SyntaxError):
+        return "fix the syntax error at %s line %s" % (exc.filename, exc.lineno)
+    if isinstance(exc, ModuleNotFoundError):
+        return (
+            "module %r is not importable by %s; install it into that Python or point "
+            "--python-home at the virtual environment that has it (sys.path is %s)"
+            % (exc.name, sys.executable, sys.path)
+        )
+    if isinstance(exc, FileNotFoundError) and getattr(exc, "filename", None):
+        return "the file %s does not exist" % exc.filename
+    return "the %s raised while being imported; fix the error above" % what
+
+
+WELCOME_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>oxwsgi is running</title></head>
+<body style="font-family: sans-serif; max-width: 40em; margin: 3em auto; line-height: 1.5">
+<h1>oxwsgi is running</h1>
+<p>No WSGI application was given, so this page is served instead.</p>
+<p>To serve your application, name its WSGI script file:</p>
+<pre>oxwsgi start-server app.wsgi</pre>
+<p>or a module (<code>--application-type module mysite.wsgi</code>) or a PasteDeploy
+configuration (<code>--application-type paste development.ini</code>).
+<code>oxwsgi start-server --help</code> lists every option.</p>
+<p><small>%(server)s, Python %(python)s</small></p>
+</body>
+</html>
+"""
+
+
+def welcome_application(server_software):
+    """The application served when none is given, like mod_wsgi-express's default page."""
+    python = sys.version.split()[0]
+    page = WELCOME_PAGE % {"server": html.escape(server_software), "python": python}
+    body = page.encode("utf-8")
+    headers = [
+        ("Content-Type", "text/html; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+    ]
+
+    def application(environ, start_response):
+        start_response("200 OK", headers)
+        return [body]
+
+    return application

@@ -1,0 +1,77 @@
+//! The Python threads, and every place the GIL is taken or given up.
+//!
+//! Each Python thread attaches to the interpreter once, when it starts, and keeps that thread
+//! state for its whole life: creating and destroying a thread state per request costs more than a
+//! trivial request itself. The thread gives up the GIL (detaches) only to wait — for the next
+//! request, for request-body bytes from the client, for room in a full response channel, or for a
+//! file to finish sending — and [`blocking`] is the one helper through which those waits go.
+//!
+//! Between two requests a thread does not release the GIL if another request is already queued:
+//! it takes that one straight away (see [`crate::pool`] for why).
+
+use std::sync::Arc;
+
+use pyo3::marker::Ungil;
+use pyo3::prelude::*;
+use pyo3::types::PyInt;
+
+use crate::errors_stream::LogStream;
+use crate::handler::{self, Shared};
+use crate::input::WsgiInput;
+
+/// Runs `wait` with the GIL released, so other Python threads run meanwhile.
+///
+/// `wait` cannot touch Python objects (the `Ungil` bound keeps GIL-bound references out), and
+/// must only wait on a channel, a socket or the disk.
+pub(crate) fn blocking<T, F>(py: Python<'_>, wait: F) -> T
+where
+    F: Ungil + FnOnce() -> T,
+    T: Ungil,
+{
+    py.detach(wait)
+}
+
+/// Objects a Python thread makes once and reuses for every request it runs.
+pub(crate) struct ThreadContext {
+    /// `mod_wsgi.thread_id`: the index counted from 1.
+    pub(crate) thread_id: Py<PyInt>,
+    /// `wsgi.errors`: one stream per thread, tagging lines with the request that thread runs.
+    pub(crate) errors: Py<LogStream>,
+    /// The `wsgi.input` of requests without a body: always at end of file.
+    pub(crate) empty_input: Py<WsgiInput>,
+}
+
+/// The body of one Python thread: attach, then serve requests until the pool closes.
+pub(crate) fn run_python_thread(shared: Arc<Shared>, index: usize) {
+    Python::attach(|py| {
+        let context = match make_context(py, index) {
+            Ok(context) => context,
+            Err(err) => {
+                tracing::error!(
+                    "Python thread {} could not start: {}",
+                    index + 1,
+                    crate::traceback::format(py, &err)
+                );
+                return;
+            }
+        };
+        loop {
+            let job = match shared.queue.try_take() {
+                Some(job) => job,
+                None => match blocking(py, || shared.queue.wait_for_job(index)) {
+                    Some(job) => job,
+                    None => break,
+                },
+            };
+            handler::serve(py, &shared, &context, job);
+        }
+    });
+}
+
+fn make_context(py: Python<'_>, index: usize) -> PyResult<ThreadContext> {
+    Ok(ThreadContext {
+        thread_id: PyInt::new(py, index + 1).unbind(),
+        errors: Py::new(py, LogStream::wsgi_errors())?,
+        empty_input: Py::new(py, WsgiInput::empty())?,
+    })
+}

@@ -1,0 +1,191 @@
+//! Running one request on a Python thread, from the environ to `close()`.
+//!
+//! Whatever happens — a normal response, an exception before or after the head went out, a
+//! client that disconnects — the response is ended exactly once and the result's `close()` is
+//! called exactly once. Exceptions go to the error log with their traceback; the client sees only
+//! a status (500 before the head went out, a cut connection after).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::Method;
+use pyo3::prelude::*;
+
+use crate::environ::{EnvironBuilder, PerRequest};
+use crate::errors_stream::tag_thread;
+use crate::gil::ThreadContext;
+use crate::input::{InputFailure, WsgiInput};
+use crate::pool::{JobQueue, answer_queue_timeout};
+use crate::request::{Job, StreamAborted, WsgiFailure, WsgiRequest};
+use crate::response::{self, ResponseWriter};
+use crate::start_response::StartResponse;
+
+/// What every Python thread of a pool shares.
+pub(crate) struct Shared {
+    pub(crate) queue: Arc<JobQueue>,
+    pub(crate) apps: Box<[AppSlot]>,
+    pub(crate) environ: EnvironBuilder,
+}
+
+/// A loaded application, as the threads call it.
+pub(crate) struct AppSlot {
+    pub(crate) callable: Py<PyAny>,
+    pub(crate) description: String,
+}
+
+/// Runs one request to completion.
+pub(crate) fn serve(py: Python<'_>, shared: &Shared, context: &ThreadContext, job: Job) {
+    let Job {
+        mut request,
+        reply,
+        queued_at,
+        queued_at_wall,
+    } = job;
+    if shared.queue.expired_since(queued_at, Instant::now()) {
+        answer_queue_timeout(request, reply, shared.queue.timeout());
+        return;
+    }
+    let _tag = tag_thread(&request.request_id);
+    let app = &shared.apps[request.app];
+    let writer = ResponseWriter::new(reply, request.head.method == Method::HEAD);
+    let start_response = match Py::new(py, StartResponse { writer }) {
+        Ok(sr) => sr.into_bound(py),
+        Err(err) => {
+            tracing::error!(
+                "could not create start_response: {}",
+                crate::traceback::format(py, &err)
+            );
+            return;
+        }
+    };
+    let input = match request.body.take() {
+        Some(body) => match Py::new(py, WsgiInput::new(body, request.body_limit)) {
+            Ok(input) => Some(input),
+            Err(err) => {
+                report_exception(py, app, &request, &err);
+                fail(py, &start_response, WsgiFailure::ApplicationError);
+                return;
+            }
+        },
+        None => None,
+    };
+    let input_object = match &input {
+        Some(input) => input.bind(py).clone().into_any(),
+        None => context.empty_input.bind(py).clone().into_any(),
+    };
+
+    let environ = shared.environ.build(
+        py,
+        &request,
+        PerRequest {
+            input: &input_object,
+            errors: context.errors.bind(py).as_any(),
+            thread_id: context.thread_id.bind(py).as_any(),
+            queue_start: queued_at_wall,
+        },
+    );
+    let result =
+        environ.and_then(|environ| app.callable.bind(py).call1((environ, &start_response)));
+    let outcome = match &result {
+        Ok(result) => response::send_result(py, &start_response, result),
+        Err(err) => Err(err.clone_ref(py)),
+    };
+
+    if let Err(err) = outcome {
+        let input_failure = input.as_ref().and_then(|i| i.get().failure());
+        match input_failure {
+            Some(failure) => {
+                tracing::info!(
+                    "{} {}: {}; the application raised:\n{}",
+                    request.head.method,
+                    request.head.uri,
+                    describe_input_failure(failure),
+                    crate::traceback::format(py, &err)
+                );
+                fail(py, &start_response, input_failure_status(failure));
+            }
+            None => {
+                report_exception(py, app, &request, &err);
+                fail(py, &start_response, WsgiFailure::ApplicationError);
+            }
+        }
+    }
+    if let Ok(result) = &result {
+        close_result(py, app, &request, result);
+    }
+    report_irregularities(&start_response.borrow().writer, &request);
+    if let Some(input) = input {
+        input.get().release();
+    }
+}
+
+/// Ends the response with an error status, or cuts it if the head is already out.
+fn fail(py: Python<'_>, start_response: &Bound<'_, StartResponse>, failure: WsgiFailure) {
+    start_response
+        .borrow_mut()
+        .writer
+        .fail(py, failure, StreamAborted::ApplicationError);
+}
+
+/// Calls the result's `close()`, if it has one; an exception there is logged (the response has
+/// been sent by then).
+fn close_result(py: Python<'_>, app: &AppSlot, request: &WsgiRequest, result: &Bound<'_, PyAny>) {
+    let closed = match result.getattr(pyo3::intern!(py, "close")) {
+        Ok(close) => close.call0().map(drop),
+        Err(_) => Ok(()),
+    };
+    if let Err(err) = closed {
+        report_exception(py, app, request, &err);
+    }
+}
+
+fn report_exception(py: Python<'_>, app: &AppSlot, request: &WsgiRequest, err: &PyErr) {
+    tracing::error!(
+        request_id = %request.request_id,
+        "Exception occurred processing {} for {} {}:\n{}",
+        app.description,
+        request.head.method,
+        request.head.uri,
+        crate::traceback::format(py, err)
+    );
+}
+
+fn report_irregularities(writer: &ResponseWriter, request: &WsgiRequest) {
+    let irregular = writer.irregularities;
+    if irregular.truncated {
+        tracing::warn!(
+            "{} {}: the application produced more body than its Content-Length; the excess \
+             was not sent",
+            request.head.method,
+            request.head.uri
+        );
+    }
+    if let Some((produced, declared)) = irregular.short {
+        tracing::warn!(
+            "{} {}: the application produced {produced} bytes of body but declared a \
+             Content-Length of {declared}; the connection was closed",
+            request.head.method,
+            request.head.uri
+        );
+    }
+}
+
+fn input_failure_status(failure: InputFailure) -> WsgiFailure {
+    match failure {
+        InputFailure::TooLarge { .. } => WsgiFailure::BodyTooLarge,
+        InputFailure::TimedOut => WsgiFailure::BodyTimeout,
+        InputFailure::Disconnected { .. } => WsgiFailure::ApplicationError,
+    }
+}
+
+fn describe_input_failure(failure: InputFailure) -> String {
+    match failure {
+        InputFailure::TooLarge { limit } => {
+            format!("the request body is larger than the limit of {limit} bytes")
+        }
+        InputFailure::TimedOut => "the client stopped sending the request body".to_owned(),
+        InputFailure::Disconnected { received } => {
+            format!("the client disconnected after {received} bytes of request body")
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! oxwsgi's embedded CPython: the only crate that links Python.
+//!
+//! It starts the interpreter ([`initialize`]), loads WSGI applications ([`load_application`]),
+//! and runs them on a fixed pool of Python threads ([`WsgiPool`]). The HTTP side talks to it
+//! only through [`WsgiRequest`] and [`WsgiReply`], which are made of `http`, `bytes` and tokio
+//! channel types: it never sees a Python object.
+//!
+//! GIL handling is confined to [`gil`]: each Python thread attaches once for its life and
+//! detaches only to wait. `unsafe` code is allowed in three places only, each explained where it
+//! is: filling CPython's `PyConfig` ([`interpreter`]), sharing a `bytes` buffer without copying
+//! it ([`owned_bytes`]), and duplicating the descriptor of a `wsgi.file_wrapper` file
+//! ([`file_wrapper`]).
+
+#![deny(unsafe_code)]
+
+mod app;
+mod environ;
+mod error;
+mod errors_stream;
+mod file_wrapper;
+mod gil;
+mod handler;
+mod input;
+mod interpreter;
+mod owned_bytes;
+mod pool;
+mod request;
+mod response;
+mod start_response;
+mod traceback;
+
+pub use app::{LoadedApp, load_application};
+pub use environ::{AppIdentity, EnvironSettings, ListenerIdentity};
+pub use error::{AppLoadError, InterpreterError};
+pub use interpreter::{PYTHON_VERSION, PythonRuntime, initialize, run_exit_functions};
+pub use pool::{MountedApp, PoolSettings, PoolStartError, Rejected, WsgiPool};
+pub use request::{
+    BoxError, ChunkReceiver, FileBody, RequestBody, StreamAborted, WsgiBody, WsgiFailure,
+    WsgiReply, WsgiRequest, WsgiResponse,
+};

@@ -1,0 +1,375 @@
+//! The queue between the HTTP side and the Python threads, and the pool's life cycle.
+//!
+//! # Why a queue with a wake policy rather than a channel
+//!
+//! On a small machine the cost of a WSGI server is not Python but hand-offs: waking a parked
+//! thread, and moving the GIL from one thread to another. So:
+//!
+//! * a Python thread that finishes a request takes the next queued one *without* releasing the
+//!   GIL (see [`crate::gil`]), so under load one thread serves a run of requests back to back;
+//! * [`WsgiPool::submit`] wakes a parked thread only when no thread is already on its way to the
+//!   queue (`searching`), and wakes the most recently parked one (its caches are warm);
+//! * a parked thread waits on its own condition variable, so a wake-up is aimed, never a herd.
+//!
+//! A slow request never holds up the queue: the thread running it is busy, and the next
+//! submission wakes another parked thread.
+//!
+//! Requests that wait longer than the queue timeout are answered with
+//! [`WsgiFailure::QueueTimeout`] by a sweeper thread, without ever reaching Python.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::oneshot;
+
+use pyo3::prelude::*;
+
+use crate::app::LoadedApp;
+use crate::environ::{AppIdentity, EnvironBuilder, EnvironSettings};
+use crate::file_wrapper::FileWrapper;
+use crate::gil;
+use crate::handler::{AppSlot, Shared};
+use crate::input;
+use crate::interpreter::PythonRuntime;
+use crate::request::{Job, WsgiFailure, WsgiReply, WsgiRequest};
+
+/// Python threads get the stack size a Python main thread usually has, so deep recursion in an
+/// application behaves as it does elsewhere.
+const PYTHON_THREAD_STACK: usize = 8 * 1024 * 1024;
+
+/// An application and where it is mounted.
+#[derive(Debug)]
+pub struct MountedApp {
+    /// The loaded callable.
+    pub app: LoadedApp,
+    /// What its environ says about it.
+    pub identity: AppIdentity,
+}
+
+/// How a pool runs.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    /// How many Python threads run requests.
+    pub threads: usize,
+    /// How many requests may wait for a thread before more are refused.
+    pub queue_backlog: usize,
+    /// How long a request may wait for a thread before it is answered with a 504.
+    pub queue_timeout: Duration,
+    /// How long a `wsgi.input` read may wait for the client.
+    pub body_timeout: Duration,
+    /// The identity the environ reports.
+    pub environ: EnvironSettings,
+    /// The runtime whose connections deliver request bodies.
+    pub runtime: tokio::runtime::Handle,
+}
+
+/// The pool could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolStartError {
+    /// Preparing the environ templates raised.
+    #[error("could not prepare the WSGI environ:\n{0}")]
+    Environ(String),
+    /// A thread could not be started.
+    #[error("could not start a Python thread: {0}")]
+    Spawn(#[source] std::io::Error),
+}
+
+/// Why a request was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Rejected {
+    /// As many requests are already waiting as the queue backlog allows.
+    #[error("the request queue is full")]
+    QueueFull,
+    /// The pool is shutting down.
+    #[error("the server is shutting down")]
+    ShuttingDown,
+}
+
+/// What a Python thread is doing, as the queue sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ThreadState {
+    /// Running a request, or between requests holding the GIL.
+    Busy,
+    /// Waiting on its condition variable, listed in `parked`.
+    Parked,
+    /// Told to look at the queue and not there yet.
+    Woken,
+}
+
+struct Queue {
+    jobs: VecDeque<Job>,
+    /// Parked threads, most recently parked last.
+    parked: Vec<usize>,
+    state: Box<[ThreadState]>,
+    /// Threads woken but not yet at the queue: while one is on its way, a new job needs no
+    /// further wake-up.
+    searching: usize,
+    closing: bool,
+}
+
+/// The queue and its wake-up machinery, shared by the submitters, the Python threads and the
+/// sweeper.
+pub(crate) struct JobQueue {
+    queue: Mutex<Queue>,
+    wake: Box<[Condvar]>,
+    sweeper_wake: Condvar,
+    limit: usize,
+    queue_timeout: Duration,
+}
+
+impl JobQueue {
+    pub(crate) fn new(threads: usize, limit: usize, queue_timeout: Duration) -> JobQueue {
+        JobQueue {
+            queue: Mutex::new(Queue {
+                jobs: VecDeque::with_capacity(limit.min(1024)),
+                parked: Vec::with_capacity(threads),
+                state: vec![ThreadState::Busy; threads].into_boxed_slice(),
+                searching: 0,
+                closing: false,
+            }),
+            wake: (0..threads).map(|_| Condvar::new()).collect(),
+            sweeper_wake: Condvar::new(),
+            limit,
+            queue_timeout,
+        }
+    }
+
+    /// Locks the queue. A panic while it was held cannot leave it inconsistent (every critical
+    /// section is a few field updates), so a poisoned lock is used as is.
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn push(&self, job: Job) -> Result<(), Rejected> {
+        let mut queue = self.lock();
+        if queue.closing {
+            return Err(Rejected::ShuttingDown);
+        }
+        if queue.jobs.len() >= self.limit {
+            return Err(Rejected::QueueFull);
+        }
+        queue.jobs.push_back(job);
+        let wake = if queue.searching == 0 {
+            queue.parked.pop()
+        } else {
+            None
+        };
+        if let Some(thread) = wake {
+            queue.state[thread] = ThreadState::Woken;
+            queue.searching += 1;
+        }
+        drop(queue);
+        if let Some(thread) = wake {
+            self.wake[thread].notify_one();
+        }
+        Ok(())
+    }
+
+    /// Takes the next job if one is queued, without waiting. Called with the GIL held.
+    pub(crate) fn try_take(&self) -> Option<Job> {
+        self.lock().jobs.pop_front()
+    }
+
+    /// Waits for the next job; `None` once the pool is closing and the queue is empty. Called
+    /// with the GIL released.
+    pub(crate) fn wait_for_job(&self, me: usize) -> Option<Job> {
+        let mut queue = self.lock();
+        loop {
+            if queue.state[me] == ThreadState::Woken {
+                queue.searching -= 1;
+            }
+            queue.state[me] = ThreadState::Busy;
+            if let Some(job) = queue.jobs.pop_front() {
+                return Some(job);
+            }
+            if queue.closing {
+                return None;
+            }
+            queue.state[me] = ThreadState::Parked;
+            queue.parked.push(me);
+            queue = self.wake[me]
+                .wait(queue)
+                .unwrap_or_else(PoisonError::into_inner);
+            if queue.state[me] == ThreadState::Parked {
+                // A spurious wake-up: nobody took us off the parked list.
+                queue.parked.retain(|&t| t != me);
+            }
+        }
+    }
+
+    /// Stops new submissions and wakes every parked thread, so each exits once the queue is
+    /// empty.
+    fn close(&self) {
+        let mut queue = self.lock();
+        queue.closing = true;
+        let parked = std::mem::take(&mut queue.parked);
+        for &thread in &parked {
+            queue.state[thread] = ThreadState::Woken;
+            queue.searching += 1;
+        }
+        drop(queue);
+        for thread in parked {
+            self.wake[thread].notify_one();
+        }
+        self.sweeper_wake.notify_one();
+    }
+
+    /// Whether a job queued at `queued_at` has waited longer than the queue timeout.
+    pub(crate) fn expired_since(&self, queued_at: Instant, now: Instant) -> bool {
+        now.duration_since(queued_at) > self.queue_timeout
+    }
+
+    /// The queue timeout.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.queue_timeout
+    }
+
+    /// Answers every job that waited too long with a 504, until the pool closes.
+    fn sweep_expired(&self) {
+        let mut queue = self.lock();
+        loop {
+            let now = Instant::now();
+            while let Some(front) = queue.jobs.front() {
+                if !self.expired_since(front.queued_at, now) {
+                    break;
+                }
+                let job = queue.jobs.pop_front().expect("the front job exists");
+                answer_queue_timeout(job.request, job.reply, self.queue_timeout);
+            }
+            if queue.closing && queue.jobs.is_empty() {
+                return;
+            }
+            // The oldest job expires first; with none queued, check again after a full timeout.
+            let wait = match queue.jobs.front() {
+                Some(front) => {
+                    (front.queued_at + self.queue_timeout).saturating_duration_since(now)
+                }
+                None => self.queue_timeout,
+            };
+            queue = self
+                .sweeper_wake
+                .wait_timeout(queue, wait + Duration::from_millis(1))
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+/// Replies 504 to a request that waited too long for a Python thread.
+pub(crate) fn answer_queue_timeout(
+    request: WsgiRequest,
+    reply: oneshot::Sender<WsgiReply>,
+    timeout: Duration,
+) {
+    tracing::warn!(
+        request_id = %request.request_id,
+        "queue timeout expired: {} {} waited more than {}s for a free Python thread and was \
+         not run",
+        request.head.method,
+        request.head.uri,
+        timeout.as_secs_f64(),
+    );
+    let _ = reply.send(WsgiReply::Failed(WsgiFailure::QueueTimeout));
+}
+
+/// The Python threads of one worker process and the queue that feeds them.
+pub struct WsgiPool {
+    queue: Arc<JobQueue>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl WsgiPool {
+    /// Starts the Python threads for these applications.
+    ///
+    /// Application indexes in [`WsgiRequest::app`] refer to the order of `apps`.
+    pub fn start(
+        _runtime: &PythonRuntime,
+        apps: Vec<MountedApp>,
+        settings: PoolSettings,
+    ) -> Result<WsgiPool, PoolStartError> {
+        input::configure(settings.runtime.clone(), settings.body_timeout);
+        let threads = settings.threads.max(1);
+        let identities: Vec<AppIdentity> = apps.iter().map(|a| a.identity.clone()).collect();
+        let environ = Python::attach(|py| {
+            let file_wrapper = py.get_type::<FileWrapper>();
+            EnvironBuilder::new(py, &settings.environ, &identities, file_wrapper.as_any())
+                .map_err(|err| PoolStartError::Environ(crate::traceback::format(py, &err)))
+        })?;
+        let queue = Arc::new(JobQueue::new(
+            threads,
+            settings.queue_backlog.max(1),
+            settings.queue_timeout,
+        ));
+        let shared = Arc::new(Shared {
+            queue: Arc::clone(&queue),
+            apps: apps
+                .into_iter()
+                .map(|mounted| AppSlot {
+                    description: mounted.app.description().to_owned(),
+                    callable: mounted.app.callable,
+                })
+                .collect(),
+            environ,
+        });
+        let mut handles = Vec::with_capacity(threads);
+        for index in 0..threads {
+            let shared = Arc::clone(&shared);
+            let handle = std::thread::Builder::new()
+                .name(format!("python-{}", index + 1))
+                .stack_size(PYTHON_THREAD_STACK)
+                .spawn(move || gil::run_python_thread(shared, index))
+                .map_err(PoolStartError::Spawn)?;
+            handles.push(handle);
+        }
+        let sweeper_queue = Arc::clone(&queue);
+        let sweeper = std::thread::Builder::new()
+            .name("queue-sweeper".into())
+            .spawn(move || sweeper_queue.sweep_expired())
+            .map_err(PoolStartError::Spawn)?;
+        handles.push(sweeper);
+        Ok(WsgiPool {
+            queue,
+            threads: Mutex::new(handles),
+        })
+    }
+
+    /// Queues a request for the next free Python thread; the reply arrives on the receiver.
+    pub fn submit(&self, request: WsgiRequest) -> Result<oneshot::Receiver<WsgiReply>, Rejected> {
+        let (reply, receiver) = oneshot::channel();
+        let job = Job {
+            request,
+            reply,
+            queued_at: Instant::now(),
+            queued_at_wall: SystemTime::now(),
+        };
+        self.queue.push(job)?;
+        Ok(receiver)
+    }
+
+    /// Stops taking requests and lets the Python threads finish every queued one; waits up to
+    /// `timeout` for them to exit. Returns whether they all did (a thread stuck in a request
+    /// does not).
+    pub fn shutdown(&self, timeout: Duration) -> bool {
+        self.queue.close();
+        let deadline = Instant::now() + timeout;
+        let mut threads = self.threads.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            threads.retain(|thread| !thread.is_finished());
+            if threads.is_empty() {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for WsgiPool {
+    fn drop(&mut self) {
+        self.queue.close();
+    }
+}

@@ -1,0 +1,230 @@
+//! `start_response` and the `write()` callable it returns (PEP 3333 §"The start_response()
+//! Callable").
+//!
+//! The status line and headers are checked when the application passes them, so a mistake
+//! raises in the application's own frame, with its traceback: a status that is not `"NNN
+//! Reason"`, a header that is not a `(str, str)` tuple, a name that is not an HTTP token, a value
+//! with CR, LF or NUL (header injection), or text that is not latin-1.
+
+use bytes::Bytes;
+use http::StatusCode;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use pyo3::exceptions::{PyAssertionError, PyOSError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+
+use crate::response::{Flow, ResponseHead, ResponseWriter};
+
+/// The `start_response` callable of one request; it owns that request's [`ResponseWriter`].
+#[pyclass(module = "oxwsgi", name = "StartResponse")]
+pub(crate) struct StartResponse {
+    pub(crate) writer: ResponseWriter,
+}
+
+#[pymethods]
+impl StartResponse {
+    /// Sets the response status and headers; returns the `write()` callable.
+    #[pyo3(signature = (status, response_headers, exc_info = None))]
+    fn __call__<'py>(
+        slf: &Bound<'py, Self>,
+        status: &Bound<'py, PyAny>,
+        response_headers: &Bound<'py, PyAny>,
+        exc_info: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let exc_info = exc_info.filter(|e| !e.is_none());
+        {
+            let this = slf.borrow();
+            match exc_info {
+                // After the head has gone out an error can no longer change it: PEP 3333 says to
+                // re-raise the application's exception, which aborts the response.
+                Some(exc_info) if this.writer.head_sent() => {
+                    return Err(PyErr::from_value(exc_info.get_item(1)?));
+                }
+                None if this.writer.head_set() => {
+                    return Err(PyAssertionError::new_err(
+                        "start_response() was called a second time without exc_info",
+                    ));
+                }
+                _ => {}
+            }
+        }
+        let (status, reason) = parse_status(status)?;
+        let (headers, content_length) = parse_headers(response_headers)?;
+        slf.borrow_mut().writer.set_head(ResponseHead {
+            status,
+            reason,
+            headers,
+            content_length,
+        });
+        slf.getattr(pyo3::intern!(py, "write"))
+    }
+
+    /// The legacy `write()` callable: sends `data` at once, after the headers.
+    fn write(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let data = data.cast::<PyBytes>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "write() argument must be bytes, not {}",
+                type_name(data)
+            ))
+        })?;
+        let mut this = slf.borrow_mut();
+        if !this.writer.head_set() {
+            return Err(PyAssertionError::new_err(
+                "write() was called before start_response()",
+            ));
+        }
+        match this.writer.write(py, crate::owned_bytes::bytes_of(data))? {
+            Flow::Continue | Flow::Complete => Ok(()),
+            Flow::ClientGone => Err(PyOSError::new_err(
+                "the client closed the connection before the response was complete",
+            )),
+        }
+    }
+}
+
+pub(crate) fn type_name(value: &Bound<'_, PyAny>) -> String {
+    value
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "object".to_owned())
+}
+
+/// Checks a status line such as `"200 OK"`; returns the code and, when it is not the standard
+/// one, the application's reason phrase (latin-1 bytes), which is sent as given.
+fn parse_status(status: &Bound<'_, PyAny>) -> PyResult<(StatusCode, Option<Bytes>)> {
+    let text = status.cast::<PyString>().map_err(|_| {
+        PyTypeError::new_err(format!("status must be a str, not {}", type_name(status)))
+    })?;
+    let text = text.to_cow()?;
+    let invalid = || {
+        PyValueError::new_err(format!(
+            "invalid status {text:?}: it must be a three-digit code, a space and a reason \
+             phrase, like '200 OK'"
+        ))
+    };
+    let bytes = text.as_bytes();
+    if bytes.len() < 3
+        || !bytes[..3].iter().all(u8::is_ascii_digit)
+        || (bytes.len() > 3 && bytes[3] != b' ')
+    {
+        return Err(invalid());
+    }
+    let code = StatusCode::from_bytes(&bytes[..3]).map_err(|_| invalid())?;
+    if code.is_informational() {
+        return Err(PyValueError::new_err(format!(
+            "invalid status {text:?}: a WSGI application cannot send an informational (1xx) \
+             response"
+        )));
+    }
+    let reason = text.get(4..).unwrap_or("");
+    if reason.is_empty() || Some(reason) == code.canonical_reason() {
+        return Ok((code, None));
+    }
+    let reason = latin1_bytes(reason).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "invalid status {text:?}: the reason is not latin-1"
+        ))
+    })?;
+    if reason
+        .iter()
+        .any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+    {
+        return Err(PyValueError::new_err(format!(
+            "invalid status {text:?}: the reason contains a control character"
+        )));
+    }
+    Ok((code, Some(Bytes::from(reason))))
+}
+
+/// Checks the header list; returns the headers and the declared `Content-Length`.
+///
+/// `Transfer-Encoding` and `Keep-Alive` are hop-by-hop headers that PEP 3333 forbids
+/// applications to send: the server decides the framing, so they are dropped.
+fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<(HeaderMap, Option<u64>)> {
+    let list = headers.cast::<PyList>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "response headers must be a list of (name, value) tuples, not {}",
+            type_name(headers)
+        ))
+    })?;
+    let mut map = HeaderMap::with_capacity(list.len());
+    let mut content_length = None;
+    for item in list.iter() {
+        let pair = item
+            .cast::<PyTuple>()
+            .ok()
+            .filter(|t| t.len() == 2)
+            .ok_or_else(|| {
+                PyTypeError::new_err(format!(
+                    "each response header must be a (name, value) tuple of two str, not {}",
+                    item.repr().map(|r| r.to_string()).unwrap_or_default()
+                ))
+            })?;
+        let (name, value) = (pair.get_item(0)?, pair.get_item(1)?);
+        let (Ok(name), Ok(value)) = (name.cast::<PyString>(), value.cast::<PyString>()) else {
+            return Err(PyTypeError::new_err(format!(
+                "response header names and values must be str, not ({}, {})",
+                type_name(&name),
+                type_name(&value)
+            )));
+        };
+        let name = name.to_cow()?;
+        let value = value.to_cow()?;
+        let header_name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| PyValueError::new_err(format!("invalid response header name {name:?}")))?;
+        let value_bytes = latin1_bytes(&value).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "the value of response header {name:?} is not latin-1: {value:?}"
+            ))
+        })?;
+        if value_bytes
+            .iter()
+            .any(|&b| matches!(b, b'\r' | b'\n' | b'\0'))
+        {
+            return Err(PyValueError::new_err(format!(
+                "the value of response header {name:?} contains CR, LF or NUL: {value:?}"
+            )));
+        }
+        let header_value = HeaderValue::from_bytes(&value_bytes).map_err(|_| {
+            PyValueError::new_err(format!(
+                "the value of response header {name:?} contains a control character: {value:?}"
+            ))
+        })?;
+        if header_name == header::TRANSFER_ENCODING || header_name.as_str() == "keep-alive" {
+            continue;
+        }
+        if header_name == header::CONTENT_LENGTH {
+            let length = value.trim().parse::<u64>().map_err(|_| {
+                PyValueError::new_err(format!("Content-Length {value:?} is not a number"))
+            })?;
+            content_length = Some(length);
+        }
+        map.append(header_name, header_value);
+    }
+    Ok((map, content_length))
+}
+
+/// A native string's bytes when every character is latin-1; `None` otherwise.
+fn latin1_bytes(text: &str) -> Option<Vec<u8>> {
+    if text.is_ascii() {
+        return Some(text.as_bytes().to_vec());
+    }
+    text.chars()
+        .map(|c| u8::try_from(u32::from(c)).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::latin1_bytes;
+
+    #[test]
+    fn latin1_keeps_high_bytes_and_refuses_wider_characters() {
+        assert_eq!(latin1_bytes("caf\u{e9}").unwrap(), b"caf\xe9");
+        assert_eq!(latin1_bytes("\u{20ac}"), None);
+        assert_eq!(latin1_bytes("ok").unwrap(), b"ok");
+    }
+}

@@ -1,0 +1,81 @@
+//! The start-up banner: mod_wsgi-express's fields, in its order and layout, with the values this
+//! server actually runs with.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+use oxwsgi_config::{LogDestination, MountTarget, ServerConfig};
+
+/// The banner, one `Label : value` line per field.
+pub(crate) fn banner(config: &ServerConfig, bound: &[SocketAddr], python: &str) -> String {
+    let mut out = String::new();
+    let mut line = |label: &str, value: String| {
+        let _ = writeln!(out, "{label:<19}: {value}");
+    };
+    for (listener, address) in config.listeners.iter().zip(bound) {
+        let host = listener.host.as_deref().unwrap_or(&config.server_name);
+        let url = if address.port() == 80 {
+            format!("http://{host}/")
+        } else {
+            format!("http://{host}:{}/", address.port())
+        };
+        line("Server URL", url);
+    }
+    line("Server Root", config.server_root.display().to_string());
+    let error_log = match &config.logging.error_log {
+        LogDestination::Terminal => "/dev/stderr".to_owned(),
+        LogDestination::File(path) => path.display().to_string(),
+    };
+    line(
+        "Error Log File",
+        format!("{error_log} ({})", config.logging.level),
+    );
+    if let Some(access) = &config.logging.access_log {
+        let file = match &access.destination {
+            LogDestination::Terminal => "/dev/stdout".to_owned(),
+            LogDestination::File(path) => path.display().to_string(),
+        };
+        line("Access Log File", file);
+    }
+    for mount in &config.mounts {
+        let MountTarget::Wsgi(app) = &mount.target;
+        line(
+            "Application",
+            format!("{} at {}", app.entry.describe(), mount.prefix),
+        );
+    }
+    line("Python", python.to_owned());
+    line("Operating Mode", "daemon".to_owned());
+    for group in &config.groups {
+        let processes = if group.processes == 1 {
+            "process"
+        } else {
+            "processes"
+        };
+        line(
+            "Request Capacity",
+            format!(
+                "{} ({} {processes} * {} threads)",
+                group.processes * group.threads,
+                group.processes,
+                group.threads
+            ),
+        );
+        line(
+            "Queue Backlog",
+            format!("{} (requests)", group.queue_backlog),
+        );
+        line(
+            "Queue Timeout",
+            format!("{} (seconds)", group.queue_timeout.as_secs()),
+        );
+    }
+    line(
+        "Server Capacity",
+        format!("{} (connections per process)", config.http.max_connections),
+    );
+    let backlog = config.listeners.first().map_or(0, |l| l.backlog);
+    line("Server Backlog", format!("{backlog} (connections)"));
+    line("Locale Setting", config.locale.clone());
+    out
+}
