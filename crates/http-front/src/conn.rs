@@ -172,10 +172,12 @@ pub(crate) async fn serve_connection<A: Application>(
         .timer(TokioTimer::new())
         .header_read_timeout(settings.http.header_timeout)
         .keep_alive(!keep_alive.is_zero())
-        .max_buf_size(settings.http.max_head_size.max(8192))
+        .max_header_size(settings.http.max_head_size)
         .max_headers(settings.http.max_headers)
-        .title_case_headers(true)
-        .pipeline_flush(true);
+        // Header names go out as `Content-Type`, the way Apache and most servers write them.
+        // (hyper's `pipeline_flush` is not used: with it, hyper's automatic 400 for a
+        // malformed request is never flushed.)
+        .title_case_headers(true);
     let io = TrackedIo {
         inner: TokioIo::new(stream),
         activity: Arc::clone(&activity),

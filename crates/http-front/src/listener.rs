@@ -141,11 +141,13 @@ pub(crate) async fn accept_loop<A: Application>(
         };
         match accepted {
             Ok((stream, remote)) => {
+                // On a dual-stack socket IPv4 clients appear as ::ffff:a.b.c.d; show them (in
+                // REMOTE_ADDR and the logs) as the IPv4 addresses they are.
                 let shared = ConnShared {
                     server: Arc::clone(&server),
                     activity: None,
-                    remote,
-                    local,
+                    remote: canonical(remote),
+                    local: stream.local_addr().map(canonical).unwrap_or(local),
                     listener: index,
                 };
                 let stop = stop.clone();
@@ -163,6 +165,10 @@ pub(crate) async fn accept_loop<A: Application>(
             }
         }
     }
+}
+
+fn canonical(address: SocketAddr) -> SocketAddr {
+    SocketAddr::new(address.ip().to_canonical(), address.port())
 }
 
 fn is_connection_error(err: &io::Error) -> bool {

@@ -13,7 +13,7 @@ use oxwsgi_http_front::{
     AppBody, AppError, AppRequest, AppResponse, Application, BoxError, FileRegion,
 };
 use oxwsgi_wsgi_bridge::{
-    ChunkReceiver, Rejected, WsgiBody, WsgiFailure, WsgiPool, WsgiReply, WsgiRequest,
+    ChunkReceiver, Rejected, StreamAborted, WsgiBody, WsgiFailure, WsgiPool, WsgiReply, WsgiRequest,
 };
 
 /// Runs requests on the Python threads of this process.
@@ -42,7 +42,7 @@ impl Application for WsgiApplication {
                     body: match response.body {
                         WsgiBody::Empty => AppBody::Empty,
                         WsgiBody::Full(data) => AppBody::Full(data),
-                        WsgiBody::Stream(chunks) => AppBody::Stream(WsgiStream(chunks)),
+                        WsgiBody::Stream(chunks) => AppBody::Stream(WsgiStream::new(chunks)),
                         WsgiBody::File(file) => AppBody::File(FileRegion {
                             file: file.file,
                             offset: file.offset,
@@ -58,8 +58,9 @@ impl Application for WsgiApplication {
                     WsgiFailure::BodyTimeout => AppError::BodyTimeout,
                     WsgiFailure::ShuttingDown => AppError::Unavailable,
                 }),
-                // The pool dropped the request without answering: it is shutting down.
-                Err(_) => Err(AppError::Unavailable),
+                // The Python thread dropped the request without answering: an internal error,
+                // already logged there.
+                Err(_) => Err(AppError::Internal),
             }
         }
     }
@@ -85,7 +86,27 @@ fn wsgi_request(request: AppRequest) -> WsgiRequest {
 }
 
 /// A streamed WSGI response body.
-pub(crate) struct WsgiStream(ChunkReceiver);
+///
+/// When the application fails part-way, the body ends in an error so that hyper cuts the
+/// connection instead of ending the body cleanly. hyper drops whatever it has buffered when a
+/// body fails, so the error is held back for one turn: the body first reports "not ready" (and
+/// asks to be polled again), which lets hyper flush the head and the bytes already produced;
+/// the client then sees everything the application sent, followed by the cut.
+pub(crate) struct WsgiStream {
+    chunks: ChunkReceiver,
+    sent_since_flush: bool,
+    held_error: Option<StreamAborted>,
+}
+
+impl WsgiStream {
+    fn new(chunks: ChunkReceiver) -> WsgiStream {
+        WsgiStream {
+            chunks,
+            sent_since_flush: true,
+            held_error: None,
+        }
+    }
+}
 
 impl http_body::Body for WsgiStream {
     type Data = Bytes;
@@ -95,12 +116,26 @@ impl http_body::Body for WsgiStream {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
-        self.0.poll_recv(cx).map(|chunk| {
-            chunk.map(|chunk| {
-                chunk
-                    .map(http_body::Frame::data)
-                    .map_err(|aborted| Box::new(aborted) as BoxError)
-            })
-        })
+        if let Some(aborted) = self.held_error.take() {
+            return Poll::Ready(Some(Err(Box::new(aborted))));
+        }
+        match self.chunks.poll_recv(cx) {
+            Poll::Ready(Some(Ok(data))) => {
+                self.sent_since_flush = true;
+                Poll::Ready(Some(Ok(http_body::Frame::data(data))))
+            }
+            Poll::Ready(Some(Err(aborted))) if self.sent_since_flush => {
+                self.sent_since_flush = false;
+                self.held_error = Some(aborted);
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            Poll::Ready(Some(Err(aborted))) => Poll::Ready(Some(Err(Box::new(aborted)))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => {
+                self.sent_since_flush = false;
+                Poll::Pending
+            }
+        }
     }
 }

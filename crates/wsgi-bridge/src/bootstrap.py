@@ -82,9 +82,9 @@ def public_callables(module):
     return sorted(names)[:10]
 
 
-def format_exception(exc):
+def format_exception(exc, tb=None):
     """The exception as Python prints it, without the frames of this loader."""
-    tb = exc.__traceback__
+    tb = tb if tb is not None else exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename == _THIS_FILE:
         tb = tb.tb_next
     return "".join(traceback.format_exception(type(exc), exc, tb))

@@ -63,7 +63,19 @@ pub(crate) fn run_python_thread(shared: Arc<Shared>, index: usize) {
                     None => break,
                 },
             };
-            handler::serve(py, &shared, &context, job);
+            // A bug in the server must cost one request, not a Python thread: the request's
+            // reply is dropped (the client gets a 500) and the thread goes on.
+            let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                handler::serve(py, &shared, &context, job)
+            }));
+            if let Err(panic) = served {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!("internal error while running a request (please report): {what}");
+            }
         }
     });
 }

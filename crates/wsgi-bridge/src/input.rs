@@ -214,7 +214,7 @@ impl WsgiInput {
             let frame = crate::gil::blocking(py, || {
                 settings
                     .runtime
-                    .block_on(tokio::time::timeout(settings.timeout, body.frame()))
+                    .block_on(async { tokio::time::timeout(settings.timeout, body.frame()).await })
             });
             let mut state = self.lock();
             match frame {

@@ -84,6 +84,14 @@ impl StartResponse {
     }
 }
 
+/// `repr(value)`, as Python would show it in a message.
+fn repr(value: &Bound<'_, PyAny>) -> String {
+    value
+        .repr()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| "<unprintable>".to_owned())
+}
+
 pub(crate) fn type_name(value: &Bound<'_, PyAny>) -> String {
     value
         .get_type()
@@ -98,10 +106,11 @@ fn parse_status(status: &Bound<'_, PyAny>) -> PyResult<(StatusCode, Option<Bytes
     let text = status.cast::<PyString>().map_err(|_| {
         PyTypeError::new_err(format!("status must be a str, not {}", type_name(status)))
     })?;
+    let shown = repr(status);
     let text = text.to_cow()?;
     let invalid = || {
         PyValueError::new_err(format!(
-            "invalid status {text:?}: it must be a three-digit code, a space and a reason \
+            "invalid status {shown}: it must be a three-digit code, a space and a reason \
              phrase, like '200 OK'"
         ))
     };
@@ -115,7 +124,7 @@ fn parse_status(status: &Bound<'_, PyAny>) -> PyResult<(StatusCode, Option<Bytes
     let code = StatusCode::from_bytes(&bytes[..3]).map_err(|_| invalid())?;
     if code.is_informational() {
         return Err(PyValueError::new_err(format!(
-            "invalid status {text:?}: a WSGI application cannot send an informational (1xx) \
+            "invalid status {shown}: a WSGI application cannot send an informational (1xx) \
              response"
         )));
     }
@@ -133,7 +142,7 @@ fn parse_status(status: &Bound<'_, PyAny>) -> PyResult<(StatusCode, Option<Bytes
         .any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
     {
         return Err(PyValueError::new_err(format!(
-            "invalid status {text:?}: the reason contains a control character"
+            "invalid status {shown}: the reason contains a control character"
         )));
     }
     Ok((code, Some(Bytes::from(reason))))
@@ -164,6 +173,7 @@ fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<(HeaderMap, Option<u64>
                 ))
             })?;
         let (name, value) = (pair.get_item(0)?, pair.get_item(1)?);
+        let (name_repr, value_repr) = (repr(&name), repr(&value));
         let (Ok(name), Ok(value)) = (name.cast::<PyString>(), value.cast::<PyString>()) else {
             return Err(PyTypeError::new_err(format!(
                 "response header names and values must be str, not ({}, {})",
@@ -177,7 +187,7 @@ fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<(HeaderMap, Option<u64>
             .map_err(|_| PyValueError::new_err(format!("invalid response header name {name:?}")))?;
         let value_bytes = latin1_bytes(&value).ok_or_else(|| {
             PyValueError::new_err(format!(
-                "the value of response header {name:?} is not latin-1: {value:?}"
+                "the value of response header {name_repr} is not latin-1: {value_repr}"
             ))
         })?;
         if value_bytes
@@ -185,12 +195,13 @@ fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<(HeaderMap, Option<u64>
             .any(|&b| matches!(b, b'\r' | b'\n' | b'\0'))
         {
             return Err(PyValueError::new_err(format!(
-                "the value of response header {name:?} contains CR, LF or NUL: {value:?}"
+                "the value of response header {name_repr} contains CR, LF or NUL: {value_repr}"
             )));
         }
         let header_value = HeaderValue::from_bytes(&value_bytes).map_err(|_| {
             PyValueError::new_err(format!(
-                "the value of response header {name:?} contains a control character: {value:?}"
+                "the value of response header {name_repr} contains a control character: \
+                 {value_repr}"
             ))
         })?;
         if header_name == header::TRANSFER_ENCODING || header_name.as_str() == "keep-alive" {
@@ -198,7 +209,7 @@ fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<(HeaderMap, Option<u64>
         }
         if header_name == header::CONTENT_LENGTH {
             let length = value.trim().parse::<u64>().map_err(|_| {
-                PyValueError::new_err(format!("Content-Length {value:?} is not a number"))
+                PyValueError::new_err(format!("Content-Length {value_repr} is not a number"))
             })?;
             content_length = Some(length);
         }

@@ -9,8 +9,9 @@ use pyo3::prelude::*;
 pub(crate) fn format(py: Python<'_>, err: &PyErr) -> String {
     let formatted = (|| -> PyResult<String> {
         let bootstrap = crate::app::bootstrap(py)?;
+        // The traceback is kept beside the exception by PyO3, not always on `__traceback__`.
         bootstrap
-            .call_method1("format_exception", (err.value(py),))?
+            .call_method1("format_exception", (err.value(py), err.traceback(py)))?
             .extract()
     })();
     match formatted {

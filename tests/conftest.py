@@ -1,0 +1,34 @@
+import pytest
+
+from support import BINARY, Server
+
+
+def pytest_configure(config):
+    if not BINARY.exists():
+        raise pytest.UsageError(
+            f"{BINARY} does not exist: build it with `cargo build --release` "
+            "(or set OXWSGI_BIN), or run scripts/test"
+        )
+
+
+@pytest.fixture
+def server(tmp_path):
+    """Starts servers for a test; every one still running is stopped afterwards."""
+    started = []
+
+    def start(*args, **kwargs):
+        srv = Server(list(args), tmp_path, **kwargs)
+        started.append(srv)
+        return srv
+
+    yield start
+    for srv in started:
+        srv.stop()
+
+
+@pytest.fixture
+def state_dir(tmp_path):
+    """A directory test applications write their observations into (OXWSGI_TEST_STATE)."""
+    path = tmp_path / "state"
+    path.mkdir()
+    return path

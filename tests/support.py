@@ -1,0 +1,242 @@
+"""Helpers for the integration tests: start the real oxwsgi binary, talk to it over real
+sockets, read its logs, and stop it by its own pid."""
+
+import os
+import pathlib
+import re
+import signal
+import socket
+import subprocess
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+APPS = ROOT / "tests" / "apps"
+EXAMPLES = ROOT / "examples"
+VENV = pathlib.Path(os.environ.get("OXWSGI_TEST_VENV", ROOT / ".venv"))
+BINARY = pathlib.Path(
+    os.environ.get("OXWSGI_BIN", ROOT / "target" / "release" / "oxwsgi")
+)
+
+_counter = 0
+
+
+class ServerFailed(Exception):
+    """The server exited or never became ready."""
+
+
+class Server:
+    """One running `oxwsgi start-server`, with its output captured in files.
+
+    The server listens on a free port (``--port 0``); the port is read from the ``Server URL``
+    line of the banner. Logs go to the terminal streams, which are captured, unless the test
+    asks for log files.
+    """
+
+    def __init__(
+        self,
+        args,
+        workdir,
+        env=None,
+        cwd=None,
+        python_home=True,
+        log_to_terminal=True,
+        port="0",
+        wait=True,
+    ):
+        global _counter
+        _counter += 1
+        self.workdir = pathlib.Path(workdir)
+        self.server_root = self.workdir / f"root-{_counter}"
+        self.stdout_path = self.workdir / f"stdout-{_counter}.log"
+        self.stderr_path = self.workdir / f"stderr-{_counter}.log"
+        command = [str(BINARY), "start-server", "--port", str(port)]
+        command += ["--server-root", str(self.server_root)]
+        if log_to_terminal:
+            command.append("--log-to-terminal")
+        if python_home:
+            command += ["--python-home", str(VENV)]
+        command += [str(a) for a in args]
+        self.command = command
+        full_env = dict(os.environ)
+        full_env.pop("VIRTUAL_ENV", None)
+        full_env.update(env or {})
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(
+                command,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                cwd=cwd or ROOT,
+                env=full_env,
+            )
+        self.pid = self.proc.pid
+        self.port = None
+        if wait:
+            self.wait_ready()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def wait_ready(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        while True:
+            match = re.search(r"Server URL\s+: http://[^/]+:(\d+)/", self.stdout)
+            if match:
+                self.port = int(match.group(1))
+                break
+            if self.proc.poll() is not None:
+                raise ServerFailed(
+                    f"oxwsgi exited with {self.proc.returncode}\n"
+                    f"command: {self.command}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
+                )
+            if time.monotonic() > deadline:
+                raise ServerFailed(f"oxwsgi not ready after {timeout}s:\n{self.stderr}")
+            time.sleep(0.05)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def send_signal(self, signum):
+        os.kill(self.pid, signum)
+
+    def wait_exit(self, timeout=30):
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self, signum=signal.SIGTERM, timeout=30):
+        """Stops the server by its pid; returns its exit code."""
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.pid, signum)
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.proc.wait()
+            except ProcessLookupError:
+                pass
+        return self.proc.returncode
+
+    @property
+    def running(self):
+        return self.proc.poll() is None
+
+    # --- output ----------------------------------------------------------------------------
+
+    @property
+    def stdout(self):
+        return self.stdout_path.read_text(errors="replace")
+
+    @property
+    def stderr(self):
+        return self.stderr_path.read_text(errors="replace")
+
+    def error_log(self):
+        """The error log: standard error with --log-to-terminal, else the file."""
+        path = self.server_root / "error_log"
+        if path.exists():
+            return self.stderr + path.read_text(errors="replace")
+        return self.stderr
+
+    def wait_for_log(self, pattern, timeout=15, source=None):
+        """Waits until the error log (or `source()`) matches `pattern`; returns the match."""
+        source = source or self.error_log
+        deadline = time.monotonic() + timeout
+        while True:
+            match = re.search(pattern, source(), re.MULTILINE)
+            if match:
+                return match
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {pattern!r} in the log:\n{source()}")
+            time.sleep(0.05)
+
+    def rss_kib(self, field="VmRSS"):
+        """Resident memory of the server process in KiB (VmRSS, or VmHWM for the peak)."""
+        status = pathlib.Path(f"/proc/{self.pid}/status").read_text()
+        return int(re.search(rf"^{field}:\s+(\d+) kB", status, re.MULTILINE).group(1))
+
+    # --- raw HTTP ----------------------------------------------------------------------------
+
+    def connect(self, timeout=10):
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        return sock
+
+    def raw(self, data, timeout=10):
+        """Sends raw bytes on a new connection and returns everything read until it closes."""
+        with self.connect(timeout) as sock:
+            sock.sendall(data)
+            return read_until_closed(sock)
+
+
+def read_until_closed(sock):
+    chunks = []
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def read_response(sock):
+    """Reads one HTTP/1.1 response (Content-Length or chunked) from a socket; returns
+    (status line, headers dict with lower-case names, body)."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"closed before the head ended: {buf!r}")
+        buf += chunk
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status, headers = lines[0], {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if "content-length" in headers:
+        length = int(headers["content-length"])
+        while len(rest) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed before the body ended")
+            rest += chunk
+        return status, headers, rest[:length], rest[length:]
+    if headers.get("transfer-encoding") == "chunked":
+        body = b""
+        while True:
+            while b"\r\n" not in rest:
+                rest += sock.recv(65536)
+            size_line, _, rest = rest.partition(b"\r\n")
+            size = int(size_line, 16)
+            while len(rest) < size + 2:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("closed inside a chunk")
+                rest += chunk
+            body += rest[:size]
+            rest = rest[size + 2 :]
+            if size == 0:
+                return status, headers, body, rest
+    return status, headers, rest, b""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_is_listening(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for_file(path, timeout=15):
+    deadline = time.monotonic() + timeout
+    path = pathlib.Path(path)
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} never appeared")
+        time.sleep(0.02)
+    return path
