@@ -4,6 +4,7 @@ mount point split (docs/environ.md lists them all)."""
 import json
 import socket
 
+import pytest
 import requests
 
 from support import APPS, read_response
@@ -19,14 +20,15 @@ def value(env, key):
     return env[key]["value"]
 
 
-def test_pep_3333_keys_have_the_right_types_and_values(server):
-    srv = server(APPS / "environ.wsgi")
-    env = environ_of(srv, "/x%20y/z?q=1&r=%2F")
+@pytest.mark.parametrize("mount", ["", "/app"])
+def test_pep_3333_keys_have_the_right_types_and_values(server, mount):
+    srv = server("--mount-point", mount or "/", APPS / "environ.wsgi")
+    env = environ_of(srv, mount + "/x%20y/z?q=1&r=%2F")
     assert value(env, "REQUEST_METHOD") == "GET"
-    assert value(env, "SCRIPT_NAME") == ""
+    assert value(env, "SCRIPT_NAME") == mount
     assert value(env, "PATH_INFO") == "/x y/z"
     assert value(env, "QUERY_STRING") == "q=1&r=%2F"
-    assert value(env, "REQUEST_URI") == "/x%20y/z?q=1&r=%2F"
+    assert value(env, "REQUEST_URI") == mount + "/x%20y/z?q=1&r=%2F"
     assert value(env, "SERVER_PROTOCOL") == "HTTP/1.1"
     assert value(env, "SERVER_NAME") == "127.0.0.1"
     assert value(env, "SERVER_PORT") == str(srv.port)
@@ -40,6 +42,19 @@ def test_pep_3333_keys_have_the_right_types_and_values(server):
     assert env["_file_wrapper_is_type"] is True
     assert env["_input_methods"] == ["read", "readline", "readlines", "__iter__"]
     assert env["wsgi.errors"]["value"] == "<oxwsgi.LogStream name='<wsgi.errors>'>"
+    assert value(env, "wsgi.multithread") is True
+    assert value(env, "wsgi.multiprocess") is False
+    assert value(env, "mod_wsgi.process_group") == "localhost:0"
+    assert value(env, "mod_wsgi.application_group") == ""
+    assert value(env, "mod_wsgi.listener_host") == ""
+    assert value(env, "mod_wsgi.listener_port") == str(srv.port)
+    assert env["mod_wsgi.request_id"]["type"] == "str"
+    assert env["mod_wsgi.thread_id"]["type"] == "int"
+    assert env["mod_wsgi.request_start"]["type"] == "float"
+    assert value(env, "mod_wsgi.version") == [5, 0, 0]
+    assert value(env, "oxwsgi.version") == "0.1.0"
+    assert value(env, "HTTP_HOST") == f"127.0.0.1:{srv.port}"
+    assert "CONTENT_TYPE" not in env and "CONTENT_LENGTH" not in env
     # Every CGI key is a native str, as PEP 3333 requires.
     for key, entry in env.items():
         if key.isupper():

@@ -106,12 +106,13 @@ fn parse_status(status: &Bound<'_, PyAny>) -> PyResult<(StatusCode, Option<Bytes
     let text = status.cast::<PyString>().map_err(|_| {
         PyTypeError::new_err(format!("status must be a str, not {}", type_name(status)))
     })?;
-    let shown = repr(status);
     let text = text.to_cow()?;
+    let shown = || repr(status);
     let invalid = || {
         PyValueError::new_err(format!(
-            "invalid status {shown}: it must be a three-digit code, a space and a reason \
-             phrase, like '200 OK'"
+            "invalid status {}: it must be a three-digit code, a space and a reason phrase, \
+             like '200 OK'",
+            shown()
         ))
     };
     let bytes = text.as_bytes();
@@ -124,25 +125,29 @@ fn parse_status(status: &Bound<'_, PyAny>) -> PyResult<(StatusCode, Option<Bytes
     let code = StatusCode::from_bytes(&bytes[..3]).map_err(|_| invalid())?;
     if code.is_informational() {
         return Err(PyValueError::new_err(format!(
-            "invalid status {shown}: a WSGI application cannot send an informational (1xx) \
-             response"
+            "invalid status {}: a WSGI application cannot send an informational (1xx) \
+             response",
+            shown()
         )));
     }
     let reason = text.get(4..).unwrap_or("");
     if reason.is_empty() || Some(reason) == code.canonical_reason() {
         return Ok((code, None));
     }
-    let reason = latin1_bytes(reason).ok_or_else(|| {
-        PyValueError::new_err(format!(
-            "invalid status {text:?}: the reason is not latin-1"
-        ))
-    })?;
+    let reason = latin1_bytes(reason)
+        .map(|r| r.into_owned())
+        .ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "invalid status {text:?}: the reason is not latin-1"
+            ))
+        })?;
     if reason
         .iter()
         .any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
     {
         return Err(PyValueError::new_err(format!(
-            "invalid status {shown}: the reason contains a control character"
+            "invalid status {}: the reason contains a control character",
+            shown()
         )));
     }
     Ok((code, Some(Bytes::from(reason))))
@@ -173,21 +178,27 @@ fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<(HeaderMap, Option<u64>
                 ))
             })?;
         let (name, value) = (pair.get_item(0)?, pair.get_item(1)?);
-        let (name_repr, value_repr) = (repr(&name), repr(&value));
-        let (Ok(name), Ok(value)) = (name.cast::<PyString>(), value.cast::<PyString>()) else {
+        // Shown only in error messages, so only computed for them.
+        let name_repr = || repr(&name);
+        let value_repr = || repr(&value);
+        let (Ok(name_str), Ok(value_str)) = (name.cast::<PyString>(), value.cast::<PyString>())
+        else {
             return Err(PyTypeError::new_err(format!(
                 "response header names and values must be str, not ({}, {})",
                 type_name(&name),
                 type_name(&value)
             )));
         };
-        let name = name.to_cow()?;
-        let value = value.to_cow()?;
-        let header_name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| PyValueError::new_err(format!("invalid response header name {name:?}")))?;
-        let value_bytes = latin1_bytes(&value).ok_or_else(|| {
+        let name_text = name_str.to_cow()?;
+        let value_text = value_str.to_cow()?;
+        let header_name = HeaderName::from_bytes(name_text.as_bytes()).map_err(|_| {
+            PyValueError::new_err(format!("invalid response header name {}", name_repr()))
+        })?;
+        let value_bytes = latin1_bytes(&value_text).ok_or_else(|| {
             PyValueError::new_err(format!(
-                "the value of response header {name_repr} is not latin-1: {value_repr}"
+                "the value of response header {} is not latin-1: {}",
+                name_repr(),
+                value_repr()
             ))
         })?;
         if value_bytes
@@ -195,21 +206,24 @@ fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<(HeaderMap, Option<u64>
             .any(|&b| matches!(b, b'\r' | b'\n' | b'\0'))
         {
             return Err(PyValueError::new_err(format!(
-                "the value of response header {name_repr} contains CR, LF or NUL: {value_repr}"
+                "the value of response header {} contains CR, LF or NUL: {}",
+                name_repr(),
+                value_repr()
             )));
         }
         let header_value = HeaderValue::from_bytes(&value_bytes).map_err(|_| {
             PyValueError::new_err(format!(
-                "the value of response header {name_repr} contains a control character: \
-                 {value_repr}"
+                "the value of response header {} contains a control character: {}",
+                name_repr(),
+                value_repr()
             ))
         })?;
         if header_name == header::TRANSFER_ENCODING || header_name.as_str() == "keep-alive" {
             continue;
         }
         if header_name == header::CONTENT_LENGTH {
-            let length = value.trim().parse::<u64>().map_err(|_| {
-                PyValueError::new_err(format!("Content-Length {value_repr} is not a number"))
+            let length = value_text.trim().parse::<u64>().map_err(|_| {
+                PyValueError::new_err(format!("Content-Length {} is not a number", value_repr()))
             })?;
             content_length = Some(length);
         }
@@ -218,14 +232,16 @@ fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<(HeaderMap, Option<u64>
     Ok((map, content_length))
 }
 
-/// A native string's bytes when every character is latin-1; `None` otherwise.
-fn latin1_bytes(text: &str) -> Option<Vec<u8>> {
+/// A native string's bytes when every character is latin-1; `None` otherwise. ASCII text (the
+/// usual case) is borrowed as is.
+fn latin1_bytes(text: &str) -> Option<std::borrow::Cow<'_, [u8]>> {
     if text.is_ascii() {
-        return Some(text.as_bytes().to_vec());
+        return Some(std::borrow::Cow::Borrowed(text.as_bytes()));
     }
     text.chars()
         .map(|c| u8::try_from(u32::from(c)).ok())
-        .collect()
+        .collect::<Option<Vec<u8>>>()
+        .map(std::borrow::Cow::Owned)
 }
 
 #[cfg(test)]
@@ -234,8 +250,8 @@ mod tests {
 
     #[test]
     fn latin1_keeps_high_bytes_and_refuses_wider_characters() {
-        assert_eq!(latin1_bytes("caf\u{e9}").unwrap(), b"caf\xe9");
+        assert_eq!(latin1_bytes("caf\u{e9}").unwrap().as_ref(), b"caf\xe9");
         assert_eq!(latin1_bytes("\u{20ac}"), None);
-        assert_eq!(latin1_bytes("ok").unwrap(), b"ok");
+        assert_eq!(latin1_bytes("ok").unwrap().as_ref(), b"ok");
     }
 }
