@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use oxwsgi_config::{LogDestination, MountTarget, ServerConfig};
 
 /// The banner, one `Label : value` line per field.
-pub(crate) fn banner(config: &ServerConfig, bound: &[SocketAddr], python: &str) -> String {
+pub(crate) fn banner(config: &ServerConfig, bound: &[SocketAddr]) -> String {
     let mut out = String::new();
     let mut line = |label: &str, value: String| {
         let _ = writeln!(out, "{label:<19}: {value}");
@@ -44,9 +44,12 @@ pub(crate) fn banner(config: &ServerConfig, bound: &[SocketAddr], python: &str) 
             format!("{} at {}", app.entry.describe(), mount.prefix),
         );
     }
-    line("Python", python.to_owned());
+    for group in &config.groups {
+        line("Python", oxwsgi_wsgi_bridge::describe_python(&group.python));
+    }
     line("Operating Mode", "daemon".to_owned());
     for group in &config.groups {
+        let lifecycle = &group.lifecycle;
         let processes = if group.processes == 1 {
             "process"
         } else {
@@ -61,6 +64,16 @@ pub(crate) fn banner(config: &ServerConfig, bound: &[SocketAddr], python: &str) 
                 group.threads
             ),
         );
+        if let Some(timeout) = lifecycle.request_timeout {
+            line(
+                "Request Timeout",
+                format!("{} (seconds)", timeout.as_secs()),
+            );
+        }
+        line(
+            "Startup Timeout",
+            format!("{} (seconds)", lifecycle.startup_timeout.as_secs()),
+        );
         line(
             "Queue Backlog",
             format!("{} (requests)", group.queue_backlog),
@@ -69,6 +82,12 @@ pub(crate) fn banner(config: &ServerConfig, bound: &[SocketAddr], python: &str) 
             "Queue Timeout",
             format!("{} (seconds)", group.queue_timeout.as_secs()),
         );
+        if lifecycle.maximum_requests > 0 {
+            line(
+                "Maximum Requests",
+                format!("{} (per process)", lifecycle.maximum_requests),
+            );
+        }
     }
     line(
         "Server Capacity",
@@ -77,5 +96,6 @@ pub(crate) fn banner(config: &ServerConfig, bound: &[SocketAddr], python: &str) 
     let backlog = config.listeners.first().map_or(0, |l| l.backlog);
     line("Server Backlog", format!("{backlog} (connections)"));
     line("Locale Setting", config.locale.clone());
+    line("PID File", config.pid_file.display().to_string());
     out
 }

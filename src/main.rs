@@ -1,36 +1,52 @@
-//! The `oxwsgi` binary: parse the command line, resolve the configuration, and run.
+//! The `oxwsgi` binary: one executable for every kind of oxwsgi process.
 //!
-//! Exit codes:
+//! * Run by a user, it parses the command line. `start-server` resolves the configuration and
+//!   then executes itself again with the title `oxwsgi: supervisor`, so that `ps` shows what
+//!   the process is; the supervisor binds the sockets, prints the banner and starts the
+//!   workers.
+//! * Executed by the supervisor with a worker title (`oxwsgi: worker 1 [localhost:8000]`), it
+//!   is a worker: it reads its start-up data from standard input (see `oxwsgi_worker::run`).
 //!
-//! * 0 — the server ran and stopped when asked;
-//! * 1 — the server could not start or failed while running: the application did not load, a
-//!   port could not be bound, a runtime error;
+//! Exit status:
+//!
+//! * 0 — the server ran and stopped when asked (SIGTERM or SIGINT);
+//! * 1 — the server could not start or could not go on: the application did not load, a port
+//!   could not be bound, the workers kept crashing;
 //! * 2 — the command line or the configuration is invalid (nothing was started).
 
 mod banner;
 
 use std::io::Write as _;
+use std::os::unix::process::CommandExt;
 use std::process::ExitCode;
 
 use clap::Parser;
+use oxwsgi_config::ServerConfig;
 use oxwsgi_config::cli::{Cli, Command, StartServer};
 use oxwsgi_config::resolve::{self, Environment};
-use oxwsgi_config::{LogDestination, ServerConfig};
-use oxwsgi_logging::notice;
+use oxwsgi_process::{sockets, title};
 
-/// The server could not start or stopped with an error.
+/// The server could not start, or stopped with an error.
 const EXIT_FAILURE: u8 = 1;
 /// The command line or configuration is invalid.
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
+    let arg0 = std::env::args_os()
+        .next()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let role = title::role(&arg0);
+    if role == title::Role::Worker {
+        return ExitCode::from(oxwsgi_worker::run().clamp(0, 255) as u8);
+    }
     let cli = Cli::parse();
     match cli.command {
-        Command::StartServer(args) => start_server(&args),
+        Command::StartServer(args) => start_server(&args, role),
     }
 }
 
-fn start_server(args: &StartServer) -> ExitCode {
+fn start_server(args: &StartServer, role: title::Role) -> ExitCode {
     let config = match Environment::from_process().and_then(|env| resolve::start_server(args, &env))
     {
         Ok(config) => config,
@@ -39,25 +55,36 @@ fn start_server(args: &StartServer) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if role != title::Role::Supervisor {
+        // Become the supervisor under its own title; `exec` returns only if it failed, and then
+        // this process simply goes on untitled.
+        let _ = std::process::Command::new("/proc/self/exe")
+            .arg0(title::SUPERVISOR)
+            .args(std::env::args_os().skip(1))
+            .exec();
+    }
     oxwsgi_logging::init(config.logging.level);
-    match run(&config) {
+    match run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("oxwsgi: {message}");
+            if !message.is_empty() {
+                eprintln!("oxwsgi: {message}");
+            }
             ExitCode::from(EXIT_FAILURE)
         }
     }
 }
 
-/// Starts the server: application first, then sockets, so a broken application never takes a
-/// port.
-fn run(config: &ServerConfig) -> Result<(), String> {
-    prepare_server_root(config)?;
-    let worker = oxwsgi_worker::load(config, 0).map_err(|err| err.to_string())?;
+/// Binds, prints the banner and supervises the workers until the server stops.
+fn run(config: ServerConfig) -> Result<(), String> {
+    for dir in [&config.server_root, &config.document_root] {
+        std::fs::create_dir_all(dir)
+            .map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
+    }
     let listeners = config
         .listeners
         .iter()
-        .map(oxwsgi_http_front::bind)
+        .map(sockets::bind)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|err| err.to_string())?;
     let bound = listeners
@@ -67,29 +94,13 @@ fn run(config: &ServerConfig) -> Result<(), String> {
         .map_err(|err| format!("cannot read the bound address: {err}"))?;
 
     let mut stdout = std::io::stdout().lock();
-    let _ =
-        stdout.write_all(banner::banner(config, &bound, &worker.python_description()).as_bytes());
+    let _ = stdout.write_all(banner::banner(&config, &bound).as_bytes());
     let _ = stdout.flush();
     drop(stdout);
 
-    if let LogDestination::File(path) = &config.logging.error_log {
-        oxwsgi_logging::redirect_stderr_to(path)
-            .map_err(|err| format!("cannot open the error log {}: {err}", path.display()))?;
-    }
-    for address in &bound {
-        notice!(
-            "oxwsgi/{} listening on {address}",
-            env!("CARGO_PKG_VERSION")
-        );
-    }
-    oxwsgi_worker::serve(worker, config, listeners).map_err(|err| err.to_string())
-}
-
-/// Creates the server root and its document root, as mod_wsgi-express does.
-fn prepare_server_root(config: &ServerConfig) -> Result<(), String> {
-    for dir in [&config.server_root, &config.document_root] {
-        std::fs::create_dir_all(dir)
-            .map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
-    }
-    Ok(())
+    oxwsgi_supervisor::run(config, listeners).map_err(|err| match err {
+        // The worker has printed why it could not start (a traceback and a hint).
+        oxwsgi_supervisor::SupervisorError::FirstStart { .. } => String::new(),
+        other => other.to_string(),
+    })
 }

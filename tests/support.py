@@ -18,6 +18,7 @@ BINARY = pathlib.Path(
 )
 
 _counter = 0
+READY = re.compile(r"\[supervisor:notice\] .* ready: serving ")
 
 
 class ServerFailed(Exception):
@@ -77,10 +78,12 @@ class Server:
     # --- lifecycle -------------------------------------------------------------------------
 
     def wait_ready(self, timeout=60):
+        """Waits for the banner (which has the port) and the supervisor's "ready" line (every
+        worker has loaded its application and listens)."""
         deadline = time.monotonic() + timeout
         while True:
             match = re.search(r"Server URL\s+: http://[^/]+:(\d+)/", self.stdout)
-            if match:
+            if match and READY.search(self.stderr):
                 self.port = int(match.group(1))
                 break
             if self.proc.poll() is not None:
@@ -145,9 +148,20 @@ class Server:
                 raise AssertionError(f"no {pattern!r} in the log:\n{source()}")
             time.sleep(0.05)
 
-    def rss_kib(self, field="VmRSS"):
-        """Resident memory of the server process in KiB (VmRSS, or VmHWM for the peak)."""
-        status = pathlib.Path(f"/proc/{self.pid}/status").read_text()
+    def worker_pids(self):
+        """The pids of the supervisor's worker processes (its children)."""
+        children = pathlib.Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text()
+        return [int(pid) for pid in children.split()]
+
+    def worker_pid(self):
+        """The pid of the only worker process."""
+        (pid,) = self.worker_pids()
+        return pid
+
+    def rss_kib(self, field="VmRSS", pid=None):
+        """Resident memory of the (only) worker in KiB (VmRSS, or VmHWM for the peak)."""
+        pid = pid or self.worker_pid()
+        status = pathlib.Path(f"/proc/{pid}/status").read_text()
         return int(re.search(rf"^{field}:\s+(\d+) kB", status, re.MULTILINE).group(1))
 
     # --- raw HTTP ----------------------------------------------------------------------------

@@ -174,7 +174,7 @@ def test_wsgi_errors_lines_reach_the_log_tagged_with_the_request_id(server):
     request_id = value(env, "mod_wsgi.request_id")
     srv.wait_for_log(
         r"\[wsgi:error\] \[pid %d:tid \d+\] \[request %s\] something odd happened$"
-        % (srv.pid, request_id)
+        % (srv.worker_pid(), request_id)
     )
 
 

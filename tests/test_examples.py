@@ -31,7 +31,10 @@ def test_hello_env_shows_the_seed_environment_page(server):
     response = requests.get(srv.url + "/?a=1&a=2&b=x")
     assert response.status_code == 200
     page = response.text
-    assert page.startswith("WSGI: It works!  :-)\nprocess id:        %d\n" % srv.pid)
+    assert page.startswith(
+        "WSGI: It works!  :-)\nprocess id:        %d\nparent process:    %d\n"
+        % (srv.worker_pid(), srv.pid)
+    )
     assert "'wsgi.multithread': True" in page
     assert "'PATH_INFO': '/'" in page
     assert "Query String:\n{'a': ['1', '2'], 'b': ['x']}\n" in page

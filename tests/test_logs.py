@@ -66,7 +66,7 @@ def test_error_log_and_access_log_go_to_files_in_the_server_root(server):
     text = error_log.read_text()
     assert re.search(
         r"^\[\w{3} \w{3} \d{2} \d{2}:\d{2}:\d{2}\.\d{6} \d{4}\] \[wsgi:error\] \[pid %d:tid \d+\] "
-        r"\[request [0-9a-f-]+\] Traceback \(most recent call last\):$" % srv.pid,
+        r"\[request [0-9a-f-]+\] Traceback \(most recent call last\):$" % srv.worker_pid(),
         text,
         re.MULTILINE,
     )
@@ -99,7 +99,7 @@ def test_print_output_goes_to_the_error_log(server, tmp_path):
 def test_banner_fields_match_mod_wsgi_express(server):
     srv = server("--threads", "3", EXAMPLES / "hello.wsgi")
     labels = [line.split(":", 1)[0].rstrip() for line in srv.stdout.splitlines() if " : " in line]
-    assert labels[:12] == [
+    assert labels == [
         "Server URL",
         "Server Root",
         "Error Log File",
@@ -107,12 +107,18 @@ def test_banner_fields_match_mod_wsgi_express(server):
         "Python",
         "Operating Mode",
         "Request Capacity",
+        "Request Timeout",
+        "Startup Timeout",
         "Queue Backlog",
         "Queue Timeout",
         "Server Capacity",
         "Server Backlog",
         "Locale Setting",
+        "PID File",
     ]
     assert f"Server URL         : http://localhost:{srv.port}/" in srv.stdout
     assert "Request Capacity   : 3 (1 process * 3 threads)" in srv.stdout
     assert "Queue Timeout      : 45 (seconds)" in srv.stdout
+    assert "Request Timeout    : 60 (seconds)" in srv.stdout
+    assert "Startup Timeout    : 15 (seconds)" in srv.stdout
+    assert f"PID File           : {srv.server_root}/oxwsgi.pid" in srv.stdout

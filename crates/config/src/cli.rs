@@ -133,6 +133,11 @@ pub struct StartServer {
     )]
     pub server_backlog: u32,
 
+    /// The number of worker processes. Giving it, even as 1, makes wsgi.multiprocess true, as
+    /// with mod_wsgi [default: 1].
+    #[arg(long, value_name = "NUMBER", help_heading = "Capacity")]
+    pub processes: Option<usize>,
+
     /// The number of Python threads per process that run requests.
     #[arg(
         long,
@@ -207,6 +212,105 @@ pub struct StartServer {
         help_heading = "Limits and timeouts"
     )]
     pub body_timeout: u64,
+
+    /// Recycle a worker process after it has handled this many requests; 0 never does. The
+    /// replacement is started first, so no request is lost.
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "NUMBER",
+        help_heading = "Process lifecycle"
+    )]
+    pub maximum_requests: u64,
+
+    /// Add up to this many requests, at random per worker, to --maximum-requests, so workers
+    /// started together are not recycled together.
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "NUMBER",
+        help_heading = "Process lifecycle"
+    )]
+    pub maximum_requests_jitter: u64,
+
+    /// Recycle a worker process after it has run this long; 0 never does.
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "SECONDS",
+        help_heading = "Process lifecycle"
+    )]
+    pub restart_interval: u64,
+
+    /// Recycle a worker process that has had no request for this long; 0 never does.
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "SECONDS",
+        help_heading = "Process lifecycle"
+    )]
+    pub inactivity_timeout: u64,
+
+    /// A request still running after this long gets a 504, the Python stack of its thread is
+    /// logged, and its worker process is replaced; 0 turns this off.
+    #[arg(
+        long,
+        default_value_t = 60,
+        value_name = "SECONDS",
+        help_heading = "Process lifecycle"
+    )]
+    pub request_timeout: u64,
+
+    /// A worker process that has not loaded its application this long after it started is
+    /// killed and started again.
+    #[arg(
+        long,
+        default_value_t = 15,
+        value_name = "SECONDS",
+        help_heading = "Process lifecycle"
+    )]
+    pub startup_timeout: u64,
+
+    /// How long a stopping or recycled worker may take to finish the requests it has.
+    #[arg(
+        long,
+        default_value_t = 15,
+        value_name = "SECONDS",
+        help_heading = "Process lifecycle"
+    )]
+    pub graceful_timeout: u64,
+
+    /// How long after the graceful period a worker that has not exited is killed.
+    #[arg(
+        long,
+        default_value_t = 5,
+        value_name = "SECONDS",
+        help_heading = "Process lifecycle"
+    )]
+    pub shutdown_timeout: u64,
+
+    /// A worker process whose Python lock (the GIL) cannot be taken for this long is replaced;
+    /// 0 turns this off.
+    #[arg(
+        long,
+        default_value_t = 60,
+        value_name = "SECONDS",
+        help_heading = "Process lifecycle"
+    )]
+    pub deadlock_timeout: u64,
+
+    /// Do not restart the workers when the WSGI script file (or .ini file) changes.
+    #[arg(long, help_heading = "Process lifecycle")]
+    pub disable_reloading: bool,
+
+    /// The file the supervisor writes its process id to [default: SERVER_ROOT/oxwsgi.pid].
+    #[arg(long, value_name = "FILE-PATH", help_heading = "Process lifecycle")]
+    pub pid_file: Option<PathBuf>,
+
+    /// The locale the worker processes run with (LANG and LC_ALL) [default: the current
+    /// locale, or C.UTF-8 when that is C or POSIX].
+    #[arg(long, value_name = "NAME", help_heading = "Python")]
+    pub locale: Option<String>,
 
     /// The directory for the server's run-time files and logs [default:
     /// $TMPDIR/oxwsgi-HOST:PORT:UID].

@@ -9,8 +9,10 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 /// Everything one `oxwsgi` server runs: its listeners, its process groups and its URL space.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServerConfig {
     /// The directory holding the server's run-time files (logs, pid file).
     pub server_root: PathBuf,
@@ -30,6 +32,8 @@ pub struct ServerConfig {
     pub locale: String,
     /// The directory whose files `DOCUMENT_ROOT` names.
     pub document_root: PathBuf,
+    /// Where the supervisor writes its process id.
+    pub pid_file: PathBuf,
 }
 
 impl ServerConfig {
@@ -52,7 +56,7 @@ impl ServerConfig {
 }
 
 /// One address to listen on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListenerConfig {
     /// The interface to bind; `None` binds every interface (IPv4 and IPv6).
     pub host: Option<String>,
@@ -63,7 +67,7 @@ pub struct ListenerConfig {
 }
 
 /// HTTP limits and timeouts that apply to every connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HttpSettings {
     /// How long an idle keep-alive connection is kept open; zero disables keep-alive.
     pub keep_alive_timeout: Duration,
@@ -82,7 +86,7 @@ pub struct HttpSettings {
 }
 
 /// A group of identical worker processes running the same Python applications.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessGroup {
     /// The group's name, shown as `mod_wsgi.process_group` and in process titles.
     pub name: String,
@@ -101,10 +105,60 @@ pub struct ProcessGroup {
     pub queue_backlog: usize,
     /// How long a request may wait for a free Python thread before it gets a 504.
     pub queue_timeout: Duration,
+    /// When worker processes are recycled and how long each step of their life may take.
+    pub lifecycle: Lifecycle,
+}
+
+/// The life of a group's worker processes: when they are replaced, and the time limits that
+/// decide a worker is stuck.
+///
+/// Every replacement is graceful and starts the new worker first: the old one keeps serving
+/// until its replacement is ready, then stops accepting and finishes what it has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lifecycle {
+    /// Recycle a worker after this many requests (0: never).
+    pub maximum_requests: u64,
+    /// Up to this many requests are added at random to `maximum_requests`, per worker, so
+    /// workers started together are not all recycled together.
+    pub maximum_requests_jitter: u64,
+    /// Recycle a worker after it has run this long.
+    pub restart_interval: Option<Duration>,
+    /// Recycle a worker that has had no request for this long.
+    pub inactivity_timeout: Option<Duration>,
+    /// A request running longer gets a 504 and its worker is replaced.
+    pub request_timeout: Option<Duration>,
+    /// A worker not ready this long after it was started is killed and started again.
+    pub startup_timeout: Duration,
+    /// How long a stopping worker may take to finish its requests.
+    pub graceful_timeout: Duration,
+    /// How long after the graceful period a worker that has not exited is killed.
+    pub shutdown_timeout: Duration,
+    /// A worker whose Python lock (the GIL) cannot be taken for this long is replaced.
+    pub deadlock_timeout: Option<Duration>,
+    /// Whether a change of the entry script's modification time restarts the workers.
+    pub reload_on_script_change: bool,
+}
+
+impl Lifecycle {
+    /// The settings of mod_wsgi-express's defaults.
+    pub fn mod_wsgi_defaults() -> Lifecycle {
+        Lifecycle {
+            maximum_requests: 0,
+            maximum_requests_jitter: 0,
+            restart_interval: None,
+            inactivity_timeout: None,
+            request_timeout: Some(Duration::from_secs(60)),
+            startup_timeout: Duration::from_secs(15),
+            graceful_timeout: Duration::from_secs(15),
+            shutdown_timeout: Duration::from_secs(5),
+            deadlock_timeout: Some(Duration::from_secs(60)),
+            reload_on_script_change: true,
+        }
+    }
 }
 
 /// The Python environment of a process group.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PythonSettings {
     /// The Python installation or virtual environment to run in.
     pub home: Option<PythonHome>,
@@ -115,7 +169,7 @@ pub struct PythonSettings {
 }
 
 /// What `--python-home` pointed at, after looking at the directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PythonHome {
     /// A virtual environment (it has a `pyvenv.cfg`): Python starts as its `bin/python`.
     VirtualEnv {
@@ -140,7 +194,7 @@ impl PythonHome {
 
 /// A URL prefix an application is mounted at, normalised: `""` for the root, otherwise it
 /// starts with `/` and does not end with one. This is the application's `SCRIPT_NAME`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct MountPoint(String);
 
 impl MountPoint {
@@ -183,7 +237,7 @@ impl fmt::Display for MountPoint {
 }
 
 /// One entry of the URL space.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mount {
     /// Where it is mounted.
     pub prefix: MountPoint,
@@ -192,14 +246,14 @@ pub struct Mount {
 }
 
 /// What answers requests under a mount point.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MountTarget {
     /// A Python WSGI application.
     Wsgi(WsgiApp),
 }
 
 /// A WSGI application and the group that runs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WsgiApp {
     /// Index into [`ServerConfig::groups`].
     pub group: usize,
@@ -210,7 +264,7 @@ pub struct WsgiApp {
 }
 
 /// How an application is found, one per `--application-type`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AppEntry {
     /// A WSGI script file, executed as a module the way mod_wsgi does (absolute path).
     Script(PathBuf),
@@ -235,7 +289,7 @@ impl AppEntry {
 }
 
 /// Error and access logging.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogSettings {
     /// The least severe level written to the error log.
     pub level: LogLevel,
@@ -246,7 +300,7 @@ pub struct LogSettings {
 }
 
 /// Where a log is written.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LogDestination {
     /// The terminal: standard error for the error log, standard output for the access log.
     Terminal,
@@ -264,7 +318,7 @@ impl fmt::Display for LogDestination {
 }
 
 /// The access log: where, and in which Apache `LogFormat`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessLogSettings {
     /// Where each line goes.
     pub destination: LogDestination,
@@ -273,7 +327,7 @@ pub struct AccessLogSettings {
 }
 
 /// Apache's error log levels, most severe first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum LogLevel {
     /// The server is unusable.
     Emerg,

@@ -84,16 +84,39 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
             reason: "at least one thread is needed to run requests",
         });
     }
+    if args.processes == Some(0) {
+        return Err(ConfigError::Invalid {
+            option: "--processes",
+            value: "0".into(),
+            reason: "at least one worker process is needed",
+        });
+    }
+    let seconds = |s: u64| Duration::from_secs(s);
+    let optional = |s: u64| (s > 0).then(|| Duration::from_secs(s));
+    let lifecycle = Lifecycle {
+        maximum_requests: args.maximum_requests,
+        maximum_requests_jitter: args.maximum_requests_jitter,
+        restart_interval: optional(args.restart_interval),
+        inactivity_timeout: optional(args.inactivity_timeout),
+        request_timeout: optional(args.request_timeout),
+        startup_timeout: seconds(args.startup_timeout.max(1)),
+        graceful_timeout: seconds(args.graceful_timeout),
+        shutdown_timeout: seconds(args.shutdown_timeout),
+        deadlock_timeout: optional(args.deadlock_timeout),
+        reload_on_script_change: !args.disable_reloading,
+    };
 
     let group = ProcessGroup {
         name: format!("{server_name}:{}", args.port),
         threads: args.threads,
-        processes: 1,
-        multiprocess: false,
+        processes: args.processes.unwrap_or(1),
+        // mod_wsgi's rule: multiprocess when the number of processes was given, even as 1.
+        multiprocess: args.processes.is_some(),
         python,
         application_group: String::new(),
         queue_backlog: args.daemon_backlog.max(1),
         queue_timeout: Duration::from_secs(args.queue_timeout),
+        lifecycle,
     };
     let access_log = args.access_log.then(|| AccessLogSettings {
         destination: if args.log_to_terminal {
@@ -138,10 +161,24 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
             },
             access_log,
         },
-        locale: env.locale.clone().unwrap_or_else(|| "C.UTF-8".to_owned()),
+        locale: locale(args.locale.as_deref(), env.locale.as_deref()),
         document_root: server_root.join("htdocs"),
+        pid_file: match &args.pid_file {
+            Some(path) => env.absolute(path),
+            None => server_root.join("oxwsgi.pid"),
+        },
         server_root,
     })
+}
+
+/// The locale for the workers: `--locale`, else the current one, except that the plain C/POSIX
+/// locale becomes C.UTF-8 so Python's text I/O is UTF-8 (mod_wsgi-express does the same with
+/// en_US.UTF-8, which is not installed everywhere; C.UTF-8 is).
+fn locale(option: Option<&str>, current: Option<&str>) -> String {
+    match option.or(current) {
+        Some("C") | Some("POSIX") | None => "C.UTF-8".to_owned(),
+        Some(locale) => locale.to_owned(),
+    }
 }
 
 /// The application named by the entry point, checked to exist.
@@ -342,6 +379,36 @@ mod tests {
         assert_eq!(mount_point("app").unwrap().as_str(), "/app");
         assert_eq!(mount_point("/").unwrap().as_str(), "");
         assert!(mount_point("/a/../b").is_err());
+    }
+
+    #[test]
+    fn processes_given_makes_multiprocess_even_as_one() {
+        let dir = temp_dir("processes");
+        let config = start_server(&parse(&["--processes", "1"]), &env(&dir)).unwrap();
+        assert!(config.groups[0].multiprocess);
+        assert_eq!(config.groups[0].processes, 1);
+        let config = start_server(&parse(&[]), &env(&dir)).unwrap();
+        assert!(!config.groups[0].multiprocess);
+    }
+
+    #[test]
+    fn zero_turns_optional_timeouts_off() {
+        let dir = temp_dir("timeouts");
+        let config = start_server(&parse(&["--request-timeout", "0"]), &env(&dir)).unwrap();
+        assert_eq!(config.groups[0].lifecycle.request_timeout, None);
+        let config = start_server(&parse(&[]), &env(&dir)).unwrap();
+        assert_eq!(
+            config.groups[0].lifecycle,
+            Lifecycle::mod_wsgi_defaults(),
+            "the defaults are mod_wsgi-express's"
+        );
+    }
+
+    #[test]
+    fn c_locale_becomes_c_utf8() {
+        assert_eq!(locale(None, Some("C")), "C.UTF-8");
+        assert_eq!(locale(None, Some("de_DE.UTF-8")), "de_DE.UTF-8");
+        assert_eq!(locale(Some("fr_FR.UTF-8"), Some("C")), "fr_FR.UTF-8");
     }
 
     #[test]

@@ -111,4 +111,7 @@ pub enum AppError {
     /// The client stopped sending the request body: 408.
     #[error("the client stopped sending the request body")]
     BodyTimeout,
+    /// The application did not start its response within the request timeout: 504.
+    #[error("the application did not answer within the request timeout")]
+    RequestTimeout,
 }

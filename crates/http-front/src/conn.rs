@@ -50,14 +50,27 @@ impl ConnActivity {
     }
 
     /// When an idle connection should be closed, if it is idle now.
-    fn idle_deadline(&self, keep_alive: Duration) -> Option<Instant> {
-        let idle =
-            self.in_flight.load(Ordering::Relaxed) == 0 && self.served.load(Ordering::Relaxed) > 0;
-        idle.then(|| {
-            self.opened
-                + Duration::from_millis(self.last_active_ms.load(Ordering::Relaxed))
-                + keep_alive
-        })
+    ///
+    /// Normally only a connection that has served a request counts as idle (a new one has the
+    /// header timeout to send its first request). While draining, every connection without a
+    /// request in flight does, counted from the start of the drain at the earliest: a client
+    /// that sends a request in that time still gets its answer (with `Connection: close`), so
+    /// no request is lost to a connection closing under it.
+    fn idle_deadline(
+        &self,
+        keep_alive: Duration,
+        drain_started: Option<Instant>,
+    ) -> Option<Instant> {
+        if self.in_flight.load(Ordering::Relaxed) != 0 {
+            return None;
+        }
+        let last_active =
+            self.opened + Duration::from_millis(self.last_active_ms.load(Ordering::Relaxed));
+        match drain_started {
+            Some(started) => Some(last_active.max(started) + keep_alive),
+            None if self.served.load(Ordering::Relaxed) > 0 => Some(last_active + keep_alive),
+            None => None,
+        }
     }
 }
 
@@ -187,16 +200,24 @@ pub(crate) async fn serve_connection<A: Application>(
     let connection = builder.serve_connection(io, service);
     tokio::pin!(connection);
 
-    let mut draining = false;
+    // While serving normally, idle connections close after the keep-alive timeout. Once the
+    // server drains, responses carry `Connection: close` (see `service`), and connections with
+    // nothing in flight close after the keep-alive timeout counted from the drain's start.
+    let idle_limit = if keep_alive.is_zero() {
+        Duration::from_secs(1)
+    } else {
+        keep_alive
+    };
+    let mut drain_started = stop.borrow().then(Instant::now);
+    let mut closing = false;
     loop {
-        let idle_at = if draining || keep_alive.is_zero() {
+        let idle_at = if closing || (keep_alive.is_zero() && drain_started.is_none()) {
             None
         } else {
-            activity.idle_deadline(keep_alive)
+            activity.idle_deadline(idle_limit, drain_started)
         };
         // With no idle deadline yet, look again after a keep-alive period.
-        let wake_at =
-            idle_at.unwrap_or_else(|| Instant::now() + keep_alive.max(Duration::from_secs(1)));
+        let wake_at = idle_at.unwrap_or_else(|| Instant::now() + idle_limit);
         tokio::select! {
             result = connection.as_mut() => {
                 if let Err(err) = result {
@@ -204,18 +225,16 @@ pub(crate) async fn serve_connection<A: Application>(
                 }
                 return;
             }
-            changed = stop.changed(), if !draining => {
+            changed = stop.changed(), if drain_started.is_none() => {
                 if changed.is_err() || *stop.borrow() {
-                    draining = true;
-                    connection.as_mut().graceful_shutdown();
+                    drain_started = Some(Instant::now());
                 }
             }
-            _ = tokio::time::sleep_until(wake_at.into()), if !draining => {
-                if let Some(deadline) = activity.idle_deadline(keep_alive) {
-                    if Instant::now() >= deadline {
-                        draining = true;
-                        connection.as_mut().graceful_shutdown();
-                    }
+            _ = tokio::time::sleep_until(wake_at.into()), if !closing => {
+                let deadline = activity.idle_deadline(idle_limit, drain_started);
+                if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                    closing = true;
+                    connection.as_mut().graceful_shutdown();
                 }
             }
         }

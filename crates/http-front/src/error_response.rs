@@ -33,6 +33,8 @@ pub enum Refusal {
     Unavailable,
     /// The request waited too long for a free thread: 504.
     QueueTimeout,
+    /// The application did not answer within the request timeout: 504.
+    AppTimeout,
 }
 
 impl Refusal {
@@ -46,7 +48,7 @@ impl Refusal {
             Refusal::ExpectationFailed => StatusCode::EXPECTATION_FAILED,
             Refusal::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Refusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Refusal::QueueTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Refusal::QueueTimeout | Refusal::AppTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 
@@ -74,6 +76,9 @@ impl Refusal {
             Refusal::QueueTimeout => {
                 "The request waited too long for the application to become free.".to_owned()
             }
+            Refusal::AppTimeout => {
+                "The application did not answer within the request timeout.".to_owned()
+            }
         }
     }
 
@@ -100,6 +105,7 @@ impl Refusal {
             AppError::Unavailable => Refusal::Unavailable,
             AppError::BodyTooLarge => Refusal::BodyTooLarge { limit: body_limit },
             AppError::BodyTimeout => Refusal::RequestTimeout,
+            AppError::RequestTimeout => Refusal::AppTimeout,
         }
     }
 }

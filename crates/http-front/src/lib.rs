@@ -28,7 +28,6 @@ pub use application::{
 };
 pub use body::{NoStream, ResponseBody};
 pub use error_response::{Refusal, error_response};
-pub use listener::{BindError, bind};
 pub use path::{PathError, normalize};
 pub use request_id::RequestIds;
 pub use router::Router;
@@ -47,8 +46,10 @@ pub struct ServeReport {
     pub connections_cut: usize,
 }
 
-/// Serves `listeners` until `stop` turns true, then drains: no new connections, in-flight
-/// requests finish, idle connections close, and after `grace` whatever is left is cut.
+/// Serves `listeners` (already listening) until `stop` turns true, then drains: no new
+/// connections are accepted, every further response closes its connection, in-flight requests
+/// finish, idle connections close after the keep-alive timeout, and after `grace` whatever is
+/// left is cut.
 pub async fn serve<A: Application>(
     listeners: Vec<std::net::TcpListener>,
     app: Arc<A>,
@@ -64,6 +65,7 @@ pub async fn serve<A: Application>(
         access_log: access_log.map(Arc::new),
         ids: RequestIds::new(),
         connection_slots: Arc::new(tokio::sync::Semaphore::new(settings.http.max_connections)),
+        draining: std::sync::atomic::AtomicBool::new(false),
         settings,
     });
     let (open_tx, open_rx) = watch::channel(());
@@ -85,6 +87,9 @@ pub async fn serve<A: Application>(
             break;
         }
     }
+    server
+        .draining
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     let open = open_tx.receiver_count();
     tracing::debug!("draining: waiting for {open} connection(s) to finish");
     let connections_cut = match tokio::time::timeout(grace, open_tx.closed()).await {

@@ -31,6 +31,8 @@ pub(crate) struct ServerShared<A> {
     pub(crate) access_log: Option<Arc<AccessLog>>,
     pub(crate) ids: RequestIds,
     pub(crate) connection_slots: Arc<tokio::sync::Semaphore>,
+    /// Set when the server drains: every response then closes its connection.
+    pub(crate) draining: std::sync::atomic::AtomicBool,
 }
 
 /// What one connection's requests share.
@@ -80,6 +82,12 @@ pub(crate) async fn handle<A: Application>(
             error_response(&refusal)
         }
     };
+    let mut response = response;
+    if server.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     tracker.respond(response.status(), response.headers());
     Ok(response.map(|body| body.tracked(tracker)))
 }

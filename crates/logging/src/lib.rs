@@ -24,15 +24,19 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 
-/// The target of `notice` messages, which are written whatever the level.
-pub const NOTICE_TARGET: &str = "notice";
+/// The suffix of the target of `notice` messages, which are written whatever the level.
+pub const NOTICE_SUFFIX: &str = "::notice";
 
 /// Logs a lifecycle message that Apache would log at `notice`: always written.
 #[macro_export]
 macro_rules! notice {
     ($($arg:tt)*) => {
-        ::tracing::info!(target: $crate::NOTICE_TARGET, $($arg)*)
+        ::tracing::info!(target: concat!(module_path!(), "::notice"), $($arg)*)
     };
+}
+
+fn is_notice(target: &str) -> bool {
+    target.ends_with(NOTICE_SUFFIX)
 }
 
 /// Installs the error log for this process, writing lines at `level` and above to standard
@@ -43,7 +47,7 @@ pub fn init(level: LogLevel) {
         pid: std::process::id(),
     }
     .with_filter(filter_fn(move |meta| {
-        *meta.level() <= max || meta.target() == NOTICE_TARGET
+        *meta.level() <= max || is_notice(meta.target())
     }));
     let subscriber = tracing_subscriber::registry().with(layer);
     // A second initialisation (tests) keeps the first subscriber.
@@ -113,7 +117,7 @@ impl<S: Subscriber> Layer<S> for ApacheFormat {
         let meta = event.metadata();
         let mut fields = Fields::default();
         event.record(&mut fields);
-        let level = if meta.target() == NOTICE_TARGET {
+        let level = if is_notice(meta.target()) {
             "notice"
         } else {
             match *meta.level() {
@@ -178,5 +182,7 @@ mod tests {
         assert_eq!(module_of("wsgi"), "wsgi");
         assert_eq!(module_of("oxwsgi_http_front::conn"), "http");
         assert_eq!(module_of("oxwsgi"), "oxwsgi");
+        assert_eq!(module_of("oxwsgi_supervisor::notice"), "supervisor");
+        assert!(is_notice("oxwsgi_worker::control::notice"));
     }
 }

@@ -5,8 +5,10 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use crate::lifecycle::Activity;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use oxwsgi_http_front::{
@@ -19,6 +21,16 @@ use oxwsgi_wsgi_bridge::{
 /// Runs requests on the Python threads of this process.
 pub(crate) struct WsgiApplication {
     pub(crate) pool: WsgiPool,
+    pub(crate) activity: Arc<Activity>,
+}
+
+/// Counts a request as finished when its future completes or is dropped.
+struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.request_finished();
+    }
 }
 
 impl Application for WsgiApplication {
@@ -29,8 +41,11 @@ impl Application for WsgiApplication {
         request: AppRequest,
     ) -> impl Future<Output = Result<AppResponse<WsgiStream>, AppError>> + Send + 'static {
         // Queued now, while `self` is at hand; the future only waits for the reply.
+        self.activity.request_started();
+        let in_flight = InFlight(Arc::clone(&self.activity));
         let submitted = self.pool.submit(wsgi_request(request));
         async move {
+            let _in_flight = in_flight;
             let reply = submitted.map_err(|rejected| match rejected {
                 Rejected::QueueFull | Rejected::ShuttingDown => AppError::Unavailable,
             })?;
@@ -57,6 +72,7 @@ impl Application for WsgiApplication {
                     WsgiFailure::BodyTooLarge => AppError::BodyTooLarge,
                     WsgiFailure::BodyTimeout => AppError::BodyTimeout,
                     WsgiFailure::ShuttingDown => AppError::Unavailable,
+                    WsgiFailure::RequestTimeout => AppError::RequestTimeout,
                 }),
                 // The Python thread dropped the request without answering: an internal error,
                 // already logged there.

@@ -1,15 +1,24 @@
 //! One oxwsgi worker process: the composition root that joins the HTTP side to the Python side.
 //!
-//! A worker runs in two steps, so that a broken application stops the server before any port
-//! is bound:
+//! The supervisor starts a worker by executing the oxwsgi binary with a worker title; `main`
+//! then calls [`run`]. The worker:
 //!
-//! 1. [`load`] starts Python on this (the main) thread, loads every application of the process
-//!    group, and opens the access log;
-//! 2. [`serve`] starts the tokio runtime and the Python threads, serves the listeners until
-//!    SIGTERM or SIGINT, then drains: in-flight requests finish, and Python's `atexit` functions
-//!    run.
+//! 1. reads its [`WorkerStart`] from standard input and adopts the inherited sockets and control
+//!    pipe;
+//! 2. starts Python on its main thread and loads every application of its process group
+//!    ([`load`]) — a failure exits with [`exit_status::APP_LOAD_FAILED`], before the sockets
+//!    were ever put in the listening state;
+//! 3. listens, starts the tokio runtime and the Python threads, and reports `ready`;
+//! 4. serves until SIGTERM, then drains: no new connections, every response closes its
+//!    connection, in-flight requests finish within the graceful timeout, Python's `atexit`
+//!    functions run.
+//!
+//! Meanwhile it asks the supervisor to replace it when a lifecycle limit is reached
+//! ([`lifecycle`]) or a request times out, and exits at once if Python's lock stays stuck.
 
 mod adapter;
+mod control;
+mod lifecycle;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,19 +26,19 @@ use std::time::Duration;
 use oxwsgi_config::{AppEntry, LogDestination, ServerConfig};
 use oxwsgi_http_front::{AccessLog, AccessLogError, FrontSettings, Router};
 use oxwsgi_logging::notice;
+use oxwsgi_process::{ReplaceReason, WorkerStart, exit_status, fds, sockets};
 use oxwsgi_wsgi_bridge::{
     AppIdentity, AppLoadError, EnvironSettings, InterpreterError, ListenerIdentity, MountedApp,
-    PoolSettings, PoolStartError, PythonRuntime, WsgiPool,
+    PoolEvent, PoolSettings, PoolStartError, PythonRuntime, WsgiPool,
 };
 use tokio::sync::watch;
 
 use crate::adapter::WsgiApplication;
+use crate::control::Control;
+use crate::lifecycle::Activity;
 
 /// What `SERVER_SOFTWARE` says.
 pub const SERVER_SOFTWARE: &str = concat!("oxwsgi/", env!("CARGO_PKG_VERSION"));
-
-/// How long in-flight requests get to finish once the server is asked to stop.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// A worker could not start or serve.
 #[derive(Debug, thiserror::Error)]
@@ -46,9 +55,80 @@ pub enum WorkerError {
     /// The Python threads could not be started.
     #[error(transparent)]
     Pool(#[from] PoolStartError),
-    /// The I/O runtime could not be started, or a listener could not be used.
-    #[error("the I/O runtime failed: {0}")]
-    Runtime(#[source] std::io::Error),
+    /// The runtime, a socket or the control pipe failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl WorkerError {
+    fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> WorkerError {
+        move |source| WorkerError::Io { what, source }
+    }
+}
+
+/// Runs this process as a worker, from the start-up data on standard input; returns the exit
+/// status (see [`exit_status`]).
+pub fn run() -> i32 {
+    let start = match WorkerStart::read_stdin() {
+        Ok(start) => start,
+        Err(err) => {
+            eprintln!("oxwsgi: {err}");
+            return exit_status::START_FAILED;
+        }
+    };
+    // The application must not read the start-up data, nor wait on the supervisor's pipe.
+    if let Ok(null) = std::fs::File::open("/dev/null") {
+        let _ = rustix::stdio::dup2_stdin(&null);
+    }
+    // A worker never outlives its supervisor: if the supervisor dies, this one drains and
+    // exits (and one whose supervisor is already gone exits at once).
+    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM));
+    let parent = rustix::process::getppid().map(|pid| pid.as_raw_nonzero().get() as u32);
+    if parent != Some(start.supervisor_pid) {
+        return exit_status::STOPPED;
+    }
+    oxwsgi_logging::init(start.config.logging.level);
+
+    let adopted = Control::adopt(start.control_fd).and_then(|control| {
+        let listeners = start
+            .listener_fds
+            .iter()
+            .map(|&fd| fds::adopt(fd).map(std::net::TcpListener::from))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        Ok((control, listeners))
+    });
+    let (control, listeners) = match adopted {
+        Ok(adopted) => adopted,
+        Err(err) => {
+            eprintln!(
+                "oxwsgi: worker {}: cannot use the inherited descriptors: {err}",
+                start.slot
+            );
+            return exit_status::START_FAILED;
+        }
+    };
+
+    let worker = match load(&start.config, start.group) {
+        Ok(worker) => worker,
+        Err(err) => {
+            eprintln!("oxwsgi: {err}");
+            return exit_status::APP_LOAD_FAILED;
+        }
+    };
+    match serve(worker, &start.config, listeners, Arc::new(control)) {
+        Ok(Stopped::Drained) => exit_status::STOPPED,
+        Ok(Stopped::Deadlock) => exit_status::DEADLOCK,
+        Err(err) => {
+            tracing::error!("worker {} failed: {err}", start.slot);
+            exit_status::START_FAILED
+        }
+    }
 }
 
 /// A worker whose applications are loaded, ready to serve.
@@ -57,14 +137,8 @@ pub struct LoadedWorker {
     apps: Vec<MountedApp>,
     router: Router,
     access_log: Option<AccessLog>,
+    entry_files: Vec<std::path::PathBuf>,
     group: usize,
-}
-
-impl LoadedWorker {
-    /// The embedded Python, described for the banner.
-    pub fn python_description(&self) -> String {
-        self.python.describe()
-    }
 }
 
 /// Starts Python and loads the applications of process group `group`.
@@ -72,17 +146,21 @@ pub fn load(config: &ServerConfig, group: usize) -> Result<LoadedWorker, WorkerE
     let python = oxwsgi_wsgi_bridge::initialize(&config.group(group).python)?;
     let mut apps = Vec::new();
     let mut routes = Vec::new();
+    let mut entry_files = Vec::new();
     for (index, (mount, app)) in config.apps_of_group(group).enumerate() {
+        let script_filename = match &app.entry {
+            AppEntry::Script(path) | AppEntry::Paste(path) => {
+                entry_files.push(path.clone());
+                Some(path.display().to_string())
+            }
+            AppEntry::Module(_) | AppEntry::Welcome => None,
+        };
         let loaded = oxwsgi_wsgi_bridge::load_application(
             &python,
             &app.entry,
             &app.callable,
             SERVER_SOFTWARE,
         )?;
-        let script_filename = match &app.entry {
-            AppEntry::Script(path) | AppEntry::Paste(path) => Some(path.display().to_string()),
-            AppEntry::Module(_) | AppEntry::Welcome => None,
-        };
         apps.push(MountedApp {
             app: loaded,
             identity: AppIdentity {
@@ -102,32 +180,46 @@ pub fn load(config: &ServerConfig, group: usize) -> Result<LoadedWorker, WorkerE
         apps,
         router: Router::new(routes),
         access_log,
+        entry_files,
         group,
     })
 }
 
-/// How many threads do the I/O of a process: one per core, at most four (beyond that the
-/// Python side, not I/O, is the limit).
-fn io_threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .clamp(1, 4)
+/// How a worker stopped.
+enum Stopped {
+    /// Asked to stop, it drained.
+    Drained,
+    /// Python's lock stayed unavailable: it exits without draining, to be replaced.
+    Deadlock,
 }
 
-/// Serves the listeners until SIGTERM or SIGINT, then drains and returns.
-pub fn serve(
+/// How many threads do the I/O of a process: the cores shared among the group's processes, at
+/// least one and at most four (beyond that the Python side, not I/O, is the limit).
+fn io_threads(processes: usize) -> usize {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    (cores / processes.max(1)).clamp(1, 4)
+}
+
+/// Serves until SIGTERM (or SIGINT), then drains and returns.
+fn serve(
     worker: LoadedWorker,
     config: &ServerConfig,
     listeners: Vec<std::net::TcpListener>,
-) -> Result<(), WorkerError> {
+    control: Arc<Control>,
+) -> Result<Stopped, WorkerError> {
     let group = config.group(worker.group);
+    let lifecycle = &group.lifecycle;
+    for (socket, listener) in listeners.iter().zip(&config.listeners) {
+        sockets::listen(socket, listener.backlog).map_err(WorkerError::io("cannot listen"))?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(io_threads())
+        .worker_threads(io_threads(group.processes))
         .thread_name("io")
         .enable_all()
         .build()
-        .map_err(WorkerError::Runtime)?;
+        .map_err(WorkerError::io("cannot start the I/O runtime"))?;
 
     let identities = listeners
         .iter()
@@ -140,7 +232,9 @@ pub fn serve(
             })
         })
         .collect::<std::io::Result<Vec<_>>>()
-        .map_err(WorkerError::Runtime)?;
+        .map_err(WorkerError::io("cannot read a listener's address"))?;
+
+    let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel();
     let pool = WsgiPool::start(
         &worker.python,
         worker.apps,
@@ -156,41 +250,94 @@ pub fn serve(
                 application_group: group.application_group.clone(),
                 multithread: group.threads != 1,
                 multiprocess: group.multiprocess,
+                // mod_wsgi's rule: a process that runs exactly one request and then exits.
+                run_once: group.threads == 1 && lifecycle.maximum_requests == 1,
                 document_root: config.document_root.display().to_string(),
                 listeners: identities,
             },
             runtime: runtime.handle().clone(),
+            request_timeout: lifecycle.request_timeout,
+            deadlock_timeout: lifecycle.deadlock_timeout,
+        },
+        move |event| {
+            let _ = events_tx.send(event);
         },
     )?;
-    let app = Arc::new(WsgiApplication { pool });
+    let activity = Arc::new(Activity::new(lifecycle, Arc::clone(&control)));
+    let app = Arc::new(WsgiApplication {
+        pool,
+        activity: Arc::clone(&activity),
+    });
 
     let front = FrontSettings {
         http: config.http.clone(),
     };
-    let served = runtime.block_on(async {
-        let (stop_tx, stop_rx) = watch::channel(false);
+    let grace = lifecycle.graceful_timeout;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_on_signal = stop_tx;
+    let outcome = runtime.block_on(async {
+        tokio::spawn(lifecycle::watch(
+            lifecycle.clone(),
+            worker.entry_files.clone(),
+            activity,
+            Arc::clone(&control),
+            stop_rx.clone(),
+        ));
         tokio::spawn(async move {
             let signal = stop_signal().await;
-            notice!("caught {signal}, shutting down");
-            let _ = stop_tx.send(true);
+            notice!("caught {signal}, draining");
+            let _ = stop_on_signal.send(true);
         });
-        oxwsgi_http_front::serve(
+        let report_to = Arc::clone(&control);
+        let deadlock = async move {
+            while let Some(event) = events_rx.recv().await {
+                match event {
+                    PoolEvent::RequestTimeout { .. } => {
+                        report_to.replace(ReplaceReason::RequestTimeout);
+                    }
+                    PoolEvent::Deadlock { stalled } => {
+                        tracing::error!(
+                            "Python's lock (the GIL) could not be taken for {:.0}s: the \
+                             application is deadlocked; this worker exits to be replaced",
+                            stalled.as_secs_f64()
+                        );
+                        return;
+                    }
+                }
+            }
+            std::future::pending::<()>().await
+        };
+
+        control.ready();
+        if let LogDestination::File(path) = &config.logging.error_log {
+            // From now on, everything this process writes goes to the error log.
+            if let Err(err) = oxwsgi_logging::redirect_stderr_to(path) {
+                tracing::error!("cannot open the error log {}: {err}", path.display());
+            }
+        }
+        let served = oxwsgi_http_front::serve(
             listeners,
             Arc::clone(&app),
             front,
             worker.router,
             worker.access_log,
             stop_rx,
-            SHUTDOWN_GRACE,
-        )
-        .await
+            grace,
+        );
+        // A deadlocked interpreter cannot finish any request: leave without draining.
+        tokio::select! {
+            served = served => served.map(Some),
+            () = deadlock => Ok(None),
+        }
     });
-    let report = served.map_err(WorkerError::Runtime)?;
+    let Some(report) = outcome.map_err(WorkerError::io("serving failed"))? else {
+        return Ok(Stopped::Deadlock);
+    };
     if report.connections_cut > 0 {
         tracing::warn!(
-            "{} connection(s) still busy after {}s were cut",
+            "{} connection(s) still busy after the graceful timeout ({}s) were cut",
             report.connections_cut,
-            SHUTDOWN_GRACE.as_secs()
+            grace.as_secs()
         );
     }
     if app.pool.shutdown(Duration::from_secs(1)) {
@@ -199,10 +346,7 @@ pub fn serve(
         tracing::warn!("a Python thread is still running a request; exiting without it");
     }
     runtime.shutdown_timeout(Duration::from_secs(1));
-    if let LogDestination::File(_) = &config.logging.error_log {
-        notice!("server stopped");
-    }
-    Ok(())
+    Ok(Stopped::Drained)
 }
 
 /// Waits for SIGTERM or SIGINT and names it.
@@ -212,7 +356,7 @@ async fn stop_signal() -> &'static str {
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
     ) else {
-        tracing::error!("cannot install signal handlers; stop the server with SIGKILL");
+        tracing::error!("cannot install signal handlers; stop the worker with SIGKILL");
         return std::future::pending().await;
     };
     tokio::select! {

@@ -35,6 +35,8 @@ pub struct EnvironSettings {
     pub multithread: bool,
     /// `wsgi.multiprocess`.
     pub multiprocess: bool,
+    /// `wsgi.run_once`.
+    pub run_once: bool,
     /// `DOCUMENT_ROOT`.
     pub document_root: String,
     /// The listeners, indexed by [`WsgiRequest::listener`].
@@ -263,7 +265,7 @@ fn template<'py>(
     t.set_item(intern!(py, "wsgi.url_scheme"), listener.scheme)?;
     t.set_item(intern!(py, "wsgi.multithread"), settings.multithread)?;
     t.set_item(intern!(py, "wsgi.multiprocess"), settings.multiprocess)?;
-    t.set_item(intern!(py, "wsgi.run_once"), false)?;
+    t.set_item(intern!(py, "wsgi.run_once"), settings.run_once)?;
     t.set_item(intern!(py, "wsgi.input_terminated"), true)?;
     t.set_item(intern!(py, "wsgi.file_wrapper"), file_wrapper)?;
     t.set_item(intern!(py, "SCRIPT_NAME"), &app.script_name)?;

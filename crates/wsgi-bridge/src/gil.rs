@@ -18,6 +18,7 @@ use pyo3::types::PyInt;
 use crate::errors_stream::LogStream;
 use crate::handler::{self, Shared};
 use crate::input::WsgiInput;
+use crate::watchdog::{ThreadSlot, Watch};
 
 /// Runs `wait` with the GIL released, so other Python threads run meanwhile.
 ///
@@ -33,6 +34,8 @@ where
 
 /// Objects a Python thread makes once and reuses for every request it runs.
 pub(crate) struct ThreadContext {
+    /// What this thread is running, as the watchdog sees it.
+    pub(crate) slot: Arc<ThreadSlot>,
     /// `mod_wsgi.thread_id`: the index counted from 1.
     pub(crate) thread_id: Py<PyInt>,
     /// `wsgi.errors`: one stream per thread, tagging lines with the request that thread runs.
@@ -44,7 +47,7 @@ pub(crate) struct ThreadContext {
 /// The body of one Python thread: attach, then serve requests until the pool closes.
 pub(crate) fn run_python_thread(shared: Arc<Shared>, index: usize) {
     Python::attach(|py| {
-        let context = match make_context(py, index) {
+        let context = match make_context(py, index, shared.watch.slot(index)) {
             Ok(context) => context,
             Err(err) => {
                 tracing::error!(
@@ -80,10 +83,28 @@ pub(crate) fn run_python_thread(shared: Arc<Shared>, index: usize) {
     });
 }
 
-fn make_context(py: Python<'_>, index: usize) -> PyResult<ThreadContext> {
+fn make_context(py: Python<'_>, index: usize, slot: Arc<ThreadSlot>) -> PyResult<ThreadContext> {
+    let ident: u64 = py
+        .import("threading")?
+        .call_method0("get_ident")?
+        .extract()?;
+    slot.set_python_ident(ident);
     Ok(ThreadContext {
+        slot,
         thread_id: PyInt::new(py, index + 1).unbind(),
         errors: Py::new(py, LogStream::wsgi_errors())?,
         empty_input: Py::new(py, WsgiInput::empty())?,
     })
+}
+
+/// The GIL probe: takes the GIL once a second and records that it could, so the watchdog can
+/// tell a stalled interpreter (a deadlock, or a C extension that never releases the GIL) from
+/// a busy one. It keeps its thread state for life, like the request threads.
+pub(crate) fn run_gil_probe(watch: Arc<Watch>) {
+    Python::attach(|py| {
+        watch.gil_taken();
+        while blocking(py, || watch.pause(std::time::Duration::from_secs(1))) {
+            watch.gil_taken();
+        }
+    });
 }

@@ -19,12 +19,14 @@ use crate::pool::{JobQueue, answer_queue_timeout};
 use crate::request::{Job, StreamAborted, WsgiFailure, WsgiRequest};
 use crate::response::{self, ResponseWriter};
 use crate::start_response::StartResponse;
+use crate::watchdog::{ThreadSlot, Watch};
 
 /// What every Python thread of a pool shares.
 pub(crate) struct Shared {
     pub(crate) queue: Arc<JobQueue>,
     pub(crate) apps: Box<[AppSlot]>,
     pub(crate) environ: EnvironBuilder,
+    pub(crate) watch: Arc<Watch>,
 }
 
 /// A loaded application, as the threads call it.
@@ -47,7 +49,17 @@ pub(crate) fn serve(py: Python<'_>, shared: &Shared, context: &ThreadContext, jo
     }
     let _tag = tag_thread(&request.request_id);
     let app = &shared.apps[request.app];
-    let writer = ResponseWriter::new(reply, request.head.method == Method::HEAD);
+    context.slot.begin(
+        &request.head.method,
+        &request.head.uri,
+        &request.request_id,
+        reply,
+    );
+    let _end = EndOfRequest(&context.slot);
+    let writer = ResponseWriter::new(
+        Arc::clone(&context.slot),
+        request.head.method == Method::HEAD,
+    );
     let start_response = match Py::new(py, StartResponse { writer }) {
         Ok(sr) => sr.into_bound(py),
         Err(err) => {
@@ -116,6 +128,15 @@ pub(crate) fn serve(py: Python<'_>, shared: &Shared, context: &ThreadContext, jo
     report_irregularities(&start_response.borrow().writer, &request);
     if let Some(input) = input {
         input.get().release();
+    }
+}
+
+/// Clears the thread's slot when the request is over, however it ends.
+struct EndOfRequest<'a>(&'a ThreadSlot);
+
+impl Drop for EndOfRequest<'_> {
+    fn drop(&mut self) {
+        self.0.end();
     }
 }
 

@@ -34,22 +34,19 @@ pub struct PythonRuntime {
     _private: (),
 }
 
-impl PythonRuntime {
-    /// Where Python thinks it runs from (`sys.prefix`) and its full version, for the banner.
-    pub fn describe(&self) -> String {
-        Python::attach(|py| {
-            let sys = py.import("sys").ok();
-            let prefix = sys
-                .as_ref()
-                .and_then(|sys| sys.getattr("prefix").ok())
-                .and_then(|p| p.extract::<String>().ok())
-                .unwrap_or_default();
-            format!(
-                "Python {} ({prefix})",
-                Python::version_str().split(' ').next().unwrap_or("?")
-            )
-        })
-    }
+/// Which Python a process group runs, described for the start-up banner without starting it:
+/// the embedded version and the environment's directory.
+pub fn describe_python(settings: &PythonSettings) -> String {
+    let place = match &settings.home {
+        Some(home) => home.path().to_path_buf(),
+        // The prefix of the interpreter oxwsgi was built against: `<prefix>/bin/python3`.
+        None => Path::new(BUILD_PYTHON_EXECUTABLE)
+            .ancestors()
+            .nth(2)
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
+    };
+    format!("Python {PYTHON_VERSION} ({})", place.display())
 }
 
 /// Runs the functions registered with `atexit`, as Python does at exit: applications flush and

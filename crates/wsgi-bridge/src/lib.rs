@@ -28,13 +28,17 @@ mod request;
 mod response;
 mod start_response;
 mod traceback;
+mod watchdog;
 
 pub use app::{LoadedApp, load_application};
 pub use environ::{AppIdentity, EnvironSettings, ListenerIdentity};
 pub use error::{AppLoadError, InterpreterError};
-pub use interpreter::{PYTHON_VERSION, PythonRuntime, initialize, run_exit_functions};
+pub use interpreter::{
+    PYTHON_VERSION, PythonRuntime, describe_python, initialize, run_exit_functions,
+};
 pub use pool::{MountedApp, PoolSettings, PoolStartError, Rejected, WsgiPool};
 pub use request::{
     BoxError, ChunkReceiver, FileBody, RequestBody, StreamAborted, WsgiBody, WsgiFailure,
     WsgiReply, WsgiRequest, WsgiResponse,
 };
+pub use watchdog::PoolEvent;

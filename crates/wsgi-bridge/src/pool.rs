@@ -34,6 +34,7 @@ use crate::handler::{AppSlot, Shared};
 use crate::input;
 use crate::interpreter::PythonRuntime;
 use crate::request::{Job, WsgiFailure, WsgiReply, WsgiRequest};
+use crate::watchdog::{Limits, PoolEvent, ThreadSlot, Watch};
 
 /// Python threads get the stack size a Python main thread usually has, so deep recursion in an
 /// application behaves as it does elsewhere.
@@ -63,6 +64,10 @@ pub struct PoolSettings {
     pub environ: EnvironSettings,
     /// The runtime whose connections deliver request bodies.
     pub runtime: tokio::runtime::Handle,
+    /// A request running longer is answered with a 504 and reported.
+    pub request_timeout: Option<Duration>,
+    /// The GIL being unavailable this long is reported as a deadlock.
+    pub deadlock_timeout: Option<Duration>,
 }
 
 /// The pool could not start.
@@ -277,6 +282,7 @@ pub(crate) fn answer_queue_timeout(
 /// The Python threads of one worker process and the queue that feeds them.
 pub struct WsgiPool {
     queue: Arc<JobQueue>,
+    watch: Arc<Watch>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -284,10 +290,14 @@ impl WsgiPool {
     /// Starts the Python threads for these applications.
     ///
     /// Application indexes in [`WsgiRequest::app`] refer to the order of `apps`.
+    ///
+    /// `on_event` is called, from a watchdog thread, when a request times out or the GIL
+    /// seems deadlocked.
     pub fn start(
         _runtime: &PythonRuntime,
         apps: Vec<MountedApp>,
         settings: PoolSettings,
+        on_event: impl Fn(PoolEvent) + Send + Sync + 'static,
     ) -> Result<WsgiPool, PoolStartError> {
         input::configure(settings.runtime.clone(), settings.body_timeout);
         let threads = settings.threads.max(1);
@@ -302,7 +312,18 @@ impl WsgiPool {
             settings.queue_backlog.max(1),
             settings.queue_timeout,
         ));
+        let watch = Arc::new(Watch::new(
+            (0..threads)
+                .map(|_| Arc::new(ThreadSlot::default()))
+                .collect(),
+            Limits {
+                request_timeout: settings.request_timeout,
+                deadlock_timeout: settings.deadlock_timeout,
+            },
+            Box::new(on_event),
+        ));
         let shared = Arc::new(Shared {
+            watch: Arc::clone(&watch),
             queue: Arc::clone(&queue),
             apps: apps
                 .into_iter()
@@ -329,8 +350,20 @@ impl WsgiPool {
             .spawn(move || sweeper_queue.sweep_expired())
             .map_err(PoolStartError::Spawn)?;
         handles.push(sweeper);
+        for (name, body) in [
+            ("watchdog", Watch::run as fn(Arc<Watch>)),
+            ("gil-probe", gil::run_gil_probe as fn(Arc<Watch>)),
+        ] {
+            let watch = Arc::clone(&watch);
+            let handle = std::thread::Builder::new()
+                .name(name.into())
+                .spawn(move || body(watch))
+                .map_err(PoolStartError::Spawn)?;
+            handles.push(handle);
+        }
         Ok(WsgiPool {
             queue,
+            watch,
             threads: Mutex::new(handles),
         })
     }
@@ -353,6 +386,7 @@ impl WsgiPool {
     /// does not).
     pub fn shutdown(&self, timeout: Duration) -> bool {
         self.queue.close();
+        self.watch.close();
         let deadline = Instant::now() + timeout;
         let mut threads = self.threads.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
@@ -371,5 +405,6 @@ impl WsgiPool {
 impl Drop for WsgiPool {
     fn drop(&mut self) {
         self.queue.close();
+        self.watch.close();
     }
 }

@@ -80,6 +80,8 @@ pub enum WsgiFailure {
     BodyTimeout,
     /// The pool is shutting down and no longer runs requests.
     ShuttingDown,
+    /// The application ran past the request timeout without starting its response.
+    RequestTimeout,
 }
 
 /// A response from the application.

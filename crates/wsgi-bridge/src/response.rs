@@ -11,6 +11,8 @@
 //! closes the connection instead of leaving the client waiting for bytes that never come. Both
 //! are reported in the error log.
 
+use std::sync::Arc;
+
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
 use pyo3::exceptions::{PyAssertionError, PyTypeError};
@@ -25,6 +27,7 @@ use crate::request::{
     ChunkReceiver, FileBody, StreamAborted, WsgiBody, WsgiFailure, WsgiReply, WsgiResponse,
 };
 use crate::start_response::{StartResponse, type_name};
+use crate::watchdog::ThreadSlot;
 
 /// How many chunks may wait for the client before the application has to wait.
 const STREAM_DEPTH: usize = 4;
@@ -73,7 +76,8 @@ pub(crate) struct BodyIrregularities {
 
 /// The response of one request, from `start_response` to the last byte.
 pub(crate) struct ResponseWriter {
-    reply: Option<oneshot::Sender<WsgiReply>>,
+    /// Holds the reply channel while the request runs (the watchdog may answer in its place).
+    slot: Arc<ThreadSlot>,
     phase: Phase,
     head_request: bool,
     body_allowed: bool,
@@ -83,9 +87,9 @@ pub(crate) struct ResponseWriter {
 }
 
 impl ResponseWriter {
-    pub(crate) fn new(reply: oneshot::Sender<WsgiReply>, head_request: bool) -> ResponseWriter {
+    pub(crate) fn new(slot: Arc<ThreadSlot>, head_request: bool) -> ResponseWriter {
         ResponseWriter {
-            reply: Some(reply),
+            slot,
             phase: Phase::Waiting,
             head_request,
             body_allowed: !head_request,
@@ -145,7 +149,7 @@ impl ResponseWriter {
 
     /// Hands the head and the body to the HTTP side; `false` if the client is gone.
     fn send_head(&mut self, head: ResponseHead, body: WsgiBody) -> bool {
-        let Some(reply) = self.reply.take() else {
+        let Some(reply) = self.slot.take_reply() else {
             return false;
         };
         let response = WsgiResponse {
@@ -320,7 +324,7 @@ impl ResponseWriter {
     pub(crate) fn fail(&mut self, py: Python<'_>, failure: WsgiFailure, cut: StreamAborted) {
         match std::mem::replace(&mut self.phase, Phase::Complete) {
             Phase::Waiting | Phase::HeadSet(_) => {
-                if let Some(reply) = self.reply.take() {
+                if let Some(reply) = self.slot.take_reply() {
                     let _ = reply.send(WsgiReply::Failed(failure));
                 }
             }

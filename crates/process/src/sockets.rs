@@ -1,0 +1,107 @@
+//! Listening sockets: bound once by the supervisor, put in the listening state by the workers.
+//!
+//! The supervisor binds each address (so the port is taken, and `--port 0` has a number to show)
+//! but does not listen: a worker calls `listen` only once its application has loaded. Until a
+//! worker is ready, connection attempts are refused rather than queued for a server that may
+//! never come up; once any worker has listened, the socket stays listening for every worker and
+//! its replacements, and connections wait in its queue during restarts.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+
+use oxwsgi_config::ListenerConfig;
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+
+/// A listening socket could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("could not listen on {address}: {source}{hint}")]
+pub struct BindError {
+    /// The address, as configured.
+    pub address: String,
+    /// What the system said.
+    #[source]
+    pub source: io::Error,
+    hint: &'static str,
+}
+
+impl BindError {
+    fn new(address: String, source: io::Error) -> BindError {
+        let hint = match source.kind() {
+            io::ErrorKind::AddrInUse => {
+                "; another process is using that port: stop it, or choose another with --port"
+            }
+            io::ErrorKind::PermissionDenied => {
+                "; ports below 1024 need root (start as root and use --user), or choose a \
+                 port above 1024"
+            }
+            io::ErrorKind::AddrNotAvailable => {
+                "; that address is not one of this machine's: check --host"
+            }
+            _ => "",
+        };
+        BindError {
+            address,
+            source,
+            hint,
+        }
+    }
+}
+
+/// Binds the socket of a listener: every interface (IPv6 and IPv4) when no host is given,
+/// otherwise the host's first address (IPv4 preferred).
+pub fn bind(config: &ListenerConfig) -> Result<TcpListener, BindError> {
+    let display = match &config.host {
+        Some(host) => format!("{host}:{}", config.port),
+        None => format!("*:{}", config.port),
+    };
+    let address: SocketAddr = match &config.host {
+        None => SocketAddr::from(([0u16; 8], config.port)),
+        Some(host) => (host.as_str(), config.port)
+            .to_socket_addrs()
+            .map_err(|e| BindError::new(display.clone(), e))?
+            .min_by_key(|a| a.is_ipv6())
+            .ok_or_else(|| {
+                BindError::new(
+                    display.clone(),
+                    io::Error::new(io::ErrorKind::NotFound, "the host name has no address"),
+                )
+            })?,
+    };
+    let every_interface = config.host.is_none();
+    match bind_address(address, every_interface) {
+        // No IPv6 on this machine: "every interface" falls back to IPv4 only.
+        Err(err) if every_interface && is_no_ipv6(&err) => {
+            bind_address(SocketAddr::from(([0, 0, 0, 0], config.port)), false)
+        }
+        other => other,
+    }
+    .map_err(|e| BindError::new(display, e))
+}
+
+fn is_no_ipv6(err: &io::Error) -> bool {
+    // EAFNOSUPPORT (97): the kernel was built or booted without IPv6.
+    err.raw_os_error() == Some(97) || err.kind() == io::ErrorKind::Unsupported
+}
+
+fn bind_address(address: SocketAddr, dual_stack: bool) -> io::Result<TcpListener> {
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    if address.is_ipv6() && dual_stack {
+        socket.set_only_v6(false)?;
+    }
+    socket.bind(&address.into())?;
+    Ok(socket.into())
+}
+
+/// Puts a bound socket in the listening state, with `backlog` places in its accept queue, and
+/// makes it non-blocking for the async runtime. Listening again on a listening socket only
+/// updates its backlog, so every worker may call this.
+pub fn listen(listener: &TcpListener, backlog: u32) -> io::Result<()> {
+    let socket = SockRef::from(listener);
+    socket.listen(backlog.min(i32::MAX as u32) as i32)?;
+    socket.set_nonblocking(true)
+}

@@ -1,0 +1,57 @@
+//! The start-up data a supervisor gives a worker on its standard input.
+
+use std::io::Read;
+use std::os::fd::RawFd;
+
+use oxwsgi_config::ServerConfig;
+use serde::{Deserialize, Serialize};
+
+/// Everything a worker process needs to know, sent once as JSON on its standard input.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkerStart {
+    /// The configuration, as the supervisor resolved it (so a worker never re-reads files that
+    /// may have changed since).
+    pub config: ServerConfig,
+    /// The process group this worker belongs to (index into `config.groups`).
+    pub group: usize,
+    /// The worker's slot in its group, from 1: `mod_wsgi`-style worker numbering in titles and
+    /// logs. A replacement takes over its predecessor's slot.
+    pub slot: usize,
+    /// The inherited listening sockets, in the order of `config.listeners`.
+    pub listener_fds: Vec<RawFd>,
+    /// The write end of the control pipe to the supervisor.
+    pub control_fd: RawFd,
+    /// The supervisor's process id, to notice if it goes away.
+    pub supervisor_pid: u32,
+}
+
+/// Start-up data could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Standard input could not be read.
+    #[error("cannot read the worker start-up data from standard input: {0}")]
+    Read(#[source] std::io::Error),
+    /// It was not valid start-up data.
+    #[error(
+        "standard input does not hold worker start-up data ({0}); worker processes are started \
+         by `oxwsgi start-server`, not by hand"
+    )]
+    Parse(#[source] serde_json::Error),
+}
+
+impl WorkerStart {
+    /// The data as one JSON document.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("the configuration model serialises")
+    }
+
+    /// Reads the data from standard input, to its end.
+    pub fn read_stdin() -> Result<WorkerStart, StartError> {
+        let mut text = Vec::new();
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut text)
+            .map_err(StartError::Read)?;
+        serde_json::from_slice(&text).map_err(StartError::Parse)
+    }
+}

@@ -1,0 +1,702 @@
+//! oxwsgi's supervisor: the parent process. It runs no Python and serves no request; it starts
+//! the worker processes of every process group, watches them, replaces them, and stops them.
+//!
+//! * **Start.** The first worker of each group starts alone; the others follow once it is
+//!   ready. A broken application therefore fails once, with its own error message, and the
+//!   supervisor stops (exit 1) without ever having listened.
+//! * **Replace, new first.** A worker that asks to be replaced (maximum requests, restart
+//!   interval, inactivity, a timed-out request, a changed script) or that SIGHUP/SIGUSR1
+//!   restarts keeps serving until its replacement reports ready; only then is it told to drain.
+//!   Replacements happen one at a time per group, so capacity never drops below the configured
+//!   number of processes.
+//! * **Crashes.** A worker that dies is started again after a back-off that grows with repeated
+//!   failures. A worker that fails to start three times in a row in a group with no serving
+//!   worker is a crash loop: the supervisor stops with a message instead of spinning.
+//! * **Time limits.** A worker not ready within the startup timeout is killed (and counts as a
+//!   failed start). A draining worker still alive after the graceful and shutdown timeouts is
+//!   killed.
+//! * **Stop.** SIGTERM or SIGINT drains every worker, then the supervisor exits 0; a second
+//!   SIGINT kills them at once.
+//!
+//! Every state change is logged: workers starting and becoming ready at `info`, exits and
+//! restarts at `notice`, failures at `error`.
+
+mod worker;
+
+use std::collections::VecDeque;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::ExitStatus;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use oxwsgi_config::{LogDestination, ServerConfig};
+use oxwsgi_logging::notice;
+use oxwsgi_process::{ReplaceReason, Report, fds};
+use rustix::process::Signal;
+use tokio::sync::mpsc;
+
+use crate::worker::{Event, SignalKind, Worker, WorkerId, WorkerState, describe_exit};
+
+/// Failed starts in a row, in a group with no serving worker, that make a crash loop.
+const CRASH_LOOP_STARTS: u32 = 3;
+/// The longest wait before starting a crashed worker again.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Why the supervisor stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum SupervisorError {
+    /// The first worker could not start; its own error message has been printed.
+    #[error("the first worker of process group '{group}' could not start ({status})")]
+    FirstStart {
+        /// The group's name.
+        group: String,
+        /// How the worker ended.
+        status: String,
+    },
+    /// Workers kept failing to start.
+    #[error(
+        "worker {slot} of process group '{group}' failed to start {CRASH_LOOP_STARTS} times in a \
+         row (last: {status}) and no worker of the group is serving; stopping instead of \
+         retrying. The error log has each failure."
+    )]
+    CrashLoop {
+        /// The group's name.
+        group: String,
+        /// The slot that failed.
+        slot: usize,
+        /// How the last attempt ended.
+        status: String,
+    },
+    /// Something the supervisor needs from the system failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The supervisor's phase, logged as it changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Starting the first workers.
+    Spawning,
+    /// Serving; replacements and restarts happen here.
+    Running,
+    /// Draining every worker before exiting.
+    Stopping,
+}
+
+/// Why a worker is being replaced (for the log).
+#[derive(Debug, Clone, Copy)]
+enum Why {
+    Asked(ReplaceReason),
+    Signal(SignalKind),
+}
+
+impl std::fmt::Display for Why {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Why::Asked(reason) => write!(f, "{reason}"),
+            Why::Signal(signal) => write!(f, "{} restart", signal.name()),
+        }
+    }
+}
+
+/// A replacement under way: `new` is starting to take `old`'s place.
+#[derive(Debug, Clone, Copy)]
+struct Replacing {
+    new: WorkerId,
+    old: WorkerId,
+    why: Why,
+}
+
+/// The replacement work of one process group.
+#[derive(Debug, Default)]
+struct GroupState {
+    /// Workers waiting to be replaced, in order.
+    pending: VecDeque<(WorkerId, Why)>,
+    /// The replacement being started now.
+    replacing: Option<Replacing>,
+    /// Failed starts in a row.
+    failed_starts: u32,
+    /// Slots to start again, and when.
+    respawns: Vec<(Instant, usize)>,
+    /// Replacements to try again (their first attempt failed to start), and when.
+    retries: Vec<(Instant, WorkerId, Why)>,
+}
+
+/// Runs the supervisor until the server stops. `listeners` are bound (not listening); the
+/// workers listen on them once their application is loaded.
+pub fn run(config: ServerConfig, listeners: Vec<TcpListener>) -> Result<(), SupervisorError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| SupervisorError::Io {
+            what: "cannot start the supervisor's runtime",
+            source,
+        })?;
+    runtime.block_on(async move {
+        let mut supervisor = Supervisor::new(config, listeners)?;
+        supervisor.run().await
+    })
+}
+
+struct Supervisor {
+    config: Arc<ServerConfig>,
+    listeners: Vec<TcpListener>,
+    exe: PathBuf,
+    workers: Vec<Worker>,
+    groups: Vec<GroupState>,
+    next_id: WorkerId,
+    phase: Phase,
+    events_tx: mpsc::UnboundedSender<Event>,
+    events_rx: mpsc::UnboundedReceiver<Event>,
+    stop_deadline: Option<Instant>,
+}
+
+impl Supervisor {
+    fn new(
+        config: ServerConfig,
+        listeners: Vec<TcpListener>,
+    ) -> Result<Supervisor, SupervisorError> {
+        for listener in &listeners {
+            fds::make_inheritable(listener).map_err(|source| SupervisorError::Io {
+                what: "cannot share the listening sockets with the workers",
+                source,
+            })?;
+        }
+        // /proc/self/exe stays valid even if the binary is replaced on disk while running.
+        let exe = PathBuf::from("/proc/self/exe");
+        let exe = if exe.exists() {
+            exe
+        } else {
+            std::env::current_exe().map_err(|source| SupervisorError::Io {
+                what: "cannot find the oxwsgi binary to start workers",
+                source,
+            })?
+        };
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        Ok(Supervisor {
+            groups: config
+                .groups
+                .iter()
+                .map(|_| GroupState::default())
+                .collect(),
+            config: Arc::new(config),
+            listeners,
+            exe,
+            workers: Vec::new(),
+            next_id: 1,
+            phase: Phase::Spawning,
+            events_tx,
+            events_rx,
+            stop_deadline: None,
+        })
+    }
+
+    async fn run(&mut self) -> Result<(), SupervisorError> {
+        self.watch_signals()?;
+        write_pid_file(&self.config);
+        for group in 0..self.config.groups.len() {
+            // The first worker starts alone; the others follow when it is ready.
+            self.start_worker(group, 1, None)?;
+        }
+        let result = self.event_loop().await;
+        let _ = std::fs::remove_file(&self.config.pid_file);
+        result
+    }
+
+    async fn event_loop(&mut self) -> Result<(), SupervisorError> {
+        loop {
+            let deadline = self.next_deadline();
+            tokio::select! {
+                event = self.events_rx.recv() => {
+                    let Some(event) = event else { return Ok(()) };
+                    self.on_event(event)?;
+                }
+                () = sleep_until(deadline) => self.on_deadlines()?,
+            }
+            if self.phase == Phase::Stopping && self.workers.is_empty() {
+                notice!("all workers stopped; exiting");
+                return Ok(());
+            }
+        }
+    }
+
+    fn watch_signals(&self) -> Result<(), SupervisorError> {
+        use tokio::signal::unix::{SignalKind as Kind, signal};
+        for (kind, ours) in [
+            (Kind::terminate(), SignalKind::Terminate),
+            (Kind::interrupt(), SignalKind::Interrupt),
+            (Kind::hangup(), SignalKind::Hangup),
+            (Kind::user_defined1(), SignalKind::User1),
+        ] {
+            let mut stream = signal(kind).map_err(|source| SupervisorError::Io {
+                what: "cannot install signal handlers",
+                source,
+            })?;
+            let events = self.events_tx.clone();
+            tokio::spawn(async move {
+                while stream.recv().await.is_some() {
+                    let _ = events.send(Event::Signal(ours));
+                }
+            });
+        }
+        Ok(())
+    }
+
+    fn start_worker(
+        &mut self,
+        group: usize,
+        slot: usize,
+        replaces: Option<WorkerId>,
+    ) -> Result<WorkerId, SupervisorError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let pid = worker::spawn(
+            &self.exe,
+            &self.config,
+            &self.listeners,
+            group,
+            slot,
+            id,
+            &self.events_tx,
+        )
+        .map_err(|source| SupervisorError::Io {
+            what: "cannot start a worker process",
+            source,
+        })?;
+        tracing::info!(
+            "worker {slot} of '{}' started (pid {pid})",
+            self.config.group(group).name
+        );
+        self.workers.push(Worker {
+            id,
+            group,
+            slot,
+            pid,
+            state: WorkerState::Starting,
+            since: Instant::now(),
+            replaces,
+        });
+        Ok(id)
+    }
+
+    fn worker(&mut self, id: WorkerId) -> Option<&mut Worker> {
+        self.workers.iter_mut().find(|w| w.id == id)
+    }
+
+    fn on_event(&mut self, event: Event) -> Result<(), SupervisorError> {
+        match event {
+            Event::Report(id, Report::Ready) => self.on_ready(id),
+            Event::Report(id, Report::Replace(reason)) => {
+                self.queue_replacement(id, Why::Asked(reason));
+                Ok(())
+            }
+            Event::Exited(id, status) => self.on_exit(id, status),
+            Event::Signal(signal) => {
+                self.on_signal(signal);
+                Ok(())
+            }
+        }
+    }
+
+    fn on_ready(&mut self, id: WorkerId) -> Result<(), SupervisorError> {
+        let Some(worker) = self.worker(id) else {
+            return Ok(());
+        };
+        worker.state = WorkerState::Ready;
+        worker.since = Instant::now();
+        let (group, slot, pid, replaces) = (worker.group, worker.slot, worker.pid, worker.replaces);
+        let group_name = self.config.group(group).name.clone();
+        tracing::info!("worker {slot} of '{group_name}' ready (pid {pid})");
+        self.groups[group].failed_starts = 0;
+
+        if let Some(old_id) = replaces {
+            self.groups[group].replacing = None;
+            if let Some(old) = self.worker(old_id) {
+                let old_pid = old.pid;
+                old.drain();
+                notice!(
+                    "worker {slot} of '{group_name}' replaced: pid {pid} serves, pid {old_pid} \
+                     drains"
+                );
+            }
+            self.start_next_replacement(group)?;
+        }
+
+        if self.phase == Phase::Spawning {
+            let processes = self.config.group(group).processes;
+            let started = self.workers.iter().filter(|w| w.group == group).count();
+            if started == 1 && processes > 1 {
+                for slot in 2..=processes {
+                    self.start_worker(group, slot, None)?;
+                }
+            }
+            self.check_spawned();
+        }
+        Ok(())
+    }
+
+    /// Moves to Running once every group has all its workers ready.
+    fn check_spawned(&mut self) {
+        let all_ready = self.config.groups.iter().enumerate().all(|(index, group)| {
+            self.workers
+                .iter()
+                .filter(|w| w.group == index && w.state == WorkerState::Ready)
+                .count()
+                >= group.processes
+        });
+        if !all_ready {
+            return;
+        }
+        self.phase = Phase::Running;
+        let addresses: Vec<String> = self
+            .listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .map(|a| a.to_string())
+            .collect();
+        let processes: usize = self.config.groups.iter().map(|g| g.processes).sum();
+        notice!(
+            "oxwsgi/{} ready: serving {} with {processes} worker process(es)",
+            env!("CARGO_PKG_VERSION"),
+            addresses.join(", ")
+        );
+        if let LogDestination::File(path) = &self.config.logging.error_log {
+            // The start-up is over: from now on the supervisor logs (and workers started later
+            // write) to the error log file.
+            if let Err(err) = oxwsgi_logging::redirect_stderr_to(path) {
+                tracing::error!("cannot open the error log {}: {err}", path.display());
+            }
+        }
+    }
+
+    fn queue_replacement(&mut self, id: WorkerId, why: Why) {
+        let Some(worker) = self.workers.iter().find(|w| w.id == id) else {
+            return;
+        };
+        let group = worker.group;
+        let already = self.groups[group].pending.iter().any(|(old, _)| *old == id)
+            || self.workers.iter().any(|w| w.replaces == Some(id));
+        if worker.state != WorkerState::Ready || already || self.phase == Phase::Stopping {
+            return;
+        }
+        notice!(
+            "worker {} of '{}' (pid {}) will be replaced: {why}",
+            worker.slot,
+            self.config.group(group).name,
+            worker.pid
+        );
+        self.groups[group].pending.push_back((id, why));
+        if self.phase == Phase::Running {
+            if let Err(err) = self.start_next_replacement(group) {
+                tracing::error!("{err}");
+            }
+        }
+    }
+
+    /// Starts the next pending replacement of `group`, unless one is under way.
+    fn start_next_replacement(&mut self, group: usize) -> Result<(), SupervisorError> {
+        if self.groups[group].replacing.is_some() || self.phase != Phase::Running {
+            return Ok(());
+        }
+        while let Some((old, why)) = self.groups[group].pending.pop_front() {
+            let Some(slot) = self
+                .workers
+                .iter()
+                .find(|w| w.id == old && w.state == WorkerState::Ready)
+                .map(|w| w.slot)
+            else {
+                continue;
+            };
+            let new = self.start_worker(group, slot, Some(old))?;
+            self.groups[group].replacing = Some(Replacing { new, old, why });
+            return Ok(());
+        }
+        Ok(())
+    }
+
+    fn on_exit(&mut self, id: WorkerId, status: ExitStatus) -> Result<(), SupervisorError> {
+        let Some(index) = self.workers.iter().position(|w| w.id == id) else {
+            return Ok(());
+        };
+        let worker = self.workers.remove(index);
+        let group_name = self.config.group(worker.group).name.clone();
+        let how = describe_exit(status);
+        let (slot, pid, group) = (worker.slot, worker.pid, worker.group);
+        match worker.state {
+            WorkerState::Draining => {
+                notice!("worker {slot} of '{group_name}' (pid {pid}) stopped: {how}");
+            }
+            _ if self.phase == Phase::Stopping => {
+                notice!("worker {slot} of '{group_name}' (pid {pid}) stopped: {how}");
+            }
+            WorkerState::Starting if self.phase == Phase::Spawning => {
+                // The worker printed why (its traceback and a hint); stop everything.
+                self.kill_all();
+                return Err(SupervisorError::FirstStart {
+                    group: group_name,
+                    status: how,
+                });
+            }
+            WorkerState::Starting => {
+                self.groups[group].failed_starts += 1;
+                let failures = self.groups[group].failed_starts;
+                tracing::error!(
+                    "worker {slot} of '{group_name}' (pid {pid}) failed to start: {how}"
+                );
+                if worker.replaces.is_some() {
+                    let replacing = self.groups[group].replacing.take();
+                    tracing::error!(
+                        "the worker it was to replace keeps serving with the code it has"
+                    );
+                    if let Some(replacing) = replacing.filter(|r| r.new == id) {
+                        self.retry_replacement(group, replacing, failures);
+                    }
+                    self.start_next_replacement(group)?;
+                } else {
+                    self.schedule_respawn(group, slot, failures);
+                }
+                let serving = self
+                    .workers
+                    .iter()
+                    .any(|w| w.group == group && w.state == WorkerState::Ready);
+                if failures >= CRASH_LOOP_STARTS && !serving {
+                    self.kill_all();
+                    return Err(SupervisorError::CrashLoop {
+                        group: group_name,
+                        slot,
+                        status: how,
+                    });
+                }
+            }
+            WorkerState::Ready => {
+                tracing::error!(
+                    "worker {slot} of '{group_name}' (pid {pid}) exited unexpectedly: {how}; \
+                     starting a replacement"
+                );
+                self.groups[group].pending.retain(|(old, _)| *old != id);
+                let replacement_under_way = self.workers.iter().any(|w| w.replaces == Some(id));
+                if !replacement_under_way {
+                    let up_for = worker.since.elapsed();
+                    // A worker that ran a while before dying gets replaced at once; one that
+                    // keeps dying quickly waits longer each time.
+                    let failures = if up_for > Duration::from_secs(10) {
+                        0
+                    } else {
+                        self.groups[group].failed_starts.max(1)
+                    };
+                    self.schedule_respawn(group, slot, failures);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Tries a failed replacement again after a back-off, unless it was for a changed script:
+    /// the worker asks again when the script changes again (presumably fixed).
+    fn retry_replacement(&mut self, group: usize, failed: Replacing, failures: u32) {
+        if let Why::Asked(ReplaceReason::ScriptChanged) = failed.why {
+            return;
+        }
+        let at = Instant::now() + backoff(failures);
+        self.groups[group]
+            .retries
+            .push((at, failed.old, failed.why));
+    }
+
+    fn schedule_respawn(&mut self, group: usize, slot: usize, failures: u32) {
+        let backoff = backoff(failures);
+        if !backoff.is_zero() {
+            notice!(
+                "worker {slot} of '{}' starts again in {:.1}s",
+                self.config.group(group).name,
+                backoff.as_secs_f64()
+            );
+        }
+        self.groups[group]
+            .respawns
+            .push((Instant::now() + backoff, slot));
+    }
+
+    fn on_signal(&mut self, signal: SignalKind) {
+        match signal {
+            SignalKind::Terminate | SignalKind::Interrupt => {
+                if self.phase == Phase::Stopping {
+                    if signal == SignalKind::Interrupt {
+                        notice!("caught a second SIGINT: stopping the workers at once");
+                        self.kill_all();
+                    }
+                    return;
+                }
+                notice!(
+                    "caught {}: draining the workers, then stopping",
+                    signal.name()
+                );
+                self.phase = Phase::Stopping;
+                let longest = self
+                    .config
+                    .groups
+                    .iter()
+                    .map(|g| g.lifecycle.graceful_timeout + g.lifecycle.shutdown_timeout)
+                    .max()
+                    .unwrap_or_default();
+                self.stop_deadline = Some(Instant::now() + longest);
+                for group in &mut self.groups {
+                    group.pending.clear();
+                    group.respawns.clear();
+                    group.retries.clear();
+                }
+                for worker in &mut self.workers {
+                    worker.drain();
+                }
+            }
+            SignalKind::Hangup | SignalKind::User1 => {
+                if self.phase != Phase::Running {
+                    return;
+                }
+                notice!(
+                    "caught {}: restarting the workers one by one",
+                    signal.name()
+                );
+                let ready: Vec<WorkerId> = self
+                    .workers
+                    .iter()
+                    .filter(|w| w.state == WorkerState::Ready)
+                    .map(|w| w.id)
+                    .collect();
+                for id in ready {
+                    self.queue_replacement(id, Why::Signal(signal));
+                }
+            }
+        }
+    }
+
+    fn kill_all(&mut self) {
+        for worker in &self.workers {
+            worker.signal(Signal::KILL);
+        }
+    }
+
+    /// The earliest moment something is due: a startup or drain limit, a respawn, the stop.
+    fn next_deadline(&self) -> Option<Instant> {
+        let workers = self.workers.iter().filter_map(|w| {
+            let lifecycle = &self.config.group(w.group).lifecycle;
+            match w.state {
+                WorkerState::Starting => Some(w.since + lifecycle.startup_timeout),
+                WorkerState::Draining => {
+                    Some(w.since + lifecycle.graceful_timeout + lifecycle.shutdown_timeout)
+                }
+                WorkerState::Ready => None,
+            }
+        });
+        let respawns = self
+            .groups
+            .iter()
+            .flat_map(|g| g.respawns.iter().map(|(at, _)| *at));
+        let retries = self
+            .groups
+            .iter()
+            .flat_map(|g| g.retries.iter().map(|(at, _, _)| *at));
+        workers
+            .chain(respawns)
+            .chain(retries)
+            .chain(self.stop_deadline)
+            .min()
+    }
+
+    fn on_deadlines(&mut self) -> Result<(), SupervisorError> {
+        let now = Instant::now();
+        for worker in &self.workers {
+            let lifecycle = &self.config.group(worker.group).lifecycle;
+            let name = &self.config.group(worker.group).name;
+            match worker.state {
+                WorkerState::Starting if now >= worker.since + lifecycle.startup_timeout => {
+                    tracing::error!(
+                        "worker {} of '{name}' (pid {}) not ready after the startup timeout \
+                         ({}s); killing it",
+                        worker.slot,
+                        worker.pid,
+                        lifecycle.startup_timeout.as_secs()
+                    );
+                    worker.signal(Signal::KILL);
+                }
+                WorkerState::Draining
+                    if now
+                        >= worker.since
+                            + lifecycle.graceful_timeout
+                            + lifecycle.shutdown_timeout =>
+                {
+                    tracing::warn!(
+                        "worker {} of '{name}' (pid {}) still running after the graceful and \
+                         shutdown timeouts; killing it",
+                        worker.slot,
+                        worker.pid
+                    );
+                    worker.signal(Signal::KILL);
+                }
+                _ => {}
+            }
+        }
+        if self.stop_deadline.is_some_and(|at| now >= at) {
+            self.stop_deadline = None;
+            self.kill_all();
+        }
+        for group in 0..self.groups.len() {
+            let due: Vec<usize> = self.groups[group]
+                .respawns
+                .iter()
+                .filter(|(at, _)| now >= *at)
+                .map(|(_, slot)| *slot)
+                .collect();
+            self.groups[group].respawns.retain(|(at, _)| now < *at);
+            for slot in due {
+                if self.phase != Phase::Stopping {
+                    self.start_worker(group, slot, None)?;
+                }
+            }
+            let retries: Vec<(WorkerId, Why)> = self.groups[group]
+                .retries
+                .iter()
+                .filter(|(at, _, _)| now >= *at)
+                .map(|(_, old, why)| (*old, *why))
+                .collect();
+            self.groups[group].retries.retain(|(at, _, _)| now < *at);
+            for (old, why) in retries {
+                self.queue_replacement(old, why);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How long to wait before trying again after `failures` failures in a row.
+fn backoff(failures: u32) -> Duration {
+    if failures == 0 {
+        Duration::ZERO
+    } else {
+        (Duration::from_millis(500) * 2u32.saturating_pow(failures.min(8))).min(MAX_BACKOFF)
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Writes the supervisor's pid, for `kill $(cat ...)` and service managers.
+fn write_pid_file(config: &ServerConfig) {
+    if let Err(err) = std::fs::write(&config.pid_file, format!("{}\n", std::process::id())) {
+        tracing::warn!(
+            "cannot write the pid file {}: {err}",
+            config.pid_file.display()
+        );
+    }
+}

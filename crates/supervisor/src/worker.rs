@@ -1,0 +1,217 @@
+//! Starting a worker process and following it: its reports and its exit arrive as [`Event`]s.
+
+use std::io;
+use std::net::TcpListener;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::time::Instant;
+
+use oxwsgi_config::ServerConfig;
+use oxwsgi_process::{Report, WorkerStart, exit_status, fds, title};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc::UnboundedSender;
+
+/// Identifies one worker process for its whole life (slots are reused; ids are not).
+pub(crate) type WorkerId = u64;
+
+/// What happens to workers, delivered to the supervisor's loop.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// A worker sent a report on its control pipe.
+    Report(WorkerId, Report),
+    /// A worker process ended.
+    Exited(WorkerId, ExitStatus),
+    /// The supervisor received a signal.
+    Signal(SignalKind),
+}
+
+/// The signals the supervisor acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SignalKind {
+    /// SIGTERM: drain and stop.
+    Terminate,
+    /// SIGINT: drain and stop (a second one stops at once).
+    Interrupt,
+    /// SIGHUP: restart the workers one by one.
+    Hangup,
+    /// SIGUSR1: the same as SIGHUP, as with Apache's graceful restart.
+    User1,
+}
+
+impl SignalKind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            SignalKind::Terminate => "SIGTERM",
+            SignalKind::Interrupt => "SIGINT",
+            SignalKind::Hangup => "SIGHUP",
+            SignalKind::User1 => "SIGUSR1",
+        }
+    }
+}
+
+/// Where a worker is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WorkerState {
+    /// Started, loading its application.
+    Starting,
+    /// Serving.
+    Ready,
+    /// Told to drain (SIGTERM sent); it finishes what it has and exits.
+    Draining,
+}
+
+/// One worker process, as the supervisor tracks it.
+#[derive(Debug)]
+pub(crate) struct Worker {
+    pub(crate) id: WorkerId,
+    pub(crate) group: usize,
+    pub(crate) slot: usize,
+    pub(crate) pid: u32,
+    pub(crate) state: WorkerState,
+    /// When the current state began.
+    pub(crate) since: Instant,
+    /// The worker this one is replacing, if it is a replacement.
+    pub(crate) replaces: Option<WorkerId>,
+}
+
+impl Worker {
+    /// Sends a signal to the worker, by its pid.
+    pub(crate) fn signal(&self, signal: rustix::process::Signal) {
+        if let Some(pid) = rustix::process::Pid::from_raw(self.pid as i32) {
+            let _ = rustix::process::kill_process(pid, signal);
+        }
+    }
+
+    /// Tells the worker to drain: stop accepting, finish its requests, exit.
+    pub(crate) fn drain(&mut self) {
+        self.signal(rustix::process::Signal::TERM);
+        self.state = WorkerState::Draining;
+        self.since = Instant::now();
+    }
+}
+
+/// Starts worker `slot` of `group` by executing this binary again with the worker title.
+///
+/// The worker gets the listening sockets and a control pipe as inherited descriptors, its
+/// start-up data on standard input, and the configured locale in `LANG` and `LC_ALL`. It runs in
+/// its own process group, so a Ctrl-C in the terminal reaches only the supervisor, which then
+/// stops the workers in order.
+pub(crate) fn spawn(
+    exe: &Path,
+    config: &ServerConfig,
+    listeners: &[TcpListener],
+    group: usize,
+    slot: usize,
+    id: WorkerId,
+    events: &UnboundedSender<Event>,
+) -> io::Result<u32> {
+    let (reader, writer) = io::pipe()?;
+    fds::make_inheritable(&writer)?;
+    let start = WorkerStart {
+        config: config.clone(),
+        group,
+        slot,
+        listener_fds: listeners.iter().map(|l| l.as_raw_fd()).collect(),
+        control_fd: writer.as_raw_fd(),
+        supervisor_pid: std::process::id(),
+    };
+    let mut command = tokio::process::Command::new(exe);
+    command
+        .arg0(title::worker(slot, &config.group(group).name))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        .env("LANG", &config.locale)
+        .env("LC_ALL", &config.locale)
+        .process_group(0)
+        .kill_on_drop(false);
+    let spawned = command.spawn();
+    // The child has its own copy of the pipe's write end now; ours must close, or the pipe
+    // would never report end of file.
+    drop(writer);
+    let mut child = spawned?;
+    let pid = child.id().unwrap_or_default();
+
+    let json = start.to_json();
+    if let Some(mut stdin) = child.stdin.take() {
+        tokio::spawn(async move {
+            let _ = stdin.write_all(&json).await;
+            // Dropping stdin closes it: the worker reads to end of file.
+        });
+    }
+    let control = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(reader))?;
+    let reports = events.clone();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(control).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            match Report::decode(&line) {
+                Some(report) => {
+                    let _ = reports.send(Event::Report(id, report));
+                }
+                None => tracing::warn!("worker pid {pid} sent an unknown report: {line:?}"),
+            }
+        }
+    });
+    let exits = events.clone();
+    tokio::spawn(async move {
+        if let Ok(status) = child.wait().await {
+            let _ = exits.send(Event::Exited(id, status));
+        }
+    });
+    Ok(pid)
+}
+
+/// How a worker's exit reads in the log.
+pub(crate) fn describe_exit(status: ExitStatus) -> String {
+    if let Some(signal) = status.signal() {
+        return format!("killed by signal {signal} ({})", signal_name(signal));
+    }
+    match status.code() {
+        Some(exit_status::STOPPED) => "exit status 0".to_owned(),
+        Some(exit_status::APP_LOAD_FAILED) => {
+            "exit status 3: the application could not be loaded".to_owned()
+        }
+        Some(exit_status::START_FAILED) => "exit status 4: the worker could not start".to_owned(),
+        Some(exit_status::DEADLOCK) => {
+            "exit status 5: the Python interpreter was deadlocked".to_owned()
+        }
+        Some(code) => format!("exit status {code}"),
+        None => "an unknown status".to_owned(),
+    }
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        15 => "SIGTERM",
+        _ => "signal",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exits_are_described_with_their_reason() {
+        assert_eq!(
+            describe_exit(ExitStatus::from_raw(9)),
+            "killed by signal 9 (SIGKILL)"
+        );
+        assert_eq!(
+            describe_exit(ExitStatus::from_raw(3 << 8)),
+            "exit status 3: the application could not be loaded"
+        );
+    }
+}

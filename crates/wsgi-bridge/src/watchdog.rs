@@ -1,0 +1,256 @@
+//! Watching the Python threads: requests that run too long, and a GIL that cannot be taken.
+//!
+//! Each Python thread has a [`ThreadSlot`] saying what it is running. The request's reply
+//! channel lives in the slot while the request runs, so the watchdog can answer a stuck request
+//! (504) even though the thread running it never returns; whichever of the two takes the reply
+//! first answers.
+//!
+//! On a request timeout the watchdog logs the request, the worker's pid, the thread, and that
+//! thread's Python stack (taken from `sys._current_frames()`), and reports
+//! [`PoolEvent::RequestTimeout`] so the worker can be replaced: a thread stuck in application
+//! code cannot be freed any other way. A separate probe thread takes the GIL once a second;
+//! when it has not managed to for the deadlock timeout, [`PoolEvent::Deadlock`] is reported.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use http::{Method, Uri};
+use pyo3::prelude::*;
+use tokio::sync::oneshot;
+
+use crate::request::{WsgiFailure, WsgiReply};
+
+/// Something the pool's owner must act on.
+#[derive(Debug, Clone)]
+pub enum PoolEvent {
+    /// A request ran past the request timeout; its thread is stuck in the application.
+    RequestTimeout {
+        /// The request, as `METHOD URI`.
+        request: String,
+        /// How long it had run.
+        elapsed: Duration,
+    },
+    /// No thread could take Python's lock (the GIL) for this long.
+    Deadlock {
+        /// How long the GIL has been unavailable.
+        stalled: Duration,
+    },
+}
+
+/// What one Python thread is running.
+#[derive(Default)]
+pub(crate) struct ThreadSlot {
+    running: Mutex<Option<Running>>,
+    /// `threading.get_ident()` of the thread, to find its frame.
+    python_ident: AtomicU64,
+}
+
+struct Running {
+    started: Instant,
+    method: Method,
+    uri: Uri,
+    request_id: String,
+    reply: Option<oneshot::Sender<WsgiReply>>,
+    reported: bool,
+}
+
+impl ThreadSlot {
+    fn lock(&self) -> MutexGuard<'_, Option<Running>> {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn set_python_ident(&self, ident: u64) {
+        self.python_ident.store(ident, Ordering::Relaxed);
+    }
+
+    /// Marks the start of a request, holding its reply channel.
+    pub(crate) fn begin(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        request_id: &str,
+        reply: oneshot::Sender<WsgiReply>,
+    ) {
+        *self.lock() = Some(Running {
+            started: Instant::now(),
+            method: method.clone(),
+            uri: uri.clone(),
+            request_id: request_id.to_owned(),
+            reply: Some(reply),
+            reported: false,
+        });
+    }
+
+    /// Takes the reply channel to answer the request; `None` if the watchdog already answered.
+    pub(crate) fn take_reply(&self) -> Option<oneshot::Sender<WsgiReply>> {
+        self.lock()
+            .as_mut()
+            .and_then(|running| running.reply.take())
+    }
+
+    /// Marks the end of the request.
+    pub(crate) fn end(&self) {
+        *self.lock() = None;
+    }
+}
+
+/// Timeouts the watchdog enforces.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) request_timeout: Option<Duration>,
+    pub(crate) deadlock_timeout: Option<Duration>,
+}
+
+/// The watchdog's view of the pool, shared with the GIL probe.
+pub(crate) struct Watch {
+    slots: Box<[Arc<ThreadSlot>]>,
+    limits: Limits,
+    on_event: Box<dyn Fn(PoolEvent) + Send + Sync>,
+    /// When the GIL probe last held the GIL, in milliseconds since `epoch`.
+    gil_taken_ms: AtomicU64,
+    epoch: Instant,
+    closing: Mutex<bool>,
+    wake: Condvar,
+    deadlock_reported: AtomicBool,
+}
+
+impl Watch {
+    pub(crate) fn new(
+        slots: Box<[Arc<ThreadSlot>]>,
+        limits: Limits,
+        on_event: Box<dyn Fn(PoolEvent) + Send + Sync>,
+    ) -> Watch {
+        Watch {
+            slots,
+            limits,
+            on_event,
+            gil_taken_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+            closing: Mutex::new(false),
+            wake: Condvar::new(),
+            deadlock_reported: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn slot(&self, index: usize) -> Arc<ThreadSlot> {
+        Arc::clone(&self.slots[index])
+    }
+
+    /// Stops the watchdog and the probe.
+    pub(crate) fn close(&self) {
+        *self.closing.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.wake.notify_all();
+    }
+
+    /// Sleeps for `period` unless the pool closes first; `false` once it has.
+    pub(crate) fn pause(&self, period: Duration) -> bool {
+        let closing = self.closing.lock().unwrap_or_else(PoisonError::into_inner);
+        let (closing, _) = self
+            .wake
+            .wait_timeout_while(closing, period, |closing| !*closing)
+            .unwrap_or_else(PoisonError::into_inner);
+        !*closing
+    }
+
+    /// Records that the GIL probe holds the GIL now.
+    pub(crate) fn gil_taken(&self) {
+        let now = self.epoch.elapsed().as_millis() as u64;
+        self.gil_taken_ms.store(now, Ordering::Relaxed);
+    }
+
+    /// How often the watchdog looks: often enough to honour short timeouts within a quarter of
+    /// them, never more than once every 100 ms.
+    fn period(&self) -> Duration {
+        [self.limits.request_timeout, self.limits.deadlock_timeout]
+            .into_iter()
+            .flatten()
+            .map(|t| t / 4)
+            .min()
+            .unwrap_or(Duration::from_secs(1))
+            .clamp(Duration::from_millis(100), Duration::from_secs(1))
+    }
+
+    /// The watchdog thread's body.
+    pub(crate) fn run(self: Arc<Self>) {
+        let period = self.period();
+        while self.pause(period) {
+            if let Some(limit) = self.limits.request_timeout {
+                for (index, slot) in self.slots.iter().enumerate() {
+                    self.check_request(index, slot, limit);
+                }
+            }
+            if let Some(limit) = self.limits.deadlock_timeout {
+                let taken = Duration::from_millis(self.gil_taken_ms.load(Ordering::Relaxed));
+                let stalled = self.epoch.elapsed().saturating_sub(taken);
+                if stalled > limit && !self.deadlock_reported.swap(true, Ordering::Relaxed) {
+                    (self.on_event)(PoolEvent::Deadlock { stalled });
+                }
+            }
+        }
+    }
+
+    fn check_request(&self, index: usize, slot: &Arc<ThreadSlot>, limit: Duration) {
+        let (request, request_id, elapsed, reply) = {
+            let mut running = slot.lock();
+            let Some(running) = running.as_mut() else {
+                return;
+            };
+            let elapsed = running.started.elapsed();
+            if running.reported || elapsed <= limit {
+                return;
+            }
+            running.reported = true;
+            (
+                format!("{} {}", running.method, running.uri),
+                running.request_id.clone(),
+                elapsed,
+                running.reply.take(),
+            )
+        };
+        if let Some(reply) = reply {
+            let _ = reply.send(WsgiReply::Failed(WsgiFailure::RequestTimeout));
+        }
+        // Taking the stack needs the GIL, which a deadlocked application may never give back:
+        // do it on its own thread so the watchdog itself never blocks.
+        let ident = slot.python_ident.load(Ordering::Relaxed);
+        let thread = index + 1;
+        let log_request = request.clone();
+        let _ = std::thread::Builder::new()
+            .name("stack-dump".into())
+            .spawn(move || {
+                let stack = python_stack(ident);
+                tracing::error!(
+                    request_id = %request_id,
+                    "request timeout: {log_request} has run for {:.1}s on Python thread \
+                     {thread} of worker process {}; it was answered with a 504 and the process \
+                     will be replaced. Python stack of the thread:\n{stack}",
+                    elapsed.as_secs_f64(),
+                    std::process::id(),
+                );
+            });
+        (self.on_event)(PoolEvent::RequestTimeout { request, elapsed });
+    }
+}
+
+/// The Python stack of the thread with this `threading.get_ident()`.
+fn python_stack(ident: u64) -> String {
+    Python::attach(|py| {
+        let stack = (|| -> PyResult<String> {
+            let frames = py.import("sys")?.call_method0("_current_frames")?;
+            let Some(frame) = frames
+                .call_method1("get", (ident,))
+                .ok()
+                .filter(|f| !f.is_none())
+            else {
+                return Ok("(the thread has no Python frame)".to_owned());
+            };
+            let lines: Vec<String> = py
+                .import("traceback")?
+                .call_method1("format_stack", (frame,))?
+                .extract()?;
+            Ok(lines.concat().trim_end().to_owned())
+        })();
+        stack.unwrap_or_else(|err| format!("(the stack could not be read: {err})"))
+    })
+}
