@@ -67,9 +67,7 @@ fn start_server(args: &StartServer, role: title::Role) -> ExitCode {
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            if !message.is_empty() {
-                eprintln!("oxwsgi: {message}");
-            }
+            eprintln!("oxwsgi: {message}");
             ExitCode::from(EXIT_FAILURE)
         }
     }
@@ -98,9 +96,5 @@ fn run(config: ServerConfig) -> Result<(), String> {
     let _ = stdout.flush();
     drop(stdout);
 
-    oxwsgi_supervisor::run(config, listeners).map_err(|err| match err {
-        // The worker has printed why it could not start (a traceback and a hint).
-        oxwsgi_supervisor::SupervisorError::FirstStart { .. } => String::new(),
-        other => other.to_string(),
-    })
+    oxwsgi_supervisor::run(config, listeners).map_err(|err| err.to_string())
 }

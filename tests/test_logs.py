@@ -52,7 +52,7 @@ def test_unknown_access_log_directive_stops_the_start(server, tmp_path):
     from support import Server
 
     srv = Server(["--access-log", "--access-log-format", "%h %Z", EXAMPLES / "hello.wsgi"], tmp_path, wait=False)
-    assert srv.wait_exit() == 1
+    assert srv.wait_exit() == 2
     assert srv.stderr == "oxwsgi: access log format \"%h %Z\": unknown directive '%Z'\n"
 
 

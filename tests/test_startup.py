@@ -11,11 +11,21 @@ from support import APPS, BINARY, EXAMPLES, Server, free_port, port_is_listening
 
 
 def start_failing(tmp_path, *args, python_home=True):
+    """Starts a server that must fail; returns its exit status, what the failing worker printed
+    (without the supervisor's closing line) and standard output."""
     port = free_port()
     srv = Server(list(args), tmp_path, port=port, wait=False, python_home=python_home)
     code = srv.wait_exit(timeout=60)
     assert not port_is_listening(port), "nothing may listen after a failed start"
-    return code, srv.stderr, srv.stdout
+    stderr = srv.stderr
+    closing = (
+        f"oxwsgi: the first worker of process group 'localhost:{port}' could not start "
+        "(exit status 3: the application could not be loaded); see above for why\n"
+    )
+    if code == 1:
+        assert stderr.endswith(closing), stderr
+        stderr = stderr[: -len(closing)]
+    return code, stderr, srv.stdout
 
 
 def test_missing_script_file_is_named_and_nothing_listens(tmp_path):

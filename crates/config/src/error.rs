@@ -63,6 +63,9 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// `--access-log-format` is not a usable Apache `LogFormat`.
+    #[error(transparent)]
+    AccessLogFormat(#[from] crate::access_format::FormatError),
     /// The current directory is gone.
     #[error("cannot read the current directory: {0}")]
     CurrentDir(#[source] std::io::Error),

@@ -4,6 +4,7 @@
 //! by [`resolve`]) is the first front end; Apache-style configuration files will be another,
 //! producing the same model.
 
+pub mod access_format;
 pub mod cli;
 mod error;
 pub mod model;

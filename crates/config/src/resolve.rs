@@ -118,6 +118,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         queue_timeout: Duration::from_secs(args.queue_timeout),
         lifecycle,
     };
+    crate::access_format::AccessFormat::parse(&args.access_log_format)?;
     let access_log = args.access_log.then(|| AccessLogSettings {
         destination: if args.log_to_terminal {
             LogDestination::Terminal

@@ -22,7 +22,7 @@ use std::time::Duration;
 use oxwsgi_config::HttpSettings;
 use tokio::sync::watch;
 
-pub use access_log::{AccessFormat, AccessLog, AccessLogError, COMBINED, COMMON};
+pub use access_log::{AccessLog, AccessLogError};
 pub use application::{
     AppBody, AppError, AppRequest, AppResponse, Application, BoxError, FileRegion,
 };

@@ -46,8 +46,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Why the supervisor stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum SupervisorError {
-    /// The first worker could not start; its own error message has been printed.
-    #[error("the first worker of process group '{group}' could not start ({status})")]
+    /// The first worker could not start; what it printed says why.
+    #[error(
+        "the first worker of process group '{group}' could not start ({status}); see above for why"
+    )]
     FirstStart {
         /// The group's name.
         group: String,
@@ -270,10 +272,14 @@ impl Supervisor {
             what: "cannot start a worker process",
             source,
         })?;
-        tracing::info!(
-            "worker {slot} of '{}' started (pid {pid})",
-            self.config.group(group).name
-        );
+        let name = &self.config.group(group).name;
+        if self.phase == Phase::Spawning {
+            // Quiet during start-up: if the application cannot load, its error is all the
+            // user needs to see.
+            tracing::info!("worker {slot} of '{name}' started (pid {pid})");
+        } else {
+            notice!("worker {slot} of '{name}' started (pid {pid})");
+        }
         self.workers.push(Worker {
             id,
             group,
