@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
-use oxwsgi_config::{LogDestination, MountTarget, ServerConfig};
+use oxwsgi_config::{LogDestination, MountTarget, ServerConfig, StaticTarget};
 
 /// The banner, one `Label : value` line per field.
 pub(crate) fn banner(config: &ServerConfig, bound: &[SocketAddr]) -> String {
@@ -37,18 +37,43 @@ pub(crate) fn banner(config: &ServerConfig, bound: &[SocketAddr]) -> String {
         };
         line("Access Log File", file);
     }
+    let mut has_apps = false;
     for mount in &config.mounts {
-        let MountTarget::Wsgi(app) = &mount.target;
-        line(
-            "Application",
-            format!("{} at {}", app.entry.describe(), mount.prefix),
-        );
+        match &mount.target {
+            MountTarget::Wsgi(app) => {
+                has_apps = true;
+                line(
+                    "Application",
+                    format!("{} at {}", app.entry.describe(), mount.prefix),
+                );
+            }
+            MountTarget::Static(StaticTarget::File(path)) => {
+                line(
+                    "URL Alias",
+                    format!("{} -> {}", mount.prefix, path.display()),
+                );
+            }
+            MountTarget::Static(StaticTarget::Directory(path)) => {
+                line(
+                    "URL Alias",
+                    format!("{} -> {}/", mount.prefix, path.display()),
+                );
+            }
+        }
     }
-    for group in &config.groups {
-        line("Python", oxwsgi_wsgi_bridge::describe_python(&group.python));
+    if !has_apps {
+        line("Application", "none: static files only".to_owned());
+    }
+    line("Document Root", config.document_root.display().to_string());
+    if has_apps {
+        for group in &config.groups {
+            line("Python", oxwsgi_wsgi_bridge::describe_python(&group.python));
+        }
     }
     line("Operating Mode", "daemon".to_owned());
-    for group in &config.groups {
+    // Without an application, no Python runs: capacity in requests and Python's timeouts mean
+    // nothing there.
+    for group in config.groups.iter().filter(|_| has_apps) {
         let lifecycle = &group.lifecycle;
         let processes = if group.processes == 1 {
             "process"

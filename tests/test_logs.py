@@ -104,6 +104,7 @@ def test_banner_fields_match_mod_wsgi_express(server):
         "Server Root",
         "Error Log File",
         "Application",
+        "Document Root",
         "Python",
         "Operating Mode",
         "Request Capacity",

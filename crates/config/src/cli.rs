@@ -47,6 +47,9 @@ pub enum ApplicationType {
     Module,
     /// A PasteDeploy .ini file, loaded with paste.deploy.loadapp.
     Paste,
+    /// No Python at all: serve the files of a directory (the entry point, else the current
+    /// directory), like `python -m http.server`.
+    Static,
 }
 
 /// The options of `start-server`.
@@ -110,6 +113,54 @@ pub struct StartServer {
     /// Repeat for several.
     #[arg(long, value_name = "DIRECTORY-PATH", help_heading = "Python")]
     pub python_path: Vec<PathBuf>,
+
+    /// The directory whose files are served as they are, overlaying the application: a file
+    /// that exists there wins over the application at the same URL [default:
+    /// SERVER_ROOT/htdocs; with --application-type static, the entry point or the current
+    /// directory].
+    #[arg(long, value_name = "DIRECTORY-PATH", help_heading = "Static files")]
+    pub document_root: Option<PathBuf>,
+
+    /// The file served for a directory of the document root that contains it (such as
+    /// index.html); such directories then win over the application too [default: none; with
+    /// --application-type static, index.html].
+    #[arg(long, value_name = "FILE-NAME", help_heading = "Static files")]
+    pub directory_index: Option<String>,
+
+    /// Serve a file or a directory at a URL path, whatever the application does there. Repeat
+    /// for several.
+    #[arg(
+        long,
+        num_args = 2,
+        value_names = ["URL-PATH", "FILE-OR-DIRECTORY"],
+        action = clap::ArgAction::Append,
+        help_heading = "Static files"
+    )]
+    pub url_alias: Vec<String>,
+
+    /// List the files of a directory of the document root (or of an alias) that has no index
+    /// file.
+    #[arg(long, help_heading = "Static files")]
+    pub directory_listing: bool,
+
+    /// Serve files and directories whose name starts with a dot (.git, .env); by default they
+    /// are refused (404), except .well-known.
+    #[arg(long, help_heading = "Static files")]
+    pub serve_hidden_files: bool,
+
+    /// An Apache mime.types file whose types override the built-in table.
+    #[arg(long, value_name = "FILE-PATH", help_heading = "Static files")]
+    pub mime_types: Option<PathBuf>,
+
+    /// Send static files without copying them through a read buffer (the file is memory-mapped;
+    /// a file truncated while being sent makes the worker crash, as with Apache's EnableMMAP).
+    #[arg(long, help_heading = "Static files")]
+    pub enable_sendfile: bool,
+
+    /// Compress text-like responses (HTML, CSS, JavaScript, JSON, XML, plain text) of the
+    /// static files and the application with brotli or gzip, as the client accepts.
+    #[arg(long, help_heading = "Static files")]
+    pub compress_responses: bool,
 
     /// The IP address or host name to listen on [default: every interface].
     #[arg(long, value_name = "IP-ADDRESS", help_heading = "Network")]

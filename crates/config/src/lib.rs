@@ -7,6 +7,7 @@
 pub mod access_format;
 pub mod cli;
 mod error;
+pub mod mime_types;
 pub mod model;
 pub mod resolve;
 

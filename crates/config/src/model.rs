@@ -30,8 +30,10 @@ pub struct ServerConfig {
     pub logging: LogSettings,
     /// The locale the worker processes run with (`LANG` and `LC_ALL`).
     pub locale: String,
-    /// The directory whose files `DOCUMENT_ROOT` names.
+    /// The directory whose files `DOCUMENT_ROOT` names, and what is served from it.
     pub document_root: PathBuf,
+    /// How static files are served.
+    pub static_files: StaticSettings,
     /// Where the supervisor writes its process id.
     pub pid_file: PathBuf,
 }
@@ -50,7 +52,7 @@ impl ServerConfig {
             .iter()
             .filter_map(move |mount| match &mount.target {
                 MountTarget::Wsgi(app) if app.group == group => Some((&mount.prefix, app)),
-                MountTarget::Wsgi(_) => None,
+                MountTarget::Wsgi(_) | MountTarget::Static(_) => None,
             })
     }
 }
@@ -236,6 +238,27 @@ impl fmt::Display for MountPoint {
     }
 }
 
+/// How static files are served (the document root overlay and URL aliases).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaticSettings {
+    /// Whether files of the document root overlay the applications. Off when the document root
+    /// is the default one and does not exist.
+    pub overlay: bool,
+    /// The file served for a directory that contains it, such as `index.html`.
+    pub directory_index: Option<String>,
+    /// Whether directories without an index file are listed.
+    pub directory_listing: bool,
+    /// Whether names starting with a dot are served (`.well-known` always is).
+    pub serve_hidden_files: bool,
+    /// File extension (lower case, without the dot) to media type, from `--mime-types`; these
+    /// win over the built-in table.
+    pub mime_types: std::collections::BTreeMap<String, String>,
+    /// Whether file bodies are memory-mapped instead of read into buffers.
+    pub enable_sendfile: bool,
+    /// Whether text-like responses are compressed on the fly.
+    pub compress_responses: bool,
+}
+
 /// One entry of the URL space.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mount {
@@ -250,6 +273,17 @@ pub struct Mount {
 pub enum MountTarget {
     /// A Python WSGI application.
     Wsgi(WsgiApp),
+    /// A file or a directory (`--url-alias`).
+    Static(StaticTarget),
+}
+
+/// What a `--url-alias` serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StaticTarget {
+    /// One file, at exactly the alias's URL path.
+    File(PathBuf),
+    /// A directory tree below the alias's URL path.
+    Directory(PathBuf),
 }
 
 /// A WSGI application and the group that runs it.

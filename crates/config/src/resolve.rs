@@ -75,8 +75,51 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         working_directory,
     };
 
-    let entry = entry_point(args, env)?;
+    let is_static = args.application_type == ApplicationType::Static;
+    let entry = if is_static {
+        None
+    } else {
+        Some(entry_point(args, env)?)
+    };
     let mount_point = mount_point(&args.mount_point)?;
+    let document_root = match (&args.document_root, is_static) {
+        (Some(dir), _) => existing_dir("--document-root", &env.absolute(dir))?,
+        (None, true) => match args
+            .entry_point_option
+            .as_ref()
+            .or(args.entry_point.as_ref())
+        {
+            Some(dir) => existing_dir("the static files directory", &env.absolute(Path::new(dir)))?,
+            None => env.current_dir.clone(),
+        },
+        (None, false) => server_root.join("htdocs"),
+    };
+    let mime_types = match &args.mime_types {
+        Some(path) => {
+            let path = env.absolute(path);
+            let text =
+                std::fs::read_to_string(&path).map_err(|source| ConfigError::Unreadable {
+                    what: "MIME types file",
+                    path: path.clone(),
+                    source,
+                })?;
+            crate::mime_types::parse(&text)
+        }
+        None => Default::default(),
+    };
+    let static_files = StaticSettings {
+        overlay: true,
+        directory_index: args
+            .directory_index
+            .clone()
+            .or_else(|| is_static.then(|| "index.html".to_owned())),
+        directory_listing: args.directory_listing,
+        serve_hidden_files: args.serve_hidden_files,
+        mime_types,
+        enable_sendfile: args.enable_sendfile,
+        compress_responses: args.compress_responses,
+    };
+    let mut mounts = url_aliases(&args.url_alias, env)?;
     if args.threads == 0 {
         return Err(ConfigError::Invalid {
             option: "--threads",
@@ -136,14 +179,19 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         }],
         server_name,
         groups: vec![group],
-        mounts: vec![Mount {
-            prefix: mount_point,
-            target: MountTarget::Wsgi(WsgiApp {
-                group: 0,
-                entry,
-                callable: args.callable_object.clone(),
-            }),
-        }],
+        mounts: {
+            if let Some(entry) = entry {
+                mounts.push(Mount {
+                    prefix: mount_point,
+                    target: MountTarget::Wsgi(WsgiApp {
+                        group: 0,
+                        entry,
+                        callable: args.callable_object.clone(),
+                    }),
+                });
+            }
+            mounts
+        },
         http: HttpSettings {
             keep_alive_timeout: Duration::from_secs(args.keep_alive_timeout),
             header_timeout: Duration::from_secs(args.header_timeout.max(1)),
@@ -163,7 +211,8 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
             access_log,
         },
         locale: locale(args.locale.as_deref(), env.locale.as_deref()),
-        document_root: server_root.join("htdocs"),
+        document_root,
+        static_files,
         pid_file: match &args.pid_file {
             Some(path) => env.absolute(path),
             None => server_root.join("oxwsgi.pid"),
@@ -180,6 +229,41 @@ fn locale(option: Option<&str>, current: Option<&str>) -> String {
         Some("C") | Some("POSIX") | None => "C.UTF-8".to_owned(),
         Some(locale) => locale.to_owned(),
     }
+}
+
+/// `--url-alias URL-PATH FILE-OR-DIRECTORY` pairs: an existing file is served at exactly the
+/// URL path; anything else is a directory (one that does not exist serves nothing but 404s, as
+/// with mod_wsgi-express).
+fn url_aliases(values: &[String], env: &Environment) -> Result<Vec<Mount>, ConfigError> {
+    let mut mounts = Vec::new();
+    for pair in values.chunks(2) {
+        let [url, path] = pair else {
+            return Err(ConfigError::Invalid {
+                option: "--url-alias",
+                value: pair.join(" "),
+                reason: "it takes a URL path and a file or directory",
+            });
+        };
+        let prefix = MountPoint::parse(url)
+            .filter(|p| !p.as_str().is_empty())
+            .ok_or_else(|| ConfigError::Invalid {
+                option: "--url-alias",
+                value: url.clone(),
+                reason: "the URL path must start with '/' and not be '/' alone (use \
+                         --document-root for the root)",
+            })?;
+        let path = env.absolute(Path::new(path));
+        let target = if path.is_file() {
+            StaticTarget::File(path)
+        } else {
+            StaticTarget::Directory(path)
+        };
+        mounts.push(Mount {
+            prefix,
+            target: MountTarget::Static(target),
+        });
+    }
+    Ok(mounts)
 }
 
 /// The application named by the entry point, checked to exist.
@@ -200,6 +284,7 @@ fn entry_point(args: &StartServer, env: &Environment) -> Result<AppEntry, Config
             "PasteDeploy configuration file",
             &env.absolute(Path::new(entry)),
         )?)),
+        ApplicationType::Static => Ok(AppEntry::Welcome),
         ApplicationType::Module => {
             let valid = !entry.is_empty()
                 && entry.split('.').all(|part| {
@@ -356,7 +441,9 @@ mod tests {
     fn no_entry_point_serves_the_welcome_page() {
         let dir = temp_dir("welcome");
         let config = start_server(&parse(&[]), &env(&dir)).unwrap();
-        let MountTarget::Wsgi(app) = &config.mounts[0].target;
+        let MountTarget::Wsgi(app) = &config.mounts[0].target else {
+            panic!("the welcome page is a WSGI application");
+        };
         assert_eq!(app.entry, AppEntry::Welcome);
     }
 
@@ -403,6 +490,50 @@ mod tests {
             Lifecycle::mod_wsgi_defaults(),
             "the defaults are mod_wsgi-express's"
         );
+    }
+
+    #[test]
+    fn static_type_serves_the_entry_directory_with_an_index() {
+        let dir = temp_dir("static");
+        let config = start_server(
+            &parse(&["--application-type", "static", dir.to_str().unwrap()]),
+            &env(&dir),
+        )
+        .unwrap();
+        assert!(config.mounts.is_empty(), "no application");
+        assert_eq!(config.document_root, dir);
+        assert_eq!(
+            config.static_files.directory_index.as_deref(),
+            Some("index.html")
+        );
+    }
+
+    #[test]
+    fn url_aliases_map_files_and_directories() {
+        let dir = temp_dir("alias");
+        std::fs::write(dir.join("robots.txt"), "").unwrap();
+        let robots = dir.join("robots.txt");
+        let config = start_server(
+            &parse(&[
+                "--url-alias",
+                "/robots.txt",
+                robots.to_str().unwrap(),
+                "--url-alias",
+                "/static",
+                dir.to_str().unwrap(),
+            ]),
+            &env(&dir),
+        )
+        .unwrap();
+        assert_eq!(
+            config.mounts[0].target,
+            MountTarget::Static(StaticTarget::File(robots))
+        );
+        assert_eq!(
+            config.mounts[1].target,
+            MountTarget::Static(StaticTarget::Directory(dir.clone()))
+        );
+        assert!(start_server(&parse(&["--url-alias", "/", "x"]), &env(&dir)).is_err());
     }
 
     #[test]

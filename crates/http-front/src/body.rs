@@ -1,13 +1,18 @@
 //! The body of every response the server sends, whatever produced it.
 //!
 //! One enum covers the cases instead of a boxed trait object: an empty body, a body known whole
-//! (sent by hyper together with the head when it is small), a stream from the application, and a
-//! file region read on tokio's blocking pool (never on an I/O thread).
+//! (sent by hyper together with the head when it is small), a stream from the application, and
+//! a file region. File regions are read on tokio's blocking pool, never on an I/O thread: in
+//! chunks into buffers by default, or — with `--enable-sendfile` — as memory-mapped windows
+//! whose pages go to the socket without a copy through a read buffer. (Real `sendfile(2)` is
+//! not possible while hyper writes the response; mapping is the zero-copy path it leaves.)
 //!
-//! A [`RequestTracker`] rides along with the body: when the body is finished or dropped it
-//! records the bytes sent in the access log and tells the connection it is idle again.
+//! A body can be compressed on the way out ([`crate::compress`]). A [`RequestTracker`] rides
+//! along: when the body is finished or dropped it records the bytes sent in the access log and
+//! tells the connection it is idle again.
 
 use std::fs::File;
+use std::future::Future;
 use std::os::unix::fs::FileExt;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -18,15 +23,22 @@ use http_body::{Frame, SizeHint};
 use tokio::task::JoinHandle;
 
 use crate::application::{BoxError, FileRegion};
+use crate::compress::Encoder;
 use crate::conn::RequestTracker;
 
 /// How much of a file is read per step.
 const FILE_CHUNK: u64 = 128 * 1024;
+/// How much of a file is mapped at once with `--enable-sendfile`: large enough to make the
+/// mapping cost negligible, small enough that a 1 GiB download never maps 1 GiB.
+const MAP_WINDOW: u64 = 8 * 1024 * 1024;
+/// Chunks at least this long are compressed on the blocking pool.
+const BLOCKING_COMPRESSION: usize = 64 * 1024;
 
 /// A response body.
 pub struct ResponseBody<S> {
     kind: Kind<S>,
     tracker: Option<RequestTracker>,
+    compression: Option<Compression>,
 }
 
 enum Kind<S> {
@@ -37,48 +49,131 @@ enum Kind<S> {
 }
 
 impl<S> ResponseBody<S> {
+    fn of(kind: Kind<S>) -> ResponseBody<S> {
+        ResponseBody {
+            kind,
+            tracker: None,
+            compression: None,
+        }
+    }
+
     /// No body.
     pub fn empty() -> ResponseBody<S> {
-        ResponseBody {
-            kind: Kind::Empty,
-            tracker: None,
-        }
+        ResponseBody::of(Kind::Empty)
     }
 
     /// A body known whole.
     pub fn full(data: Bytes) -> ResponseBody<S> {
-        ResponseBody {
-            kind: Kind::Full(Some(data)),
-            tracker: None,
-        }
+        ResponseBody::of(Kind::Full(Some(data)))
     }
 
     /// A body streamed by the application.
     pub fn stream(stream: S) -> ResponseBody<S> {
-        ResponseBody {
-            kind: Kind::Stream(stream),
-            tracker: None,
-        }
+        ResponseBody::of(Kind::Stream(stream))
     }
 
-    /// A file region.
+    /// A file region, read in chunks.
     pub fn file(region: FileRegion) -> ResponseBody<S> {
-        ResponseBody {
-            kind: Kind::File(FileStream {
-                file: Arc::new(region.file),
-                offset: region.offset,
-                remaining: region.len,
-                reading: None,
-                done: region.done,
-            }),
-            tracker: None,
-        }
+        ResponseBody::of(Kind::File(FileStream::new(region, Transfer::Read)))
+    }
+
+    /// A file region sent as memory-mapped windows.
+    pub(crate) fn mapped_file(region: FileRegion) -> ResponseBody<S> {
+        ResponseBody::of(Kind::File(FileStream::new(region, Transfer::Mapped)))
     }
 
     /// Attaches the request's tracker, which is told how many bytes were sent.
     pub(crate) fn tracked(mut self, tracker: RequestTracker) -> ResponseBody<S> {
         self.tracker = Some(tracker);
         self
+    }
+
+    /// Compresses the body on the way out.
+    pub(crate) fn compressed(mut self, encoder: Encoder) -> ResponseBody<S> {
+        self.compression = Some(Compression::Ready(Box::new(encoder)));
+        self
+    }
+}
+
+impl<S> ResponseBody<S>
+where
+    S: http_body::Body<Data = Bytes, Error = BoxError> + Unpin,
+{
+    fn poll_source(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match &mut self.kind {
+            Kind::Empty => Poll::Ready(None),
+            Kind::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            Kind::Stream(stream) => Pin::new(stream).poll_frame(cx),
+            Kind::File(file) => file.poll_chunk(cx).map(|c| c.map(|r| r.map(Frame::data))),
+        }
+    }
+
+    fn poll_compressed(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        loop {
+            let Some(compression) = &mut self.compression else {
+                return self.poll_source(cx);
+            };
+            match compression {
+                Compression::Done => return Poll::Ready(None),
+                Compression::Working(job) => {
+                    let (encoder, out) = match ready!(Pin::new(job).poll(cx)) {
+                        Ok(done) => done,
+                        Err(err) => return Poll::Ready(Some(Err(Box::new(err)))),
+                    };
+                    *compression = Compression::Ready(encoder);
+                    if !out.is_empty() {
+                        return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
+                    }
+                    continue;
+                }
+                Compression::Ready(_) => {}
+            }
+            let frame = ready!(self.poll_source(cx));
+            let Some(Compression::Ready(encoder)) = self.compression.take() else {
+                unreachable!("the state was checked above");
+            };
+            let data = match frame {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => data,
+                    Err(_trailers) => {
+                        self.compression = Some(Compression::Ready(encoder));
+                        continue;
+                    }
+                },
+                Some(Err(err)) => {
+                    self.compression = Some(Compression::Done);
+                    return Poll::Ready(Some(Err(err)));
+                }
+                None => {
+                    self.compression = Some(Compression::Done);
+                    let tail = encoder.finish();
+                    return Poll::Ready(
+                        (!tail.is_empty()).then(|| Ok(Frame::data(Bytes::from(tail)))),
+                    );
+                }
+            };
+            let mut encoder = encoder;
+            if data.len() >= BLOCKING_COMPRESSION {
+                self.compression = Some(Compression::Working(tokio::task::spawn_blocking(
+                    move || {
+                        let out = encoder.push(&data);
+                        (encoder, out)
+                    },
+                )));
+                continue;
+            }
+            let out = encoder.push(&data);
+            self.compression = Some(Compression::Ready(encoder));
+            if !out.is_empty() {
+                return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
+            }
+        }
     }
 }
 
@@ -94,12 +189,7 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
-        let frame = match &mut this.kind {
-            Kind::Empty => None,
-            Kind::Full(data) => data.take().map(|d| Ok(Frame::data(d))),
-            Kind::Stream(stream) => ready!(Pin::new(stream).poll_frame(cx)),
-            Kind::File(file) => ready!(file.poll_chunk(cx)).map(|r| r.map(Frame::data)),
-        };
+        let frame = ready!(this.poll_compressed(cx));
         if let (Some(Ok(frame)), Some(tracker)) = (&frame, &mut this.tracker) {
             if let Some(data) = frame.data_ref() {
                 tracker.add_sent(data.len() as u64);
@@ -109,15 +199,20 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        match &self.kind {
-            Kind::Empty | Kind::Full(None) => true,
-            Kind::Full(Some(_)) => false,
-            Kind::Stream(stream) => stream.is_end_stream(),
-            Kind::File(file) => file.remaining == 0,
+        match (&self.compression, &self.kind) {
+            (Some(Compression::Done), _) => true,
+            (Some(_), _) => false,
+            (None, Kind::Empty | Kind::Full(None)) => true,
+            (None, Kind::Full(Some(_))) => false,
+            (None, Kind::Stream(stream)) => stream.is_end_stream(),
+            (None, Kind::File(file)) => file.remaining == 0,
         }
     }
 
     fn size_hint(&self) -> SizeHint {
+        if self.compression.is_some() {
+            return SizeHint::default();
+        }
         match &self.kind {
             Kind::Empty | Kind::Full(None) => SizeHint::with_exact(0),
             Kind::Full(Some(data)) => SizeHint::with_exact(data.len() as u64),
@@ -127,34 +222,71 @@ where
     }
 }
 
-/// A file region, read a chunk at a time on the blocking pool.
+/// Where the compression of a body is.
+enum Compression {
+    Ready(Box<Encoder>),
+    Working(JoinHandle<(Box<Encoder>, Vec<u8>)>),
+    Done,
+}
+
+/// How a file's bytes are fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transfer {
+    Read,
+    Mapped,
+}
+
+/// A file region, fetched a step at a time on the blocking pool.
 struct FileStream {
     file: Arc<File>,
     offset: u64,
     remaining: u64,
-    reading: Option<JoinHandle<std::io::Result<Bytes>>>,
-    /// Dropped with the stream: tells the application's thread that the file is done with.
+    transfer: Transfer,
+    fetching: Option<JoinHandle<std::io::Result<Bytes>>>,
+    /// Dropped with the stream: tells the application's thread the file is done with.
     done: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl FileStream {
+    fn new(region: FileRegion, transfer: Transfer) -> FileStream {
+        FileStream {
+            file: Arc::new(region.file),
+            offset: region.offset,
+            remaining: region.len,
+            transfer,
+            fetching: None,
+            done: region.done,
+        }
+    }
+
     fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BoxError>>> {
         if self.remaining == 0 {
             self.done.take();
             return Poll::Ready(None);
         }
-        let reading = self.reading.get_or_insert_with(|| {
+        let fetching = self.fetching.get_or_insert_with(|| {
             let file = Arc::clone(&self.file);
-            let (offset, len) = (self.offset, self.remaining.min(FILE_CHUNK) as usize);
-            tokio::task::spawn_blocking(move || {
-                let mut buffer = vec![0u8; len];
-                let read = file.read_at(&mut buffer, offset)?;
-                buffer.truncate(read);
-                Ok(Bytes::from(buffer))
-            })
+            let offset = self.offset;
+            match self.transfer {
+                Transfer::Read => {
+                    let len = self.remaining.min(FILE_CHUNK) as usize;
+                    tokio::task::spawn_blocking(move || {
+                        let mut buffer = vec![0u8; len];
+                        let read = file.read_at(&mut buffer, offset)?;
+                        buffer.truncate(read);
+                        Ok(Bytes::from(buffer))
+                    })
+                }
+                Transfer::Mapped => {
+                    let len = self.remaining.min(MAP_WINDOW) as usize;
+                    tokio::task::spawn_blocking(move || {
+                        map_window(&file, offset, len).map(Bytes::from_owner)
+                    })
+                }
+            }
         });
-        let result = ready!(Pin::new(reading).poll(cx));
-        self.reading = None;
+        let result = ready!(Pin::new(fetching).poll(cx));
+        self.fetching = None;
         let chunk = match result {
             Ok(Ok(chunk)) if chunk.is_empty() => {
                 // The file is shorter than when the response began: the body cannot be
@@ -171,9 +303,33 @@ impl FileStream {
     }
 }
 
-use std::future::Future;
+/// Maps `len` bytes of `file` from `offset`, read-only, with its pages read in now (on the
+/// blocking pool) so that sending them does not wait on the disk.
+#[allow(unsafe_code)]
+fn map_window(file: &File, offset: u64, len: usize) -> std::io::Result<memmap2::Mmap> {
+    let size = file.metadata()?.len();
+    if offset >= size {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the file shrank while it was being sent",
+        ));
+    }
+    let len = len.min((size - offset) as usize);
+    // SAFETY: the mapping is private and read-only, and its bytes are only copied to the
+    // socket, never interpreted, so another process writing to the file cannot break an
+    // invariant here. Truncating the file while it is mapped makes reading past the new end
+    // raise SIGBUS; that is the documented price of --enable-sendfile (as of Apache's
+    // EnableMMAP), which is off by default.
+    unsafe {
+        memmap2::MmapOptions::new()
+            .offset(offset)
+            .len(len)
+            .populate()
+            .map(file)
+    }
+}
 
-/// A stream type for responses that never stream (error pages, tests).
+/// A stream type for responses that never stream (error pages, static files, tests).
 #[derive(Debug)]
 pub enum NoStream {}
 

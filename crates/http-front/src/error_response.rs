@@ -18,6 +18,8 @@ pub enum Refusal {
     BadRequest(&'static str),
     /// Nothing is mounted at the path, or the path is refused: 404.
     NotFound,
+    /// A static file asked for with a method other than GET or HEAD: 405.
+    MethodNotAllowed,
     /// The client stopped sending the body: 408.
     RequestTimeout,
     /// The body is larger than the limit: 413.
@@ -43,6 +45,7 @@ impl Refusal {
         match self {
             Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
             Refusal::NotFound => StatusCode::NOT_FOUND,
+            Refusal::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Refusal::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Refusal::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::ExpectationFailed => StatusCode::EXPECTATION_FAILED,
@@ -57,6 +60,9 @@ impl Refusal {
         match self {
             Refusal::BadRequest(why) => format!("Bad request: {why}."),
             Refusal::NotFound => "The requested URL was not found on this server.".to_owned(),
+            Refusal::MethodNotAllowed => {
+                "A static file can only be fetched, with GET or HEAD.".to_owned()
+            }
             Refusal::RequestTimeout => {
                 "The server timed out waiting for the rest of the request body.".to_owned()
             }
@@ -118,7 +124,8 @@ impl From<PathError> for Refusal {
             PathError::BadEscape => {
                 Refusal::BadRequest("the request path has a malformed %-escape")
             }
-            PathError::AboveRoot => Refusal::BadRequest("the request path climbs above the root"),
+            // A traversal attempt: nothing is there, whatever the client hoped for.
+            PathError::AboveRoot => Refusal::NotFound,
         }
     }
 }
@@ -156,7 +163,7 @@ mod tests {
         assert_eq!(Refusal::BodyTooLarge { limit: 1 }.status(), 413);
         assert_eq!(Refusal::QueueTimeout.status(), 504);
         assert_eq!(Refusal::from(PathError::EncodedSlashOrNul).status(), 404);
-        assert_eq!(Refusal::from(PathError::AboveRoot).status(), 400);
+        assert_eq!(Refusal::from(PathError::AboveRoot).status(), 404);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 mod access_log;
 mod application;
 mod body;
+mod compress;
 mod conn;
 mod error_response;
 mod listener;
@@ -15,11 +16,14 @@ mod path;
 mod request_id;
 mod router;
 mod service;
+mod static_files;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use oxwsgi_config::HttpSettings;
+use std::path::PathBuf;
+
+use oxwsgi_config::{HttpSettings, MountPoint, StaticSettings, StaticTarget};
 use tokio::sync::watch;
 
 pub use access_log::{AccessLog, AccessLogError};
@@ -30,13 +34,46 @@ pub use body::{NoStream, ResponseBody};
 pub use error_response::{Refusal, error_response};
 pub use path::{PathError, normalize};
 pub use request_id::RequestIds;
-pub use router::Router;
+pub use router::{Mounted, Route, Router};
 
 /// Settings of the HTTP side.
 #[derive(Debug, Clone)]
 pub struct FrontSettings {
     /// Protocol limits and timeouts.
     pub http: HttpSettings,
+    /// What is served where.
+    pub url_space: UrlSpace,
+}
+
+/// The URL space one server serves.
+#[derive(Debug, Clone)]
+pub struct UrlSpace {
+    /// The mount points of the applications; an application's index in this list is the
+    /// index [`AppRequest::app`] carries.
+    pub apps: Vec<MountPoint>,
+    /// The `--url-alias` mounts.
+    pub aliases: Vec<(MountPoint, StaticTarget)>,
+    /// The document root.
+    pub document_root: PathBuf,
+    /// How static files are served.
+    pub static_files: StaticSettings,
+}
+
+/// The [`Application`] of a server without applications (`--application-type static`): the
+/// router never sends it a request.
+#[derive(Debug, Default)]
+pub struct NoApplication;
+
+impl Application for NoApplication {
+    type Stream = NoStream;
+
+    fn call(
+        &self,
+        _request: AppRequest,
+    ) -> impl std::future::Future<Output = Result<AppResponse<NoStream>, AppError>> + Send + 'static
+    {
+        std::future::ready(Err(AppError::Internal))
+    }
 }
 
 /// How a server run ended.
@@ -54,14 +91,33 @@ pub async fn serve<A: Application>(
     listeners: Vec<std::net::TcpListener>,
     app: Arc<A>,
     settings: FrontSettings,
-    router: Router,
     access_log: Option<AccessLog>,
     stop: watch::Receiver<bool>,
     grace: Duration,
 ) -> std::io::Result<ServeReport> {
+    let space = &settings.url_space;
+    let mut mounts: Vec<(MountPoint, Mounted)> = space
+        .apps
+        .iter()
+        .enumerate()
+        .map(|(index, mount)| (mount.clone(), Mounted::App(index)))
+        .collect();
+    mounts.extend(
+        space
+            .aliases
+            .iter()
+            .enumerate()
+            .map(|(index, (mount, _))| (mount.clone(), Mounted::Alias(index))),
+    );
+    let aliases: Vec<&StaticTarget> = space.aliases.iter().map(|(_, target)| target).collect();
+    let static_files =
+        static_files::StaticFiles::new(&space.static_files, &space.document_root, &aliases);
+    static_files.spawn_refresher();
     let server = Arc::new(service::ServerShared {
         app,
-        router,
+        router: Router::new(mounts),
+        compress_responses: space.static_files.compress_responses,
+        static_files,
         access_log: access_log.map(Arc::new),
         ids: RequestIds::new(),
         connection_slots: Arc::new(tokio::sync::Semaphore::new(settings.http.max_connections)),

@@ -17,17 +17,21 @@ use crate::FrontSettings;
 use crate::access_log::AccessLog;
 use crate::application::{AppBody, AppRequest, AppResponse, Application};
 use crate::body::ResponseBody;
+use crate::compress;
 use crate::conn::{ConnActivity, RequestTracker};
 use crate::error_response::{Refusal, error_response};
 use crate::path::normalize;
 use crate::request_id::RequestIds;
-use crate::router::Router;
+use crate::router::{Route, Router};
+use crate::static_files::{StaticFiles, StaticRequest};
 
 /// What every connection of a server shares.
 pub(crate) struct ServerShared<A> {
     pub(crate) app: Arc<A>,
     pub(crate) settings: FrontSettings,
     pub(crate) router: Router,
+    pub(crate) static_files: StaticFiles,
+    pub(crate) compress_responses: bool,
     pub(crate) access_log: Option<Arc<AccessLog>>,
     pub(crate) ids: RequestIds,
     pub(crate) connection_slots: Arc<tokio::sync::Semaphore>,
@@ -74,6 +78,11 @@ pub(crate) async fn handle<A: Application>(
         .clone()
         .expect("the connection sets its activity before serving");
     let mut tracker = RequestTracker::new(activity, log);
+    let codings = if server.compress_responses {
+        compress::accepted(request.headers())
+    } else {
+        Vec::new()
+    };
 
     let response = match route(&conn, request, request_id, received_at).await {
         Ok(response) => response,
@@ -82,7 +91,7 @@ pub(crate) async fn handle<A: Application>(
             error_response(&refusal)
         }
     };
-    let mut response = response;
+    let mut response = compress::maybe_compress(&codings, response);
     if server.draining.load(std::sync::atomic::Ordering::Relaxed) {
         response
             .headers_mut()
@@ -111,11 +120,37 @@ async fn route<A: Application>(
         }
     }
     let path = normalize(request.uri().path())?;
-    let (app, script_name_len) = server.router.route(&path).ok_or(Refusal::NotFound)?;
-    if declared_length(&request).is_some_and(|length| length > limit) {
+    let (head, body) = request.into_parts();
+    let route = server.router.route(&path);
+    let static_request = StaticRequest {
+        method: &head.method,
+        headers: &head.headers,
+        path: &path,
+        query: head.uri.query(),
+    };
+    let (app, script_name_len) = match route {
+        Route::Alias { alias, prefix_len } => {
+            let rest = path.slice(prefix_len..);
+            return Ok(server
+                .static_files
+                .alias(alias, static_request, &rest)
+                .await);
+        }
+        Route::App {
+            app,
+            script_name_len,
+        } => match server.static_files.overlay(static_request, true).await {
+            Some(response) => return Ok(response),
+            None => (app, script_name_len),
+        },
+        Route::Unmounted => match server.static_files.overlay(static_request, false).await {
+            Some(response) => return Ok(response),
+            None => return Err(Refusal::NotFound),
+        },
+    };
+    if declared_length(&head.headers).is_some_and(|length| length > limit) {
         return Err(Refusal::BodyTooLarge { limit });
     }
-    let (head, body) = request.into_parts();
     let body = (!http_body::Body::is_end_stream(&body)).then_some(body);
     let app_request = AppRequest {
         app,
@@ -136,9 +171,8 @@ async fn route<A: Application>(
     }
 }
 
-fn declared_length<B>(request: &Request<B>) -> Option<u64> {
-    request
-        .headers()
+fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
         .get(header::CONTENT_LENGTH)?
         .to_str()
         .ok()?

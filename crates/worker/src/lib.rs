@@ -23,8 +23,10 @@ mod lifecycle;
 use std::sync::Arc;
 use std::time::Duration;
 
-use oxwsgi_config::{AppEntry, LogDestination, ServerConfig};
-use oxwsgi_http_front::{AccessLog, AccessLogError, FrontSettings, Router};
+use oxwsgi_config::{AppEntry, LogDestination, MountTarget, ServerConfig};
+use oxwsgi_http_front::{
+    AccessLog, AccessLogError, Application, FrontSettings, NoApplication, UrlSpace,
+};
 use oxwsgi_logging::notice;
 use oxwsgi_process::{ReplaceReason, WorkerStart, exit_status, fds, sockets};
 use oxwsgi_wsgi_bridge::{
@@ -133,21 +135,29 @@ pub fn run() -> i32 {
 
 /// A worker whose applications are loaded, ready to serve.
 pub struct LoadedWorker {
-    python: PythonRuntime,
+    /// Python, when the group has applications (a static-files server never starts it).
+    python: Option<PythonRuntime>,
     apps: Vec<MountedApp>,
-    router: Router,
+    url_space: UrlSpace,
     access_log: Option<AccessLog>,
     entry_files: Vec<std::path::PathBuf>,
     group: usize,
 }
 
-/// Starts Python and loads the applications of process group `group`.
+/// Starts Python and loads the applications of process group `group`; a group without
+/// applications serves static files only, and Python is not started at all.
 pub fn load(config: &ServerConfig, group: usize) -> Result<LoadedWorker, WorkerError> {
-    let python = oxwsgi_wsgi_bridge::initialize(&config.group(group).python)?;
+    let has_apps = config.apps_of_group(group).next().is_some();
+    let python = if has_apps {
+        Some(oxwsgi_wsgi_bridge::initialize(&config.group(group).python)?)
+    } else {
+        None
+    };
     let mut apps = Vec::new();
-    let mut routes = Vec::new();
+    let mut app_mounts = Vec::new();
     let mut entry_files = Vec::new();
-    for (index, (mount, app)) in config.apps_of_group(group).enumerate() {
+    for (mount, app) in config.apps_of_group(group) {
+        let Some(python) = &python else { break };
         let script_filename = match &app.entry {
             AppEntry::Script(path) | AppEntry::Paste(path) => {
                 entry_files.push(path.clone());
@@ -156,7 +166,7 @@ pub fn load(config: &ServerConfig, group: usize) -> Result<LoadedWorker, WorkerE
             AppEntry::Module(_) | AppEntry::Welcome => None,
         };
         let loaded = oxwsgi_wsgi_bridge::load_application(
-            &python,
+            python,
             &app.entry,
             &app.callable,
             SERVER_SOFTWARE,
@@ -169,8 +179,16 @@ pub fn load(config: &ServerConfig, group: usize) -> Result<LoadedWorker, WorkerE
                 callable: app.callable.clone(),
             },
         });
-        routes.push((mount.clone(), index));
+        app_mounts.push(mount.clone());
     }
+    let aliases = config
+        .mounts
+        .iter()
+        .filter_map(|mount| match &mount.target {
+            MountTarget::Static(target) => Some((mount.prefix.clone(), target.clone())),
+            MountTarget::Wsgi(_) => None,
+        })
+        .collect();
     let access_log = match &config.logging.access_log {
         Some(settings) => Some(AccessLog::open(settings, &config.server_name)?),
         None => None,
@@ -178,7 +196,12 @@ pub fn load(config: &ServerConfig, group: usize) -> Result<LoadedWorker, WorkerE
     Ok(LoadedWorker {
         python,
         apps,
-        router: Router::new(routes),
+        url_space: UrlSpace {
+            apps: app_mounts,
+            aliases,
+            document_root: config.document_root.clone(),
+            static_files: config.static_files.clone(),
+        },
         access_log,
         entry_files,
         group,
@@ -186,6 +209,7 @@ pub fn load(config: &ServerConfig, group: usize) -> Result<LoadedWorker, WorkerE
 }
 
 /// How a worker stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stopped {
     /// Asked to stop, it drained.
     Drained,
@@ -220,8 +244,32 @@ fn serve(
         .enable_all()
         .build()
         .map_err(WorkerError::io("cannot start the I/O runtime"))?;
+    let activity = Arc::new(Activity::new(lifecycle, Arc::clone(&control)));
+    let front = FrontSettings {
+        http: config.http.clone(),
+        url_space: worker.url_space,
+    };
+    let serving = Serving {
+        listeners,
+        front,
+        access_log: worker.access_log,
+        config,
+        control: &control,
+        activity: Arc::clone(&activity),
+        entry_files: worker.entry_files,
+        group: worker.group,
+    };
 
-    let identities = listeners
+    let Some(python) = worker.python else {
+        // Static files only: no Python, no Python threads.
+        let (_never, events) = tokio::sync::mpsc::unbounded_channel();
+        let stopped = serving.run(&runtime, Arc::new(NoApplication), events)?;
+        runtime.shutdown_timeout(Duration::from_secs(1));
+        return Ok(stopped);
+    };
+
+    let identities = serving
+        .listeners
         .iter()
         .zip(&config.listeners)
         .map(|(socket, listener)| {
@@ -233,10 +281,9 @@ fn serve(
         })
         .collect::<std::io::Result<Vec<_>>>()
         .map_err(WorkerError::io("cannot read a listener's address"))?;
-
-    let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
     let pool = WsgiPool::start(
-        &worker.python,
+        &python,
         worker.apps,
         PoolSettings {
             threads: group.threads,
@@ -263,90 +310,110 @@ fn serve(
             let _ = events_tx.send(event);
         },
     )?;
-    let activity = Arc::new(Activity::new(lifecycle, Arc::clone(&control)));
-    let app = Arc::new(WsgiApplication {
-        pool,
-        activity: Arc::clone(&activity),
-    });
-
-    let front = FrontSettings {
-        http: config.http.clone(),
-    };
-    let grace = lifecycle.graceful_timeout;
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let stop_on_signal = stop_tx;
-    let outcome = runtime.block_on(async {
-        tokio::spawn(lifecycle::watch(
-            lifecycle.clone(),
-            worker.entry_files.clone(),
-            activity,
-            Arc::clone(&control),
-            stop_rx.clone(),
-        ));
-        tokio::spawn(async move {
-            let signal = stop_signal().await;
-            notice!("caught {signal}, draining");
-            let _ = stop_on_signal.send(true);
-        });
-        let report_to = Arc::clone(&control);
-        let deadlock = async move {
-            while let Some(event) = events_rx.recv().await {
-                match event {
-                    PoolEvent::RequestTimeout { .. } => {
-                        report_to.replace(ReplaceReason::RequestTimeout);
-                    }
-                    PoolEvent::Deadlock { stalled } => {
-                        tracing::error!(
-                            "Python's lock (the GIL) could not be taken for {:.0}s: the \
-                             application is deadlocked; this worker exits to be replaced",
-                            stalled.as_secs_f64()
-                        );
-                        return;
-                    }
-                }
-            }
-            std::future::pending::<()>().await
-        };
-
-        control.ready();
-        if let LogDestination::File(path) = &config.logging.error_log {
-            // From now on, everything this process writes goes to the error log.
-            if let Err(err) = oxwsgi_logging::redirect_stderr_to(path) {
-                tracing::error!("cannot open the error log {}: {err}", path.display());
-            }
+    let app = Arc::new(WsgiApplication { pool, activity });
+    let stopped = serving.run(&runtime, Arc::clone(&app), events_rx)?;
+    if stopped == Stopped::Drained {
+        if app.pool.shutdown(Duration::from_secs(1)) {
+            oxwsgi_wsgi_bridge::run_exit_functions(&python);
+        } else {
+            tracing::warn!("a Python thread is still running a request; exiting without it");
         }
-        let served = oxwsgi_http_front::serve(
-            listeners,
-            Arc::clone(&app),
-            front,
-            worker.router,
-            worker.access_log,
-            stop_rx,
-            grace,
-        );
-        // A deadlocked interpreter cannot finish any request: leave without draining.
-        tokio::select! {
-            served = served => served.map(Some),
-            () = deadlock => Ok(None),
-        }
-    });
-    let Some(report) = outcome.map_err(WorkerError::io("serving failed"))? else {
-        return Ok(Stopped::Deadlock);
-    };
-    if report.connections_cut > 0 {
-        tracing::warn!(
-            "{} connection(s) still busy after the graceful timeout ({}s) were cut",
-            report.connections_cut,
-            grace.as_secs()
-        );
-    }
-    if app.pool.shutdown(Duration::from_secs(1)) {
-        oxwsgi_wsgi_bridge::run_exit_functions(&worker.python);
-    } else {
-        tracing::warn!("a Python thread is still running a request; exiting without it");
     }
     runtime.shutdown_timeout(Duration::from_secs(1));
-    Ok(Stopped::Drained)
+    Ok(stopped)
+}
+
+/// What serving needs besides the application.
+struct Serving<'a> {
+    listeners: Vec<std::net::TcpListener>,
+    front: FrontSettings,
+    access_log: Option<AccessLog>,
+    config: &'a ServerConfig,
+    control: &'a Arc<Control>,
+    activity: Arc<Activity>,
+    entry_files: Vec<std::path::PathBuf>,
+    group: usize,
+}
+
+impl Serving<'_> {
+    /// Reports ready and serves `app` until told to stop, or until the pool reports a deadlock.
+    fn run<A: Application>(
+        self,
+        runtime: &tokio::runtime::Runtime,
+        app: Arc<A>,
+        mut events: tokio::sync::mpsc::UnboundedReceiver<PoolEvent>,
+    ) -> Result<Stopped, WorkerError> {
+        let config = self.config;
+        let lifecycle = &config.group(self.group).lifecycle;
+        let grace = lifecycle.graceful_timeout;
+        let control = Arc::clone(self.control);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let outcome = runtime.block_on(async {
+            tokio::spawn(lifecycle::watch(
+                lifecycle.clone(),
+                self.entry_files,
+                self.activity,
+                Arc::clone(&control),
+                stop_rx.clone(),
+            ));
+            tokio::spawn(async move {
+                let signal = stop_signal().await;
+                notice!("caught {signal}, draining");
+                let _ = stop_tx.send(true);
+            });
+            let report_to = Arc::clone(&control);
+            let deadlock = async move {
+                while let Some(event) = events.recv().await {
+                    match event {
+                        PoolEvent::RequestTimeout { .. } => {
+                            report_to.replace(ReplaceReason::RequestTimeout);
+                        }
+                        PoolEvent::Deadlock { stalled } => {
+                            tracing::error!(
+                                "Python's lock (the GIL) could not be taken for {:.0}s: the \
+                                 application is deadlocked; this worker exits to be replaced",
+                                stalled.as_secs_f64()
+                            );
+                            return;
+                        }
+                    }
+                }
+                std::future::pending::<()>().await
+            };
+
+            control.ready();
+            if let LogDestination::File(path) = &config.logging.error_log {
+                // From now on, everything this process writes goes to the error log.
+                if let Err(err) = oxwsgi_logging::redirect_stderr_to(path) {
+                    tracing::error!("cannot open the error log {}: {err}", path.display());
+                }
+            }
+            let served = oxwsgi_http_front::serve(
+                self.listeners,
+                app,
+                self.front,
+                self.access_log,
+                stop_rx,
+                grace,
+            );
+            // A deadlocked interpreter cannot finish any request: leave without draining.
+            tokio::select! {
+                served = served => served.map(Some),
+                () = deadlock => Ok(None),
+            }
+        });
+        let Some(report) = outcome.map_err(WorkerError::io("serving failed"))? else {
+            return Ok(Stopped::Deadlock);
+        };
+        if report.connections_cut > 0 {
+            tracing::warn!(
+                "{} connection(s) still busy after the graceful timeout ({}s) were cut",
+                report.connections_cut,
+                grace.as_secs()
+            );
+        }
+        Ok(Stopped::Drained)
+    }
 }
 
 /// Waits for SIGTERM or SIGINT and names it.

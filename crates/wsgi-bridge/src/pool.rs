@@ -174,7 +174,31 @@ impl JobQueue {
 
     /// Takes the next job if one is queued, without waiting. Called with the GIL held.
     pub(crate) fn try_take(&self) -> Option<Job> {
-        self.lock().jobs.pop_front()
+        let mut queue = self.lock();
+        let job = queue.jobs.pop_front()?;
+        let wake = Self::wake_for_remaining(&mut queue);
+        drop(queue);
+        self.notify(wake);
+        Some(job)
+    }
+
+    /// After a job is taken: if more are queued and no thread is on its way to them, wakes a
+    /// parked thread. The taker is about to run a request that may take long; without this,
+    /// the jobs behind it would wait for it even with idle threads parked.
+    fn wake_for_remaining(queue: &mut Queue) -> Option<usize> {
+        if queue.jobs.is_empty() || queue.searching > 0 {
+            return None;
+        }
+        let thread = queue.parked.pop()?;
+        queue.state[thread] = ThreadState::Woken;
+        queue.searching += 1;
+        Some(thread)
+    }
+
+    fn notify(&self, thread: Option<usize>) {
+        if let Some(thread) = thread {
+            self.wake[thread].notify_one();
+        }
     }
 
     /// Waits for the next job; `None` once the pool is closing and the queue is empty. Called
@@ -187,6 +211,9 @@ impl JobQueue {
             }
             queue.state[me] = ThreadState::Busy;
             if let Some(job) = queue.jobs.pop_front() {
+                let wake = Self::wake_for_remaining(&mut queue);
+                drop(queue);
+                self.notify(wake);
                 return Some(job);
             }
             if queue.closing {
@@ -406,5 +433,86 @@ impl Drop for WsgiPool {
     fn drop(&mut self) {
         self.queue.close();
         self.watch.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    fn job() -> Job {
+        let (reply, _receiver) = oneshot::channel();
+        let (head, ()) = http::Request::new(()).into_parts();
+        Job {
+            request: WsgiRequest {
+                app: 0,
+                listener: 0,
+                head,
+                path: bytes::Bytes::from_static(b"/"),
+                script_name_len: 0,
+                body: None,
+                body_limit: 0,
+                remote: "127.0.0.1:1".parse().unwrap(),
+                local: "127.0.0.1:2".parse().unwrap(),
+                request_id: "test".into(),
+                received_at: SystemTime::now(),
+            },
+            reply,
+            queued_at: Instant::now(),
+            queued_at_wall: SystemTime::now(),
+        }
+    }
+
+    /// Two requests arriving together while both threads are parked each get a thread, even
+    /// though the first thread woken runs its request for a long time.
+    #[test]
+    fn jobs_behind_a_long_one_wake_another_thread() {
+        for _ in 0..200 {
+            let queue = Arc::new(JobQueue::new(2, 10, Duration::from_secs(60)));
+            let (taken_tx, taken_rx) = mpsc::channel();
+            let release = Arc::new((Mutex::new(false), Condvar::new()));
+            let threads: Vec<_> = (0..2)
+                .map(|me| {
+                    let queue = Arc::clone(&queue);
+                    let taken = taken_tx.clone();
+                    let release = Arc::clone(&release);
+                    std::thread::spawn(move || {
+                        while let Some(_job) = queue.wait_for_job(me) {
+                            taken.send(me).unwrap();
+                            // A long request: hold the thread until the test is done.
+                            let (lock, cvar) = &*release;
+                            let mut done = lock.lock().unwrap();
+                            while !*done {
+                                done = cvar.wait(done).unwrap();
+                            }
+                        }
+                    })
+                })
+                .collect();
+            // Let both threads park.
+            while queue.lock().parked.len() < 2 {
+                std::thread::yield_now();
+            }
+            queue.push(job()).unwrap();
+            queue.push(job()).unwrap();
+            let mut got = [
+                taken_rx
+                    .recv_timeout(Duration::from_secs(5))
+                    .expect("a first thread"),
+                taken_rx
+                    .recv_timeout(Duration::from_secs(5))
+                    .expect("a second thread"),
+            ];
+            got.sort();
+            assert_eq!(got, [0, 1]);
+            queue.close();
+            let (lock, cvar) = &*release;
+            *lock.lock().unwrap() = true;
+            cvar.notify_all();
+            for thread in threads {
+                thread.join().unwrap();
+            }
+        }
     }
 }
