@@ -14,6 +14,8 @@
 //!   could not be bound, the workers kept crashing;
 //! * 2 — the command line or the configuration is invalid (nothing was started).
 
+#![deny(unsafe_code)]
+
 mod banner;
 
 use std::io::Write as _;

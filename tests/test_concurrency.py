@@ -1,16 +1,22 @@
 """Python threads: a slow request never holds up others, the queue is bounded, and a request
 that waits too long for a thread gets a 504 without running."""
 
+import json
+import socket
 import threading
 import time
 
 import requests
 
-from support import APPS, wait_for_file
+from support import APPS, read_response, wait_for_file
 
 
 def start(server, state_dir, *args):
     return server(*args, APPS / "behaviours.wsgi", env={"OXWSGI_TEST_STATE": str(state_dir)})
+
+
+def read_lines(path):
+    return path.read_text().split() if path.exists() else []
 
 
 def in_background(url):
@@ -59,3 +65,65 @@ def test_request_waiting_past_the_queue_timeout_gets_504_and_never_runs(server, 
     blocked.join(timeout=15)
     assert not (state_dir / "ran.log").exists(), "the timed-out request must never run"
     srv.wait_for_log(r"queue timeout expired: GET /ran\?tag=late waited more than 1s")
+
+
+def test_two_blocked_requests_leave_the_third_thread_serving(server, state_dir):
+    srv = start(server, state_dir, "--threads", "3")
+    first, first_result = in_background(srv.url + "/block?tag=t1")
+    second, second_result = in_background(srv.url + "/block?tag=t2")
+    deadline = time.monotonic() + 15
+    while len(read_lines(state_dir / "blocked.log")) < 2:
+        assert time.monotonic() < deadline, "the two blocking requests never both started"
+        time.sleep(0.02)
+    for _ in range(5):
+        assert requests.get(srv.url + "/", timeout=10).text == "ok\n"
+    for tag in ("t1", "t2"):
+        (state_dir / f"unblock-{tag}").touch()
+    first.join(timeout=15)
+    second.join(timeout=15)
+    assert first_result["response"].text == "unblocked t1\n"
+    assert second_result["response"].text == "unblocked t2\n"
+
+
+def test_a_thread_waiting_for_an_upload_does_not_hold_the_gil(server, state_dir):
+    srv = start(server, state_dir, "--threads", "2")
+    with srv.connect() as stalled:
+        # Half a body, then nothing: the app's wsgi.input.read() waits on the socket.
+        stalled.sendall(
+            b"POST /input/sha256 HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n"
+            + b"a" * 50000
+        )
+        time.sleep(0.5)
+        # Another Python thread needs the GIL to answer; it must get it at once.
+        for _ in range(5):
+            assert requests.get(srv.url + "/", timeout=5).text == "ok\n"
+        stalled.sendall(b"a" * 50000)
+        status, _, body, _ = read_response(stalled)
+    assert status == "HTTP/1.1 200 OK"
+    assert json.loads(body)["length"] == 100000
+
+
+def test_a_thread_waiting_for_a_slow_reader_does_not_hold_the_gil(server, state_dir):
+    srv = start(server, state_dir, "--threads", "2")
+    with srv.connect() as slow:
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        slow.sendall(b"GET /slow-consumer?tag=r1 HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert slow.recv(100).startswith(b"HTTP/1.1 200 OK")
+        wait_for_file(state_dir / "produced-r1")
+        time.sleep(0.5)  # the response channel and socket buffers fill up; the app waits
+        for _ in range(5):
+            assert requests.get(srv.url + "/", timeout=5).text == "ok\n"
+
+
+def test_a_client_that_stops_reading_is_cut_after_the_socket_timeout(server, state_dir):
+    srv = start(server, state_dir, "--threads", "1", "--socket-timeout", "1", "--log-level", "info")
+    with srv.connect() as stuck:
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        stuck.sendall(b"GET /close/forever?tag=stuck HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert stuck.recv(100).startswith(b"HTTP/1.1 200 OK")
+        # The only Python thread is held by a response nobody reads, until the socket
+        # timeout closes the connection and close() ends the response.
+        wait_for_file(state_dir / "closed.log", timeout=15)
+        assert (state_dir / "closed.log").read_text() == "stuck\n"
+        assert requests.get(srv.url + "/ran?tag=after", timeout=10).text == "ran after\n"
+    srv.wait_for_log(r"closing the connection: no byte of the response went out for 1s")

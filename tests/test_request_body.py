@@ -192,3 +192,16 @@ def test_hundred_mib_upload_streams_with_flat_memory(server, state_dir):
     assert response.json() == {"length": 100 * len(block), "sha256": digest.hexdigest()}
     growth_mib = (srv.rss_kib("VmHWM") - before) / 1024
     assert growth_mib < 30, f"peak memory grew by {growth_mib:.0f} MiB for a 100 MiB upload"
+
+
+def test_limit_zero_means_no_limit(server, state_dir):
+    srv = server(
+        "--limit-request-body",
+        "0",
+        APPS / "behaviours.wsgi",
+        env={"OXWSGI_TEST_STATE": str(state_dir)},
+    )
+    data = os.urandom(11 * 1024 * 1024)  # over the default limit of 10 MiB
+    response = requests.post(srv.url + "/input/sha256", data=data)
+    assert response.status_code == 200
+    assert response.json() == sha_reply(data)

@@ -2,9 +2,11 @@
 rules, HEAD, wsgi.file_wrapper, and close() called exactly once on every path."""
 
 import os
+import re
 import socket
 import time
 
+import pytest
 import requests
 
 from support import APPS, read_response, wait_for_file
@@ -223,3 +225,64 @@ def test_file_wrapper_sends_a_real_file_and_closes_it_once(server, state_dir):
 def test_file_wrapper_over_a_non_file_is_iterated(server, state_dir):
     srv = start(server, state_dir)
     assert requests.get(srv.url + "/file-wrapper-pipe").text == "not a file\n"
+
+
+@pytest.mark.parametrize(
+    "query,message",
+    [
+        ("value=%2B1", "ValueError: Content-Length '+1' is not a non-negative whole number"),
+        ("value=1.0", "ValueError: Content-Length '1.0' is not a non-negative whole number"),
+        ("value=3&value=4", "ValueError: Content-Length given twice with different values: 3 and 4"),
+    ],
+)
+def test_invalid_content_length_from_the_app_gives_500(server, state_dir, query, message):
+    srv = start(server, state_dir)
+    response = requests.get(srv.url + "/content-length/given?" + query)
+    assert response.status_code == 500
+    assert "The error has been logged." in response.text
+    srv.wait_for_log(re.escape(message))
+
+
+def test_the_same_content_length_twice_is_folded_into_one(server, state_dir):
+    srv = start(server, state_dir)
+    data = srv.raw(
+        b"GET /content-length/given?value=3&value=3 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    head, body = data.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert head.count(b"Content-Length") == 1
+    assert b"\r\nContent-Length: 3" in head
+    assert body == b"abc"
+
+
+@pytest.mark.parametrize(
+    "path,message",
+    [
+        ("/yields-str", "TypeError: the response body must be an iterable of bytes, but it yielded a str"),
+        ("/returns-none", "TypeError: 'NoneType' object is not iterable"),
+    ],
+)
+def test_a_body_that_is_not_bytes_gives_500(server, state_dir, path, message):
+    srv = start(server, state_dir)
+    response = requests.get(srv.url + path)
+    assert response.status_code == 500
+    srv.wait_for_log(re.escape(message))
+    assert requests.get(srv.url + "/").text == "ok\n"
+
+
+def test_head_of_a_whole_body_announces_its_length(server, state_dir):
+    (state_dir / "small.bin").write_bytes(b"x" * 1234)
+    srv = start(server, state_dir)
+    for path, length in [(b"/list-no-length", b"12"), (b"/file-wrapper?name=small.bin", b"1234")]:
+        data = srv.raw(b"HEAD " + path + b" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        assert data.startswith(b"HTTP/1.1 200 OK\r\n"), data
+        assert b"\r\nContent-Length: " + length + b"\r\n" in data
+        assert data.endswith(b"\r\n\r\n"), "HEAD must not send body bytes"
+
+
+def test_write_kept_past_the_end_of_its_request_raises(server, state_dir):
+    srv = start(server, state_dir, "--threads", "1")
+    assert requests.get(srv.url + "/keep-write").text == "kept\n"
+    assert requests.get(srv.url + "/late-write").text == (
+        "RuntimeError: the request has ended: start_response() and write() can no longer be used\n"
+    )

@@ -63,6 +63,10 @@ class RaisesAtOnce:
         note("closed.log", self.tag)
 
 
+# Things one request keeps for a later one to misuse.
+KEPT = {}
+
+
 def text(start_response, body, status="200 OK", extra=()):
     data = body.encode() if isinstance(body, str) else body
     start_response(
@@ -192,6 +196,37 @@ def application(environ, start_response):
     if path == "/content-length/short":
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "100")])
         return [b"only twenty bytes..."]
+
+    if path == "/content-length/given":
+        # Every `value` in the query becomes one Content-Length header.
+        values = parse_qs(environ["QUERY_STRING"]).get("value", [])
+        start_response(
+            "200 OK", [("Content-Type", "text/plain")] + [("Content-Length", v) for v in values]
+        )
+        return [b"abc"]
+
+    if path == "/list-no-length":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"twelve ", b"bytes"]
+
+    if path == "/yields-str":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return ["a str, not bytes"]
+
+    if path == "/returns-none":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return None
+
+    if path == "/keep-write":
+        KEPT["write"] = start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"kept\n"]
+
+    if path == "/late-write":
+        try:
+            KEPT["write"](b"too late")
+        except RuntimeError as exc:
+            return text(start_response, "RuntimeError: %s\n" % exc)
+        return text(start_response, "no error\n")
 
     if path == "/chunked":
         start_response("200 OK", [("Content-Type", "text/plain")])

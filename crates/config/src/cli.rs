@@ -217,7 +217,7 @@ pub struct StartServer {
     pub max_clients: usize,
 
     /// The largest request body accepted, in bytes; a larger one gets a 413 and never reaches
-    /// the application.
+    /// the application. 0 means no limit.
     #[arg(
         long,
         default_value_t = 10_485_760,
@@ -253,6 +253,16 @@ pub struct StartServer {
         help_heading = "Limits and timeouts"
     )]
     pub header_timeout: u64,
+
+    /// Seconds a client may stop reading a response before its connection is closed (which
+    /// frees the Python thread producing the response).
+    #[arg(
+        long,
+        default_value_t = 60,
+        value_name = "SECONDS",
+        help_heading = "Limits and timeouts"
+    )]
+    pub socket_timeout: u64,
 
     /// Seconds a read of the request body may wait for more bytes from the client before the
     /// read fails (and the request gets a 408).

@@ -4,6 +4,8 @@
 //! by [`resolve`]) is the first front end; Apache-style configuration files will be another,
 //! producing the same model.
 
+#![deny(unsafe_code)]
+
 pub mod access_format;
 pub mod cli;
 mod error;

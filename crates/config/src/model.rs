@@ -79,6 +79,8 @@ pub struct HttpSettings {
     pub body_timeout: Duration,
     /// The largest request body accepted, in bytes; larger ones get a 413.
     pub limit_request_body: u64,
+    /// How long a response may wait for the client to read before the connection is closed.
+    pub socket_timeout: Duration,
     /// The largest request head (request line plus headers) accepted, in bytes.
     pub max_head_size: usize,
     /// The most request headers accepted.

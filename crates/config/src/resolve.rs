@@ -196,7 +196,12 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
             keep_alive_timeout: Duration::from_secs(args.keep_alive_timeout),
             header_timeout: Duration::from_secs(args.header_timeout.max(1)),
             body_timeout: Duration::from_secs(args.body_timeout.max(1)),
-            limit_request_body: args.limit_request_body,
+            // As with Apache's LimitRequestBody, 0 means no limit.
+            limit_request_body: match args.limit_request_body {
+                0 => u64::MAX,
+                limit => limit,
+            },
+            socket_timeout: Duration::from_secs(args.socket_timeout.max(1)),
             max_head_size: 64 * 1024,
             max_headers: 100,
             max_connections: args.max_clients.max(1),

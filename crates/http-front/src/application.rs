@@ -40,7 +40,7 @@ pub struct AppRequest {
     /// How many leading bytes of `path` are the mount point.
     pub script_name_len: usize,
     /// The body, when the request has one; it is read only when the application reads it.
-    pub body: Option<hyper::body::Incoming>,
+    pub body: Option<crate::RequestBody>,
     /// The most body bytes the application may read.
     pub body_limit: u64,
     /// The client's address.
@@ -114,4 +114,7 @@ pub enum AppError {
     /// The application did not start its response within the request timeout: 504.
     #[error("the application did not answer within the request timeout")]
     RequestTimeout,
+    /// The request body's framing was broken: 400.
+    #[error("the request body is not well-formed")]
+    MalformedBody,
 }

@@ -8,6 +8,11 @@
 //! last arrived and how many requests are in flight ([`ConnActivity`]); once it has served a
 //! request and then sat idle for the keep-alive timeout, it is shut down gracefully (hyper closes
 //! an idle connection at once).
+//!
+//! hyper has no write timeout either: a client that stops reading a response would hold the
+//! connection, and through the full response channel the Python thread producing it, forever.
+//! A connection whose response makes no progress (no byte read or written) for the socket
+//! timeout is closed, which ends the response and frees that thread.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -31,6 +36,8 @@ pub(crate) struct ConnActivity {
     /// Milliseconds after `opened` when bytes last arrived or a response last finished.
     last_active_ms: AtomicU64,
     in_flight: AtomicU32,
+    /// Requests whose response is being sent.
+    responding: AtomicU32,
     served: AtomicU64,
 }
 
@@ -40,6 +47,7 @@ impl ConnActivity {
             opened: Instant::now(),
             last_active_ms: AtomicU64::new(0),
             in_flight: AtomicU32::new(0),
+            responding: AtomicU32::new(0),
             served: AtomicU64::new(0),
         }
     }
@@ -47,6 +55,15 @@ impl ConnActivity {
     fn touch(&self) {
         let now = self.opened.elapsed().as_millis() as u64;
         self.last_active_ms.store(now, Ordering::Relaxed);
+    }
+
+    /// When a response in progress counts as stalled, if one is in progress.
+    fn stall_deadline(&self, socket_timeout: Duration) -> Option<Instant> {
+        (self.responding.load(Ordering::Relaxed) > 0).then(|| {
+            self.opened
+                + Duration::from_millis(self.last_active_ms.load(Ordering::Relaxed))
+                + socket_timeout
+        })
     }
 
     /// When an idle connection should be closed, if it is idle now.
@@ -80,6 +97,7 @@ pub(crate) struct RequestTracker {
     activity: Arc<ConnActivity>,
     log: Option<(Arc<AccessLog>, Box<AccessEntry>)>,
     sent: u64,
+    responding: bool,
 }
 
 impl RequestTracker {
@@ -92,11 +110,18 @@ impl RequestTracker {
             activity,
             log,
             sent: 0,
+            responding: false,
         }
     }
 
-    /// Records the response head for the access log.
+    /// Records that the response is being sent (for the socket timeout) and its head (for the
+    /// access log).
     pub(crate) fn respond(&mut self, status: http::StatusCode, headers: &http::HeaderMap) {
+        if !self.responding {
+            self.responding = true;
+            self.activity.responding.fetch_add(1, Ordering::Relaxed);
+            self.activity.touch();
+        }
         if let Some((log, entry)) = &mut self.log {
             log.respond(entry, status, headers);
         }
@@ -112,6 +137,9 @@ impl Drop for RequestTracker {
         self.activity.touch();
         self.activity.served.fetch_add(1, Ordering::Relaxed);
         self.activity.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if self.responding {
+            self.activity.responding.fetch_sub(1, Ordering::Relaxed);
+        }
         if let Some((log, entry)) = &self.log {
             log.finish(entry, self.sent);
         }
@@ -144,7 +172,11 @@ impl Write for TrackedIo {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        result
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -164,7 +196,11 @@ impl Write for TrackedIo {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        result
     }
 }
 
@@ -180,6 +216,7 @@ pub(crate) async fn serve_connection<A: Application>(
     shared.activity = Some(Arc::clone(&activity));
     let settings = &shared.server.settings;
     let keep_alive = settings.http.keep_alive_timeout;
+    let socket_timeout = settings.http.socket_timeout;
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -216,8 +253,13 @@ pub(crate) async fn serve_connection<A: Application>(
         } else {
             activity.idle_deadline(idle_limit, drain_started)
         };
-        // With no idle deadline yet, look again after a keep-alive period.
-        let wake_at = idle_at.unwrap_or_else(|| Instant::now() + idle_limit);
+        let stall_at = activity.stall_deadline(socket_timeout);
+        // With no deadline yet, look again after a keep-alive period.
+        let wake_at = [idle_at, stall_at]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or_else(|| Instant::now() + idle_limit);
         tokio::select! {
             result = connection.as_mut() => {
                 if let Err(err) = result {
@@ -230,9 +272,20 @@ pub(crate) async fn serve_connection<A: Application>(
                     drain_started = Some(Instant::now());
                 }
             }
-            _ = tokio::time::sleep_until(wake_at.into()), if !closing => {
+            _ = tokio::time::sleep_until(wake_at.into()) => {
+                let now = Instant::now();
+                if activity.stall_deadline(socket_timeout).is_some_and(|at| now >= at) {
+                    tracing::info!(
+                        client.addr = %remote,
+                        "closing the connection: no byte of the response went out for {}s \
+                         (the client stopped reading, or the application stopped producing; \
+                         --socket-timeout)",
+                        socket_timeout.as_secs()
+                    );
+                    return;
+                }
                 let deadline = activity.idle_deadline(idle_limit, drain_started);
-                if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                if !closing && deadline.is_some_and(|deadline| now >= deadline) {
                     closing = true;
                     connection.as_mut().graceful_shutdown();
                 }

@@ -112,6 +112,7 @@ impl Refusal {
             AppError::BodyTooLarge => Refusal::BodyTooLarge { limit: body_limit },
             AppError::BodyTimeout => Refusal::RequestTimeout,
             AppError::RequestTimeout => Refusal::AppTimeout,
+            AppError::MalformedBody => Refusal::BadRequest("the request body is not well-formed"),
         }
     }
 }

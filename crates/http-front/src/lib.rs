@@ -5,14 +5,18 @@
 //! [`error_response`](crate::error_response). Bodies of every kind leave through one
 //! [`ResponseBody`] type.
 
+#![deny(unsafe_code)]
+
 mod access_log;
 mod application;
 mod body;
 mod compress;
 mod conn;
 mod error_response;
+mod host;
 mod listener;
 mod path;
+mod request_body;
 mod request_id;
 mod router;
 mod service;
@@ -33,6 +37,7 @@ pub use application::{
 pub use body::{NoStream, ResponseBody};
 pub use error_response::{Refusal, error_response};
 pub use path::{PathError, normalize};
+pub use request_body::{RequestBody, RequestBodyError};
 pub use request_id::RequestIds;
 pub use router::{Mounted, Route, Router};
 

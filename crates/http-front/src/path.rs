@@ -8,7 +8,7 @@
 //! * an encoded slash (`%2F`) or NUL (`%00`) is a 404, as with Apache's default
 //!   `AllowEncodedSlashes Off`: a decoded `/` would otherwise change which resource is meant;
 //! * `.` and `..` segments are resolved after decoding (so `%2e%2e` counts), and a path that
-//!   climbs above the root is a 400;
+//!   climbs above the root is a 404 (nothing is there to find, and a 404 tells a scanner no more);
 //! * repeated slashes are merged.
 //!
 //! Written by hand because it is Apache's specific rule set, not generic URL normalisation, and

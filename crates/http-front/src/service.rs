@@ -2,7 +2,7 @@
 //! (or the refusal) into a response.
 //!
 //! Everything a request is refused for is refused here, before the application sees it: a
-//! malformed or escaping path, a missing `Host` on HTTP/1.1, an unsupported `Expect`, a declared
+//! malformed or escaping path, a missing, repeated or invalid `Host`, an unsupported `Expect`, a declared
 //! body over the limit (413, without reading the body), or a path nothing is mounted at.
 
 use std::convert::Infallible;
@@ -20,7 +20,9 @@ use crate::body::ResponseBody;
 use crate::compress;
 use crate::conn::{ConnActivity, RequestTracker};
 use crate::error_response::{Refusal, error_response};
+use crate::host;
 use crate::path::normalize;
+use crate::request_body::RequestBody;
 use crate::request_id::RequestIds;
 use crate::router::{Route, Router};
 use crate::static_files::{StaticFiles, StaticRequest};
@@ -78,6 +80,7 @@ pub(crate) async fn handle<A: Application>(
         .clone()
         .expect("the connection sets its activity before serving");
     let mut tracker = RequestTracker::new(activity, log);
+    let http_1_0 = request.version() == Version::HTTP_10;
     let codings = if server.compress_responses {
         compress::accepted(request.headers())
     } else {
@@ -92,10 +95,20 @@ pub(crate) async fn handle<A: Application>(
         }
     };
     let mut response = compress::maybe_compress(&codings, response);
-    if server.draining.load(std::sync::atomic::Ordering::Relaxed) {
+    // An HTTP/1.0 client reads a body of unknown length until the connection closes; hyper
+    // would otherwise answer its `Connection: keep-alive` in kind.
+    let unknown_length = http_body::Body::size_hint(response.body())
+        .exact()
+        .is_none();
+    if server.draining.load(std::sync::atomic::Ordering::Relaxed) || (http_1_0 && unknown_length) {
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        if http_1_0 {
+            // Marked as an HTTP/1.0 response, hyper takes the missing `keep-alive` as the end of
+            // the connection; left at 1.1, it would append `keep-alive` to our `close`.
+            *response.version_mut() = Version::HTTP_10;
+        }
     }
     tracker.respond(response.status(), response.headers());
     Ok(response.map(|body| body.tracked(tracker)))
@@ -109,10 +122,24 @@ async fn route<A: Application>(
 ) -> Result<Response<ResponseBody<A::Stream>>, Refusal> {
     let server = &conn.server;
     let limit = server.settings.http.limit_request_body;
-    if request.version() == Version::HTTP_11 && !request.headers().contains_key(header::HOST) {
-        return Err(Refusal::BadRequest(
-            "an HTTP/1.1 request must have a Host header",
-        ));
+    let mut hosts = request.headers().get_all(header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (None, _) if request.version() == Version::HTTP_11 => {
+            return Err(Refusal::BadRequest(
+                "an HTTP/1.1 request must have a Host header",
+            ));
+        }
+        (Some(_), Some(_)) => {
+            return Err(Refusal::BadRequest(
+                "the request has more than one Host header",
+            ));
+        }
+        (Some(host), None) if !host::is_valid(host.as_bytes()) => {
+            return Err(Refusal::BadRequest(
+                "the Host header is not a valid host name",
+            ));
+        }
+        _ => {}
     }
     if let Some(expect) = request.headers().get(header::EXPECT) {
         if !expect.as_bytes().eq_ignore_ascii_case(b"100-continue") {
@@ -151,7 +178,13 @@ async fn route<A: Application>(
     if declared_length(&head.headers).is_some_and(|length| length > limit) {
         return Err(Refusal::BodyTooLarge { limit });
     }
-    let body = (!http_body::Body::is_end_stream(&body)).then_some(body);
+    let expects_continue = head.headers.contains_key(header::EXPECT);
+    let (body, body_finished) = if http_body::Body::is_end_stream(&body) {
+        (None, None)
+    } else {
+        let (body, finished) = RequestBody::new(body);
+        (Some(body), Some(finished))
+    };
     let app_request = AppRequest {
         app,
         listener: conn.listener,
@@ -165,10 +198,19 @@ async fn route<A: Application>(
         request_id,
         received_at,
     };
-    match server.app.call(app_request).await {
-        Ok(response) => Ok(app_response(response)),
-        Err(error) => Err(Refusal::from_app(error, limit)),
+    let mut response = match server.app.call(app_request).await {
+        Ok(response) => app_response(response),
+        Err(error) => return Err(Refusal::from_app(error, limit)),
+    };
+    // A client that sent `Expect: 100-continue` and was never asked for its body may send it
+    // now or never: the connection cannot be reused, so say so.
+    let body_unread = body_finished.is_some_and(|f| !f.load(std::sync::atomic::Ordering::Relaxed));
+    if expects_continue && body_unread {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
+    Ok(response)
 }
 
 fn declared_length(headers: &http::HeaderMap) -> Option<u64> {

@@ -12,6 +12,8 @@
 //! Levels follow Apache: messages at or above the configured level are written, and `notice`
 //! messages (start, stop, restarts) are always written, as Apache does for its own lifecycle.
 
+#![deny(unsafe_code)]
+
 use std::fmt::Write as _;
 use std::fs::OpenOptions;
 use std::io::Write as _;

@@ -10,6 +10,8 @@
 //! * the listening sockets and a control pipe, inherited as descriptors ([`fds`]), on which the
 //!   worker reports `ready` and asks to be replaced ([`control`]).
 
+#![deny(unsafe_code)]
+
 pub mod control;
 pub mod fds;
 pub mod sockets;

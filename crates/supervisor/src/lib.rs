@@ -21,6 +21,8 @@
 //! Every state change is logged: workers starting and becoming ready at `info`, exits and
 //! restarts at `notice`, failures at `error`.
 
+#![deny(unsafe_code)]
+
 mod worker;
 
 use std::collections::VecDeque;

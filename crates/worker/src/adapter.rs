@@ -12,10 +12,11 @@ use crate::lifecycle::Activity;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use oxwsgi_http_front::{
-    AppBody, AppError, AppRequest, AppResponse, Application, BoxError, FileRegion,
+    AppBody, AppError, AppRequest, AppResponse, Application, BoxError, FileRegion, RequestBodyError,
 };
 use oxwsgi_wsgi_bridge::{
-    ChunkReceiver, Rejected, StreamAborted, WsgiBody, WsgiFailure, WsgiPool, WsgiReply, WsgiRequest,
+    BodyError, ChunkReceiver, Rejected, StreamAborted, WsgiBody, WsgiFailure, WsgiPool, WsgiReply,
+    WsgiRequest,
 };
 
 /// Runs requests on the Python threads of this process.
@@ -71,6 +72,7 @@ impl Application for WsgiApplication {
                     WsgiFailure::ApplicationError => AppError::Internal,
                     WsgiFailure::BodyTooLarge => AppError::BodyTooLarge,
                     WsgiFailure::BodyTimeout => AppError::BodyTimeout,
+                    WsgiFailure::MalformedBody => AppError::MalformedBody,
                     WsgiFailure::ShuttingDown => AppError::Unavailable,
                     WsgiFailure::RequestTimeout => AppError::RequestTimeout,
                 }),
@@ -89,9 +91,11 @@ fn wsgi_request(request: AppRequest) -> WsgiRequest {
         head: request.head,
         path: request.path,
         script_name_len: request.script_name_len,
-        body: request.body.map(|incoming| {
-            Box::pin(incoming.map_err(|err| Box::new(err) as BoxError))
-                as oxwsgi_wsgi_bridge::RequestBody
+        body: request.body.map(|body| {
+            Box::pin(body.map_err(|error| match error {
+                RequestBodyError::Malformed(e) => BodyError::Malformed(Box::new(e)),
+                RequestBodyError::Disconnected(e) => BodyError::Disconnected(Box::new(e)),
+            })) as oxwsgi_wsgi_bridge::RequestBody
         }),
         body_limit: request.body_limit,
         remote: request.remote,

@@ -16,6 +16,8 @@
 //! Meanwhile it asks the supervisor to replace it when a lifecycle limit is reached
 //! ([`lifecycle`]) or a request times out, and exits at once if Python's lock stays stuck.
 
+#![deny(unsafe_code)]
+
 mod adapter;
 mod control;
 mod lifecycle;

@@ -133,8 +133,19 @@ impl EnvironBuilder {
         )?;
         let query = head.uri.query().unwrap_or("");
         environ.set_item(intern!(py, "QUERY_STRING"), PyString::new(py, query))?;
-        let target = head.uri.path_and_query().map_or("/", |pq| pq.as_str());
-        environ.set_item(intern!(py, "REQUEST_URI"), PyString::new(py, target))?;
+        // The request target as the client sent it: usually origin-form (`/path?query`), but a
+        // request in absolute-form (`http://host/path`, as proxies send) keeps its scheme and
+        // authority, as Apache's REQUEST_URI does.
+        match head.uri.authority() {
+            None => {
+                let target = head.uri.path_and_query().map_or("/", |pq| pq.as_str());
+                environ.set_item(intern!(py, "REQUEST_URI"), PyString::new(py, target))?;
+            }
+            Some(_) => {
+                let target = head.uri.to_string();
+                environ.set_item(intern!(py, "REQUEST_URI"), PyString::new(py, &target))?;
+            }
+        }
         environ.set_item(intern!(py, "SERVER_PROTOCOL"), protocol(py, head.version))?;
         environ.set_item(
             intern!(py, "REMOTE_ADDR"),
@@ -176,18 +187,25 @@ impl EnvironBuilder {
 
     /// `SERVER_NAME` and `SERVER_PORT` come from the `Host` header when there is one, as with
     /// Apache's default `UseCanonicalName Off`, so that URLs the application builds point back
-    /// at the name the client used.
+    /// at the name the client used. A request target in absolute-form names the host itself,
+    /// and wins over `Host` (RFC 9112 §3.2.2).
     fn set_server_name_and_port(
         &self,
         py: Python<'_>,
         environ: &Bound<'_, PyDict>,
         request: &WsgiRequest,
     ) -> PyResult<()> {
-        let host = request
-            .head
-            .headers
-            .get(header::HOST)
-            .map(|h| split_host(h.as_bytes()));
+        let host = match request.head.uri.authority() {
+            Some(authority) => {
+                let host_port = authority.as_str().rsplit('@').next().unwrap_or_default();
+                Some(split_host(host_port.as_bytes()))
+            }
+            None => request
+                .head
+                .headers
+                .get(header::HOST)
+                .map(|h| split_host(h.as_bytes())),
+        };
         let name = match host {
             Some((name, _)) if !name.is_empty() => latin1(py, name),
             _ => self.default_server_name.bind(py).clone(),

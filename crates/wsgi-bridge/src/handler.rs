@@ -125,6 +125,7 @@ pub(crate) fn serve(py: Python<'_>, shared: &Shared, context: &ThreadContext, jo
     if let Ok(result) = &result {
         close_result(py, app, &request, result);
     }
+    start_response.borrow_mut().writer.end_request();
     report_irregularities(&start_response.borrow().writer, &request);
     if let Some(input) = input {
         input.get().release();
@@ -196,6 +197,7 @@ fn input_failure_status(failure: InputFailure) -> WsgiFailure {
         InputFailure::TooLarge { .. } => WsgiFailure::BodyTooLarge,
         InputFailure::TimedOut => WsgiFailure::BodyTimeout,
         InputFailure::Disconnected { .. } => WsgiFailure::ApplicationError,
+        InputFailure::Malformed { .. } => WsgiFailure::MalformedBody,
     }
 }
 
@@ -207,6 +209,9 @@ fn describe_input_failure(failure: InputFailure) -> String {
         InputFailure::TimedOut => "the client stopped sending the request body".to_owned(),
         InputFailure::Disconnected { received } => {
             format!("the client disconnected after {received} bytes of request body")
+        }
+        InputFailure::Malformed { received } => {
+            format!("the request body was not well-formed after {received} bytes")
         }
     }
 }

@@ -19,7 +19,7 @@ use pyo3::exceptions::{PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
-use crate::request::RequestBody;
+use crate::request::{BodyError, RequestBody};
 
 /// How bodies are read: the runtime that drives the connections, and the body timeout.
 struct ReadSettings {
@@ -42,8 +42,10 @@ pub(crate) enum InputFailure {
     TooLarge { limit: u64 },
     /// The client sent nothing for longer than the body timeout.
     TimedOut,
-    /// The client closed the connection, or broke the framing, mid-body.
+    /// The client closed the connection mid-body.
     Disconnected { received: u64 },
+    /// The client broke the body's framing (a bad chunk size, say).
+    Malformed { received: u64 },
 }
 
 impl InputFailure {
@@ -58,6 +60,10 @@ impl InputFailure {
             InputFailure::Disconnected { received } => PyOSError::new_err(format!(
                 "client disconnected before sending the whole request body ({received} bytes \
                  received)"
+            )),
+            InputFailure::Malformed { received } => PyOSError::new_err(format!(
+                "the request body is not well-formed ({received} bytes received before the \
+                 error)"
             )),
         }
     }
@@ -222,9 +228,11 @@ impl WsgiInput {
                     state.failure = Some(InputFailure::TimedOut);
                 }
                 Ok(None) => state.eof = true,
-                Ok(Some(Err(_))) => {
-                    state.failure = Some(InputFailure::Disconnected {
-                        received: state.received,
+                Ok(Some(Err(error))) => {
+                    let received = state.received;
+                    state.failure = Some(match error {
+                        BodyError::Malformed(_) => InputFailure::Malformed { received },
+                        BodyError::Disconnected(_) => InputFailure::Disconnected { received },
                     });
                 }
                 Ok(Some(Ok(frame))) => {

@@ -38,7 +38,7 @@ pub use interpreter::{
 };
 pub use pool::{MountedApp, PoolSettings, PoolStartError, Rejected, WsgiPool};
 pub use request::{
-    BoxError, ChunkReceiver, FileBody, RequestBody, StreamAborted, WsgiBody, WsgiFailure,
-    WsgiReply, WsgiRequest, WsgiResponse,
+    BodyError, BoxError, ChunkReceiver, FileBody, RequestBody, StreamAborted, WsgiBody,
+    WsgiFailure, WsgiReply, WsgiRequest, WsgiResponse,
 };
 pub use watchdog::PoolEvent;

@@ -16,7 +16,19 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A request body as the bridge reads it: frames of `Bytes`, polled only when the application
 /// reads `wsgi.input` (so `100 Continue` is sent only then).
-pub type RequestBody = Pin<Box<dyn http_body::Body<Data = Bytes, Error = BoxError> + Send>>;
+pub type RequestBody = Pin<Box<dyn http_body::Body<Data = Bytes, Error = BodyError> + Send>>;
+
+/// Why a request body stopped before its end, as the HTTP side tells the two apart: the
+/// application sees `OSError` either way, but the response status differs.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// The client broke the body's framing (a bad chunk size, say): a 400.
+    #[error("the request body is not well-formed: {0}")]
+    Malformed(#[source] BoxError),
+    /// The client went away before the body ended.
+    #[error("the client disconnected during the request body: {0}")]
+    Disconnected(#[source] BoxError),
+}
 
 /// One request for a WSGI application.
 pub struct WsgiRequest {
@@ -78,6 +90,8 @@ pub enum WsgiFailure {
     BodyTooLarge,
     /// The client took too long to send the request body.
     BodyTimeout,
+    /// The client broke the request body's framing.
+    MalformedBody,
     /// The pool is shutting down and no longer runs requests.
     ShuttingDown,
     /// The application ran past the request timeout without starting its response.

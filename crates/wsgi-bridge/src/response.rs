@@ -14,8 +14,8 @@
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, StatusCode};
-use pyo3::exceptions::{PyAssertionError, PyTypeError};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use pyo3::exceptions::{PyAssertionError, PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 use tokio::sync::mpsc::error::TrySendError;
@@ -83,6 +83,9 @@ pub(crate) struct ResponseWriter {
     body_allowed: bool,
     declared: Option<u64>,
     written: u64,
+    /// Set when the request is over: a `write` or `start_response` the application kept and
+    /// calls later must fail, not vanish.
+    ended: bool,
     pub(crate) irregularities: BodyIrregularities,
 }
 
@@ -95,8 +98,24 @@ impl ResponseWriter {
             body_allowed: !head_request,
             declared: None,
             written: 0,
+            ended: false,
             irregularities: BodyIrregularities::default(),
         }
+    }
+
+    /// Marks the request as over; see [`ResponseWriter::check_open`].
+    pub(crate) fn end_request(&mut self) {
+        self.ended = true;
+    }
+
+    /// Fails when the request this writer belonged to is over.
+    pub(crate) fn check_open(&self) -> PyResult<()> {
+        if self.ended {
+            return Err(PyRuntimeError::new_err(
+                "the request has ended: start_response() and write() can no longer be used",
+            ));
+        }
+        Ok(())
     }
 
     /// Whether `start_response` has been called.
@@ -239,6 +258,19 @@ impl ResponseWriter {
         }
     }
 
+    /// Gives a HEAD response the `Content-Length` the GET would have had, when the body is known
+    /// whole and the application did not declare it: clients (and caches) use a HEAD to learn
+    /// the size, as they do from Apache.
+    fn announce_head_length(&self, head: &mut ResponseHead, len: u64) {
+        let has_body_status = head.status != StatusCode::NO_CONTENT
+            && head.status != StatusCode::NOT_MODIFIED
+            && !head.status.is_informational();
+        if self.head_request && head.content_length.is_none() && has_body_status {
+            head.headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        }
+    }
+
     /// Sends a body that is known whole (a list or tuple of bytes).
     fn send_whole(&mut self, py: Python<'_>, data: Bytes) -> PyResult<()> {
         if !matches!(self.phase, Phase::HeadSet(_)) {
@@ -246,7 +278,8 @@ impl ResponseWriter {
             return self.finish(py);
         }
         let data = self.clip(data);
-        let head = self.take_head().expect("the phase is HeadSet");
+        let mut head = self.take_head().expect("the phase is HeadSet");
+        self.announce_head_length(&mut head, data.len() as u64);
         let body = if !self.body_allowed {
             WsgiBody::Empty
         } else if self.short_of_declared() {
@@ -262,13 +295,14 @@ impl ResponseWriter {
 
     /// Sends a file region for `wsgi.file_wrapper` without Python.
     fn send_file(&mut self, region: FileRegion) -> FileSend {
-        let Some(head) = self.take_head() else {
+        let Some(mut head) = self.take_head() else {
             return FileSend::Iterate;
         };
         let len = match self.declared {
             Some(declared) => declared.min(region.len),
             None => region.len,
         };
+        self.announce_head_length(&mut head, len);
         self.written = len;
         if !self.body_allowed {
             self.hand_over(head, WsgiBody::Empty);

@@ -35,6 +35,7 @@ impl StartResponse {
         let exc_info = exc_info.filter(|e| !e.is_none());
         {
             let this = slf.borrow();
+            this.writer.check_open()?;
             match exc_info {
                 // After the head has gone out an error can no longer change it: PEP 3333 says to
                 // re-raise the application's exception, which aborts the response.
@@ -70,6 +71,7 @@ impl StartResponse {
             ))
         })?;
         let mut this = slf.borrow_mut();
+        this.writer.check_open()?;
         if !this.writer.head_set() {
             return Err(PyAssertionError::new_err(
                 "write() was called before start_response()",
@@ -222,14 +224,41 @@ fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<(HeaderMap, Option<u64>
             continue;
         }
         if header_name == header::CONTENT_LENGTH {
-            let length = value_text.trim().parse::<u64>().map_err(|_| {
-                PyValueError::new_err(format!("Content-Length {} is not a number", value_repr()))
+            let length = parse_content_length(&value_text).ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "Content-Length {} is not a non-negative whole number",
+                    value_repr()
+                ))
             })?;
+            match content_length {
+                // The same length twice is harmless (RFC 9110 §8.6 lets it be folded); two
+                // different lengths would make the response's framing a guess.
+                Some(earlier) if earlier == length => continue,
+                Some(earlier) => {
+                    return Err(PyValueError::new_err(format!(
+                        "Content-Length given twice with different values: {earlier} and {length}"
+                    )));
+                }
+                None => {}
+            }
             content_length = Some(length);
+            map.append(header_name, HeaderValue::from(length));
+            continue;
         }
         map.append(header_name, header_value);
     }
     Ok((map, content_length))
+}
+
+/// A `Content-Length` value: ASCII digits only (surrounding whitespace allowed), as RFC 9110
+/// §8.6 requires; `+1`, `1.0` or `0x10` would otherwise mean different things to different
+/// clients.
+fn parse_content_length(text: &str) -> Option<u64> {
+    let digits = text.trim_matches(|c| c == ' ' || c == '\t');
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 /// A native string's bytes when every character is latin-1; `None` otherwise. ASCII text (the
@@ -247,6 +276,23 @@ fn latin1_bytes(text: &str) -> Option<std::borrow::Cow<'_, [u8]>> {
 #[cfg(test)]
 mod tests {
     use super::latin1_bytes;
+
+    #[test]
+    fn content_length_is_digits_only() {
+        assert_eq!(super::parse_content_length(" 12 "), Some(12));
+        assert_eq!(super::parse_content_length("0"), Some(0));
+        for bad in [
+            "",
+            "+1",
+            "-1",
+            "1.0",
+            "0x10",
+            "1 2",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(super::parse_content_length(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn latin1_keeps_high_bytes_and_refuses_wider_characters() {
