@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         .map(|a| a.to_string_lossy().into_owned())
         .unwrap_or_default();
     let role = title::role(&arg0);
+    title::set_short_name(role);
     if role == title::Role::Worker {
         return ExitCode::from(oxwsgi_worker::run().clamp(0, 255) as u8);
     }

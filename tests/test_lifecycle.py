@@ -5,6 +5,7 @@ event happens under load from real clients."""
 import json
 import os
 import pathlib
+import re
 import signal
 import threading
 import time
@@ -86,8 +87,26 @@ def test_processes_have_titles_and_a_pid_file(server, tmp_path):
         for pid in srv.worker_pids()
     )
     assert titles == [b"oxwsgi: worker 1 [localhost:0]", b"oxwsgi: worker 2 [localhost:0]"]
+    # The short name that ps -e, top and pgrep show.
+    assert pathlib.Path(f"/proc/{srv.pid}/comm").read_text() == "oxwsgi\n"
+    for pid in srv.worker_pids():
+        assert pathlib.Path(f"/proc/{pid}/comm").read_text() == "oxwsgi-worker\n"
     pid_file = srv.server_root / "oxwsgi.pid"
     assert pid_file.read_text() == f"{srv.pid}\n"
+    assert srv.stop() == 0
+    assert not pid_file.exists()
+
+
+def test_custom_pid_file_and_a_log_line_for_every_worker_start(server, tmp_path):
+    pid_file = tmp_path / "run" / "custom.pid"
+    pid_file.parent.mkdir()
+    srv = server("--processes", "2", "--pid-file", pid_file, identity_app(tmp_path / "id.wsgi"))
+    assert pid_file.read_text() == f"{srv.pid}\n"
+    assert not (srv.server_root / "oxwsgi.pid").exists()
+    # At the default log level, each start is in the log with its pid.
+    started = re.findall(r"worker (\d) of 'localhost:0' started \(pid (\d+)\)", srv.error_log())
+    assert sorted(slot for slot, _ in started) == ["1", "2"]
+    assert {int(pid) for _, pid in started} == set(srv.worker_pids())
     assert srv.stop() == 0
     assert not pid_file.exists()
 
@@ -319,3 +338,90 @@ def test_workers_get_the_locale(server, tmp_path):
     srv = server("--locale", "C.UTF-8", app)
     assert json.loads(requests.get(srv.url + "/").text) == ["C.UTF-8", "C.UTF-8"]
     assert "Locale Setting     : C.UTF-8" in srv.stdout
+
+
+def test_graceful_timeout_cuts_a_request_that_runs_on(server, tmp_path):
+    srv = server("--graceful-timeout", "1", "--shutdown-timeout", "2", identity_app(tmp_path / "id.wsgi"))
+    outcome = {}
+
+    def long_request():
+        try:
+            outcome["response"] = requests.get(srv.url + "/sleep?30", timeout=60)
+        except requests.ConnectionError as exc:
+            outcome["error"] = exc
+
+    client = threading.Thread(target=long_request)
+    client.start()
+    time.sleep(0.5)  # the request is running
+    srv.send_signal(signal.SIGTERM)
+    # Far sooner than the request's 30 s: the graceful timeout cut it.
+    assert srv.wait_exit(timeout=20) == 0
+    client.join(timeout=10)
+    assert "error" in outcome, outcome
+    srv.wait_for_log(r"1 connection\(s\) still busy after the graceful timeout \(1s\) were cut")
+
+
+def test_shutdown_timeout_kills_a_worker_that_will_not_exit(server, tmp_path):
+    app = tmp_path / "stubborn.wsgi"
+    app.write_text(
+        "import atexit, time\n"
+        "atexit.register(time.sleep, 60)  # the worker hangs on its way out\n"
+        "def application(environ, start_response):\n"
+        "    start_response('200 OK', [])\n"
+        "    return [b'ok']\n"
+    )
+    srv = server("--graceful-timeout", "1", "--shutdown-timeout", "2", app)
+    worker = srv.worker_pid()
+    assert requests.get(srv.url + "/").text == "ok"
+    srv.send_signal(signal.SIGTERM)
+    assert srv.wait_exit(timeout=30) == 0
+    log = srv.error_log()
+    assert log.count("still running after the graceful and shutdown timeouts; killing it") == 1
+    assert f"(pid {worker}) stopped: killed by signal 9 (SIGKILL)" in log
+
+
+def test_workers_that_keep_crashing_are_restarted_with_a_growing_delay(server, tmp_path):
+    app = tmp_path / "crashing.wsgi"
+    app.write_text(
+        "import os\n"
+        "def application(environ, start_response):\n"
+        "    if environ['PATH_INFO'] == '/crash':\n"
+        "        os._exit(3)\n"
+        "    start_response('200 OK', [])\n"
+        "    return [str(os.getpid()).encode()]\n"
+    )
+    srv = server(app)
+    for delay in ("1.0", "2.0", "4.0"):
+        crashed = srv.worker_pid()
+        try:
+            requests.get(srv.url + "/crash", timeout=30)
+        except requests.ConnectionError:
+            pass
+        srv.wait_for_log(rf"\(pid {crashed}\) exited unexpectedly: exit status 3")
+        srv.wait_for_log(rf"worker 1 of 'localhost:0' starts again in {delay}s")
+        # The listening socket stays open: this request waits for the new worker.
+        assert int(requests.get(srv.url + "/", timeout=30).text) != crashed
+    assert srv.running
+
+
+def test_replacement_not_ready_in_time_is_killed_and_retried(server, tmp_path):
+    marker = tmp_path / "slow-start"
+    app = tmp_path / "app.wsgi"
+    app.write_text(
+        "import os, time\n"
+        f"while os.path.exists({str(marker)!r}):\n"
+        "    time.sleep(0.1)  # a start-up that hangs while the marker exists\n"
+        "def application(environ, start_response):\n"
+        "    start_response('200 OK', [])\n"
+        "    return [str(os.getpid()).encode()]\n"
+    )
+    srv = server("--startup-timeout", "2", "--disable-reloading", app)
+    old = srv.worker_pid()
+    marker.touch()
+    srv.send_signal(signal.SIGHUP)
+    srv.wait_for_log(r"not ready after the startup timeout \(2s\); killing it")
+    # The old worker went on serving the whole time.
+    assert requests.get(srv.url + "/", timeout=10).text == str(old)
+    marker.unlink()
+    wait_until(lambda: requests.get(srv.url + "/", timeout=10).text != str(old), what="the retry")
+    wait_until(lambda: old not in srv.worker_pids(), what="the old worker gone")

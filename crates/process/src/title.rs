@@ -14,6 +14,18 @@ pub fn worker(slot: usize, group: &str) -> String {
     format!("{WORKER_PREFIX}{slot} [{group}]")
 }
 
+/// Sets the kernel's short name of the process (`/proc/self/comm`, what `ps -e`, `top` and
+/// `pgrep` show): processes are executed from `/proc/self/exe`, which would otherwise name them
+/// all `exe`. Called first thing in `main`, so threads started later inherit it. Failure only
+/// costs the cosmetic name, so it is ignored.
+pub fn set_short_name(role: Role) {
+    let name = match role {
+        Role::Worker => "oxwsgi-worker",
+        Role::Supervisor | Role::Command => "oxwsgi",
+    };
+    let _ = std::fs::write("/proc/self/comm", name);
+}
+
 /// Which kind of oxwsgi process this is, by its `argv[0]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {

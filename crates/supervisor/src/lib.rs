@@ -35,7 +35,6 @@ use std::time::{Duration, Instant};
 use oxwsgi_config::{LogDestination, ServerConfig};
 use oxwsgi_logging::notice;
 use oxwsgi_process::{ReplaceReason, Report, fds};
-use rustix::process::Signal;
 use tokio::sync::mpsc;
 
 use crate::worker::{Event, SignalKind, Worker, WorkerId, WorkerState, describe_exit};
@@ -44,6 +43,8 @@ use crate::worker::{Event, SignalKind, Worker, WorkerId, WorkerState, describe_e
 const CRASH_LOOP_STARTS: u32 = 3;
 /// The longest wait before starting a crashed worker again.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// A serving worker that dies sooner than this after starting counts towards the back-off.
+const QUICK_CRASH: Duration = Duration::from_secs(10);
 
 /// Why the supervisor stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +128,9 @@ struct GroupState {
     replacing: Option<Replacing>,
     /// Failed starts in a row.
     failed_starts: u32,
+    /// Ready workers in a row that died within [`QUICK_CRASH`] of starting: an application that
+    /// crashes on its first requests is started again with a growing delay, not in a tight loop.
+    quick_crashes: u32,
     /// Slots to start again, and when.
     respawns: Vec<(Instant, usize)>,
     /// Replacements to try again (their first attempt failed to start), and when.
@@ -275,13 +279,7 @@ impl Supervisor {
             source,
         })?;
         let name = &self.config.group(group).name;
-        if self.phase == Phase::Spawning {
-            // Quiet during start-up: if the application cannot load, its error is all the
-            // user needs to see.
-            tracing::info!("worker {slot} of '{name}' started (pid {pid})");
-        } else {
-            notice!("worker {slot} of '{name}' started (pid {pid})");
-        }
+        notice!("worker {slot} of '{name}' started (pid {pid})");
         self.workers.push(Worker {
             id,
             group,
@@ -290,6 +288,7 @@ impl Supervisor {
             state: WorkerState::Starting,
             since: Instant::now(),
             replaces,
+            killed: false,
         });
         Ok(id)
     }
@@ -491,14 +490,15 @@ impl Supervisor {
                 self.groups[group].pending.retain(|(old, _)| *old != id);
                 let replacement_under_way = self.workers.iter().any(|w| w.replaces == Some(id));
                 if !replacement_under_way {
-                    let up_for = worker.since.elapsed();
                     // A worker that ran a while before dying gets replaced at once; one that
                     // keeps dying quickly waits longer each time.
-                    let failures = if up_for > Duration::from_secs(10) {
-                        0
+                    let state = &mut self.groups[group];
+                    if worker.since.elapsed() > QUICK_CRASH {
+                        state.quick_crashes = 0;
                     } else {
-                        self.groups[group].failed_starts.max(1)
-                    };
+                        state.quick_crashes += 1;
+                    }
+                    let failures = state.quick_crashes;
                     self.schedule_respawn(group, slot, failures);
                 }
             }
@@ -586,14 +586,14 @@ impl Supervisor {
     }
 
     fn kill_all(&mut self) {
-        for worker in &self.workers {
-            worker.signal(Signal::KILL);
+        for worker in &mut self.workers {
+            worker.kill();
         }
     }
 
     /// The earliest moment something is due: a startup or drain limit, a respawn, the stop.
     fn next_deadline(&self) -> Option<Instant> {
-        let workers = self.workers.iter().filter_map(|w| {
+        let workers = self.workers.iter().filter(|w| !w.killed).filter_map(|w| {
             let lifecycle = &self.config.group(w.group).lifecycle;
             match w.state {
                 WorkerState::Starting => Some(w.since + lifecycle.startup_timeout),
@@ -620,7 +620,7 @@ impl Supervisor {
 
     fn on_deadlines(&mut self) -> Result<(), SupervisorError> {
         let now = Instant::now();
-        for worker in &self.workers {
+        for worker in self.workers.iter_mut().filter(|w| !w.killed) {
             let lifecycle = &self.config.group(worker.group).lifecycle;
             let name = &self.config.group(worker.group).name;
             match worker.state {
@@ -632,7 +632,7 @@ impl Supervisor {
                         worker.pid,
                         lifecycle.startup_timeout.as_secs()
                     );
-                    worker.signal(Signal::KILL);
+                    worker.kill();
                 }
                 WorkerState::Draining
                     if now
@@ -646,7 +646,7 @@ impl Supervisor {
                         worker.slot,
                         worker.pid
                     );
-                    worker.signal(Signal::KILL);
+                    worker.kill();
                 }
                 _ => {}
             }

@@ -74,6 +74,8 @@ pub(crate) struct Worker {
     pub(crate) since: Instant,
     /// The worker this one is replacing, if it is a replacement.
     pub(crate) replaces: Option<WorkerId>,
+    /// SIGKILL has been sent: no deadline applies any more, only its exit is awaited.
+    pub(crate) killed: bool,
 }
 
 impl Worker {
@@ -82,6 +84,12 @@ impl Worker {
         if let Some(pid) = rustix::process::Pid::from_raw(self.pid as i32) {
             let _ = rustix::process::kill_process(pid, signal);
         }
+    }
+
+    /// Kills the worker at once. Its exit arrives as an event like any other.
+    pub(crate) fn kill(&mut self) {
+        self.signal(rustix::process::Signal::KILL);
+        self.killed = true;
     }
 
     /// Tells the worker to drain: stop accepting, finish its requests, exit.
