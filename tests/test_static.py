@@ -173,6 +173,7 @@ def test_other_methods_on_a_file_get_405(server, site):
         b"/static/..%5c..%5coutside.txt",
         b"/robots.txt%00.png",
         b"/escape.txt",
+        b"/static\\..\\..\\outside.txt",
         # The same, percent-encoded twice.
         b"/%252e%252e/outside.txt",
         b"/static/%252e%252e/%252e%252e/outside.txt",
@@ -350,3 +351,91 @@ def test_sendfile_serves_ranges_too(server, site):
     assert requests.get(srv.url + "/rand.bin").content == data
     part = requests.get(srv.url + "/rand.bin", headers={"Range": "bytes=1000000-2999999"})
     assert part.content == data[1000000:3000000]
+
+
+def test_static_type_never_starts_python(server, site, tmp_path):
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    marker = tmp_path / "python-started"
+    # site.addsitedir runs `import` lines of .pth files: a trace of Python starting.
+    (hook / "trace.pth").write_text(f"import pathlib; pathlib.Path({str(marker)!r}).touch()\n")
+    # The control: with an application, Python starts and leaves the trace.
+    with_app = server("--python-path", hook, EXAMPLES / "hello.wsgi")
+    assert marker.exists()
+    assert with_app.stop() == 0
+    marker.unlink()
+    srv = static_server(server, site, "--python-path", hook)
+    assert requests.get(srv.url + "/robots.txt").text == "User-agent: *\n"
+    assert not marker.exists(), "a static-only server started Python"
+
+
+def test_static_type_with_document_root_option(server, site, tmp_path):
+    # mod_wsgi-express's "hosting just static files": --document-root names the directory.
+    srv = server("--application-type", "static", "--document-root", ".", cwd=site)
+    assert requests.get(srv.url + "/robots.txt").text == "User-agent: *\n"
+    assert requests.get(srv.url + "/docs/").text == "<h1>docs</h1>\n"
+
+
+def test_default_document_root_is_htdocs_under_the_server_root(server):
+    srv = server(EXAMPLES / "hello.wsgi")
+    htdocs = srv.server_root / "htdocs"
+    assert htdocs.is_dir(), "the default document root is created at start-up"
+    assert f"Document Root      : {htdocs}" in srv.stdout
+    (htdocs / "robots.txt").write_text("User-agent: *\nDisallow: /\n")
+    deadline = time.monotonic() + 10
+    while requests.get(srv.url + "/robots.txt").text != "User-agent: *\nDisallow: /\n":
+        assert time.monotonic() < deadline, "a file dropped into htdocs was never served"
+        time.sleep(0.1)
+    assert requests.get(srv.url + "/other").text == "Hello World!\n"
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br"])
+def test_compressed_responses_revalidate_with_their_own_etag(server, site, coding):
+    srv = static_server(server, site, "--compress-responses")
+    url = srv.url + "/static/app.css"
+    first = requests.get(url, headers={"Accept-Encoding": coding})
+    assert first.headers["Content-Encoding"] == coding
+    etag = first.headers["ETag"]
+    assert etag.endswith(f'+{coding}"')
+    plain = requests.get(url, headers={"Accept-Encoding": "identity"})
+    assert plain.headers["ETag"] == etag.replace(f"+{coding}", "")
+    again = requests.get(url, headers={"Accept-Encoding": coding, "If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.headers["ETag"] == etag
+    matched = requests.get(url, headers={"Accept-Encoding": coding, "If-Match": etag})
+    assert matched.status_code == 200
+    stale = requests.get(url, headers={"Accept-Encoding": coding, "If-None-Match": '"0-0+gzip"'})
+    assert stale.status_code == 200
+
+
+def test_already_encoded_responses_are_not_compressed_again(server, site, tmp_path):
+    text = ("function f() { return 1; }\n" * 200).encode()
+    (site / "static" / "app.js").write_bytes(text)
+    packed = gzip.compress(text)
+    (site / "static" / "app.js.gz").write_bytes(packed)
+    srv = server("--compress-responses", "--document-root", site, APPS / "behaviours.wsgi")
+    sibling = requests.get(srv.url + "/static/app.js", headers={"Accept-Encoding": "gzip"}, stream=True)
+    assert sibling.headers["Content-Encoding"] == "gzip"
+    assert sibling.raw.read() == packed, "the precompressed file, byte for byte"
+    app = tmp_path / "encoded.wsgi"
+    app.write_text(
+        "import gzip\n"
+        "BODY = gzip.compress(b'<p>' + b'already encoded ' * 100 + b'</p>')\n"
+        "def application(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/html'), ('Content-Encoding', 'gzip'),\n"
+        "                              ('Content-Length', str(len(BODY)))])\n"
+        "    return [BODY]\n"
+    )
+    srv = server("--compress-responses", app)
+    response = requests.get(srv.url + "/", headers={"Accept-Encoding": "gzip, br"}, stream=True)
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(response.raw.read()).startswith(b"<p>already encoded ")
+
+
+def test_traversal_attempts_in_front_of_an_application_get_404(server, site):
+    srv = server("--document-root", site, EXAMPLES / "hello.wsgi")
+    for target in [b"/escape.txt", b"/static/..%5c..%5coutside.txt", b"/../outside.txt",
+                   b"/static/%2e%2e/%2e%2e/outside.txt"]:
+        response = raw_get(srv, target)
+        assert response.startswith(b"HTTP/1.1 404 Not Found\r\n"), (target, response[:100])
+        assert b"outside the root" not in response

@@ -142,18 +142,61 @@ pub(crate) fn maybe_compress<S>(
             .append(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     // A compressed body is another representation: a strong validator must change with it.
-    if let Some(etag) = parts
-        .headers
-        .get(header::ETAG)
-        .and_then(|v| v.to_str().ok())
-    {
-        if let Some(inner) = etag.strip_prefix('"').and_then(|e| e.strip_suffix('"')) {
-            if let Ok(tagged) = HeaderValue::from_str(&format!("\"{inner}-{}\"", coding.token())) {
-                parts.headers.insert(header::ETAG, tagged);
+    tag_etag(&mut parts.headers, coding);
+    Response::from_parts(parts, body.compressed(Encoder::new(coding)))
+}
+
+/// Appends `+coding` to a response's entity tag.
+fn tag_etag(headers: &mut HeaderMap, coding: Coding) {
+    let Some(etag) = headers.get(header::ETAG).and_then(|v| v.to_str().ok()) else {
+        return;
+    };
+    if let Some(inner) = etag.strip_suffix('"') {
+        if let Ok(tagged) = HeaderValue::from_str(&format!("{inner}+{}\"", coding.token())) {
+            headers.insert(header::ETAG, tagged);
+        }
+    }
+}
+
+/// Takes the `+br` or `+gzip` that compression added to entity tags out of a request's
+/// `If-None-Match` and `If-Match`, so that the file or application compares the tag of the
+/// representation it has (as Apache's mod_deflate does with its `-gzip`). Returns the coding
+/// that was taken out, so a 304 can give the client back the tag it holds.
+///
+/// A `"` cannot occur inside an entity tag, so `+gzip"` can only be a tag's end.
+pub(crate) fn untag_conditions(request: &mut HeaderMap) -> Option<Coding> {
+    let mut found = None;
+    for name in [header::IF_NONE_MATCH, header::IF_MATCH] {
+        let header::Entry::Occupied(mut entry) = request.entry(name) else {
+            continue;
+        };
+        for value in entry.iter_mut() {
+            let Ok(text) = value.to_str() else { continue };
+            let mut untagged = text.to_owned();
+            for coding in [Coding::Brotli, Coding::Gzip] {
+                let suffix = format!("+{}\"", coding.token());
+                if untagged.contains(&suffix) {
+                    untagged = untagged.replace(&suffix, "\"");
+                    found = found.or(Some(coding));
+                }
+            }
+            if untagged.len() != text.len() {
+                if let Ok(new) = HeaderValue::from_str(&untagged) {
+                    *value = new;
+                }
             }
         }
     }
-    Response::from_parts(parts, body.compressed(Encoder::new(coding)))
+    found
+}
+
+/// Gives a 304 the entity tag the client holds, when [`untag_conditions`] took its coding out.
+pub(crate) fn retag_not_modified<B>(response: &mut Response<B>, coding: Option<Coding>) {
+    if let Some(coding) = coding {
+        if response.status() == StatusCode::NOT_MODIFIED {
+            tag_etag(response.headers_mut(), coding);
+        }
+    }
 }
 
 /// A streaming encoder: bytes in, compressed bytes out.

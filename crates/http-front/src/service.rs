@@ -65,7 +65,7 @@ impl<A> Clone for ConnShared<A> {
 /// The hyper service function.
 pub(crate) async fn handle<A: Application>(
     conn: ConnShared<A>,
-    request: Request<Incoming>,
+    mut request: Request<Incoming>,
 ) -> Result<Response<ResponseBody<A::Stream>>, Infallible> {
     let started = Instant::now();
     let received_at = SystemTime::now();
@@ -81,10 +81,11 @@ pub(crate) async fn handle<A: Application>(
         .expect("the connection sets its activity before serving");
     let mut tracker = RequestTracker::new(activity, log);
     let http_1_0 = request.version() == Version::HTTP_10;
-    let codings = if server.compress_responses {
-        compress::accepted(request.headers())
+    let (codings, untagged) = if server.compress_responses {
+        let untagged = compress::untag_conditions(request.headers_mut());
+        (compress::accepted(request.headers()), untagged)
     } else {
-        Vec::new()
+        (Vec::new(), None)
     };
 
     let response = match route(&conn, request, request_id, received_at).await {
@@ -95,6 +96,7 @@ pub(crate) async fn handle<A: Application>(
         }
     };
     let mut response = compress::maybe_compress(&codings, response);
+    compress::retag_not_modified(&mut response, untagged);
     // An HTTP/1.0 client reads a body of unknown length until the connection closes; hyper
     // would otherwise answer its `Connection: keep-alive` in kind.
     let unknown_length = http_body::Body::size_hint(response.body())
