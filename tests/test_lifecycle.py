@@ -103,10 +103,18 @@ def test_custom_pid_file_and_a_log_line_for_every_worker_start(server, tmp_path)
     srv = server("--processes", "2", "--pid-file", pid_file, identity_app(tmp_path / "id.wsgi"))
     assert pid_file.read_text() == f"{srv.pid}\n"
     assert not (srv.server_root / "oxwsgi.pid").exists()
-    # At the default log level, each start is in the log with its pid.
-    started = re.findall(r"worker (\d) of 'localhost:0' started \(pid (\d+)\)", srv.error_log())
-    assert sorted(slot for slot, _ in started) == ["1", "2"]
-    assert {int(pid) for _, pid in started} == set(srv.worker_pids())
+    # At the default log level, the ready line names the initial workers' pids...
+    ready = re.search(r"ready: serving \S+ with 2 worker process\(es\) \(pid (\d+), (\d+)\)",
+                      srv.error_log())
+    assert ready, srv.error_log()
+    assert {int(pid) for pid in ready.groups()} == set(srv.worker_pids())
+    # ...and each later start has its own line.
+    victim = srv.worker_pids()[0]
+    os.kill(victim, signal.SIGKILL)
+    wait_until(lambda: len(srv.worker_pids()) == 2 and victim not in srv.worker_pids(),
+               what="a replacement")
+    (new,) = set(srv.worker_pids()) - {int(pid) for pid in ready.groups()}
+    srv.wait_for_log(rf"\[supervisor:notice\] .* worker \d of 'localhost:0' started \(pid {new}\)")
     assert srv.stop() == 0
     assert not pid_file.exists()
 
@@ -225,13 +233,14 @@ def test_app_exiting_at_import_stops_the_server_with_a_message(tmp_path):
     app = tmp_path / "exits.wsgi"
     app.write_text("import os\nos._exit(7)\n")
     port = free_port()
-    srv = Server([app], tmp_path, port=port, wait=False)
+    srv = Server(["--log-level", "info", app], tmp_path, port=port, wait=False)
     assert srv.wait_exit(timeout=60) == 1
     assert srv.stderr.endswith(
         "oxwsgi: the first worker of process group 'localhost:%d' could not start (exit status "
         "7); see above for why\n" % port
     )
-    assert srv.stderr.count("started (pid") <= 1
+    # One start, no respawn (starts are logged at info during start-up).
+    assert srv.stderr.count("worker 1 of 'localhost:%d' started (pid" % port) == 1
     assert not port_is_listening(port)
 
 

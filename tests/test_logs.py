@@ -123,3 +123,28 @@ def test_banner_fields_match_mod_wsgi_express(server):
     assert "Request Timeout    : 60 (seconds)" in srv.stdout
     assert "Startup Timeout    : 15 (seconds)" in srv.stdout
     assert f"PID File           : {srv.server_root}/oxwsgi.pid" in srv.stdout
+
+
+def test_banner_values_follow_the_options(server, tmp_path):
+    srv = server(
+        "--processes", "3", "--threads", "4", "--request-timeout", "33", "--startup-timeout", "22",
+        "--daemon-backlog", "77", "--queue-timeout", "11", "--max-clients", "99",
+        "--server-backlog", "55", "--locale", "C.UTF-8", "--pid-file", tmp_path / "x.pid",
+        "--mount-point", "/app", EXAMPLES / "hello.wsgi",
+    )
+    lines = dict(
+        (label.rstrip(), value) for label, _, value in
+        (line.partition(" : ") for line in srv.stdout.splitlines() if " : " in line)
+    )
+    assert lines["Request Capacity"] == "12 (3 processes * 4 threads)"
+    assert lines["Request Timeout"] == "33 (seconds)"
+    assert lines["Startup Timeout"] == "22 (seconds)"
+    assert lines["Queue Backlog"] == "77 (requests)"
+    assert lines["Queue Timeout"] == "11 (seconds)"
+    assert lines["Server Capacity"] == "99 (connections per process)"
+    assert lines["Server Backlog"] == "55 (connections)"
+    assert lines["Locale Setting"] == "C.UTF-8"
+    assert lines["PID File"] == str(tmp_path / "x.pid")
+    assert lines["Application"] == f"WSGI script '{EXAMPLES / 'hello.wsgi'}' at /app"
+    assert lines["Error Log File"] == "/dev/stderr (warn)"
+    assert lines["Operating Mode"] == "daemon"

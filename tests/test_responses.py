@@ -111,13 +111,42 @@ def test_an_exception_gives_500_and_a_logged_traceback_never_shown(server, state
     assert requests.get(srv.url + "/").text == "ok\n"
 
 
+def assert_500_with_logged_traceback(srv, path, last_line):
+    """A 500 whose page shows nothing of the error, and the full traceback in the log."""
+    response = requests.get(srv.url + path)
+    assert response.status_code == 500
+    assert "Traceback" not in response.text and last_line.split(":")[0] not in response.text
+    srv.wait_for_log(re.escape(last_line))
+    log = srv.error_log()
+    exception_at = log.index(f"Exception occurred processing WSGI script '{APPS / 'behaviours.wsgi'}' for GET {path}:")
+    traceback = log[exception_at:log.index(last_line)]
+    assert "Traceback (most recent call last):" in traceback
+    assert f'File "{APPS / "behaviours.wsgi"}", line ' in traceback
+    assert requests.get(srv.url + "/").text == "ok\n"
+
+
 def test_a_bad_status_line_gives_500(server, state_dir):
     srv = start(server, state_dir)
-    assert requests.get(srv.url + "/bad-status").status_code == 500
-    srv.wait_for_log(
-        r"ValueError: invalid status 'OK': it must be a three-digit code, a space and a reason phrase"
+    assert_500_with_logged_traceback(
+        srv,
+        "/bad-status",
+        "ValueError: invalid status 'OK': it must be a three-digit code, a space and a reason phrase",
     )
-    assert requests.get(srv.url + "/").text == "ok\n"
+
+
+@pytest.mark.parametrize(
+    "path,last_line",
+    [
+        ("/bad-header-name", "ValueError: invalid response header name 'Bad Name'"),
+        (
+            "/bytes-header-value",
+            "TypeError: response header names and values must be str, not (str, bytes)",
+        ),
+    ],
+)
+def test_bad_header_names_and_values_give_500(server, state_dir, path, last_line):
+    srv = start(server, state_dir)
+    assert_500_with_logged_traceback(srv, path, last_line)
 
 
 def test_header_injection_is_refused_with_500(server, state_dir):
@@ -130,9 +159,9 @@ def test_header_injection_is_refused_with_500(server, state_dir):
 
 def test_start_response_twice_without_exc_info_gives_500(server, state_dir):
     srv = start(server, state_dir)
-    assert requests.get(srv.url + "/start-twice").status_code == 500
-    srv.wait_for_log(r"AssertionError: start_response\(\) was called a second time without exc_info")
-    assert requests.get(srv.url + "/").text == "ok\n"
+    assert_500_with_logged_traceback(
+        srv, "/start-twice", "AssertionError: start_response() was called a second time without exc_info"
+    )
 
 
 def test_exc_info_replaces_the_head_before_it_is_sent(server, state_dir):
@@ -216,6 +245,12 @@ def test_file_wrapper_sends_a_real_file_and_closes_it_once(server, state_dir):
     assert response.content == content
     assert response.headers["Content-Length"] == str(len(content))
     assert wait_closed(state_dir, "f1") == 1
+    assert not (state_dir / "python-reads.log").exists(), "the file went through Python"
+    # The control: once the head is out, the wrapper is iterated, through Python's read().
+    response = requests.get(srv.url + "/file-wrapper?name=blob.bin&tag=f3&write-first=1")
+    assert response.content == content
+    assert wait_closed(state_dir, "f3") == 1
+    assert "f3" in (state_dir / "python-reads.log").read_text().split()
     # From the current position of the file object.
     response = requests.get(srv.url + "/file-wrapper?name=blob.bin&tag=f2&skip=1000")
     assert response.content == content[1000:]

@@ -1,7 +1,9 @@
 """Start-up: a broken application or configuration is reported, naming what is wrong, and the
 server exits before anything listens. Also the Python environment options."""
 
+import re
 import subprocess
+import time
 import sys
 
 import pytest
@@ -181,6 +183,45 @@ def test_help_explains_every_flag_with_its_default():
         assert default in described, flag
 
 
+def help_blocks():
+    """Each option of `start-server --help`: {flag: (its first line, its whole text on one line)}."""
+    out = subprocess.run(
+        [BINARY, "start-server", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    blocks, current = {}, None
+    for line in out.split("\n"):
+        start = re.match(r"^\s{2,6}(?:-\w, )?(--[a-z][a-z-]*)", line)
+        if start:
+            current = start.group(1)
+            blocks[current] = [line.strip(), line.strip()]
+        elif current and line.startswith(" " * 7):
+            blocks[current][1] += " " + line.strip()
+        elif current and line.strip() and not line.startswith(" "):
+            current = None  # a section heading
+    return {flag: (first, " ".join(text.split())) for flag, (first, text) in blocks.items()}
+
+
+# Options with a value but no default: each says what leaving it out means instead.
+NO_DEFAULT = {
+    "--entry-point": "instead of the ENTRY_POINT argument",
+    "--python-path": "Repeat for several",
+    "--url-alias": "Repeat for several",
+}
+
+
+def test_help_describes_every_option():
+    blocks = help_blocks()
+    assert len(blocks) > 45, sorted(blocks)
+    for flag, (first_line, text) in blocks.items():
+        if flag in ("--help", "--version"):
+            continue
+        description = text[len(first_line.strip()):].strip()
+        assert len(description) >= 40, f"{flag} is not explained: {text!r}"
+        if "<" in first_line:
+            expected = NO_DEFAULT.get(flag, "[default: ")
+            assert expected in text, f"{flag} does not give its default: {text!r}"
+
+
 @pytest.mark.parametrize("bad", [["--threads", "0"], ["--mount-point", "/a/../b"]])
 def test_invalid_values_are_usage_errors(tmp_path, bad):
     code, stderr, _ = start_failing(tmp_path, *bad, EXAMPLES / "hello.wsgi")
@@ -191,3 +232,95 @@ def test_invalid_values_are_usage_errors(tmp_path, bad):
 def test_version_names_the_server():
     out = subprocess.run([BINARY, "--version"], capture_output=True, text=True, check=True)
     assert out.stdout == "oxwsgi 0.1.0\n"
+
+
+def test_python_home_may_be_a_python_installation(server, tmp_path):
+    """Without pyvenv.cfg, --python-home is PYTHONHOME: the installation's own prefix."""
+    prefix = sys.base_prefix
+    app = tmp_path / "prefix.wsgi"
+    app.write_text(
+        "import sys\n"
+        "def application(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [sys.prefix.encode()]\n"
+    )
+    srv = server("--python-home", prefix, app, python_home=False)
+    assert requests.get(srv.url + "/").text == prefix
+
+
+def test_python_home_that_is_no_python_is_refused(tmp_path):
+    empty = tmp_path / "not-python"
+    empty.mkdir()
+    code, stderr, stdout = start_failing(
+        tmp_path, "--python-home", empty, EXAMPLES / "hello.wsgi", python_home=False
+    )
+    assert code == 2
+    assert stderr == (
+        f"oxwsgi: --python-home '{empty}' is neither a virtual environment (no pyvenv.cfg) nor a "
+        "Python installation (no lib/ directory); give the directory that "
+        "`python -c 'import sys; print(sys.prefix)'` prints\n"
+    )
+    assert stdout == ""
+
+
+def test_python_path_is_repeatable(server, tmp_path):
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"mod_{name}.py").write_text(f"VALUE = {name!r}\n")
+    app = tmp_path / "app.wsgi"
+    app.write_text(
+        "import mod_one, mod_two\n"
+        "def application(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [(mod_one.VALUE + ' ' + mod_two.VALUE).encode()]\n"
+    )
+    srv = server("--python-path", tmp_path / "one", "--python-path", tmp_path / "two", app)
+    assert requests.get(srv.url + "/").text == "one two"
+
+
+def test_nothing_listens_while_the_application_loads_and_after_it_fails(tmp_path):
+    release = tmp_path / "release"
+    app = tmp_path / "slow_then_broken.wsgi"
+    app.write_text(
+        "import os, time\n"
+        f"while not os.path.exists({str(release)!r}):\n"
+        "    time.sleep(0.05)\n"
+        "raise RuntimeError('broken after a slow start')\n"
+    )
+    port = free_port()
+    srv = Server([app], tmp_path, port=port, wait=False)
+    deadline = time.monotonic() + 30
+    while "Server URL" not in srv.stdout:  # the banner: the supervisor is up, the app loading
+        assert time.monotonic() < deadline and srv.running, srv.stderr
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert srv.running
+    assert not port_is_listening(port), "the port accepted connections before the app loaded"
+    release.touch()
+    assert srv.wait_exit(timeout=30) == 1
+    assert "RuntimeError: broken after a slow start" in srv.stderr
+    assert not port_is_listening(port)
+
+
+def test_missing_paste_config_is_named(tmp_path):
+    code, stderr, stdout = start_failing(
+        tmp_path, "--application-type", "paste", tmp_path / "missing.ini"
+    )
+    assert code == 2
+    assert stderr == (
+        f"oxwsgi: the PasteDeploy configuration file '{tmp_path / 'missing.ini'}' cannot be read: "
+        "No such file or directory (os error 2)\n"
+    )
+    assert stdout == ""
+
+
+def test_missing_callable_in_a_module_is_named(tmp_path):
+    (tmp_path / "plain_module.py").write_text("def app(environ, start_response):\n    pass\n")
+    code, stderr, _ = start_failing(
+        tmp_path, "--application-type", "module", "--python-path", tmp_path, "plain_module"
+    )
+    assert code == 1
+    assert stderr == (
+        "oxwsgi: the module 'plain_module' does not define 'application' (it defines: app); "
+        "name the WSGI callable with --callable-object\n"
+    )

@@ -130,6 +130,14 @@ def application(environ, start_response):
         start_response("200 OK", [("X-Injected", "a\r\nSet-Cookie: x=1")])
         return [b"never sent"]
 
+    if path == "/bad-header-name":
+        start_response("200 OK", [("Bad Name", "x")])
+        return [b"never sent"]
+
+    if path == "/bytes-header-value":
+        start_response("200 OK", [("X-Bytes", b"not a str")])
+        return [b"never sent"]
+
     if path == "/start-twice":
         start_response("200 OK", [("Content-Type", "text/plain")])
         start_response("500 Oops", [("Content-Type", "text/plain")])
@@ -166,8 +174,20 @@ def application(environ, start_response):
         f = open(os.path.join(STATE, query["name"]), "rb")
         if "skip" in query:
             f.seek(int(query["skip"]))
-        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        write = start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        if "write-first" in query:
+            write(b"")  # an empty write sends nothing...
+            write(f.read(10))  # ...this sends the head: the wrapper must then be iterated
         wrapper = environ["wsgi.file_wrapper"](f, 8192)
+
+        # Reading through Python would show here; a file sent by the server is never read so.
+        original_read = f.read
+
+        def read(*args):
+            note("python-reads.log", tag)
+            return original_read(*args)
+
+        f.read = read
 
         original_close = f.close
 

@@ -60,7 +60,8 @@ pub struct StartServer {
     #[arg(value_name = "ENTRY_POINT")]
     pub entry_point: Option<String>,
 
-    /// The application to run; takes precedence over ENTRY_POINT.
+    /// The application to run, given as an option (mod_wsgi-express's spelling) instead of the
+    /// ENTRY_POINT argument; takes precedence over it.
     #[arg(
         long = "entry-point",
         value_name = "FILE-PATH|MODULE",
@@ -148,7 +149,8 @@ pub struct StartServer {
     #[arg(long, help_heading = "Static files")]
     pub serve_hidden_files: bool,
 
-    /// An Apache mime.types file whose types override the built-in table.
+    /// An Apache mime.types file (`type ext ext ...` lines) whose types override the built-in
+    /// table for the extensions it names [default: the built-in table only].
     #[arg(long, value_name = "FILE-PATH", help_heading = "Static files")]
     pub mime_types: Option<PathBuf>,
 
@@ -406,7 +408,8 @@ pub struct StartServer {
     )]
     pub error_log_name: String,
 
-    /// Turn on the access log.
+    /// Write an access log: one line per request, in --access-log-format, to the file
+    /// --access-log-name in the log directory (standard output with --log-to-terminal).
     #[arg(long, help_heading = "Logging")]
     pub access_log: bool,
 

@@ -35,7 +35,8 @@ pub enum ConfigError {
     /// `--python-home` is neither a virtual environment nor a Python installation.
     #[error(
         "{option} '{path}' is neither a virtual environment (no pyvenv.cfg) nor a Python \
-         installation (no lib/ directory)",
+         installation (no lib/ directory); give the directory that \
+         `python -c 'import sys; print(sys.prefix)'` prints",
         path = path.display()
     )]
     NotAPythonHome {

@@ -279,7 +279,12 @@ impl Supervisor {
             source,
         })?;
         let name = &self.config.group(group).name;
-        notice!("worker {slot} of '{name}' started (pid {pid})");
+        if self.phase == Phase::Spawning {
+            // Quiet during start-up: the "ready" line names these workers.
+            tracing::info!("worker {slot} of '{name}' started (pid {pid})");
+        } else {
+            notice!("worker {slot} of '{name}' started (pid {pid})");
+        }
         self.workers.push(Worker {
             id,
             group,
@@ -369,10 +374,14 @@ impl Supervisor {
             .map(|a| a.to_string())
             .collect();
         let processes: usize = self.config.groups.iter().map(|g| g.processes).sum();
+        // The start of each initial worker, logged quietly while the application loaded (if it
+        // cannot, its error is all the user needs to see), is told here.
+        let pids: Vec<String> = self.workers.iter().map(|w| w.pid.to_string()).collect();
         notice!(
-            "oxwsgi/{} ready: serving {} with {processes} worker process(es)",
+            "oxwsgi/{} ready: serving {} with {processes} worker process(es) (pid {})",
             env!("CARGO_PKG_VERSION"),
-            addresses.join(", ")
+            addresses.join(", "),
+            pids.join(", ")
         );
         if let LogDestination::File(path) = &self.config.logging.error_log {
             // The start-up is over: from now on the supervisor logs (and workers started later
