@@ -439,3 +439,15 @@ def test_traversal_attempts_in_front_of_an_application_get_404(server, site):
         response = raw_get(srv, target)
         assert response.startswith(b"HTTP/1.1 404 Not Found\r\n"), (target, response[:100])
         assert b"outside the root" not in response
+
+
+def test_root_url_is_the_applications_unless_the_document_root_has_its_index(server, site):
+    srv = server("--document-root", site, "--directory-index", "index.html", EXAMPLES / "hello.wsgi")
+    assert requests.get(srv.url + "/").text == "Hello World!\n"
+    (site / "index.html").write_text("<h1>home</h1>\n")
+    deadline = time.monotonic() + 10
+    while requests.get(srv.url + "/").text != "<h1>home</h1>\n":
+        assert time.monotonic() < deadline, "the new index was never served at /"
+        time.sleep(0.1)
+    listing = server("--document-root", site, "--directory-listing", EXAMPLES / "hello.wsgi")
+    assert requests.get(listing.url + "/").text == "Hello World!\n", "no listing in front of an app"

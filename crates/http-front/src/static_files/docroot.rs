@@ -18,17 +18,20 @@ pub(crate) struct TopLevel {
 }
 
 impl TopLevel {
-    /// Whether a request path may name something in the document root: `/` always may (an
-    /// index or a listing), anything else only if its first segment exists at the top.
+    /// Whether a request path below the root (not `/` itself) may name something in the
+    /// document root: only if its first segment exists at the top.
     pub(crate) fn might_contain(&self, path: &[u8]) -> bool {
         let rest = path.strip_prefix(b"/").unwrap_or(path);
         let first = rest.split(|&b| b == b'/').next().unwrap_or(b"");
-        first.is_empty()
-            || self
-                .names
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .contains(first)
+        !first.is_empty() && self.has(first)
+    }
+
+    /// Whether `name` exists at the top of the document root.
+    pub(crate) fn has(&self, name: &[u8]) -> bool {
+        self.names
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(name)
     }
 
     /// Re-reads the names if the directory changed since the last look. Blocking.
@@ -71,7 +74,11 @@ mod tests {
         top.refresh(&dir);
         assert!(top.might_contain(b"/robots.txt"));
         assert!(top.might_contain(b"/static/app.css"));
-        assert!(top.might_contain(b"/"));
+        assert!(
+            !top.might_contain(b"/"),
+            "the root is the caller's decision"
+        );
+        assert!(top.has(b"robots.txt"));
         assert!(!top.might_contain(b"/api/users"));
         std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(dir.join("new.txt"), "").unwrap();

@@ -153,7 +153,19 @@ impl StaticFiles {
         app_follows: bool,
     ) -> Option<Response<ResponseBody<S>>> {
         let docroot = self.overlay.as_ref()?;
-        if !docroot.top.might_contain(request.path) {
+        let may_answer = if request.path[..] == b"/"[..] {
+            // The root itself: only its index file, or a listing where no application follows.
+            // `/` is the commonest application URL, so this is decided without the disk.
+            (self.rules.listing && !app_follows)
+                || self
+                    .rules
+                    .index
+                    .as_deref()
+                    .is_some_and(|index| docroot.top.has(index.as_bytes()))
+        } else {
+            docroot.top.might_contain(request.path)
+        };
+        if !may_answer {
             return None;
         }
         let relative = request.path[1..].to_vec();
