@@ -5,6 +5,7 @@ import gzip
 import hashlib
 import os
 import pathlib
+import socket
 import threading
 import time
 
@@ -451,3 +452,19 @@ def test_root_url_is_the_applications_unless_the_document_root_has_its_index(ser
         time.sleep(0.1)
     listing = server("--document-root", site, "--directory-listing", EXAMPLES / "hello.wsgi")
     assert requests.get(listing.url + "/").text == "Hello World!\n", "no listing in front of an app"
+
+
+@pytest.mark.parametrize("sendfile", [False, True])
+def test_enable_sendfile_maps_the_file_instead_of_reading_it(server, site, sendfile):
+    big = site / "mapped.bin"
+    with open(big, "wb") as f:
+        f.truncate(256 * 1024 * 1024)
+    srv = static_server(server, site, *(["--enable-sendfile"] if sendfile else []))
+    worker = srv.worker_pid()
+    with srv.connect() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.sendall(b"GET /mapped.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert sock.recv(100).startswith(b"HTTP/1.1 200 OK")
+        time.sleep(0.3)  # the client reads no more: the server holds the file mid-send
+        maps = pathlib.Path(f"/proc/{worker}/maps").read_text()
+    assert (str(big) in maps) == sendfile, "the file is memory-mapped exactly when asked"
