@@ -77,11 +77,15 @@ def test_close_is_called_once_after_an_exception_while_iterating(server, state_d
 
 
 def test_close_is_called_once_after_the_client_disconnects(server, state_dir):
-    srv = start(server, state_dir)
+    srv = start(server, state_dir, "--log-level", "info")
     with srv.connect() as sock:
         sock.sendall(b"GET /close/forever?tag=c1 HTTP/1.1\r\nHost: t\r\n\r\n")
         assert sock.recv(100).startswith(b"HTTP/1.1 200 OK")
     assert wait_closed(state_dir, "c1") == 1
+    srv.wait_for_log(
+        r"GET /close/forever\?tag=c1: the client closed the connection before the response was "
+        r"complete \(\d+ bytes of body produced\)"
+    )
 
 
 def test_slow_client_slows_the_app_instead_of_growing_memory(server, state_dir):

@@ -173,6 +173,16 @@ fn report_exception(py: Python<'_>, app: &AppSlot, request: &WsgiRequest, err: &
 }
 
 fn report_irregularities(writer: &ResponseWriter, request: &WsgiRequest) {
+    if let Some(produced) = writer.client_gone() {
+        // Common and harmless (a closed browser tab), so not a warning; mod_wsgi reports it too.
+        tracing::info!(
+            request_id = %request.request_id,
+            "{} {}: the client closed the connection before the response was complete \
+             ({produced} bytes of body produced)",
+            request.head.method,
+            request.head.uri
+        );
+    }
     let irregular = writer.irregularities;
     if irregular.truncated {
         tracing::warn!(

@@ -118,6 +118,12 @@ impl ResponseWriter {
         Ok(())
     }
 
+    /// Whether the client went away before the response was complete, and how many body bytes
+    /// the application had produced by then.
+    pub(crate) fn client_gone(&self) -> Option<u64> {
+        matches!(self.phase, Phase::ClientGone).then_some(self.written)
+    }
+
     /// Whether `start_response` has been called.
     pub(crate) fn head_set(&self) -> bool {
         !matches!(self.phase, Phase::Waiting)
