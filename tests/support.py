@@ -254,3 +254,27 @@ def wait_for_file(path, timeout=15):
             raise AssertionError(f"{path} never appeared")
         time.sleep(0.02)
     return path
+
+
+def wait_until(condition, timeout=30, what="condition"):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def closed_tags(state_dir):
+    """The tags of the close() calls the test applications recorded, in order."""
+    path = state_dir / "closed.log"
+    return path.read_text().split() if path.exists() else []
+
+
+def wait_closed(state_dir, tag, timeout=15):
+    """Waits for close() of `tag`; returns how many times it was called."""
+    deadline = time.monotonic() + timeout
+    while tag not in closed_tags(state_dir):
+        assert time.monotonic() < deadline, f"close() never called for {tag}"
+        time.sleep(0.02)
+    time.sleep(0.2)  # room for a wrong second call to show up
+    return closed_tags(state_dir).count(tag)

@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from support import APPS, ROOT, read_response
+from support import APPS, ROOT, read_response, read_until_closed
 
 MOUNTS = ["", "/app"]
 DOC = ROOT / "docs" / "environ.md"
@@ -350,12 +350,7 @@ def test_environ_of_an_http_1_0_keepalive_less_request(server):
     srv = server(APPS / "environ.wsgi")
     with socket.create_connection(("127.0.0.1", srv.port)) as sock:
         sock.sendall(b"GET /a HTTP/1.0\r\nHost: h\r\n\r\n")
-        data = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = read_until_closed(sock)
     assert data.startswith(b"HTTP/1.0 200 OK\r\n")
     env = json.loads(data.split(b"\r\n\r\n", 1)[1])
     assert entry(env, "SERVER_PROTOCOL") == ("str", "HTTP/1.0")

@@ -13,7 +13,7 @@ import time
 import requests
 
 from load import Load
-from support import Server, free_port, port_is_listening, wait_for_file
+from support import Server, free_port, port_is_listening, wait_until
 
 
 def write_app(path, version):
@@ -45,14 +45,6 @@ def identity_app(path):
         "    return [body]\n"
     )
     return path
-
-
-def wait_until(condition, timeout=30, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def test_two_processes_serve_requests_with_their_own_pids(server, tmp_path):

@@ -9,25 +9,11 @@ import time
 import pytest
 import requests
 
-from support import APPS, read_response, wait_for_file
+from support import APPS, read_response, read_until_closed, wait_closed, wait_for_file
 
 
 def start(server, state_dir, *args):
     return server(*args, APPS / "behaviours.wsgi", env={"OXWSGI_TEST_STATE": str(state_dir)})
-
-
-def closed_tags(state_dir):
-    path = state_dir / "closed.log"
-    return path.read_text().split() if path.exists() else []
-
-
-def wait_closed(state_dir, tag, timeout=15):
-    deadline = time.monotonic() + timeout
-    while tag not in closed_tags(state_dir):
-        assert time.monotonic() < deadline, f"close() never called for {tag}"
-        time.sleep(0.02)
-    time.sleep(0.2)  # room for a wrong second call to show up
-    return closed_tags(state_dir).count(tag)
 
 
 def test_first_chunk_of_a_generator_arrives_before_it_finishes(server, state_dir):
@@ -63,12 +49,7 @@ def test_close_is_called_once_after_an_exception_while_iterating(server, state_d
     # Raising after the head went out: the connection is cut, and close() still runs once.
     with srv.connect() as sock:
         sock.sendall(b"GET /close/raise?tag=e2 HTTP/1.1\r\nHost: t\r\n\r\n")
-        data = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = read_until_closed(sock)
     assert data.startswith(b"HTTP/1.1 200 OK")
     assert b"partial" in data
     assert not data.endswith(b"0\r\n\r\n"), "a cut body must not look complete"

@@ -17,12 +17,11 @@ import hashlib
 import json
 import os
 import re
-import time
 
 import pytest
 import requests
 
-from support import APPS, read_response, read_until_closed, wait_for_file
+from support import APPS, closed_tags, read_response, read_until_closed, wait_closed, wait_for_file
 
 ERROR_PAGE = (
     "<!DOCTYPE html>\n"
@@ -86,20 +85,6 @@ def complaints(srv, state_dir):
     exceptions, unraisable, _ = error_log(srv)
     raised = [f"{req}: {exc}" for req, (exc, by_validator) in exceptions.items() if by_validator]
     return warnings_of(state_dir) + raised + [f"unraisable: {exc}" for exc in unraisable]
-
-
-def closed_tags(state_dir):
-    path = state_dir / "closed.log"
-    return path.read_text().split() if path.exists() else []
-
-
-def wait_closed(state_dir, tag, timeout=15):
-    deadline = time.monotonic() + timeout
-    while tag not in closed_tags(state_dir):
-        assert time.monotonic() < deadline, f"close() never called for {tag}"
-        time.sleep(0.02)
-    time.sleep(0.2)  # room for a wrong second call to show up
-    return closed_tags(state_dir).count(tag)
 
 
 def chunks_of(body):
