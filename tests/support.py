@@ -278,3 +278,12 @@ def wait_closed(state_dir, tag, timeout=15):
         time.sleep(0.02)
     time.sleep(0.2)  # room for a wrong second call to show up
     return closed_tags(state_dir).count(tag)
+
+
+def recv_until(sock, done, received=b""):
+    """Reads from `sock` until `done(received)` holds; fails if the server closes first."""
+    while not done(received):
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed early after {received[-200:]!r}"
+        received += chunk
+    return received

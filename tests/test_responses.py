@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from support import APPS, read_response, read_until_closed, wait_closed, wait_for_file
+from support import APPS, read_response, read_until_closed, recv_until, wait_closed, wait_for_file
 
 
 def start(server, state_dir, *args):
@@ -20,16 +20,11 @@ def test_first_chunk_of_a_generator_arrives_before_it_finishes(server, state_dir
     srv = start(server, state_dir)
     with srv.connect() as sock:
         sock.sendall(b"GET /generator?tag=g1 HTTP/1.1\r\nHost: t\r\n\r\n")
-        received = b""
-        while b"first chunk\n" not in received:
-            chunk = sock.recv(65536)
-            assert chunk, "connection closed before the first chunk"
-            received += chunk
+        received = recv_until(sock, lambda r: b"first chunk\n" in r)
         # The generator is still blocked; only now is it allowed to go on.
         assert b"second chunk" not in received
         (state_dir / "release-g1").touch()
-        while not received.endswith(b"0\r\n\r\n"):
-            received += sock.recv(65536)
+        received = recv_until(sock, lambda r: r.endswith(b"0\r\n\r\n"), received)
     assert b"Transfer-Encoding: chunked" in received
     assert b"second chunk\n" in received
 

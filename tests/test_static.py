@@ -13,7 +13,7 @@ import brotli
 import pytest
 import requests
 
-from support import APPS, EXAMPLES
+from support import APPS, EXAMPLES, wait_until
 
 
 @pytest.fixture
@@ -59,10 +59,8 @@ def test_files_added_to_the_document_root_are_served(server, site):
     srv = server("--document-root", site, EXAMPLES / "hello.wsgi")
     assert requests.get(srv.url + "/late.txt").text == "Hello World!\n"
     (site / "late.txt").write_text("added later\n")
-    deadline = time.monotonic() + 10
-    while requests.get(srv.url + "/late.txt").text != "added later\n":
-        assert time.monotonic() < deadline, "the new file was never served"
-        time.sleep(0.1)
+    wait_until(lambda: requests.get(srv.url + "/late.txt").text == "added later\n",
+               timeout=10, what="the new file served")
 
 
 def test_directory_index_makes_directories_win(server, site):
@@ -383,10 +381,8 @@ def test_default_document_root_is_htdocs_under_the_server_root(server):
     assert htdocs.is_dir(), "the default document root is created at start-up"
     assert f"Document Root      : {htdocs}" in srv.stdout
     (htdocs / "robots.txt").write_text("User-agent: *\nDisallow: /\n")
-    deadline = time.monotonic() + 10
-    while requests.get(srv.url + "/robots.txt").text != "User-agent: *\nDisallow: /\n":
-        assert time.monotonic() < deadline, "a file dropped into htdocs was never served"
-        time.sleep(0.1)
+    wait_until(lambda: requests.get(srv.url + "/robots.txt").text == "User-agent: *\nDisallow: /\n",
+               timeout=10, what="a file dropped into htdocs served")
     assert requests.get(srv.url + "/other").text == "Hello World!\n"
 
 
@@ -446,10 +442,8 @@ def test_root_url_is_the_applications_unless_the_document_root_has_its_index(ser
     srv = server("--document-root", site, "--directory-index", "index.html", EXAMPLES / "hello.wsgi")
     assert requests.get(srv.url + "/").text == "Hello World!\n"
     (site / "index.html").write_text("<h1>home</h1>\n")
-    deadline = time.monotonic() + 10
-    while requests.get(srv.url + "/").text != "<h1>home</h1>\n":
-        assert time.monotonic() < deadline, "the new index was never served at /"
-        time.sleep(0.1)
+    wait_until(lambda: requests.get(srv.url + "/").text == "<h1>home</h1>\n",
+               timeout=10, what="the new index served at /")
     listing = server("--document-root", site, "--directory-listing", EXAMPLES / "hello.wsgi")
     assert requests.get(listing.url + "/").text == "Hello World!\n", "no listing in front of an app"
 

@@ -21,7 +21,7 @@ import re
 import pytest
 import requests
 
-from support import APPS, closed_tags, read_response, read_until_closed, wait_closed, wait_for_file
+from support import APPS, closed_tags, read_response, read_until_closed, recv_until, wait_closed, wait_for_file
 
 ERROR_PAGE = (
     "<!DOCTYPE html>\n"
@@ -162,17 +162,10 @@ def test_requests_through_wsgiref_validator_raise_no_warning(server, state_dir, 
     # --- streaming: the first chunk arrives while the generator is still blocked -----------
     with srv.connect() as sock:
         sock.sendall(b"GET %s/generator?tag=g1 HTTP/1.1\r\nHost: t\r\n\r\n" % mount.encode())
-        received = b""
-        while b"first chunk\n" not in received:
-            chunk = sock.recv(65536)
-            assert chunk, "connection closed before the first chunk"
-            received += chunk
+        received = recv_until(sock, lambda r: b"first chunk\n" in r)
         assert b"second chunk" not in received
         (state_dir / "release-g1").touch()
-        while not received.endswith(b"\r\n0\r\n\r\n"):
-            chunk = sock.recv(65536)
-            assert chunk, "connection closed before the last chunk"
-            received += chunk
+        received = recv_until(sock, lambda r: r.endswith(b"\r\n0\r\n\r\n"), received)
     head, _, body = received.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK\r\n")
     assert b"\r\nTransfer-Encoding: chunked" in head
