@@ -156,6 +156,7 @@ pub struct StartServer {
 
     /// Send static files without copying them through a read buffer (the file is memory-mapped;
     /// a file truncated while being sent makes the worker crash, as with Apache's EnableMMAP).
+    /// Responses compressed by --compress-responses are always read, never mapped.
     #[arg(long, help_heading = "Static files")]
     pub enable_sendfile: bool,
 
@@ -305,7 +306,8 @@ pub struct StartServer {
     )]
     pub restart_interval: u64,
 
-    /// Recycle a worker process that has had no request for this long; 0 never does.
+    /// Recycle a worker process that has had no request for this long; 0 never does. A request
+    /// counts until its response body has been sent, so a long stream is never cut by this.
     #[arg(
         long,
         default_value_t = 0,
@@ -314,8 +316,9 @@ pub struct StartServer {
     )]
     pub inactivity_timeout: u64,
 
-    /// A request still running after this long gets a 504, the Python stack of its thread is
-    /// logged, and its worker process is replaced; 0 turns this off.
+    /// A request still running after this long gets a 504 (or, if its response has started,
+    /// has its stream cut), the Python stack of its thread is logged, and its worker process is
+    /// replaced; 0 turns this off.
     #[arg(
         long,
         default_value_t = 60,

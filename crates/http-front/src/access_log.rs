@@ -70,7 +70,16 @@ impl AccessLog {
     ) -> Result<AccessLog, AccessLogError> {
         let format = AccessFormat::parse(&settings.format)?;
         let sink: Box<dyn Write + Send> = match &settings.destination {
-            LogDestination::Terminal => Box::new(std::io::stdout()),
+            // The server's own duplicate of standard output: the application may close
+            // descriptor 1, and a client's socket would then take its number.
+            LogDestination::Terminal => {
+                Box::new(oxwsgi_logging::terminal_stdout().map_err(|source| {
+                    AccessLogError::Open {
+                        path: PathBuf::from("(standard output)"),
+                        source,
+                    }
+                })?)
+            }
             LogDestination::File(path) => Box::new(
                 OpenOptions::new()
                     .create(true)

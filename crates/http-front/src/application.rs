@@ -64,7 +64,14 @@ pub struct AppResponse<S> {
     pub headers: HeaderMap,
     /// The body.
     pub body: AppBody<S>,
+    /// Dropped once the body has been sent or abandoned, not when the head goes out: lets the
+    /// application count a request as active until its response is complete (mod_wsgi's rule,
+    /// which `--inactivity-timeout` relies on for streamed responses).
+    pub in_flight: Option<InFlightGuard>,
 }
+
+/// Anything held for the life of a response body; see [`AppResponse::in_flight`].
+pub type InFlightGuard = Box<dyn std::any::Any + Send + Sync>;
 
 /// An application's response body.
 #[derive(Debug)]

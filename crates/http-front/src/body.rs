@@ -22,7 +22,7 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use tokio::task::JoinHandle;
 
-use crate::application::{BoxError, FileRegion};
+use crate::application::{BoxError, FileRegion, InFlightGuard};
 use crate::compress::Encoder;
 use crate::conn::RequestTracker;
 
@@ -39,6 +39,8 @@ pub struct ResponseBody<S> {
     kind: Kind<S>,
     tracker: Option<RequestTracker>,
     compression: Option<Compression>,
+    /// The application's token, dropped with the body.
+    _in_flight: Option<InFlightGuard>,
 }
 
 enum Kind<S> {
@@ -54,6 +56,7 @@ impl<S> ResponseBody<S> {
             kind,
             tracker: None,
             compression: None,
+            _in_flight: None,
         }
     }
 
@@ -88,8 +91,20 @@ impl<S> ResponseBody<S> {
         self
     }
 
+    /// Holds the application's in-flight token until the body is done with.
+    pub(crate) fn holding(mut self, in_flight: Option<InFlightGuard>) -> ResponseBody<S> {
+        self._in_flight = in_flight;
+        self
+    }
+
     /// Compresses the body on the way out.
+    ///
+    /// A file being compressed is read, never mapped: the compressor reads the bytes in user
+    /// space, where a file truncated under a mapping would raise SIGBUS and kill the process.
     pub(crate) fn compressed(mut self, encoder: Encoder) -> ResponseBody<S> {
+        if let Kind::File(file) = &mut self.kind {
+            file.transfer = Transfer::Read;
+        }
         self.compression = Some(Compression::Ready(Box::new(encoder)));
         self
     }

@@ -89,7 +89,8 @@ impl Refusal {
     }
 
     /// Whether the connection must close after this response: the client misbehaved, or the
-    /// request body was left unread and cannot be skipped safely.
+    /// request body was left unread and cannot be skipped safely — as with a request that timed
+    /// out, whose thread may hold its body for as long as it stays stuck.
     fn closes_connection(&self) -> bool {
         matches!(
             self,
@@ -97,6 +98,7 @@ impl Refusal {
                 | Refusal::RequestTimeout
                 | Refusal::BodyTooLarge { .. }
                 | Refusal::ExpectationFailed
+                | Refusal::AppTimeout
         )
     }
 }

@@ -32,7 +32,7 @@ use tokio::sync::watch;
 
 pub use access_log::{AccessLog, AccessLogError};
 pub use application::{
-    AppBody, AppError, AppRequest, AppResponse, Application, BoxError, FileRegion,
+    AppBody, AppError, AppRequest, AppResponse, Application, BoxError, FileRegion, InFlightGuard,
 };
 pub use body::{NoStream, ResponseBody};
 pub use error_response::{Refusal, error_response};

@@ -1,10 +1,12 @@
 //! The request body as applications get it: hyper's body, with its failures sorted into the
-//! client's fault kinds, and a note of whether it was read to the end.
+//! client's fault kinds, a note of whether it was read to the end, and the rest read and thrown
+//! away when the application leaves it, so the connection can be kept alive.
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
@@ -40,23 +42,136 @@ impl RequestBodyError {
     }
 }
 
+/// How much of a body the application left unread is read and thrown away, so the connection
+/// can serve its next request (Apache's lingering read of an unread body).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DrainLimits {
+    /// The most body bytes read in all (`--limit-request-body`; 0: no limit).
+    pub(crate) bytes: u64,
+    /// The longest wait for the next piece of body (`--body-timeout`).
+    pub(crate) wait: Duration,
+}
+
+/// What the request's handler knows of its body while someone else holds it.
+#[derive(Debug, Default)]
+pub(crate) struct BodyState {
+    finished: AtomicBool,
+    polled: AtomicBool,
+    no_drain: AtomicBool,
+}
+
+impl BodyState {
+    /// Whether the body has been read to its end.
+    pub(crate) fn finished(&self) -> bool {
+        self.finished.load(Ordering::Relaxed)
+    }
+
+    /// Whether anyone asked for body bytes (which sends `100 Continue` to a client that waits
+    /// for it).
+    pub(crate) fn polled(&self) -> bool {
+        self.polled.load(Ordering::Relaxed)
+    }
+
+    /// The response closes the connection: an unread rest of the body need not be read.
+    pub(crate) fn forbid_drain(&self) {
+        self.no_drain.store(true, Ordering::Relaxed);
+    }
+}
+
 /// A request body on its way to an application.
+///
+/// Dropped before its end (the application did not read it all, or was never called), it is
+/// read to the end and thrown away on the I/O runtime, within [`DrainLimits`], so the
+/// connection stays usable; only when that fails is the connection closed. A client that waits
+/// for `100 Continue` and was never asked for its body is not asked now: its response says
+/// `Connection: close` instead (see `service`).
 #[derive(Debug)]
 pub struct RequestBody {
-    inner: Incoming,
-    finished: Arc<AtomicBool>,
+    inner: Option<Incoming>,
+    state: Arc<BodyState>,
+    received: u64,
+    limits: DrainLimits,
+    expects_continue: bool,
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl RequestBody {
-    pub(crate) fn new(inner: Incoming) -> (RequestBody, Arc<AtomicBool>) {
-        let finished = Arc::new(AtomicBool::new(false));
+    pub(crate) fn new(
+        inner: Incoming,
+        limits: DrainLimits,
+        expects_continue: bool,
+    ) -> (RequestBody, Arc<BodyState>) {
+        let state = Arc::new(BodyState::default());
         (
             RequestBody {
-                inner,
-                finished: Arc::clone(&finished),
+                inner: Some(inner),
+                state: Arc::clone(&state),
+                received: 0,
+                limits,
+                expects_continue,
+                runtime: tokio::runtime::Handle::try_current().ok(),
             },
-            finished,
+            state,
         )
+    }
+
+    fn budget(&self) -> Option<u64> {
+        (self.limits.bytes > 0).then(|| self.limits.bytes.saturating_sub(self.received))
+    }
+}
+
+impl Drop for RequestBody {
+    fn drop(&mut self) {
+        let Some(body) = self.inner.take() else {
+            return;
+        };
+        let state = &self.state;
+        if state.finished()
+            || http_body::Body::is_end_stream(&body)
+            || state.no_drain.load(Ordering::Relaxed)
+        {
+            return;
+        }
+        if self.expects_continue && !state.polled() {
+            return;
+        }
+        let Some(runtime) = &self.runtime else {
+            return;
+        };
+        runtime.spawn(drain(body, self.budget(), self.limits.wait));
+    }
+}
+
+/// Reads the rest of a body and throws it away; gives up (and so closes the connection) past
+/// the byte budget or when the client stalls.
+async fn drain(mut body: Incoming, mut budget: Option<u64>, wait: Duration) {
+    use http_body_util::BodyExt;
+    loop {
+        match tokio::time::timeout(wait, body.frame()).await {
+            Ok(None) => return,
+            Ok(Some(Ok(frame))) => {
+                let len = frame.data_ref().map_or(0, |data| data.len() as u64);
+                if let Some(left) = &mut budget {
+                    if len > *left {
+                        tracing::info!(
+                            "closing the connection: the rest of a request body the application \
+                             did not read is larger than --limit-request-body"
+                        );
+                        return;
+                    }
+                    *left -= len;
+                }
+            }
+            // The client broke the body off or its framing: hyper closes the connection.
+            Ok(Some(Err(_))) => return,
+            Err(_) => {
+                tracing::info!(
+                    "closing the connection: the client stopped sending the rest of a request \
+                     body the application did not read (--body-timeout)"
+                );
+                return;
+            }
+        }
     }
 }
 
@@ -68,18 +183,31 @@ impl http_body::Body for RequestBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, RequestBodyError>>> {
-        let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
-        if frame.is_none() {
-            self.finished.store(true, Ordering::Relaxed);
+        let this = &mut *self;
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        this.state.polled.store(true, Ordering::Relaxed);
+        let frame = ready!(Pin::new(inner).poll_frame(cx));
+        match &frame {
+            None => this.state.finished.store(true, Ordering::Relaxed),
+            Some(Ok(frame)) => {
+                this.received += frame.data_ref().map_or(0, |data| data.len() as u64);
+            }
+            Some(Err(_)) => {}
         }
         Poll::Ready(frame.map(|frame| frame.map_err(RequestBodyError::classify)))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.inner
+            .as_ref()
+            .is_none_or(|inner| inner.is_end_stream())
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), |inner| inner.size_hint())
     }
 }

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use http::{HeaderValue, Request, Response, Version, header};
-use hyper::body::Incoming;
 
 use crate::FrontSettings;
 use crate::access_log::AccessLog;
@@ -22,7 +21,7 @@ use crate::conn::{ConnActivity, RequestTracker};
 use crate::error_response::{Refusal, error_response};
 use crate::host;
 use crate::path::normalize;
-use crate::request_body::RequestBody;
+use crate::request_body::{DrainLimits, RequestBody};
 use crate::request_id::RequestIds;
 use crate::router::{Route, Router};
 use crate::static_files::{StaticFiles, StaticRequest};
@@ -65,7 +64,7 @@ impl<A> Clone for ConnShared<A> {
 /// The hyper service function.
 pub(crate) async fn handle<A: Application>(
     conn: ConnShared<A>,
-    mut request: Request<Incoming>,
+    mut request: Request<hyper::body::Incoming>,
 ) -> Result<Response<ResponseBody<A::Stream>>, Infallible> {
     let started = Instant::now();
     let received_at = SystemTime::now();
@@ -88,6 +87,15 @@ pub(crate) async fn handle<A: Application>(
         (Vec::new(), None)
     };
 
+    let expects_continue = request.headers().contains_key(header::EXPECT);
+    let limits = DrainLimits {
+        bytes: server.settings.http.limit_request_body,
+        wait: server.settings.http.body_timeout,
+    };
+    let (parts, body) = request.into_parts();
+    let (body, body_state) = RequestBody::new(body, limits, expects_continue);
+    let request = Request::from_parts(parts, body);
+
     let response = match route(&conn, request, request_id, received_at).await {
         Ok(response) => response,
         Err(refusal) => {
@@ -102,7 +110,13 @@ pub(crate) async fn handle<A: Application>(
     let unknown_length = http_body::Body::size_hint(response.body())
         .exact()
         .is_none();
-    if server.draining.load(std::sync::atomic::Ordering::Relaxed) || (http_1_0 && unknown_length) {
+    // A client that sent `Expect: 100-continue` and was never asked for its body may send it
+    // now or never: the connection cannot be reused, so say so.
+    let body_never_asked = expects_continue && !body_state.polled() && !body_state.finished();
+    if server.draining.load(std::sync::atomic::Ordering::Relaxed)
+        || (http_1_0 && unknown_length)
+        || body_never_asked
+    {
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -112,13 +126,21 @@ pub(crate) async fn handle<A: Application>(
             *response.version_mut() = Version::HTTP_10;
         }
     }
+    if response
+        .headers()
+        .get(header::CONNECTION)
+        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"close"))
+    {
+        // The connection ends with this response: an unread rest of the body is not read.
+        body_state.forbid_drain();
+    }
     tracker.respond(response.status(), response.headers());
     Ok(response.map(|body| body.tracked(tracker)))
 }
 
 async fn route<A: Application>(
     conn: &ConnShared<A>,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
     request_id: String,
     received_at: SystemTime,
 ) -> Result<Response<ResponseBody<A::Stream>>, Refusal> {
@@ -180,13 +202,7 @@ async fn route<A: Application>(
     if declared_length(&head.headers).is_some_and(|length| length > limit) {
         return Err(Refusal::BodyTooLarge { limit });
     }
-    let expects_continue = head.headers.contains_key(header::EXPECT);
-    let (body, body_finished) = if http_body::Body::is_end_stream(&body) {
-        (None, None)
-    } else {
-        let (body, finished) = RequestBody::new(body);
-        (Some(body), Some(finished))
-    };
+    let body = (!http_body::Body::is_end_stream(&body)).then_some(body);
     let app_request = AppRequest {
         app,
         listener: conn.listener,
@@ -200,19 +216,10 @@ async fn route<A: Application>(
         request_id,
         received_at,
     };
-    let mut response = match server.app.call(app_request).await {
-        Ok(response) => app_response(response),
-        Err(error) => return Err(Refusal::from_app(error, limit)),
-    };
-    // A client that sent `Expect: 100-continue` and was never asked for its body may send it
-    // now or never: the connection cannot be reused, so say so.
-    let body_unread = body_finished.is_some_and(|f| !f.load(std::sync::atomic::Ordering::Relaxed));
-    if expects_continue && body_unread {
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    match server.app.call(app_request).await {
+        Ok(response) => Ok(app_response(response)),
+        Err(error) => Err(Refusal::from_app(error, limit)),
     }
-    Ok(response)
 }
 
 fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
@@ -231,7 +238,8 @@ fn app_response<S>(response: AppResponse<S>) -> Response<ResponseBody<S>> {
         AppBody::Full(data) => ResponseBody::full(data),
         AppBody::Stream(stream) => ResponseBody::stream(stream),
         AppBody::File(region) => ResponseBody::file(region),
-    };
+    }
+    .holding(response.in_flight);
     let mut out = Response::new(body);
     *out.status_mut() = response.status;
     *out.headers_mut() = response.headers;

@@ -4,20 +4,24 @@
 //! [Sat Nov 21 17:23:30.322537 2026] [wsgi:error] [pid 6940:tid 6951] [request 8f1c-2a] Traceback ...
 //! ```
 //!
-//! Lines are written to standard error in one `write` each, so lines from several threads (and
-//! from several processes sharing the file) never interleave. When the error log is a file, the
-//! file is put in place of standard error ([`redirect_stderr_to`]), so output that bypasses this
-//! module — a C extension's `fprintf(stderr)`, a fatal Python error — lands in the same file.
+//! Lines are written in one `write` each, so lines from several threads (and from several
+//! processes sharing the file) never interleave. They go to the server's own duplicate of
+//! standard error, never to descriptor 2 itself, which the application may close ([`streams`]).
+//! When the error log is a file, the file takes the duplicate's place and is also put in place
+//! of standard error ([`redirect_stderr_to`]), so output that bypasses this module — a C
+//! extension's `fprintf(stderr)`, a fatal Python error — lands in the same file.
 //!
 //! Levels follow Apache: messages at or above the configured level are written, and `notice`
 //! messages (start, stop, restarts) are always written, as Apache does for its own lifecycle.
 
 #![deny(unsafe_code)]
 
+mod streams;
+
 use std::fmt::Write as _;
-use std::fs::OpenOptions;
-use std::io::Write as _;
 use std::path::Path;
+
+pub use streams::{log_fileno, restore_standard_streams, terminal_stdout};
 
 use oxwsgi_config::LogLevel;
 use tracing::field::{Field, Visit};
@@ -41,9 +45,10 @@ fn is_notice(target: &str) -> bool {
     target.ends_with(NOTICE_SUFFIX)
 }
 
-/// Installs the error log for this process, writing lines at `level` and above to standard
-/// error.
+/// Installs the error log for this process, writing lines at `level` and above to (the
+/// server's duplicate of) standard error. Call it before any application code runs.
 pub fn init(level: LogLevel) {
+    streams::capture();
     let max = tracing_level(level);
     let layer = ApacheFormat {
         pid: std::process::id(),
@@ -56,15 +61,13 @@ pub fn init(level: LogLevel) {
     let _ = tracing::subscriber::set_global_default(subscriber);
 }
 
-/// Makes `path` this process's standard error (and standard output), appending to it.
+/// Makes `path` the error log (appended to): log lines, and whatever this process writes to
+/// standard error and standard output.
 ///
-/// Called once the start-up banner is printed, before the application is loaded, so everything
-/// a worker process writes goes to the error log file.
+/// Called once start-up is over (its messages belong on the terminal), so everything a process
+/// writes from then on goes to the error log file.
 pub fn redirect_stderr_to(path: &Path) -> std::io::Result<()> {
-    let file = OpenOptions::new().create(true).append(true).open(path)?;
-    rustix::stdio::dup2_stderr(&file)?;
-    rustix::stdio::dup2_stdout(&file)?;
-    Ok(())
+    streams::redirect_to(path)
 }
 
 /// The tracing level that lets through the messages of an Apache level.
@@ -152,7 +155,7 @@ impl<S: Subscriber> Layer<S> for ApacheFormat {
             out.push_str(&fields.extra);
             out.push('\n');
         }
-        let _ = std::io::stderr().lock().write_all(out.as_bytes());
+        streams::write_log(out.as_bytes());
     }
 }
 

@@ -265,7 +265,7 @@ impl Supervisor {
     ) -> Result<WorkerId, SupervisorError> {
         let id = self.next_id;
         self.next_id += 1;
-        let pid = worker::spawn(
+        let worker::Spawned { pid, signals } = worker::spawn(
             &self.exe,
             &self.config,
             &self.listeners,
@@ -294,6 +294,7 @@ impl Supervisor {
             since: Instant::now(),
             replaces,
             killed: false,
+            signals,
         });
         Ok(id)
     }

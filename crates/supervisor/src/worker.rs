@@ -76,14 +76,19 @@ pub(crate) struct Worker {
     pub(crate) replaces: Option<WorkerId>,
     /// SIGKILL has been sent: no deadline applies any more, only its exit is awaited.
     pub(crate) killed: bool,
+    /// Signals for the task that owns the child process.
+    pub(crate) signals: SignalSender,
 }
 
+/// Where a worker's signals go: to the task that waits for the child, never to a bare pid.
+pub(crate) type SignalSender = UnboundedSender<rustix::process::Signal>;
+
 impl Worker {
-    /// Sends a signal to the worker, by its pid.
+    /// Sends a signal to the worker. The task that owns the child process sends it, and only
+    /// while the child has not been reaped, so a pid the system has given to another process
+    /// since is never signalled.
     pub(crate) fn signal(&self, signal: rustix::process::Signal) {
-        if let Some(pid) = rustix::process::Pid::from_raw(self.pid as i32) {
-            let _ = rustix::process::kill_process(pid, signal);
-        }
+        let _ = self.signals.send(signal);
     }
 
     /// Kills the worker at once. Its exit arrives as an event like any other.
@@ -100,6 +105,12 @@ impl Worker {
     }
 }
 
+/// A started worker process.
+pub(crate) struct Spawned {
+    pub(crate) pid: u32,
+    pub(crate) signals: SignalSender,
+}
+
 /// Starts worker `slot` of `group` by executing this binary again with the worker title.
 ///
 /// The worker gets the listening sockets and a control pipe as inherited descriptors, its
@@ -114,7 +125,7 @@ pub(crate) fn spawn(
     slot: usize,
     id: WorkerId,
     events: &UnboundedSender<Event>,
-) -> io::Result<u32> {
+) -> io::Result<Spawned> {
     let (reader, writer) = io::pipe()?;
     fds::make_inheritable(&writer)?;
     let start = WorkerStart {
@@ -163,12 +174,28 @@ pub(crate) fn spawn(
         }
     });
     let exits = events.clone();
+    let (signals, mut signals_rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
-        if let Ok(status) = child.wait().await {
-            let _ = exits.send(Event::Exited(id, status));
+        loop {
+            tokio::select! {
+                status = child.wait() => {
+                    if let Ok(status) = status {
+                        let _ = exits.send(Event::Exited(id, status));
+                    }
+                    return;
+                }
+                Some(signal) = signals_rx.recv() => {
+                    // Only this task reaps the child, and it is not reaped until `wait` returns:
+                    // until then the pid is still the child's.
+                    let pid = child.id().and_then(|pid| rustix::process::Pid::from_raw(pid as i32));
+                    if let Some(pid) = pid {
+                        let _ = rustix::process::kill_process(pid, signal);
+                    }
+                }
+            }
         }
     });
-    Ok(pid)
+    Ok(Spawned { pid, signals })
 }
 
 /// How a worker's exit reads in the log.

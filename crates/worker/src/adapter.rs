@@ -25,7 +25,8 @@ pub(crate) struct WsgiApplication {
     pub(crate) activity: Arc<Activity>,
 }
 
-/// Counts a request as finished when its future completes or is dropped.
+/// Counts a request as finished when dropped: with its response body, or with the future when
+/// there is no response.
 struct InFlight(Arc<Activity>);
 
 impl Drop for InFlight {
@@ -46,7 +47,6 @@ impl Application for WsgiApplication {
         let in_flight = InFlight(Arc::clone(&self.activity));
         let submitted = self.pool.submit(wsgi_request(request));
         async move {
-            let _in_flight = in_flight;
             let reply = submitted.map_err(|rejected| match rejected {
                 Rejected::QueueFull | Rejected::ShuttingDown => AppError::Unavailable,
             })?;
@@ -66,6 +66,8 @@ impl Application for WsgiApplication {
                             done: Some(file.done),
                         }),
                     },
+                    // Until the body is sent: a streamed response is a request in progress.
+                    in_flight: Some(Box::new(in_flight)),
                 }),
                 Ok(WsgiReply::Failed(failure)) => Err(match failure {
                     WsgiFailure::QueueTimeout => AppError::QueueTimeout,

@@ -118,7 +118,24 @@ pub fn run() -> i32 {
         }
     };
 
-    let worker = match load(&start.config, start.group) {
+    let server_fds: Vec<_> = start
+        .listener_fds
+        .iter()
+        .copied()
+        .chain([start.control_fd])
+        .collect();
+    let loaded = load(&start.config, start.group, &server_fds);
+    // An application may close a standard descriptor at import (daemonising helpers do); the
+    // runtime started next would take the free number, and whatever writes to it later would
+    // write into the runtime's descriptor. Fill it first.
+    let filled = oxwsgi_logging::restore_standard_streams();
+    if !filled.is_empty() {
+        tracing::warn!(
+            "the application closed standard descriptor(s) {filled:?} while loading; they now \
+             lead to /dev/null (0) or the error log (1, 2)"
+        );
+    }
+    let worker = match loaded {
         Ok(worker) => worker,
         Err(err) => {
             eprintln!("oxwsgi: {err}");
@@ -148,10 +165,18 @@ pub struct LoadedWorker {
 
 /// Starts Python and loads the applications of process group `group`; a group without
 /// applications serves static files only, and Python is not started at all.
-pub fn load(config: &ServerConfig, group: usize) -> Result<LoadedWorker, WorkerError> {
+///
+/// `server_fds` are the descriptors a child the application forks must close.
+pub fn load(
+    config: &ServerConfig,
+    group: usize,
+    server_fds: &[std::os::fd::RawFd],
+) -> Result<LoadedWorker, WorkerError> {
     let has_apps = config.apps_of_group(group).next().is_some();
     let python = if has_apps {
-        Some(oxwsgi_wsgi_bridge::initialize(&config.group(group).python)?)
+        let python = oxwsgi_wsgi_bridge::initialize(&config.group(group).python)?;
+        oxwsgi_wsgi_bridge::guard_forked_children(&python, server_fds)?;
+        Some(python)
     } else {
         None
     };

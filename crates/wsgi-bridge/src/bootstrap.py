@@ -137,3 +137,27 @@ def welcome_application(server_software):
         return [body]
 
     return application
+
+
+def guard_forked_children(server_fds, mark_forked):
+    """Makes a child the application forks (os.fork(), multiprocessing's fork start method)
+    let go of the server: it closes the listening sockets and the control pipe it inherited,
+    so that it cannot keep the port open after the server stops, and takes the default action
+    for the stop signals again (the server's handlers would otherwise swallow them).
+    `mark_forked` tells the Rust side, which ends a child that returns into the server."""
+    import signal
+
+    def after_in_child():
+        mark_forked()
+        for fd in server_fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            try:
+                signal.signal(signum, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
+
+    os.register_at_fork(after_in_child=after_in_child)

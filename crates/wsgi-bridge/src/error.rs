@@ -33,6 +33,12 @@ pub enum InterpreterError {
         /// The Python traceback.
         message: String,
     },
+    /// The handler that makes forked children let go of the server could not be registered.
+    #[error("could not register the os.fork() handler:\n{message}")]
+    ForkGuard {
+        /// The Python traceback.
+        message: String,
+    },
 }
 
 /// A WSGI application could not be loaded at start-up.

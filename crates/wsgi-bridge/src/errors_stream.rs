@@ -59,27 +59,35 @@ fn with_current_request<R>(f: impl FnOnce(&str) -> R) -> R {
 #[pyclass(module = "oxwsgi", name = "LogStream", frozen)]
 pub(crate) struct LogStream {
     name: &'static str,
-    fileno: i32,
     pending: Mutex<String>,
 }
 
 impl LogStream {
     /// The `wsgi.errors` stream.
     pub(crate) fn wsgi_errors() -> LogStream {
-        LogStream::new("<wsgi.errors>", 2)
+        LogStream::new("<wsgi.errors>")
     }
 
-    fn new(name: &'static str, fileno: i32) -> LogStream {
+    fn new(name: &'static str) -> LogStream {
         LogStream {
             name,
-            fileno,
             pending: Mutex::new(String::new()),
         }
     }
 
-    fn emit(line: &str) {
-        with_current_request(|request_id| {
-            tracing::error!(target: "wsgi", request_id, "{}", line.trim_end_matches('\r'));
+    /// Writes complete lines to the log without the GIL: a log that blocks (a full pipe, a
+    /// slow disk) must not stop every other Python thread.
+    fn emit(py: Python<'_>, lines: &str) {
+        if lines.is_empty() {
+            return;
+        }
+        // The same thread runs the closure, so the request tag still applies.
+        py.detach(|| {
+            with_current_request(|request_id| {
+                for line in lines.split_terminator('\n') {
+                    tracing::error!(target: "wsgi", request_id, "{}", line.trim_end_matches('\r'));
+                }
+            });
         });
     }
 }
@@ -88,6 +96,7 @@ impl LogStream {
 impl LogStream {
     /// Appends text; every complete line goes to the error log.
     fn write(&self, text: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let py = text.py();
         let text = text.cast::<PyString>().map_err(|_| {
             PyTypeError::new_err(format!(
                 "write() argument must be str, not {}",
@@ -98,12 +107,18 @@ impl LogStream {
             ))
         })?;
         let text = text.to_cow()?;
-        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        pending.push_str(&text);
-        while let Some(newline) = pending.find('\n') {
-            LogStream::emit(&pending[..newline]);
-            pending.drain(..=newline);
-        }
+        let complete = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            pending.push_str(&text);
+            match pending.rfind('\n') {
+                Some(last) => {
+                    let rest = pending.split_off(last + 1);
+                    std::mem::replace(&mut *pending, rest)
+                }
+                None => String::new(),
+            }
+        };
+        LogStream::emit(py, &complete);
         Ok(text.chars().count())
     }
 
@@ -116,12 +131,10 @@ impl LogStream {
     }
 
     /// Sends a pending partial line to the log.
-    fn flush(&self) {
-        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        if !pending.is_empty() {
-            LogStream::emit(&pending);
-            pending.clear();
-        }
+    fn flush(&self, py: Python<'_>) {
+        let partial =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        LogStream::emit(py, &partial);
     }
 
     fn isatty(&self) -> bool {
@@ -140,9 +153,10 @@ impl LogStream {
         false
     }
 
-    /// The descriptor that also leads to the error log (faulthandler writes to it directly).
+    /// The server's own descriptor of the error log (faulthandler writes to it directly): not
+    /// 1 or 2, which the application may have closed and a client's socket may have taken.
     fn fileno(&self) -> i32 {
-        self.fileno
+        oxwsgi_logging::log_fileno()
     }
 
     #[getter]
@@ -174,7 +188,7 @@ impl LogStream {
 /// and tracebacks an application prints land in the error log as tagged lines.
 pub(crate) fn install_std_streams(py: Python<'_>) -> PyResult<()> {
     let sys = py.import("sys")?;
-    sys.setattr("stdout", Py::new(py, LogStream::new("<stdout>", 1))?)?;
-    sys.setattr("stderr", Py::new(py, LogStream::new("<stderr>", 2))?)?;
+    sys.setattr("stdout", Py::new(py, LogStream::new("<stdout>"))?)?;
+    sys.setattr("stderr", Py::new(py, LogStream::new("<stderr>"))?)?;
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! `wsgi.file_wrapper`: lets an application return a file that the server sends itself.
 //!
-//! When the wrapped object is a real file (it has a `fileno()` of a regular file), the server
-//! duplicates the descriptor and sends the bytes from Rust, with no Python involved and the GIL
-//! free. Anything else is iterated in `blksize` blocks, as PEP 3333 describes.
+//! When the wrapped object is a plain binary file open for reading on a regular file (see
+//! [`FileWrapper::file_region`]), the server duplicates the descriptor and sends the bytes from
+//! Rust, with no Python involved and the GIL free. Anything else is iterated in `blksize`
+//! blocks, as PEP 3333 describes.
 //!
 //! Taking ownership of a duplicated descriptor is the one `unsafe` operation here; see
 //! [`duplicate_descriptor`].
@@ -11,6 +12,8 @@ use std::fs::File;
 use std::os::fd::{BorrowedFd, OwnedFd};
 
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyType;
 
 /// The `wsgi.file_wrapper` type.
 #[pyclass(module = "oxwsgi", name = "FileWrapper", frozen)]
@@ -69,11 +72,24 @@ pub(crate) struct FileRegion {
     pub(crate) len: u64,
 }
 
+static FILE_IO: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static BUFFERED_READER: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
 impl FileWrapper {
-    /// The file behind this wrapper from its current position to the end, when it is a regular
-    /// file; `None` means "iterate it instead".
+    /// The file behind this wrapper from its current position to the end, when the server can
+    /// send it itself; `None` means "iterate it instead".
+    ///
+    /// Only a readable binary file of the standard kinds qualifies — exactly `io.FileIO`, or
+    /// exactly `io.BufferedReader` over one — on a regular file, with its position from
+    /// `tell()`. For any other object with a `fileno()` the descriptor's bytes are not what
+    /// `read()` returns: `gzip.open()` decompresses, a text file decodes, a subclass may
+    /// transform, an object without `tell()` may have been read from already, a write-only file
+    /// cannot be read at all. Those are iterated with `read(blksize)`, as PEP 3333 requires.
     pub(crate) fn file_region(&self, py: Python<'_>) -> Option<FileRegion> {
         let filelike = self.filelike.bind(py);
+        if !is_plain_binary_reader(py, filelike).unwrap_or(false) {
+            return None;
+        }
         let fd: i32 = filelike
             .call_method0(pyo3::intern!(py, "fileno"))
             .ok()?
@@ -81,10 +97,11 @@ impl FileWrapper {
             .ok()?;
         // Whatever Python has buffered but not yet handed out would be skipped by reading the
         // descriptor directly, so the position comes from the file object, not the descriptor.
-        let offset: u64 = match filelike.call_method0(pyo3::intern!(py, "tell")) {
-            Ok(position) => position.extract().ok()?,
-            Err(_) => 0,
-        };
+        let offset: u64 = filelike
+            .call_method0(pyo3::intern!(py, "tell"))
+            .ok()?
+            .extract()
+            .ok()?;
         let file = duplicate_descriptor(fd)?;
         let metadata = file.metadata().ok()?;
         if !metadata.is_file() {
@@ -93,6 +110,22 @@ impl FileWrapper {
         let len = metadata.len().saturating_sub(offset);
         Some(FileRegion { file, offset, len })
     }
+}
+
+/// Whether `filelike` is exactly an `io.FileIO` open for reading, or exactly an
+/// `io.BufferedReader` over one.
+fn is_plain_binary_reader(py: Python<'_>, filelike: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let file_io = FILE_IO.import(py, "io", "FileIO")?;
+    let buffered_reader = BUFFERED_READER.import(py, "io", "BufferedReader")?;
+    let raw = if filelike.get_type().is(buffered_reader) {
+        filelike.getattr(pyo3::intern!(py, "raw"))?
+    } else {
+        filelike.clone()
+    };
+    if !raw.get_type().is(file_io) {
+        return Ok(false);
+    }
+    raw.call_method0(pyo3::intern!(py, "readable"))?.is_truthy()
 }
 
 /// Duplicates `fd` into a descriptor owned by the server, so it stays valid after the application

@@ -18,7 +18,7 @@ use crate::input::{InputFailure, WsgiInput};
 use crate::pool::{JobQueue, answer_queue_timeout};
 use crate::request::{Job, StreamAborted, WsgiFailure, WsgiRequest};
 use crate::response::{self, ResponseWriter};
-use crate::start_response::StartResponse;
+use crate::start_response::{EndOfResponse, StartResponse};
 use crate::watchdog::{ThreadSlot, Watch};
 
 /// What every Python thread of a pool shares.
@@ -60,7 +60,7 @@ pub(crate) fn serve(py: Python<'_>, shared: &Shared, context: &ThreadContext, jo
         Arc::clone(&context.slot),
         request.head.method == Method::HEAD,
     );
-    let start_response = match Py::new(py, StartResponse { writer }) {
+    let start_response = match Py::new(py, StartResponse::new(writer)) {
         Ok(sr) => sr.into_bound(py),
         Err(err) => {
             tracing::error!(
@@ -70,6 +70,7 @@ pub(crate) fn serve(py: Python<'_>, shared: &Shared, context: &ThreadContext, jo
             return;
         }
     };
+    let end_of_response = EndOfResponse(&start_response);
     let input = match request.body.take() {
         Some(body) => match Py::new(py, WsgiInput::new(body, request.body_limit)) {
             Ok(input) => Some(input),
@@ -98,6 +99,7 @@ pub(crate) fn serve(py: Python<'_>, shared: &Shared, context: &ThreadContext, jo
     );
     let result =
         environ.and_then(|environ| app.callable.bind(py).call1((environ, &start_response)));
+    crate::fork::leave_if_forked(py);
     let outcome = match &result {
         Ok(result) => response::send_result(py, &start_response, result),
         Err(err) => Err(err.clone_ref(py)),
@@ -125,11 +127,12 @@ pub(crate) fn serve(py: Python<'_>, shared: &Shared, context: &ThreadContext, jo
     if let Ok(result) = &result {
         close_result(py, app, &request, result);
     }
-    start_response.borrow_mut().writer.end_request();
-    report_irregularities(&start_response.borrow().writer, &request);
+    drop(end_of_response);
+    report_irregularities(&start_response.get().writer_for_server(py), &request);
     if let Some(input) = input {
         input.get().release();
     }
+    crate::fork::leave_if_forked(py);
 }
 
 /// Clears the thread's slot when the request is over, however it ends.
@@ -144,8 +147,8 @@ impl Drop for EndOfRequest<'_> {
 /// Ends the response with an error status, or cuts it if the head is already out.
 fn fail(py: Python<'_>, start_response: &Bound<'_, StartResponse>, failure: WsgiFailure) {
     start_response
-        .borrow_mut()
-        .writer
+        .get()
+        .writer_for_server(py)
         .fail(py, failure, StreamAborted::ApplicationError);
 }
 

@@ -78,6 +78,8 @@ struct InputState {
     received: u64,
     limit: u64,
     failure: Option<InputFailure>,
+    /// The request is over: the body has been let go of.
+    ended: bool,
 }
 
 impl InputState {
@@ -164,6 +166,7 @@ impl WsgiInput {
                 received: 0,
                 limit,
                 failure: None,
+                ended: false,
             }),
         }
     }
@@ -184,6 +187,7 @@ impl WsgiInput {
         state.body = None;
         state.chunks.clear();
         state.buffered = 0;
+        state.ended = true;
     }
 
     fn satisfied(state: &InputState, want: Want) -> bool {
@@ -199,6 +203,11 @@ impl WsgiInput {
         loop {
             let mut body = {
                 let mut state = self.lock();
+                if state.ended {
+                    return Err(PyRuntimeError::new_err(
+                        "the request has ended: its wsgi.input can no longer be read",
+                    ));
+                }
                 if let Some(failure) = state.failure {
                     return Err(failure.to_pyerr());
                 }

@@ -18,6 +18,7 @@ mod environ;
 mod error;
 mod errors_stream;
 mod file_wrapper;
+mod fork;
 mod gil;
 mod handler;
 mod input;
@@ -42,3 +43,17 @@ pub use request::{
     WsgiFailure, WsgiReply, WsgiRequest, WsgiResponse,
 };
 pub use watchdog::PoolEvent;
+
+/// Makes children the application forks close `server_fds` (the listening sockets and the
+/// control pipe) and end if they return into the server; see [`fork`]. Call it before loading
+/// applications, which may fork at import.
+pub fn guard_forked_children(
+    _runtime: &PythonRuntime,
+    server_fds: &[std::os::fd::RawFd],
+) -> Result<(), InterpreterError> {
+    pyo3::Python::attach(|py| {
+        fork::guard(py, server_fds).map_err(|err| InterpreterError::ForkGuard {
+            message: traceback::format(py, &err),
+        })
+    })
+}

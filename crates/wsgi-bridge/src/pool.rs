@@ -259,16 +259,27 @@ impl JobQueue {
     }
 
     /// Answers every job that waited too long with a 504, until the pool closes.
+    ///
+    /// Expired jobs are taken out under the lock and answered (and logged) after it is let go:
+    /// a log that blocks must not block every submission and every Python thread with it.
     fn sweep_expired(&self) {
         let mut queue = self.lock();
         loop {
             let now = Instant::now();
+            let mut expired = Vec::new();
             while let Some(front) = queue.jobs.front() {
                 if !self.expired_since(front.queued_at, now) {
                     break;
                 }
-                let job = queue.jobs.pop_front().expect("the front job exists");
-                answer_queue_timeout(job.request, job.reply, self.queue_timeout);
+                expired.push(queue.jobs.pop_front().expect("the front job exists"));
+            }
+            if !expired.is_empty() {
+                drop(queue);
+                for job in expired {
+                    answer_queue_timeout(job.request, job.reply, self.queue_timeout);
+                }
+                queue = self.lock();
+                continue;
             }
             if queue.closing && queue.jobs.is_empty() {
                 return;

@@ -3,6 +3,7 @@
 //! These types use only `http`, `bytes` and tokio's channels, so the HTTP side can produce and
 //! consume them without knowing anything about Python.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::time::{Instant, SystemTime};
@@ -128,6 +129,8 @@ pub enum WsgiBody {
 #[derive(Debug)]
 pub struct ChunkReceiver {
     pub(crate) rx: mpsc::Receiver<Result<Bytes, StreamAborted>>,
+    /// Fires when the request times out mid-stream; dropped unfired when the request ends.
+    pub(crate) cut: Option<oneshot::Receiver<()>>,
 }
 
 impl ChunkReceiver {
@@ -139,6 +142,17 @@ impl ChunkReceiver {
         &mut self,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<Bytes, StreamAborted>>> {
+        if let Some(cut) = &mut self.cut {
+            match std::pin::Pin::new(cut).poll(cx) {
+                std::task::Poll::Ready(Ok(())) => {
+                    self.cut = None;
+                    self.rx.close();
+                    return std::task::Poll::Ready(Some(Err(StreamAborted::Timeout)));
+                }
+                std::task::Poll::Ready(Err(_)) => self.cut = None,
+                std::task::Poll::Pending => {}
+            }
+        }
         self.rx.poll_recv(cx)
     }
 }

@@ -155,6 +155,7 @@ impl ResponseWriter {
             }
         }
         self.written += data.len() as u64;
+        self.slot.note_body(self.written);
         data
     }
 
@@ -227,7 +228,10 @@ impl ResponseWriter {
                 }
                 let (tx, rx) = mpsc::channel(STREAM_DEPTH);
                 tx.try_send(Ok(data)).expect("a new channel has room");
-                if !self.send_head(head, WsgiBody::Stream(ChunkReceiver { rx })) {
+                let (cut_tx, cut) = oneshot::channel();
+                self.slot.streaming(cut_tx);
+                let body = WsgiBody::Stream(ChunkReceiver { rx, cut: Some(cut) });
+                if !self.send_head(head, body) {
                     self.phase = Phase::ClientGone;
                     return Ok(Flow::ClientGone);
                 }
@@ -264,9 +268,10 @@ impl ResponseWriter {
         }
     }
 
-    /// Gives a HEAD response the `Content-Length` the GET would have had, when the body is known
-    /// whole and the application did not declare it: clients (and caches) use a HEAD to learn
-    /// the size, as they do from Apache.
+    /// Gives a HEAD response for a `wsgi.file_wrapper` file the file's length, which is what the
+    /// GET sends. No other length is ever made up for a HEAD: what an application returns for a
+    /// HEAD need not be what it returns for the GET (Bottle returns nothing), and RFC 9110
+    /// §9.3.2 forbids a HEAD `Content-Length` that differs from the GET's.
     fn announce_head_length(&self, head: &mut ResponseHead, len: u64) {
         let has_body_status = head.status != StatusCode::NO_CONTENT
             && head.status != StatusCode::NOT_MODIFIED
@@ -284,8 +289,7 @@ impl ResponseWriter {
             return self.finish(py);
         }
         let data = self.clip(data);
-        let mut head = self.take_head().expect("the phase is HeadSet");
-        self.announce_head_length(&mut head, data.len() as u64);
+        let head = self.take_head().expect("the phase is HeadSet");
         let body = if !self.body_allowed {
             WsgiBody::Empty
         } else if self.short_of_declared() {
@@ -394,7 +398,7 @@ fn aborted_after(data: Bytes, why: StreamAborted) -> WsgiBody {
         tx.try_send(Ok(data)).expect("a new channel has room");
     }
     tx.try_send(Err(why)).expect("a new channel has room");
-    WsgiBody::Stream(ChunkReceiver { rx })
+    WsgiBody::Stream(ChunkReceiver { rx, cut: None })
 }
 
 /// Puts an item into the stream, waiting without the GIL while it is full; `false` when the
@@ -423,7 +427,7 @@ pub(crate) fn send_result(
     if let Ok(wrapper) = result.cast::<FileWrapper>() {
         let region = wrapper.get().file_region(py);
         if let Some(region) = region {
-            let sent = start_response.borrow_mut().writer.send_file(region);
+            let sent = start_response.get().writer_for_server(py).send_file(region);
             match sent {
                 FileSend::Sending(sent) => {
                     // The bytes go from the file to the socket in Rust; this thread only waits
@@ -446,18 +450,19 @@ pub(crate) fn send_result(
     }
     for item in result.try_iter()? {
         let item = item?;
+        crate::fork::leave_if_forked(py);
         let data = body_bytes(&item)?;
         // The borrow ends before the next item is produced: the application may call write()
         // from inside its generator.
         let flow = start_response
-            .borrow_mut()
-            .writer
+            .get()
+            .writer_for_server(py)
             .write(py, bytes_of(data))?;
         if flow != Flow::Continue {
             break;
         }
     }
-    start_response.borrow_mut().writer.finish(py)
+    start_response.get().writer_for_server(py).finish(py)
 }
 
 /// A list or tuple: every item is already made, so the body is gathered and sent whole.
@@ -466,7 +471,7 @@ fn send_sequence<'py>(
     start_response: &Bound<'py, StartResponse>,
     items: impl ExactSizeIterator<Item = Bound<'py, PyAny>>,
 ) -> PyResult<()> {
-    let mut writer = start_response.borrow_mut();
+    let mut writer = start_response.get().writer_for_server(py);
     let items: Vec<Bound<'py, PyAny>> = items.collect();
     let mut chunks = Vec::with_capacity(items.len());
     for item in &items {
@@ -484,7 +489,7 @@ fn send_sequence<'py>(
             joined.freeze()
         }
     };
-    writer.writer.send_whole(py, body)
+    writer.send_whole(py, body)
 }
 
 fn body_bytes<'a, 'py>(item: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, PyBytes>> {

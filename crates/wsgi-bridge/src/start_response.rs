@@ -9,16 +9,94 @@
 use bytes::Bytes;
 use http::StatusCode;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use pyo3::exceptions::{PyAssertionError, PyOSError, PyTypeError, PyValueError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, TryLockError};
+
+use pyo3::exceptions::{PyAssertionError, PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use crate::response::{Flow, ResponseHead, ResponseWriter};
 
 /// The `start_response` callable of one request; it owns that request's [`ResponseWriter`].
-#[pyclass(module = "oxwsgi", name = "StartResponse")]
+///
+/// The application may hand `write` to another thread (PEP 3333 does not forbid it), which then
+/// writes while the request's own thread goes on — even while it ends the request. So the writer
+/// sits behind a lock, taken in two ways:
+///
+/// * by the application's calls ([`StartResponse::writer_for_app`]): never waiting, because the
+///   caller holds the GIL and the holder may need it; a busy writer is a `RuntimeError`;
+/// * by the server on the request's thread ([`StartResponse::writer_for_server`]): waiting,
+///   without the GIL, for another thread's `write()` to finish.
+///
+/// `ended` is set once the request is over (by [`EndOfResponse`], however it ends): a `write` or
+/// `start_response` kept and called later fails with "the request has ended".
+#[pyclass(module = "oxwsgi", name = "StartResponse", frozen)]
 pub(crate) struct StartResponse {
-    pub(crate) writer: ResponseWriter,
+    writer: Mutex<ResponseWriter>,
+    ended: AtomicBool,
+}
+
+impl StartResponse {
+    pub(crate) fn new(writer: ResponseWriter) -> StartResponse {
+        StartResponse {
+            writer: Mutex::new(writer),
+            ended: AtomicBool::new(false),
+        }
+    }
+
+    /// The writer for a call from the application.
+    fn writer_for_app(&self) -> PyResult<MutexGuard<'_, ResponseWriter>> {
+        if self.ended.load(Ordering::Acquire) {
+            return Err(request_ended());
+        }
+        let writer = match self.writer.try_lock() {
+            Ok(writer) => writer,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                return Err(PyRuntimeError::new_err(
+                    "another thread is in the middle of write() or start_response() for this \
+                     response; a response can only be written by one thread at a time",
+                ));
+            }
+        };
+        writer.check_open()?;
+        Ok(writer)
+    }
+
+    /// The writer for the server's own steps on the request's thread; waits (without the GIL)
+    /// while another thread is inside `write()`.
+    pub(crate) fn writer_for_server(&self, py: Python<'_>) -> MutexGuard<'_, ResponseWriter> {
+        loop {
+            match self.writer.try_lock() {
+                Ok(writer) => return writer,
+                Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => {
+                    crate::gil::blocking(py, || {
+                        drop(self.writer.lock());
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Ends the request's response when dropped: whatever path the request took, later calls of
+/// its `write` or `start_response` fail.
+pub(crate) struct EndOfResponse<'a, 'py>(pub(crate) &'a Bound<'py, StartResponse>);
+
+impl Drop for EndOfResponse<'_, '_> {
+    fn drop(&mut self) {
+        let start_response = self.0.get();
+        start_response.ended.store(true, Ordering::Release);
+        start_response.writer_for_server(self.0.py()).end_request();
+    }
+}
+
+fn request_ended() -> PyErr {
+    PyRuntimeError::new_err(
+        "the request has ended: start_response() and write() can no longer be used",
+    )
 }
 
 #[pymethods]
@@ -34,15 +112,14 @@ impl StartResponse {
         let py = slf.py();
         let exc_info = exc_info.filter(|e| !e.is_none());
         {
-            let this = slf.borrow();
-            this.writer.check_open()?;
+            let writer = slf.get().writer_for_app()?;
             match exc_info {
                 // After the head has gone out an error can no longer change it: PEP 3333 says to
                 // re-raise the application's exception, which aborts the response.
-                Some(exc_info) if this.writer.head_sent() => {
+                Some(exc_info) if writer.head_sent() => {
                     return Err(PyErr::from_value(exc_info.get_item(1)?));
                 }
-                None if this.writer.head_set() => {
+                None if writer.head_set() => {
                     return Err(PyAssertionError::new_err(
                         "start_response() was called a second time without exc_info",
                     ));
@@ -52,7 +129,7 @@ impl StartResponse {
         }
         let (status, reason) = parse_status(status)?;
         let (headers, content_length) = parse_headers(response_headers)?;
-        slf.borrow_mut().writer.set_head(ResponseHead {
+        slf.get().writer_for_app()?.set_head(ResponseHead {
             status,
             reason,
             headers,
@@ -70,14 +147,13 @@ impl StartResponse {
                 type_name(data)
             ))
         })?;
-        let mut this = slf.borrow_mut();
-        this.writer.check_open()?;
-        if !this.writer.head_set() {
+        let mut writer = slf.get().writer_for_app()?;
+        if !writer.head_set() {
             return Err(PyAssertionError::new_err(
                 "write() was called before start_response()",
             ));
         }
-        match this.writer.write(py, crate::owned_bytes::bytes_of(data))? {
+        match writer.write(py, crate::owned_bytes::bytes_of(data))? {
             Flow::Continue | Flow::Complete => Ok(()),
             Flow::ClientGone => Err(PyOSError::new_err(
                 "the client closed the connection before the response was complete",

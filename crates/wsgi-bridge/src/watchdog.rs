@@ -44,6 +44,8 @@ pub(crate) struct ThreadSlot {
     running: Mutex<Option<Running>>,
     /// `threading.get_ident()` of the thread, to find its frame.
     python_ident: AtomicU64,
+    /// Body bytes the running request's response has produced so far.
+    body_bytes: AtomicU64,
 }
 
 struct Running {
@@ -52,6 +54,8 @@ struct Running {
     uri: Uri,
     request_id: String,
     reply: Option<oneshot::Sender<WsgiReply>>,
+    /// Cuts the response's stream, once its head has gone out with a streamed body.
+    cut: Option<oneshot::Sender<()>>,
     reported: bool,
 }
 
@@ -78,8 +82,22 @@ impl ThreadSlot {
             uri: uri.clone(),
             request_id: request_id.to_owned(),
             reply: Some(reply),
+            cut: None,
             reported: false,
         });
+        self.body_bytes.store(0, Ordering::Relaxed);
+    }
+
+    /// The response is streaming: a request timeout cuts it through `cut`.
+    pub(crate) fn streaming(&self, cut: oneshot::Sender<()>) {
+        if let Some(running) = self.lock().as_mut() {
+            running.cut = Some(cut);
+        }
+    }
+
+    /// Records how many body bytes the response has produced.
+    pub(crate) fn note_body(&self, bytes: u64) {
+        self.body_bytes.store(bytes, Ordering::Relaxed);
     }
 
     /// Takes the reply channel to answer the request; `None` if the watchdog already answered.
@@ -191,7 +209,7 @@ impl Watch {
     }
 
     fn check_request(&self, index: usize, slot: &Arc<ThreadSlot>, limit: Duration) {
-        let (request, request_id, elapsed, reply) = {
+        let (request, request_id, elapsed, reply, cut) = {
             let mut running = slot.lock();
             let Some(running) = running.as_mut() else {
                 return;
@@ -206,11 +224,26 @@ impl Watch {
                 running.request_id.clone(),
                 elapsed,
                 running.reply.take(),
+                running.cut.take(),
             )
         };
-        if let Some(reply) = reply {
+        let body_bytes = slot.body_bytes.load(Ordering::Relaxed);
+        // Say what the client got: a 504 if nothing had gone out, otherwise the response as far
+        // as it went.
+        let outcome = if let Some(reply) = reply {
             let _ = reply.send(WsgiReply::Failed(WsgiFailure::RequestTimeout));
-        }
+            "it was answered with a 504".to_owned()
+        } else if let Some(cut) = cut {
+            let _ = cut.send(());
+            format!(
+                "its response had already started, so it was cut after {body_bytes} bytes of body"
+            )
+        } else {
+            format!(
+                "its response had already been handed over ({body_bytes} bytes of body) and is \
+                 left to finish"
+            )
+        };
         // Taking the stack needs the GIL, which a deadlocked application may never give back:
         // do it on its own thread so the watchdog itself never blocks.
         let ident = slot.python_ident.load(Ordering::Relaxed);
@@ -223,8 +256,8 @@ impl Watch {
                 tracing::error!(
                     request_id = %request_id,
                     "request timeout: {log_request} has run for {:.1}s on Python thread \
-                     {thread} of worker process {}; it was answered with a 504 and the process \
-                     will be replaced. Python stack of the thread:\n{stack}",
+                     {thread} of worker process {}; {outcome} and the process will be \
+                     replaced. Python stack of the thread:\n{stack}",
                     elapsed.as_secs_f64(),
                     std::process::id(),
                 );

@@ -1,0 +1,169 @@
+//! The server's own output descriptors, kept apart from the standard ones the application can
+//! close.
+//!
+//! An application (or a daemonising helper it calls) may close descriptor 1 or 2, at import or
+//! in a request. The next descriptor the process opens then takes that number: the I/O
+//! runtime's epoll instance, or a client's connection. A server that kept writing its log to
+//! "descriptor 2" would then write other requests' log lines into that client's socket.
+//!
+//! So the log never goes through the standard numbers. At start-up, before any application
+//! code runs, [`capture`] duplicates standard error and standard output to descriptors above the
+//! standard range, close-on-exec (children the application starts do not inherit them). Every
+//! log line is written to the captured error descriptor; an access log on the terminal writes
+//! to the captured output descriptor ([`terminal_stdout`]). When the error log becomes a file
+//! ([`redirect_to`]), the file is put in place of the captured descriptor (its number does not
+//! change, so `fileno()` handed to Python stays valid) and also onto 1 and 2, so that output
+//! which bypasses the log (a C extension's `fprintf(stderr)`) lands there too.
+//!
+//! After the application has loaded, [`restore_standard_streams`] checks 0–2 again: a number the
+//! application closed is filled (with `/dev/null` for 0, the log for 1 and 2) before the runtime
+//! starts and could take it.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::path::Path;
+use std::sync::{OnceLock, PoisonError, RwLock};
+
+use rustix::io::{DupFlags, dup3, fcntl_dupfd_cloexec};
+
+/// The lowest number the server's own descriptors may have.
+const ABOVE_STANDARD: RawFd = 3;
+
+/// The captured descriptors.
+struct Captured {
+    /// Where log lines go: standard error as it was at start-up, or the error log file.
+    log: RwLock<OwnedFd>,
+    /// Standard output as it was at start-up (for an access log on the terminal); `None` when
+    /// it was not open.
+    stdout: Option<OwnedFd>,
+}
+
+static CAPTURED: OnceLock<Captured> = OnceLock::new();
+
+/// Moves `fd` above the standard range (if it is not already there), close-on-exec.
+fn above_standard(fd: OwnedFd) -> io::Result<OwnedFd> {
+    if fd.as_raw_fd() >= ABOVE_STANDARD {
+        return Ok(fd);
+    }
+    Ok(fcntl_dupfd_cloexec(&fd, ABOVE_STANDARD)?)
+}
+
+/// A close-on-exec duplicate of `fd` above the standard range; `None` when `fd` is not open.
+fn duplicate(fd: impl AsFd) -> Option<OwnedFd> {
+    fcntl_dupfd_cloexec(fd, ABOVE_STANDARD).ok()
+}
+
+fn dev_null() -> io::Result<OwnedFd> {
+    above_standard(OpenOptions::new().write(true).open("/dev/null")?.into())
+}
+
+/// Duplicates standard error and standard output for the server's own use. Called once, at
+/// start-up, before any application code runs; later calls do nothing.
+pub(crate) fn capture() {
+    CAPTURED.get_or_init(|| {
+        let log = duplicate(io::stderr().as_fd())
+            .or_else(|| dev_null().ok())
+            .expect("a process can open /dev/null");
+        Captured {
+            log: RwLock::new(log),
+            stdout: duplicate(io::stdout().as_fd()),
+        }
+    });
+}
+
+/// Writes `bytes` to the log, in one `write` when it fits (lines from several threads and
+/// processes do not interleave). Before [`capture`] (in unit tests), standard error is used.
+pub(crate) fn write_log(bytes: &[u8]) {
+    match CAPTURED.get() {
+        Some(captured) => {
+            let log = captured.log.read().unwrap_or_else(PoisonError::into_inner);
+            write_all(&*log, bytes);
+        }
+        None => {
+            let _ = io::stderr().lock().write_all(bytes);
+        }
+    }
+}
+
+/// Writes all of `bytes`, retrying after partial writes and interruptions; a log that cannot be
+/// written to loses the line (there is nowhere to report that).
+fn write_all(fd: impl AsFd, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        match rustix::io::write(&fd, bytes) {
+            Ok(0) => return,
+            Ok(written) => bytes = &bytes[written..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// The number of the log's descriptor, for Python's `sys.stderr.fileno()` (faulthandler writes
+/// there directly); 2 before [`capture`].
+pub fn log_fileno() -> RawFd {
+    CAPTURED.get().map_or(2, |captured| {
+        captured
+            .log
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_raw_fd()
+    })
+}
+
+/// A handle on standard output as it was at start-up, for an access log on the terminal.
+pub fn terminal_stdout() -> io::Result<File> {
+    match CAPTURED.get().and_then(|captured| captured.stdout.as_ref()) {
+        Some(stdout) => Ok(File::from(stdout.try_clone()?)),
+        None => Ok(File::from(duplicate(io::stdout().as_fd()).ok_or_else(
+            || io::Error::new(io::ErrorKind::NotFound, "standard output is closed"),
+        )?)),
+    }
+}
+
+/// Makes `path` (appended to) the error log: log lines, and whatever this process writes to
+/// descriptors 1 and 2.
+pub(crate) fn redirect_to(path: &Path) -> io::Result<()> {
+    let file = above_standard(
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?
+            .into(),
+    )?;
+    if let Some(captured) = CAPTURED.get() {
+        let mut log = captured.log.write().unwrap_or_else(PoisonError::into_inner);
+        dup3(&file, &mut log, DupFlags::CLOEXEC)?;
+    }
+    rustix::stdio::dup2_stderr(&file)?;
+    rustix::stdio::dup2_stdout(&file)?;
+    Ok(())
+}
+
+/// Fills the standard descriptors the application closed: 0 with `/dev/null`, 1 and 2 with the
+/// log. Returns the numbers that had been closed.
+///
+/// Opening a file takes the lowest free number, so opening `/dev/null` until the number is above
+/// the standard range finds (and fills) every hole without looking at numbers that are not ours.
+pub fn restore_standard_streams() -> Vec<RawFd> {
+    let mut filled = Vec::new();
+    while let Ok(null) = File::open("/dev/null") {
+        let number = null.as_raw_fd();
+        if number >= ABOVE_STANDARD {
+            break;
+        }
+        filled.push(number);
+        // The standard slot owns the descriptor from now on, like those a process starts with.
+        let null = OwnedFd::from(null);
+        if let Some(captured) = CAPTURED.get() {
+            let log = captured.log.read().unwrap_or_else(PoisonError::into_inner);
+            let _ = match number {
+                1 => rustix::stdio::dup2_stdout(&*log),
+                2 => rustix::stdio::dup2_stderr(&*log),
+                _ => Ok(()),
+            };
+        }
+        let _ = null.into_raw_fd();
+    }
+    filled
+}
