@@ -32,12 +32,12 @@ use tokio::sync::watch;
 
 pub use access_log::{AccessLog, AccessLogError};
 pub use application::{
-    AppBody, AppError, AppRequest, AppResponse, Application, BoxError, FileRegion, InFlightGuard,
+    AppBody, AppError, AppRequest, AppResponse, Application, BodyError, BoxError, FileRegion,
+    InFlightGuard,
 };
 pub use body::{NoStream, ResponseBody};
 pub use error_response::{Refusal, error_response};
 pub use path::{PathError, normalize};
-pub use request_body::{RequestBody, RequestBodyError};
 pub use request_id::RequestIds;
 pub use router::{Mounted, Route, Router};
 

@@ -11,34 +11,23 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
+use oxwsgi_exchange::BodyError;
 
-/// Why a request body could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum RequestBodyError {
-    /// The body's framing is broken (a bad chunk size, say): the client is at fault, 400.
-    #[error("the request body is not well-formed: {0}")]
-    Malformed(#[source] hyper::Error),
-    /// The client went away, or stopped, before the body ended.
-    #[error("the client closed the connection before the request body ended: {0}")]
-    Disconnected(#[source] hyper::Error),
-}
-
-impl RequestBodyError {
-    fn classify(error: hyper::Error) -> RequestBodyError {
-        let malformed = error.is_parse()
-            || std::error::Error::source(&error)
-                .and_then(|source| source.downcast_ref::<std::io::Error>())
-                .is_some_and(|io| {
-                    matches!(
-                        io.kind(),
-                        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData
-                    )
-                });
-        if malformed {
-            RequestBodyError::Malformed(error)
-        } else {
-            RequestBodyError::Disconnected(error)
-        }
+/// Sorts hyper's body errors into the client's fault kinds.
+fn classify(error: hyper::Error) -> BodyError {
+    let malformed = error.is_parse()
+        || std::error::Error::source(&error)
+            .and_then(|source| source.downcast_ref::<std::io::Error>())
+            .is_some_and(|io| {
+                matches!(
+                    io.kind(),
+                    std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData
+                )
+            });
+    if malformed {
+        BodyError::Malformed(Box::new(error))
+    } else {
+        BodyError::Disconnected(Box::new(error))
     }
 }
 
@@ -86,7 +75,7 @@ impl BodyState {
 /// for `100 Continue` and was never asked for its body is not asked now: its response says
 /// `Connection: close` instead (see `service`).
 #[derive(Debug)]
-pub struct RequestBody {
+pub(crate) struct IncomingBody {
     inner: Option<Incoming>,
     state: Arc<BodyState>,
     received: u64,
@@ -95,15 +84,15 @@ pub struct RequestBody {
     runtime: Option<tokio::runtime::Handle>,
 }
 
-impl RequestBody {
+impl IncomingBody {
     pub(crate) fn new(
         inner: Incoming,
         limits: DrainLimits,
         expects_continue: bool,
-    ) -> (RequestBody, Arc<BodyState>) {
+    ) -> (IncomingBody, Arc<BodyState>) {
         let state = Arc::new(BodyState::default());
         (
-            RequestBody {
+            IncomingBody {
                 inner: Some(inner),
                 state: Arc::clone(&state),
                 received: 0,
@@ -120,7 +109,7 @@ impl RequestBody {
     }
 }
 
-impl Drop for RequestBody {
+impl Drop for IncomingBody {
     fn drop(&mut self) {
         let Some(body) = self.inner.take() else {
             return;
@@ -175,14 +164,14 @@ async fn drain(mut body: Incoming, mut budget: Option<u64>, wait: Duration) {
     }
 }
 
-impl http_body::Body for RequestBody {
+impl http_body::Body for IncomingBody {
     type Data = Bytes;
-    type Error = RequestBodyError;
+    type Error = BodyError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, RequestBodyError>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = &mut *self;
         let Some(inner) = this.inner.as_mut() else {
             return Poll::Ready(None);
@@ -196,7 +185,7 @@ impl http_body::Body for RequestBody {
             }
             Some(Err(_)) => {}
         }
-        Poll::Ready(frame.map(|frame| frame.map_err(RequestBodyError::classify)))
+        Poll::Ready(frame.map(|frame| frame.map_err(classify)))
     }
 
     fn is_end_stream(&self) -> bool {

@@ -21,7 +21,7 @@ use crate::conn::{ConnActivity, RequestTracker};
 use crate::error_response::{Refusal, error_response};
 use crate::host;
 use crate::path::normalize;
-use crate::request_body::{DrainLimits, RequestBody};
+use crate::request_body::{DrainLimits, IncomingBody};
 use crate::request_id::RequestIds;
 use crate::router::{Route, Router};
 use crate::static_files::{StaticFiles, StaticRequest};
@@ -93,7 +93,7 @@ pub(crate) async fn handle<A: Application>(
         wait: server.settings.http.body_timeout,
     };
     let (parts, body) = request.into_parts();
-    let (body, body_state) = RequestBody::new(body, limits, expects_continue);
+    let (body, body_state) = IncomingBody::new(body, limits, expects_continue);
     let request = Request::from_parts(parts, body);
 
     let response = match route(&conn, request, request_id, received_at).await {
@@ -140,7 +140,7 @@ pub(crate) async fn handle<A: Application>(
 
 async fn route<A: Application>(
     conn: &ConnShared<A>,
-    request: Request<RequestBody>,
+    request: Request<IncomingBody>,
     request_id: String,
     received_at: SystemTime,
 ) -> Result<Response<ResponseBody<A::Stream>>, Refusal> {
@@ -202,7 +202,8 @@ async fn route<A: Application>(
     if declared_length(&head.headers).is_some_and(|length| length > limit) {
         return Err(Refusal::BodyTooLarge { limit });
     }
-    let body = (!http_body::Body::is_end_stream(&body)).then_some(body);
+    let body = (!http_body::Body::is_end_stream(&body))
+        .then(|| Box::pin(body) as oxwsgi_exchange::RequestBody);
     let app_request = AppRequest {
         app,
         listener: conn.listener,

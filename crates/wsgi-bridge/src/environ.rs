@@ -18,7 +18,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
-use crate::request::WsgiRequest;
+use oxwsgi_exchange::AppRequest;
 
 /// Identity of the server, shared by every application's template.
 #[derive(Debug, Clone)]
@@ -39,7 +39,7 @@ pub struct EnvironSettings {
     pub run_once: bool,
     /// `DOCUMENT_ROOT`.
     pub document_root: String,
-    /// The listeners, indexed by [`WsgiRequest::listener`].
+    /// The listeners, indexed by [`AppRequest::listener`].
     pub listeners: Vec<ListenerIdentity>,
 }
 
@@ -118,7 +118,7 @@ impl EnvironBuilder {
     pub(crate) fn build<'py>(
         &self,
         py: Python<'py>,
-        request: &WsgiRequest,
+        request: &AppRequest,
         per_request: PerRequest<'_, 'py>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let environ = self.templates[request.app][request.listener]
@@ -193,7 +193,7 @@ impl EnvironBuilder {
         &self,
         py: Python<'_>,
         environ: &Bound<'_, PyDict>,
-        request: &WsgiRequest,
+        request: &AppRequest,
     ) -> PyResult<()> {
         let host = match request.head.uri.authority() {
             Some(authority) => {

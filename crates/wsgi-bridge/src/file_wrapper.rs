@@ -11,6 +11,7 @@
 use std::fs::File;
 use std::os::fd::{BorrowedFd, OwnedFd};
 
+use oxwsgi_exchange::FileRegion;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
@@ -65,13 +66,6 @@ impl FileWrapper {
     }
 }
 
-/// A region of a regular file, ready to be sent without Python.
-pub(crate) struct FileRegion {
-    pub(crate) file: File,
-    pub(crate) offset: u64,
-    pub(crate) len: u64,
-}
-
 static FILE_IO: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static BUFFERED_READER: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
@@ -108,7 +102,12 @@ impl FileWrapper {
             return None;
         }
         let len = metadata.len().saturating_sub(offset);
-        Some(FileRegion { file, offset, len })
+        Some(FileRegion {
+            file,
+            offset,
+            len,
+            done: None,
+        })
     }
 }
 

@@ -16,7 +16,9 @@ use crate::errors_stream::tag_thread;
 use crate::gil::ThreadContext;
 use crate::input::{InputFailure, WsgiInput};
 use crate::pool::{JobQueue, answer_queue_timeout};
-use crate::request::{Job, StreamAborted, WsgiFailure, WsgiRequest};
+use oxwsgi_exchange::{AppError, AppRequest};
+
+use crate::request::{Job, StreamAborted};
 use crate::response::{self, ResponseWriter};
 use crate::start_response::{EndOfResponse, StartResponse};
 use crate::watchdog::{ThreadSlot, Watch};
@@ -76,7 +78,7 @@ pub(crate) fn serve(py: Python<'_>, shared: &Shared, context: &ThreadContext, jo
             Ok(input) => Some(input),
             Err(err) => {
                 report_exception(py, app, &request, &err);
-                fail(py, &start_response, WsgiFailure::ApplicationError);
+                fail(py, &start_response, AppError::Internal);
                 return;
             }
         },
@@ -120,7 +122,7 @@ pub(crate) fn serve(py: Python<'_>, shared: &Shared, context: &ThreadContext, jo
             }
             None => {
                 report_exception(py, app, &request, &err);
-                fail(py, &start_response, WsgiFailure::ApplicationError);
+                fail(py, &start_response, AppError::Internal);
             }
         }
     }
@@ -145,7 +147,7 @@ impl Drop for EndOfRequest<'_> {
 }
 
 /// Ends the response with an error status, or cuts it if the head is already out.
-fn fail(py: Python<'_>, start_response: &Bound<'_, StartResponse>, failure: WsgiFailure) {
+fn fail(py: Python<'_>, start_response: &Bound<'_, StartResponse>, failure: AppError) {
     start_response
         .get()
         .writer_for_server(py)
@@ -154,7 +156,7 @@ fn fail(py: Python<'_>, start_response: &Bound<'_, StartResponse>, failure: Wsgi
 
 /// Calls the result's `close()`, if it has one; an exception there is logged (the response has
 /// been sent by then).
-fn close_result(py: Python<'_>, app: &AppSlot, request: &WsgiRequest, result: &Bound<'_, PyAny>) {
+fn close_result(py: Python<'_>, app: &AppSlot, request: &AppRequest, result: &Bound<'_, PyAny>) {
     let closed = match result.getattr(pyo3::intern!(py, "close")) {
         Ok(close) => close.call0().map(drop),
         Err(_) => Ok(()),
@@ -164,7 +166,7 @@ fn close_result(py: Python<'_>, app: &AppSlot, request: &WsgiRequest, result: &B
     }
 }
 
-fn report_exception(py: Python<'_>, app: &AppSlot, request: &WsgiRequest, err: &PyErr) {
+fn report_exception(py: Python<'_>, app: &AppSlot, request: &AppRequest, err: &PyErr) {
     tracing::error!(
         request_id = %request.request_id,
         "Exception occurred processing {} for {} {}:\n{}",
@@ -175,7 +177,7 @@ fn report_exception(py: Python<'_>, app: &AppSlot, request: &WsgiRequest, err: &
     );
 }
 
-fn report_irregularities(writer: &ResponseWriter, request: &WsgiRequest) {
+fn report_irregularities(writer: &ResponseWriter, request: &AppRequest) {
     if let Some(produced) = writer.client_gone() {
         // Common and harmless (a closed browser tab), so not a warning; mod_wsgi reports it too.
         tracing::info!(
@@ -205,12 +207,12 @@ fn report_irregularities(writer: &ResponseWriter, request: &WsgiRequest) {
     }
 }
 
-fn input_failure_status(failure: InputFailure) -> WsgiFailure {
+fn input_failure_status(failure: InputFailure) -> AppError {
     match failure {
-        InputFailure::TooLarge { .. } => WsgiFailure::BodyTooLarge,
-        InputFailure::TimedOut => WsgiFailure::BodyTimeout,
-        InputFailure::Disconnected { .. } => WsgiFailure::ApplicationError,
-        InputFailure::Malformed { .. } => WsgiFailure::MalformedBody,
+        InputFailure::TooLarge { .. } => AppError::BodyTooLarge,
+        InputFailure::TimedOut => AppError::BodyTimeout,
+        InputFailure::Disconnected { .. } => AppError::Internal,
+        InputFailure::Malformed { .. } => AppError::MalformedBody,
     }
 }
 

@@ -19,7 +19,7 @@ use pyo3::exceptions::{PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
-use crate::request::{BodyError, RequestBody};
+use oxwsgi_exchange::{BodyError, RequestBody};
 
 /// How bodies are read: the runtime that drives the connections, and the body timeout.
 struct ReadSettings {

@@ -2,8 +2,8 @@
 //!
 //! It starts the interpreter ([`initialize`]), loads WSGI applications ([`load_application`]),
 //! and runs them on a fixed pool of Python threads ([`WsgiPool`]). The HTTP side talks to it
-//! only through [`WsgiRequest`] and [`WsgiReply`], which are made of `http`, `bytes` and tokio
-//! channel types: it never sees a Python object.
+//! only through `oxwsgi-exchange`'s request and response types, which are made of `http`,
+//! `bytes` and tokio channel types: it never sees a Python object.
 //!
 //! GIL handling is confined to [`gil`]: each Python thread attaches once for its life and
 //! detaches only to wait. `unsafe` code is allowed in three places only, each explained where it
@@ -38,10 +38,7 @@ pub use interpreter::{
     PYTHON_VERSION, PythonRuntime, describe_python, initialize, run_exit_functions,
 };
 pub use pool::{MountedApp, PoolSettings, PoolStartError, Rejected, WsgiPool};
-pub use request::{
-    BodyError, BoxError, ChunkReceiver, FileBody, RequestBody, StreamAborted, WsgiBody,
-    WsgiFailure, WsgiReply, WsgiRequest, WsgiResponse,
-};
+pub use request::{ChunkStream, Reply, StreamAborted};
 pub use watchdog::PoolEvent;
 
 /// Makes children the application forks close `server_fds` (the listening sockets and the

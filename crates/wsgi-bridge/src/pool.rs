@@ -15,7 +15,7 @@
 //! submission wakes another parked thread.
 //!
 //! Requests that wait longer than the queue timeout are answered with
-//! [`WsgiFailure::QueueTimeout`] by a sweeper thread, without ever reaching Python.
+//! [`AppError::QueueTimeout`] by a sweeper thread, without ever reaching Python.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -33,7 +33,9 @@ use crate::gil;
 use crate::handler::{AppSlot, Shared};
 use crate::input;
 use crate::interpreter::PythonRuntime;
-use crate::request::{Job, WsgiFailure, WsgiReply, WsgiRequest};
+use oxwsgi_exchange::{AppError, AppRequest};
+
+use crate::request::{Job, Reply};
 use crate::watchdog::{Limits, PoolEvent, ThreadSlot, Watch};
 
 /// Python threads get the stack size a Python main thread usually has, so deep recursion in an
@@ -302,8 +304,8 @@ impl JobQueue {
 
 /// Replies 504 to a request that waited too long for a Python thread.
 pub(crate) fn answer_queue_timeout(
-    request: WsgiRequest,
-    reply: oneshot::Sender<WsgiReply>,
+    request: AppRequest,
+    reply: oneshot::Sender<Reply>,
     timeout: Duration,
 ) {
     tracing::warn!(
@@ -314,7 +316,7 @@ pub(crate) fn answer_queue_timeout(
         request.head.uri,
         timeout.as_secs_f64(),
     );
-    let _ = reply.send(WsgiReply::Failed(WsgiFailure::QueueTimeout));
+    let _ = reply.send(Err(AppError::QueueTimeout));
 }
 
 /// The Python threads of one worker process and the queue that feeds them.
@@ -327,7 +329,7 @@ pub struct WsgiPool {
 impl WsgiPool {
     /// Starts the Python threads for these applications.
     ///
-    /// Application indexes in [`WsgiRequest::app`] refer to the order of `apps`.
+    /// Application indexes in [`AppRequest::app`] refer to the order of `apps`.
     ///
     /// `on_event` is called, from a watchdog thread, when a request times out or the GIL
     /// seems deadlocked.
@@ -407,7 +409,7 @@ impl WsgiPool {
     }
 
     /// Queues a request for the next free Python thread; the reply arrives on the receiver.
-    pub fn submit(&self, request: WsgiRequest) -> Result<oneshot::Receiver<WsgiReply>, Rejected> {
+    pub fn submit(&self, request: AppRequest) -> Result<oneshot::Receiver<Reply>, Rejected> {
         let (reply, receiver) = oneshot::channel();
         let job = Job {
             request,
@@ -456,7 +458,7 @@ mod tests {
         let (reply, _receiver) = oneshot::channel();
         let (head, ()) = http::Request::new(()).into_parts();
         Job {
-            request: WsgiRequest {
+            request: AppRequest {
                 app: 0,
                 listener: 0,
                 head,

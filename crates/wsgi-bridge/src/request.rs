@@ -1,159 +1,97 @@
-//! What crosses between the HTTP side and a Python thread: a request in, a reply out.
+//! What a request is inside the bridge: the shared [`AppRequest`] with where its reply goes,
+//! and the streamed body the reply may carry.
 //!
-//! These types use only `http`, `bytes` and tokio's channels, so the HTTP side can produce and
-//! consume them without knowing anything about Python.
+//! The request and response types themselves are `oxwsgi-exchange`'s, shared with the HTTP side
+//! and moved across as they are.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
-use http::{HeaderMap, StatusCode};
+use oxwsgi_exchange::{AppError, AppRequest, AppResponse, BoxError};
 use tokio::sync::{mpsc, oneshot};
 
-/// Any error, boxed, as request bodies report them.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// What the bridge answers a request with.
+pub type Reply = Result<AppResponse<ChunkStream>, AppError>;
 
-/// A request body as the bridge reads it: frames of `Bytes`, polled only when the application
-/// reads `wsgi.input` (so `100 Continue` is sent only then).
-pub type RequestBody = Pin<Box<dyn http_body::Body<Data = Bytes, Error = BodyError> + Send>>;
-
-/// Why a request body stopped before its end, as the HTTP side tells the two apart: the
-/// application sees `OSError` either way, but the response status differs.
-#[derive(Debug, thiserror::Error)]
-pub enum BodyError {
-    /// The client broke the body's framing (a bad chunk size, say): a 400.
-    #[error("the request body is not well-formed: {0}")]
-    Malformed(#[source] BoxError),
-    /// The client went away before the body ended.
-    #[error("the client disconnected during the request body: {0}")]
-    Disconnected(#[source] BoxError),
-}
-
-/// One request for a WSGI application.
-pub struct WsgiRequest {
-    /// Which application (index into the list the pool was started with).
-    pub app: usize,
-    /// Which listener it came in on (index into [`crate::EnvironSettings::listeners`]).
-    pub listener: usize,
-    /// Method, URI, version and headers as received.
-    pub head: http::request::Parts,
-    /// The percent-decoded request path, with dot-segments resolved.
-    pub path: Bytes,
-    /// How many leading bytes of `path` are the mount point (`SCRIPT_NAME`); the rest is
-    /// `PATH_INFO`.
-    pub script_name_len: usize,
-    /// The body, when the request has one.
-    pub body: Option<RequestBody>,
-    /// The most body bytes the application may read; more is a 413.
-    pub body_limit: u64,
-    /// The client's address.
-    pub remote: SocketAddr,
-    /// The local address the connection was accepted on.
-    pub local: SocketAddr,
-    /// The request's id, as in the logs and `mod_wsgi.request_id`.
-    pub request_id: String,
-    /// When the request head was received (wall clock, for `mod_wsgi.request_start`).
-    pub received_at: SystemTime,
-}
-
-impl std::fmt::Debug for WsgiRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WsgiRequest")
-            .field("app", &self.app)
-            .field("method", &self.head.method)
-            .field("uri", &self.head.uri)
-            .field("request_id", &self.request_id)
-            .finish_non_exhaustive()
-    }
-}
-
-/// What a Python thread answers.
+/// A streamed response body: chunks the application produces, through a bounded channel (the
+/// application waits when it is full).
+///
+/// When the application fails part-way (or its request times out), the body ends in an error,
+/// so that hyper cuts the connection instead of ending the body cleanly and the client cannot
+/// mistake a truncated body for a whole one. hyper drops whatever it has buffered when a body
+/// fails, so the error is held back for one turn: the body first reports "not ready" (and asks
+/// to be polled again), which lets hyper flush the bytes already produced; the client then sees
+/// everything the application sent, followed by the cut.
 #[derive(Debug)]
-pub enum WsgiReply {
-    /// The application produced a response (its body may still be streaming).
-    Response(WsgiResponse),
-    /// No response could be produced; the HTTP side answers with an error status.
-    Failed(WsgiFailure),
-}
-
-/// Why a request got no response from the application.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WsgiFailure {
-    /// The request waited longer than the queue timeout for a free Python thread and was never
-    /// given to the application.
-    QueueTimeout,
-    /// The application raised, or broke the WSGI protocol, before starting its response; the
-    /// traceback is in the error log.
-    ApplicationError,
-    /// The request body was larger than the limit.
-    BodyTooLarge,
-    /// The client took too long to send the request body.
-    BodyTimeout,
-    /// The client broke the request body's framing.
-    MalformedBody,
-    /// The pool is shutting down and no longer runs requests.
-    ShuttingDown,
-    /// The application ran past the request timeout without starting its response.
-    RequestTimeout,
-}
-
-/// A response from the application.
-#[derive(Debug)]
-pub struct WsgiResponse {
-    /// The status code.
-    pub status: StatusCode,
-    /// The application's reason phrase when it differs from the standard one for the code.
-    pub reason: Option<Bytes>,
-    /// The headers, as the application gave them (framing headers checked).
-    pub headers: HeaderMap,
-    /// The body.
-    pub body: WsgiBody,
-}
-
-/// A response body.
-#[derive(Debug)]
-pub enum WsgiBody {
-    /// No bytes.
-    Empty,
-    /// The whole body, known before the head was sent.
-    Full(Bytes),
-    /// Chunks still being produced by the application, which waits when this channel is full.
-    Stream(ChunkReceiver),
-    /// A region of a file given through `wsgi.file_wrapper`, sent without Python.
-    File(FileBody),
-}
-
-/// The receiving end of a streamed body.
-#[derive(Debug)]
-pub struct ChunkReceiver {
-    pub(crate) rx: mpsc::Receiver<Result<Bytes, StreamAborted>>,
+pub struct ChunkStream {
+    rx: mpsc::Receiver<Result<Bytes, StreamAborted>>,
     /// Fires when the request times out mid-stream; dropped unfired when the request ends.
-    pub(crate) cut: Option<oneshot::Receiver<()>>,
+    cut: Option<oneshot::Receiver<()>>,
+    sent_since_flush: bool,
+    held_error: Option<StreamAborted>,
 }
 
-impl ChunkReceiver {
-    /// Polls for the next chunk; `None` once the body is complete.
-    ///
-    /// An `Err` means the application failed part-way: the connection must be closed without
-    /// ending the body properly, so the client cannot mistake a truncated body for a whole one.
-    pub fn poll_recv(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<Bytes, StreamAborted>>> {
+impl ChunkStream {
+    pub(crate) fn new(
+        rx: mpsc::Receiver<Result<Bytes, StreamAborted>>,
+        cut: Option<oneshot::Receiver<()>>,
+    ) -> ChunkStream {
+        ChunkStream {
+            rx,
+            cut,
+            sent_since_flush: true,
+            held_error: None,
+        }
+    }
+
+    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, StreamAborted>>> {
         if let Some(cut) = &mut self.cut {
-            match std::pin::Pin::new(cut).poll(cx) {
-                std::task::Poll::Ready(Ok(())) => {
+            match Pin::new(cut).poll(cx) {
+                Poll::Ready(Ok(())) => {
                     self.cut = None;
                     self.rx.close();
-                    return std::task::Poll::Ready(Some(Err(StreamAborted::Timeout)));
+                    return Poll::Ready(Some(Err(StreamAborted::Timeout)));
                 }
-                std::task::Poll::Ready(Err(_)) => self.cut = None,
-                std::task::Poll::Pending => {}
+                Poll::Ready(Err(_)) => self.cut = None,
+                Poll::Pending => {}
             }
         }
         self.rx.poll_recv(cx)
+    }
+}
+
+impl http_body::Body for ChunkStream {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        if let Some(aborted) = self.held_error.take() {
+            return Poll::Ready(Some(Err(Box::new(aborted))));
+        }
+        match self.poll_chunk(cx) {
+            Poll::Ready(Some(Ok(data))) => {
+                self.sent_since_flush = true;
+                Poll::Ready(Some(Ok(http_body::Frame::data(data))))
+            }
+            Poll::Ready(Some(Err(aborted))) if self.sent_since_flush => {
+                self.sent_since_flush = false;
+                self.held_error = Some(aborted);
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            Poll::Ready(Some(Err(aborted))) => Poll::Ready(Some(Err(Box::new(aborted)))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => {
+                self.sent_since_flush = false;
+                Poll::Pending
+            }
+        }
     }
 }
 
@@ -171,24 +109,10 @@ pub enum StreamAborted {
     Timeout,
 }
 
-/// A file region sent on behalf of `wsgi.file_wrapper`.
-#[derive(Debug)]
-pub struct FileBody {
-    /// The file (a duplicate of the application's descriptor, owned here).
-    pub file: std::fs::File,
-    /// Where the region starts.
-    pub offset: u64,
-    /// How many bytes to send.
-    pub len: u64,
-    /// Dropped when the file has been sent (or the client went away), which lets the Python
-    /// thread call the wrapper's `close()`.
-    pub done: oneshot::Sender<()>,
-}
-
-/// A request handed to a Python thread, with where to send the reply.
+/// A request handed to the pool, with where to send the reply.
 pub(crate) struct Job {
-    pub(crate) request: WsgiRequest,
-    pub(crate) reply: oneshot::Sender<WsgiReply>,
+    pub(crate) request: AppRequest,
+    pub(crate) reply: oneshot::Sender<Reply>,
     pub(crate) queued_at: Instant,
     pub(crate) queued_at_wall: SystemTime,
 }

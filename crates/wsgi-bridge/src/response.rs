@@ -21,11 +21,14 @@ use pyo3::types::{PyBytes, PyList, PyTuple};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::file_wrapper::{FileRegion, FileWrapper};
+use crate::file_wrapper::FileWrapper;
 use crate::owned_bytes::bytes_of;
-use crate::request::{
-    ChunkReceiver, FileBody, StreamAborted, WsgiBody, WsgiFailure, WsgiReply, WsgiResponse,
-};
+use oxwsgi_exchange::{AppBody, AppError, AppResponse, FileRegion};
+
+use crate::request::{ChunkStream, StreamAborted};
+
+/// A response body as the bridge hands it over.
+type WsgiBody = AppBody<ChunkStream>;
 use crate::start_response::{StartResponse, type_name};
 use crate::watchdog::ThreadSlot;
 
@@ -178,13 +181,14 @@ impl ResponseWriter {
         let Some(reply) = self.slot.take_reply() else {
             return false;
         };
-        let response = WsgiResponse {
+        let response = AppResponse {
             status: head.status,
             reason: head.reason,
             headers: head.headers,
             body,
+            in_flight: None,
         };
-        reply.send(WsgiReply::Response(response)).is_ok()
+        reply.send(Ok(response)).is_ok()
     }
 
     fn take_head(&mut self) -> Option<ResponseHead> {
@@ -230,7 +234,7 @@ impl ResponseWriter {
                 tx.try_send(Ok(data)).expect("a new channel has room");
                 let (cut_tx, cut) = oneshot::channel();
                 self.slot.streaming(cut_tx);
-                let body = WsgiBody::Stream(ChunkReceiver { rx, cut: Some(cut) });
+                let body = WsgiBody::Stream(ChunkStream::new(rx, Some(cut)));
                 if !self.send_head(head, body) {
                     self.phase = Phase::ClientGone;
                     return Ok(Flow::ClientGone);
@@ -322,11 +326,10 @@ impl ResponseWriter {
         // closes the connection, because the body cannot be completed.
         self.short_of_declared();
         let (done, sent) = oneshot::channel();
-        let body = WsgiBody::File(FileBody {
-            file: region.file,
-            offset: region.offset,
+        let body = WsgiBody::File(FileRegion {
             len,
-            done,
+            done: Some(done),
+            ..region
         });
         self.hand_over(head, body);
         FileSend::Sending(sent)
@@ -365,11 +368,11 @@ impl ResponseWriter {
 
     /// Ends the response because something failed: before the head went out the client gets an
     /// error status; after, the connection is cut so the truncation is visible.
-    pub(crate) fn fail(&mut self, py: Python<'_>, failure: WsgiFailure, cut: StreamAborted) {
+    pub(crate) fn fail(&mut self, py: Python<'_>, failure: AppError, cut: StreamAborted) {
         match std::mem::replace(&mut self.phase, Phase::Complete) {
             Phase::Waiting | Phase::HeadSet(_) => {
                 if let Some(reply) = self.slot.take_reply() {
-                    let _ = reply.send(WsgiReply::Failed(failure));
+                    let _ = reply.send(Err(failure));
                 }
             }
             Phase::Streaming(tx) => {
@@ -398,7 +401,7 @@ fn aborted_after(data: Bytes, why: StreamAborted) -> WsgiBody {
         tx.try_send(Ok(data)).expect("a new channel has room");
     }
     tx.try_send(Err(why)).expect("a new channel has room");
-    WsgiBody::Stream(ChunkReceiver { rx, cut: None })
+    WsgiBody::Stream(ChunkStream::new(rx, None))
 }
 
 /// Puts an item into the stream, waiting without the GIL while it is full; `false` when the

@@ -19,7 +19,9 @@ use http::{Method, Uri};
 use pyo3::prelude::*;
 use tokio::sync::oneshot;
 
-use crate::request::{WsgiFailure, WsgiReply};
+use oxwsgi_exchange::AppError;
+
+use crate::request::Reply;
 
 /// Something the pool's owner must act on.
 #[derive(Debug, Clone)]
@@ -53,7 +55,7 @@ struct Running {
     method: Method,
     uri: Uri,
     request_id: String,
-    reply: Option<oneshot::Sender<WsgiReply>>,
+    reply: Option<oneshot::Sender<Reply>>,
     /// Cuts the response's stream, once its head has gone out with a streamed body.
     cut: Option<oneshot::Sender<()>>,
     reported: bool,
@@ -74,7 +76,7 @@ impl ThreadSlot {
         method: &Method,
         uri: &Uri,
         request_id: &str,
-        reply: oneshot::Sender<WsgiReply>,
+        reply: oneshot::Sender<Reply>,
     ) {
         *self.lock() = Some(Running {
             started: Instant::now(),
@@ -101,7 +103,7 @@ impl ThreadSlot {
     }
 
     /// Takes the reply channel to answer the request; `None` if the watchdog already answered.
-    pub(crate) fn take_reply(&self) -> Option<oneshot::Sender<WsgiReply>> {
+    pub(crate) fn take_reply(&self) -> Option<oneshot::Sender<Reply>> {
         self.lock()
             .as_mut()
             .and_then(|running| running.reply.take())
@@ -231,7 +233,7 @@ impl Watch {
         // Say what the client got: a 504 if nothing had gone out, otherwise the response as far
         // as it went.
         let outcome = if let Some(reply) = reply {
-            let _ = reply.send(WsgiReply::Failed(WsgiFailure::RequestTimeout));
+            let _ = reply.send(Err(AppError::RequestTimeout));
             "it was answered with a 504".to_owned()
         } else if let Some(cut) = cut {
             let _ = cut.send(());

@@ -1,0 +1,147 @@
+//! What crosses between the HTTP side and whatever runs applications: a request in, a response
+//! (or the reason there is none) out.
+//!
+//! `http-front` produces [`AppRequest`]s and turns [`AppResponse`]s and [`AppError`]s into HTTP;
+//! `wsgi-bridge` consumes the requests and produces the responses. Neither knows the other: these
+//! types are made of `http`, `bytes` and tokio channel types only, so the HTTP side never sees a
+//! Python object and the Python side never sees hyper. One set of types crosses the seam, moved,
+//! never copied field by field.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+
+/// Any error, boxed.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A request on its way to an application.
+pub struct AppRequest {
+    /// Which mounted application (its index among the application mounts, in mount order).
+    pub app: usize,
+    /// Which listener it came in on (index into the listeners served).
+    pub listener: usize,
+    /// Method, URI, version and headers, as received.
+    pub head: http::request::Parts,
+    /// The percent-decoded, normalised path, with dot-segments resolved.
+    pub path: Bytes,
+    /// How many leading bytes of `path` are the mount point (`SCRIPT_NAME`); the rest is
+    /// `PATH_INFO`.
+    pub script_name_len: usize,
+    /// The body, when the request has one; it is read only when the application reads it (so
+    /// `100 Continue` is sent only then).
+    pub body: Option<RequestBody>,
+    /// The most body bytes the application may read; more is a 413.
+    pub body_limit: u64,
+    /// The client's address.
+    pub remote: SocketAddr,
+    /// The address the connection was accepted on.
+    pub local: SocketAddr,
+    /// The request's id, as in the logs.
+    pub request_id: String,
+    /// When the request head was received.
+    pub received_at: SystemTime,
+}
+
+impl std::fmt::Debug for AppRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppRequest")
+            .field("app", &self.app)
+            .field("method", &self.head.method)
+            .field("uri", &self.head.uri)
+            .field("request_id", &self.request_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request body: frames of `Bytes`, pulled only when the application reads.
+pub type RequestBody = Pin<Box<dyn http_body::Body<Data = Bytes, Error = BodyError> + Send>>;
+
+/// Why a request body stopped before its end. The application sees `OSError` either way, but
+/// the response status differs; the cause is kept for the log.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// The client broke the body's framing (a bad chunk size, say): a 400.
+    #[error("the request body is not well-formed: {0}")]
+    Malformed(#[source] BoxError),
+    /// The client went away, or stopped, before the body ended.
+    #[error("the client closed the connection before the request body ended: {0}")]
+    Disconnected(#[source] BoxError),
+}
+
+/// An application's response.
+#[derive(Debug)]
+pub struct AppResponse<S> {
+    /// The status code.
+    pub status: StatusCode,
+    /// A reason phrase that differs from the standard one, to be sent as is.
+    pub reason: Option<Bytes>,
+    /// The headers, as the application gave them (framing headers checked).
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: AppBody<S>,
+    /// Dropped once the body has been sent or abandoned, not when the head goes out: lets the
+    /// runner count a request as active until its response is complete (mod_wsgi's rule,
+    /// which `--inactivity-timeout` relies on for streamed responses).
+    pub in_flight: Option<InFlightGuard>,
+}
+
+/// Anything held for the life of a response body; see [`AppResponse::in_flight`].
+pub type InFlightGuard = Box<dyn std::any::Any + Send + Sync>;
+
+/// An application's response body.
+#[derive(Debug)]
+pub enum AppBody<S> {
+    /// No body.
+    Empty,
+    /// The whole body at once.
+    Full(Bytes),
+    /// A body still being produced.
+    Stream(S),
+    /// A region of a file, sent by the server.
+    File(FileRegion),
+}
+
+/// A region of an open file to send as a body (`wsgi.file_wrapper`).
+#[derive(Debug)]
+pub struct FileRegion {
+    /// The file (a descriptor owned by the server).
+    pub file: std::fs::File,
+    /// Where the region starts.
+    pub offset: u64,
+    /// How many bytes to send.
+    pub len: u64,
+    /// Dropped once the region has been sent or abandoned, to tell whoever waits (the thread
+    /// that calls the wrapper's `close()` after it).
+    pub done: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// Why an application produced no response; each maps to one status on the HTTP side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AppError {
+    /// The application failed or broke the protocol before its response started (its
+    /// traceback is in the error log): 500.
+    #[error("the application failed")]
+    Internal,
+    /// No thread became free within the queue timeout; the application never saw the request:
+    /// 504.
+    #[error("the request waited too long for a free thread")]
+    QueueTimeout,
+    /// Too many requests are waiting already, or the server is stopping: 503.
+    #[error("the server cannot take the request now")]
+    Unavailable,
+    /// The request body grew past the limit while being read: 413.
+    #[error("the request body is too large")]
+    BodyTooLarge,
+    /// The client stopped sending the request body: 408.
+    #[error("the client stopped sending the request body")]
+    BodyTimeout,
+    /// The application did not start its response within the request timeout: 504.
+    #[error("the application did not answer within the request timeout")]
+    RequestTimeout,
+    /// The request body's framing was broken: 400.
+    #[error("the request body is not well-formed")]
+    MalformedBody,
+}
