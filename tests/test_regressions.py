@@ -112,13 +112,17 @@ def parse_chunked(data):
 
 @pytest.mark.parametrize("log_to_terminal", [True, False], ids=["terminal", "log-files"])
 def test_app_closing_stderr_at_import_still_serves_and_stops(server, log_to_terminal):
-    srv = server(APPS / "closes_stderr_at_import.wsgi", log_to_terminal=log_to_terminal)
+    srv = server(APPS / "closes_stderr_at_import.wsgi", "--access-log", log_to_terminal=log_to_terminal)
     workers = srv.worker_pids()
     try:
-        response = requests.get(srv.url + "/", timeout=10)
+        response = requests.get(srv.url + "/?closed-at-import", timeout=10)
         assert (response.status_code, response.text) == (200, "alive")
         # What the application prints still reaches the error log.
         srv.wait_for_log(r"\[wsgi:error\] .*answering after closing standard error at import$")
+        # The access log did not take the closed number: its lines go where they belong.
+        access = (lambda: srv.stdout) if log_to_terminal else (lambda: (srv.server_root / "access_log").read_text())
+        srv.wait_for_log(r'"GET /\?closed-at-import HTTP/1.1" 200', source=access)
+        assert "closed-at-import HTTP" not in srv.error_log()
     finally:
         code = srv.stop(timeout=20)
         kill_leftover_workers(workers)
@@ -210,6 +214,44 @@ def test_connection_is_kept_after_an_unread_chunked_body_sent_a_byte_at_a_time(s
         assert read_response(sock)[:3:2] == ("HTTP/1.1 200 OK", b"hello\n")
 
 
+def bytes_accepted_after_response(sock, total):
+    """Sends up to `total` body bytes after the response arrived; returns how many the server
+    took before closing (socket buffers included)."""
+    sent = 0
+    chunk = b"x" * 65536
+    try:
+        while sent < total:
+            sent += sock.send(chunk)
+    except (BrokenPipeError, ConnectionResetError, socket.timeout):
+        pass
+    return sent
+
+
+def test_a_refused_body_is_not_read_before_closing(server, state_dir):
+    """A 413 closes the connection: the server must not read the refused body first (with the
+    lingering read, it read up to --limit-request-body of it)."""
+    srv = start(server, state_dir)
+    with srv.connect(timeout=10) as sock:
+        sock.sendall(b"POST /ignore-body HTTP/1.1\r\nHost: t\r\nContent-Length: 40000000\r\n\r\n")
+        status, headers, _, _ = read_response(sock)
+        assert (status, headers.get("connection")) == ("HTTP/1.1 413 Payload Too Large", "close")
+        sent = bytes_accepted_after_response(sock, 40_000_000)
+    assert sent < 8 * 1048576, f"the server read {sent} bytes of a refused body"
+
+
+def test_a_body_is_not_read_when_the_client_closes_the_connection(server, state_dir):
+    srv = start(server, state_dir)
+    with srv.connect(timeout=10) as sock:
+        sock.sendall(
+            b"POST /ignore-body HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+            b"Content-Length: 9000000\r\n\r\n"
+        )
+        status, _, body, _ = read_response(sock)
+        assert (status, body) == ("HTTP/1.1 200 OK", b"ignored the body\n")
+        sent = bytes_accepted_after_response(sock, 9_000_000)
+    assert sent < 8 * 1048576, f"the server read {sent} bytes of a body after its last response"
+
+
 # --- 3. A streaming response is activity -----------------------------------------------------
 
 
@@ -296,6 +338,8 @@ def test_file_wrapper_of_an_object_without_tell_sends_what_read_returns(server, 
 
 
 def test_file_wrapper_of_a_binary_file_after_a_read_sends_the_rest(server, state_dir):
+    """A control, which passed before the fix too: the fast path still serves a plain binary
+    file from its current position."""
     (state_dir / "data.txt").write_bytes(CONTENT)
     srv = start(server, state_dir)
     status, head, body = get_closing(srv, "/wrap/binary-after-read?name=data.txt")
@@ -362,6 +406,13 @@ def test_write_from_another_thread_after_the_app_returned(server, state_dir):
     assert set(body) <= {ord("x")}
     (last,) = [l for l in read_noted(state_dir / "thread-w1") if not l.startswith("write ")]
     assert last.startswith("raised RuntimeError: ") and "the request has ended" in last, last
+    # While the thread was inside write(), the request's own write() said so, and waited for
+    # nothing.
+    (probe,) = read_noted(state_dir / "probe-w1")
+    assert probe == (
+        "RuntimeError: another thread is in the middle of write() or start_response() for this "
+        "response; a response can only be written by one thread at a time"
+    ), probe
     assert requests.get(srv.url + "/hello").text == "hello\n"
 
 
@@ -394,6 +445,10 @@ def test_a_child_forked_in_a_request_does_not_keep_the_port(server, state_dir):
         child = int(read_noted(state_dir / "child-f2")[0])
         srv.stop()
         assert not port_is_listening(port), "the forked child still holds the listening socket"
+        # The server's signal handlers are gone in the child: SIGTERM ends it, as it would any
+        # process.
+        os.kill(child, signal.SIGTERM)
+        wait_until(lambda: gone_or_zombie(child), timeout=10, what="the child to end on SIGTERM")
     finally:
         kill_if_alive(child)
 
@@ -467,6 +522,17 @@ def bytes_in_pipe(fd):
     return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
 
 
+def threads_writing_to_a_full_pipe(pid):
+    """How many threads of process `pid` wait in write() on a full pipe (the kernel's wchan)."""
+    count = 0
+    for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
+        try:
+            count += "pipe_write" in (task / "wchan").read_text()
+        except FileNotFoundError:
+            pass
+    return count
+
+
 def test_a_blocked_error_log_does_not_stop_other_python_threads(tmp_path, state_dir):
     """print() in one request waits on a full error-log pipe without holding the GIL, so the
     other Python threads go on serving (a log that blocks while holding it froze them all)."""
@@ -474,7 +540,7 @@ def test_a_blocked_error_log_does_not_stop_other_python_threads(tmp_path, state_
     env = dict(os.environ, OXWSGI_TEST_STATE=str(state_dir))
     env.pop("VIRTUAL_ENV", None)
     command = [
-        str(BINARY), "start-server", "--port", "0", "--log-to-terminal", "--threads", "2",
+        str(BINARY), "start-server", "--port", "0", "--log-to-terminal", "--threads", "3",
         "--server-root", str(tmp_path / "root"), "--python-home", str(VENV),
         str(APPS / "regressions.wsgi"),
     ]
@@ -497,6 +563,14 @@ def test_a_blocked_error_log_does_not_stop_other_python_threads(tmp_path, state_
         response = requests.get(url + "/hello", timeout=15)
         assert (response.status_code, response.text) == (200, "hello\n")
         assert printer.is_alive(), "the printing request finished: the pipe never blocked it"
+        # A traceback is written to the log without the GIL too.
+        raiser = threading.Thread(target=lambda: requests.get(url + "/raise", timeout=60), daemon=True)
+        raiser.start()
+        worker = int(pathlib.Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()[0])
+        wait_until(lambda: threads_writing_to_a_full_pipe(worker) >= 2, what="the traceback to block")
+        response = requests.get(url + "/hello", timeout=15)
+        assert (response.status_code, response.text) == (200, "hello\n")
+        assert raiser.is_alive(), "the failing request finished: its traceback never blocked"
     finally:
         # Read the log until the server is gone, so nothing stays blocked on it.
         def drain():

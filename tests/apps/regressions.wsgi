@@ -177,10 +177,18 @@ def application(environ, start_response):
             note(record, "done")
 
         threading.Thread(target=run, daemon=True).start()
-        # The client reads nothing past the head: wait until the thread's writes are under way
-        # and one of them is blocked on the full socket.
-        wait_for(lambda: "write 1" in noted(record) or "done" in noted(record), "a second write")
-        time.sleep(0.3)
+        # The client reads nothing past the head, so the thread's writes soon block. Probe with
+        # an empty write() until it says the other thread is in the middle of one: the response
+        # can only be written by one thread at a time.
+        def thread_inside_write():
+            try:
+                write(b"")
+            except RuntimeError as exc:
+                note("probe-" + tag, "RuntimeError: %s" % exc)
+                return True
+            return False
+
+        wait_for(thread_inside_write, "the thread to be inside write()")
         note("returned-" + tag, "returning")
         return []
 

@@ -31,6 +31,10 @@ fn classify(error: hyper::Error) -> BodyError {
     }
 }
 
+/// The most bytes of an unread body read and thrown away when `--limit-request-body` is 0 (the
+/// option's default): beyond that, closing the connection is cheaper than reading on.
+const DRAIN_WITHOUT_LIMIT: u64 = 10 * 1024 * 1024;
+
 /// How much of a body the application left unread is read and thrown away, so the connection
 /// can serve its next request (Apache's lingering read of an unread body).
 #[derive(Debug, Clone, Copy)]
@@ -41,12 +45,16 @@ pub(crate) struct DrainLimits {
     pub(crate) wait: Duration,
 }
 
-/// What the request's handler knows of its body while someone else holds it.
+/// What the request's handler knows of its body while someone else holds it, and what it
+/// decides about an unread rest once the response is known.
 #[derive(Debug, Default)]
 pub(crate) struct BodyState {
     finished: AtomicBool,
     polled: AtomicBool,
-    no_drain: AtomicBool,
+    /// Set once the handler has decided; `drain` says what.
+    decided: AtomicBool,
+    drain: AtomicBool,
+    decision: tokio::sync::Notify,
 }
 
 impl BodyState {
@@ -61,9 +69,32 @@ impl BodyState {
         self.polled.load(Ordering::Relaxed)
     }
 
-    /// The response closes the connection: an unread rest of the body need not be read.
-    pub(crate) fn forbid_drain(&self) {
-        self.no_drain.store(true, Ordering::Relaxed);
+    /// Says, once the response is known, whether an unread rest of the body is to be read and
+    /// thrown away (the connection goes on) or not (it ends with this response).
+    pub(crate) fn decide(&self, drain: bool) {
+        if !self.decided.swap(true, Ordering::AcqRel) {
+            self.drain.store(drain, Ordering::Release);
+            self.decision.notify_one();
+        }
+    }
+
+    /// Waits for the handler's decision: whether to read the rest.
+    async fn drain_decided(&self) -> bool {
+        if !self.decided.load(Ordering::Acquire) {
+            // `notify_one` keeps a permit for a waiter that comes late.
+            self.decision.notified().await;
+        }
+        self.drain.load(Ordering::Acquire)
+    }
+}
+
+/// Decides "do not read the rest" if the handler ends (its future dropped: the connection is
+/// going away) before deciding otherwise, so a waiting drain never waits forever.
+pub(crate) struct DrainDecision(pub(crate) Arc<BodyState>);
+
+impl Drop for DrainDecision {
+    fn drop(&mut self) {
+        self.0.decide(false);
     }
 }
 
@@ -71,7 +102,8 @@ impl BodyState {
 ///
 /// Dropped before its end (the application did not read it all, or was never called), it is
 /// read to the end and thrown away on the I/O runtime, within [`DrainLimits`], so the
-/// connection stays usable; only when that fails is the connection closed. A client that waits
+/// connection stays usable — once the handler has decided that the connection goes on after
+/// the response ([`BodyState::decide`]); only when reading fails is the connection closed. A client that waits
 /// for `100 Continue` and was never asked for its body is not asked now: its response says
 /// `Connection: close` instead (see `service`).
 #[derive(Debug)]
@@ -104,8 +136,15 @@ impl IncomingBody {
         )
     }
 
-    fn budget(&self) -> Option<u64> {
-        (self.limits.bytes > 0).then(|| self.limits.bytes.saturating_sub(self.received))
+    /// How many more bytes may be read and thrown away: what `--limit-request-body` leaves, or
+    /// [`DRAIN_WITHOUT_LIMIT`] when there is no limit.
+    fn budget(&self) -> u64 {
+        let limit = if self.limits.bytes > 0 {
+            self.limits.bytes
+        } else {
+            DRAIN_WITHOUT_LIMIT
+        };
+        limit.saturating_sub(self.received)
     }
 }
 
@@ -115,10 +154,7 @@ impl Drop for IncomingBody {
             return;
         };
         let state = &self.state;
-        if state.finished()
-            || http_body::Body::is_end_stream(&body)
-            || state.no_drain.load(Ordering::Relaxed)
-        {
+        if state.finished() || http_body::Body::is_end_stream(&body) {
             return;
         }
         if self.expects_continue && !state.polled() {
@@ -127,29 +163,35 @@ impl Drop for IncomingBody {
         let Some(runtime) = &self.runtime else {
             return;
         };
-        runtime.spawn(drain(body, self.budget(), self.limits.wait));
+        let state = Arc::clone(state);
+        let (budget, wait) = (self.budget(), self.limits.wait);
+        runtime.spawn(async move {
+            // The application may let go of the body before the response is out; whether the
+            // connection goes on is known only then.
+            if state.drain_decided().await {
+                drain(body, budget, wait).await;
+            }
+        });
     }
 }
 
 /// Reads the rest of a body and throws it away; gives up (and so closes the connection) past
 /// the byte budget or when the client stalls.
-async fn drain(mut body: Incoming, mut budget: Option<u64>, wait: Duration) {
+async fn drain(mut body: Incoming, mut budget: u64, wait: Duration) {
     use http_body_util::BodyExt;
     loop {
         match tokio::time::timeout(wait, body.frame()).await {
             Ok(None) => return,
             Ok(Some(Ok(frame))) => {
                 let len = frame.data_ref().map_or(0, |data| data.len() as u64);
-                if let Some(left) = &mut budget {
-                    if len > *left {
-                        tracing::info!(
-                            "closing the connection: the rest of a request body the application \
-                             did not read is larger than --limit-request-body"
-                        );
-                        return;
-                    }
-                    *left -= len;
+                if len > budget {
+                    tracing::info!(
+                        "closing the connection: the rest of a request body the application did \
+                         not read is larger than --limit-request-body (or 10 MiB without a limit)"
+                    );
+                    return;
                 }
+                budget -= len;
             }
             // The client broke the body off or its framing: hyper closes the connection.
             Ok(Some(Err(_))) => return,

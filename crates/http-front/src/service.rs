@@ -21,7 +21,7 @@ use crate::conn::{ConnActivity, RequestTracker};
 use crate::error_response::{Refusal, error_response};
 use crate::host;
 use crate::path::normalize;
-use crate::request_body::{DrainLimits, IncomingBody};
+use crate::request_body::{DrainDecision, DrainLimits, IncomingBody};
 use crate::request_id::RequestIds;
 use crate::router::{Route, Router};
 use crate::static_files::{StaticFiles, StaticRequest};
@@ -92,11 +92,15 @@ pub(crate) async fn handle<A: Application>(
         bytes: server.settings.http.limit_request_body,
         wait: server.settings.http.body_timeout,
     };
-    let (parts, body) = request.into_parts();
+    let client_closes = client_closes(&request);
+    let (head, body) = request.into_parts();
     let (body, body_state) = IncomingBody::new(body, limits, expects_continue);
-    let request = Request::from_parts(parts, body);
+    let decision = DrainDecision(Arc::clone(&body_state));
+    // Held here until the response is known: if the application does not take it, dropping it
+    // reads the rest of it, which a response that closes the connection must not wait for.
+    let mut body = Some(body);
 
-    let response = match route(&conn, request, request_id, received_at).await {
+    let response = match route(&conn, head, &mut body, request_id, received_at).await {
         Ok(response) => response,
         Err(refusal) => {
             tracing::info!(client.addr = %conn.remote, "refused: {} {}", refusal.status(), refusal.message());
@@ -126,29 +130,49 @@ pub(crate) async fn handle<A: Application>(
             *response.version_mut() = Version::HTTP_10;
         }
     }
-    if response
-        .headers()
-        .get(header::CONNECTION)
-        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"close"))
-    {
-        // The connection ends with this response: an unread rest of the body is not read.
-        body_state.forbid_drain();
-    }
+    // An unread rest of the body is read and thrown away only if the connection goes on.
+    let closes = client_closes
+        || response
+            .headers()
+            .get(header::CONNECTION)
+            .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"close"));
+    decision.0.decide(!closes);
+    drop(body);
     tracker.respond(response.status(), response.headers());
     Ok(response.map(|body| body.tracked(tracker)))
 }
 
+/// Whether the client asked for the connection to end with this request (`Connection: close`,
+/// or HTTP/1.0 without `keep-alive`).
+fn client_closes<B>(request: &Request<B>) -> bool {
+    let tokens = || {
+        request
+            .headers()
+            .get_all(header::CONNECTION)
+            .iter()
+            .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+            .map(|token| token.trim_ascii())
+    };
+    if request.version() == Version::HTTP_10 {
+        !tokens().any(|t| t.eq_ignore_ascii_case(b"keep-alive"))
+    } else {
+        tokens().any(|t| t.eq_ignore_ascii_case(b"close"))
+    }
+}
+
+/// Checks, routes and answers a request; the application takes `body` only if it is called.
 async fn route<A: Application>(
     conn: &ConnShared<A>,
-    request: Request<IncomingBody>,
+    head: http::request::Parts,
+    body: &mut Option<IncomingBody>,
     request_id: String,
     received_at: SystemTime,
 ) -> Result<Response<ResponseBody<A::Stream>>, Refusal> {
     let server = &conn.server;
     let limit = server.settings.http.limit_request_body;
-    let mut hosts = request.headers().get_all(header::HOST).iter();
+    let mut hosts = head.headers.get_all(header::HOST).iter();
     match (hosts.next(), hosts.next()) {
-        (None, _) if request.version() == Version::HTTP_11 => {
+        (None, _) if head.version == Version::HTTP_11 => {
             return Err(Refusal::BadRequest(
                 "an HTTP/1.1 request must have a Host header",
             ));
@@ -165,13 +189,12 @@ async fn route<A: Application>(
         }
         _ => {}
     }
-    if let Some(expect) = request.headers().get(header::EXPECT) {
+    if let Some(expect) = head.headers.get(header::EXPECT) {
         if !expect.as_bytes().eq_ignore_ascii_case(b"100-continue") {
             return Err(Refusal::ExpectationFailed);
         }
     }
-    let path = normalize(request.uri().path())?;
-    let (head, body) = request.into_parts();
+    let path = normalize(head.uri.path())?;
     let route = server.router.route(&path);
     let static_request = StaticRequest {
         method: &head.method,
@@ -202,8 +225,10 @@ async fn route<A: Application>(
     if declared_length(&head.headers).is_some_and(|length| length > limit) {
         return Err(Refusal::BodyTooLarge { limit });
     }
-    let body = (!http_body::Body::is_end_stream(&body))
-        .then(|| Box::pin(body) as oxwsgi_exchange::RequestBody);
+    let body = body
+        .take()
+        .filter(|body| !http_body::Body::is_end_stream(body))
+        .map(|body| Box::pin(body) as oxwsgi_exchange::RequestBody);
     let app_request = AppRequest {
         app,
         listener: conn.listener,

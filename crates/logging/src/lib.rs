@@ -49,6 +49,16 @@ fn is_notice(target: &str) -> bool {
 /// server's duplicate of) standard error. Call it before any application code runs.
 pub fn init(level: LogLevel) {
     streams::capture();
+    // A panic's message goes to the log like every other line, not to descriptor 2 (which a
+    // client's socket may hold if the application closed it).
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        tracing::error!(
+            "internal error (please report): thread '{}' panicked at {}",
+            thread.name().unwrap_or("unnamed"),
+            info
+        );
+    }));
     let max = tracing_level(level);
     let layer = ApacheFormat {
         pid: std::process::id(),

@@ -153,8 +153,10 @@ pub fn restore_standard_streams() -> Vec<RawFd> {
             break;
         }
         filled.push(number);
-        // The standard slot owns the descriptor from now on, like those a process starts with.
+        // The standard slot owns the descriptor from now on, like those a process starts with,
+        // and like them it is inherited by the programs the application starts.
         let null = OwnedFd::from(null);
+        let _ = rustix::io::fcntl_setfd(&null, rustix::io::FdFlags::empty());
         if let Some(captured) = CAPTURED.get() {
             let log = captured.log.read().unwrap_or_else(PoisonError::into_inner);
             let _ = match number {

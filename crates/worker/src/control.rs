@@ -22,6 +22,14 @@ impl Control {
         })
     }
 
+    /// A control pipe from a descriptor this process already owns (tests).
+    #[cfg(test)]
+    pub(crate) fn adopt_owned(fd: std::os::fd::OwnedFd) -> Control {
+        Control {
+            pipe: Mutex::new(File::from(fd)),
+        }
+    }
+
     /// Tells the supervisor the worker serves.
     pub(crate) fn ready(&self) {
         self.send(Report::Ready);

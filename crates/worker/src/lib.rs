@@ -124,6 +124,9 @@ pub fn run() -> i32 {
         .copied()
         .chain([start.control_fd])
         .collect();
+    // Descriptors 0-2 are open before any application code runs (a supervisor started with
+    // one closed passes the hole on), so nothing the server opens can take their numbers.
+    oxwsgi_logging::restore_standard_streams();
     let loaded = load(&start.config, start.group, &server_fds);
     // An application may close a standard descriptor at import (daemonising helpers do); the
     // runtime started next would take the free number, and whatever writes to it later would
@@ -172,6 +175,12 @@ pub fn load(
     group: usize,
     server_fds: &[std::os::fd::RawFd],
 ) -> Result<LoadedWorker, WorkerError> {
+    // Opened before any application code runs: an application that closes a standard
+    // descriptor at import must not see the access log take its number.
+    let access_log = match &config.logging.access_log {
+        Some(settings) => Some(AccessLog::open(settings, &config.server_name)?),
+        None => None,
+    };
     let has_apps = config.apps_of_group(group).next().is_some();
     let python = if has_apps {
         let python = oxwsgi_wsgi_bridge::initialize(&config.group(group).python)?;
@@ -216,10 +225,6 @@ pub fn load(
             MountTarget::Wsgi(_) => None,
         })
         .collect();
-    let access_log = match &config.logging.access_log {
-        Some(settings) => Some(AccessLog::open(settings, &config.server_name)?),
-        None => None,
-    };
     Ok(LoadedWorker {
         python,
         apps,

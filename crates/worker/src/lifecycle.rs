@@ -38,28 +38,48 @@ impl Activity {
         }
     }
 
+    fn now(&self) -> Duration {
+        self.started.elapsed()
+    }
+
     /// Counts a request that starts; asks for recycling when it is the last one allowed.
     pub(crate) fn request_started(&self) {
+        self.started_at(self.now());
+    }
+
+    fn started_at(&self, now: Duration) {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        let now = self.started.elapsed().as_millis() as u64;
-        self.last_request_ms.store(now, Ordering::Relaxed);
+        self.last_request_ms
+            .store(now.as_millis() as u64, Ordering::Relaxed);
         let count = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
         if count == self.recycle_after {
             self.control.replace(ReplaceReason::MaximumRequests);
         }
     }
 
-    /// Counts a request that has its response.
+    /// Counts a request whose response has been sent (or abandoned). The worker is idle from
+    /// now on, not from when the request started: a long stream is activity (mod_wsgi's rule).
     pub(crate) fn request_finished(&self) {
+        self.finished_at(self.now());
+    }
+
+    fn finished_at(&self, now: Duration) {
+        self.last_request_ms
+            .fetch_max(now.as_millis() as u64, Ordering::Relaxed);
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 
     fn idle_for(&self) -> Option<Duration> {
+        self.idle_at(self.now())
+    }
+
+    /// How long no request has been in progress, at `now`; `None` while one is.
+    fn idle_at(&self, now: Duration) -> Option<Duration> {
         if self.in_flight.load(Ordering::Relaxed) > 0 {
             return None;
         }
         let last = Duration::from_millis(self.last_request_ms.load(Ordering::Relaxed));
-        Some(self.started.elapsed().saturating_sub(last))
+        Some(now.saturating_sub(last))
     }
 }
 
@@ -161,6 +181,28 @@ async fn modified(path: &std::path::Path) -> Option<SystemTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Idle time counts from the end of the last response, not its start: a worker that just
+    /// finished a long stream is not idle at all.
+    #[test]
+    fn idle_time_counts_from_the_end_of_the_last_request() {
+        let (reader, writer) = std::io::pipe().unwrap();
+        let control = Arc::new(Control::adopt_owned(writer.into()));
+        let activity = Activity::new(&Lifecycle::mod_wsgi_defaults(), control);
+        let at = Duration::from_secs;
+        activity.started_at(at(10));
+        assert_eq!(activity.idle_at(at(20)), None, "a request is in progress");
+        activity.finished_at(at(22));
+        assert_eq!(activity.idle_at(at(22)), Some(at(0)));
+        assert_eq!(activity.idle_at(at(25)), Some(at(3)));
+        // Overlapping requests: the idle time starts when the last one ends.
+        activity.started_at(at(30));
+        activity.started_at(at(31));
+        activity.finished_at(at(40));
+        activity.finished_at(at(35));
+        assert_eq!(activity.idle_at(at(41)), Some(at(1)));
+        drop(reader);
+    }
 
     #[test]
     fn recycling_is_off_at_zero_and_jitter_stays_in_range() {

@@ -19,7 +19,7 @@ use crate::pool::{JobQueue, answer_queue_timeout};
 use oxwsgi_exchange::{AppError, AppRequest};
 
 use crate::request::{Job, StreamAborted};
-use crate::response::{self, ResponseWriter};
+use crate::response::{self, BodyIrregularities, ResponseWriter};
 use crate::start_response::{EndOfResponse, StartResponse};
 use crate::watchdog::{ThreadSlot, Watch};
 
@@ -46,7 +46,10 @@ pub(crate) fn serve(py: Python<'_>, shared: &Shared, context: &ThreadContext, jo
         queued_at_wall,
     } = job;
     if shared.queue.expired_since(queued_at, Instant::now()) {
-        answer_queue_timeout(request, reply, shared.queue.timeout());
+        let timeout = shared.queue.timeout();
+        // Logged without the GIL, like every log line written on a Python thread: a log that
+        // blocks must not stop the other threads.
+        py.detach(move || answer_queue_timeout(request, reply, timeout));
         return;
     }
     let _tag = tag_thread(&request.request_id);
@@ -111,13 +114,15 @@ pub(crate) fn serve(py: Python<'_>, shared: &Shared, context: &ThreadContext, jo
         let input_failure = input.as_ref().and_then(|i| i.get().failure());
         match input_failure {
             Some(failure) => {
-                tracing::info!(
-                    "{} {}: {}; the application raised:\n{}",
-                    request.head.method,
-                    request.head.uri,
-                    describe_input_failure(failure),
-                    crate::traceback::format(py, &err)
-                );
+                let traceback = crate::traceback::format(py, &err);
+                py.detach(|| {
+                    tracing::info!(
+                        "{} {}: {}; the application raised:\n{traceback}",
+                        request.head.method,
+                        request.head.uri,
+                        describe_input_failure(failure),
+                    );
+                });
                 fail(py, &start_response, input_failure_status(failure));
             }
             None => {
@@ -130,7 +135,18 @@ pub(crate) fn serve(py: Python<'_>, shared: &Shared, context: &ThreadContext, jo
         close_result(py, app, &request, result);
     }
     drop(end_of_response);
-    report_irregularities(&start_response.get().writer_for_server(py), &request);
+    let (client_gone, irregularities) = {
+        let writer = start_response.get().writer_for_server(py);
+        (writer.client_gone(), writer.irregularities)
+    };
+    py.detach(|| {
+        report_irregularities(
+            client_gone,
+            irregularities,
+            &request.head,
+            &request.request_id,
+        )
+    });
     if let Some(input) = input {
         input.get().release();
     }
@@ -166,43 +182,51 @@ fn close_result(py: Python<'_>, app: &AppSlot, request: &AppRequest, result: &Bo
     }
 }
 
+/// Logs an exception with its traceback: formatted with the GIL, written without it.
 fn report_exception(py: Python<'_>, app: &AppSlot, request: &AppRequest, err: &PyErr) {
-    tracing::error!(
-        request_id = %request.request_id,
-        "Exception occurred processing {} for {} {}:\n{}",
-        app.description,
-        request.head.method,
-        request.head.uri,
-        crate::traceback::format(py, err)
-    );
+    let traceback = crate::traceback::format(py, err);
+    let (head, request_id) = (&request.head, &request.request_id);
+    py.detach(|| {
+        tracing::error!(
+            request_id = %request_id,
+            "Exception occurred processing {} for {} {}:\n{traceback}",
+            app.description,
+            head.method,
+            head.uri,
+        );
+    });
 }
 
-fn report_irregularities(writer: &ResponseWriter, request: &AppRequest) {
-    if let Some(produced) = writer.client_gone() {
+fn report_irregularities(
+    client_gone: Option<u64>,
+    irregular: BodyIrregularities,
+    head: &http::request::Parts,
+    request_id: &str,
+) {
+    if let Some(produced) = client_gone {
         // Common and harmless (a closed browser tab), so not a warning; mod_wsgi reports it too.
         tracing::info!(
-            request_id = %request.request_id,
+            request_id = %request_id,
             "{} {}: the client closed the connection before the response was complete \
              ({produced} bytes of body produced)",
-            request.head.method,
-            request.head.uri
+            head.method,
+            head.uri
         );
     }
-    let irregular = writer.irregularities;
     if irregular.truncated {
         tracing::warn!(
             "{} {}: the application produced more body than its Content-Length; the excess \
              was not sent",
-            request.head.method,
-            request.head.uri
+            head.method,
+            head.uri
         );
     }
     if let Some((produced, declared)) = irregular.short {
         tracing::warn!(
             "{} {}: the application produced {produced} bytes of body but declared a \
              Content-Length of {declared}; the connection was closed",
-            request.head.method,
-            request.head.uri
+            head.method,
+            head.uri
         );
     }
 }

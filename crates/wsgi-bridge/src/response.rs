@@ -318,6 +318,7 @@ impl ResponseWriter {
         };
         self.announce_head_length(&mut head, len);
         self.written = len;
+        self.slot.note_body(len);
         if !self.body_allowed {
             self.hand_over(head, WsgiBody::Empty);
             return FileSend::NoBody;
