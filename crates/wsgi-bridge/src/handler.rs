@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use http::Method;
 use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
 
 use crate::environ::{EnvironBuilder, PerRequest};
 use crate::errors_stream::tag_thread;
@@ -173,6 +174,11 @@ fn fail(py: Python<'_>, start_response: &Bound<'_, StartResponse>, failure: AppE
 /// Calls the result's `close()`, if it has one; an exception there is logged (the response has
 /// been sent by then).
 fn close_result(py: Python<'_>, app: &AppSlot, request: &AppRequest, result: &Bound<'_, PyAny>) {
+    // A list or tuple (the common result) has no close(): asking would raise and discard an
+    // AttributeError, with its formatted message, on every request.
+    if result.is_exact_instance_of::<PyList>() || result.is_exact_instance_of::<PyTuple>() {
+        return;
+    }
     let closed = match result.getattr(pyo3::intern!(py, "close")) {
         Ok(close) => close.call0().map(drop),
         Err(_) => Ok(()),
