@@ -419,14 +419,19 @@ def test_write_from_another_thread_after_the_app_returned(server, state_dir):
 # --- 7. os.fork() in a request ---------------------------------------------------------------
 
 
+def fork_in_a_request(srv, state_dir, tag, query=""):
+    """GET /fork: the parent answers; returns the pid the child wrote down."""
+    response = requests.get(srv.url + f"/fork?tag={tag}{query}", timeout=10)
+    assert (response.status_code, response.text) == (200, "parent")
+    return int(read_noted(state_dir / f"child-{tag}")[0])
+
+
 def test_a_child_forked_in_a_request_that_returns_into_the_server_exits(server, state_dir):
     srv = start(server, state_dir)
     port = srv.port
     child = None
     try:
-        response = requests.get(srv.url + "/fork?tag=f1", timeout=10)
-        assert (response.status_code, response.text) == (200, "parent")
-        child = int(read_noted(state_dir / "child-f1")[0])
+        child = fork_in_a_request(srv, state_dir, "f1")
         wait_until(lambda: gone_or_zombie(child), timeout=10, what="the forked child to exit")
         srv.stop()
         assert not port_is_listening(port), "something still listens on the server's port"
@@ -440,9 +445,7 @@ def test_a_child_forked_in_a_request_does_not_keep_the_port(server, state_dir):
     port = srv.port
     child = None
     try:
-        response = requests.get(srv.url + "/fork?tag=f2&child=sleep", timeout=10)
-        assert (response.status_code, response.text) == (200, "parent")
-        child = int(read_noted(state_dir / "child-f2")[0])
+        child = fork_in_a_request(srv, state_dir, "f2", "&child=sleep")
         srv.stop()
         assert not port_is_listening(port), "the forked child still holds the listening socket"
         # The server's signal handlers are gone in the child: SIGTERM ends it, as it would any
