@@ -2,9 +2,10 @@
 //!
 //! One enum covers the cases instead of a boxed trait object: an empty body, a body known whole
 //! (sent by hyper together with the head when it is small), a stream from the application, and
-//! a file region. File regions are read on tokio's blocking pool, never on an I/O thread: in
-//! chunks into buffers by default, or — with `--enable-sendfile` — as memory-mapped windows
-//! whose pages go to the socket without a copy through a read buffer. (Real `sendfile(2)` is
+//! a file region. File regions are read in chunks into buffers — on the I/O thread when the
+//! bytes are in the page cache (`RWF_NOWAIT`), otherwise on tokio's blocking pool, so an I/O
+//! thread never waits for the disk — or, with `--enable-sendfile`, as memory-mapped windows
+//! (on the blocking pool) whose pages go to the socket without a copy through a read buffer. (Real `sendfile(2)` is
 //! not possible while hyper writes the response; mapping is the zero-copy path it leaves.)
 //!
 //! A body can be compressed on the way out ([`crate::compress`]). A [`RequestTracker`] rides
@@ -279,6 +280,15 @@ impl FileStream {
             self.done.take();
             return Poll::Ready(None);
         }
+        if self.fetching.is_none() && self.transfer == Transfer::Read {
+            // A file in the page cache is read here, without a hand-off to the blocking pool.
+            let len = self.remaining.min(FILE_CHUNK) as usize;
+            if let Some(chunk) = read_cached(&self.file, self.offset, len) {
+                self.offset += chunk.len() as u64;
+                self.remaining -= chunk.len() as u64;
+                return Poll::Ready(Some(Ok(chunk)));
+            }
+        }
         let fetching = self.fetching.get_or_insert_with(|| {
             let file = Arc::clone(&self.file);
             let offset = self.offset;
@@ -316,6 +326,26 @@ impl FileStream {
         self.remaining -= chunk.len() as u64;
         Poll::Ready(Some(Ok(chunk)))
     }
+}
+
+/// Reads up to `len` bytes of `file` from `offset` if they are in the page cache, without
+/// waiting for the disk (`RWF_NOWAIT`); `None` when that is not possible (not cached, a file
+/// system or kernel without the flag, the end of the file), and the caller reads on the blocking
+/// pool instead.
+fn read_cached(file: &File, offset: u64, len: usize) -> Option<Bytes> {
+    let mut buffer = vec![0u8; len];
+    let read = rustix::io::preadv2(
+        file,
+        &mut [std::io::IoSliceMut::new(&mut buffer)],
+        offset,
+        rustix::io::ReadWriteFlags::NOWAIT,
+    )
+    .ok()?;
+    if read == 0 {
+        return None;
+    }
+    buffer.truncate(read);
+    Some(Bytes::from(buffer))
 }
 
 /// Maps `len` bytes of `file` from `offset`, read-only, with its pages read in now (on the

@@ -46,7 +46,7 @@ use crate::error_response::{Refusal, error_response};
 
 use docroot::TopLevel;
 use mime::MimeTable;
-use open::{Found, Root};
+use open::{Found, Resolve, Root};
 use respond::{FileToServe, Transfer};
 
 /// Static file serving for one server.
@@ -214,7 +214,17 @@ impl StaticFiles {
             root: Arc::clone(root),
             rules: Arc::clone(&self.rules),
         };
-        blocking(move || lookup.run(&relative), Looked::Missing).await
+        // From the kernel's caches first, on this thread; the disk only on the blocking pool.
+        match lookup.run(&relative, Resolve::CachedOnly) {
+            Looked::WouldBlock => {
+                blocking(
+                    move || lookup.run(&relative, Resolve::Blocking),
+                    Looked::Missing,
+                )
+                .await
+            }
+            found => found,
+        }
     }
 
     /// The response for what a lookup found; `None` to pass the request on.
@@ -228,7 +238,8 @@ impl StaticFiles {
     ) -> Option<Response<ResponseBody<S>>> {
         match found {
             Looked::File(file) => Some(self.serve(request, file)),
-            Looked::Missing => None,
+            // `look_up` never returns WouldBlock: it does the blocking lookup then.
+            Looked::Missing | Looked::WouldBlock => None,
             Looked::Refused(why) => {
                 tracing::info!(
                     "refused static path {}: {why}",
@@ -338,9 +349,11 @@ enum Looked {
     },
     Missing,
     Refused(&'static str),
+    /// Not possible from the caches alone (see [`Resolve`]).
+    WouldBlock,
 }
 
-/// A lookup, as it runs on the blocking pool: the request's accepted codings decide whether a
+/// A lookup, as it runs on an I/O thread or the blocking pool: the request's accepted codings decide whether a
 /// precompressed sibling is served instead of the file.
 struct Lookup {
     codings: Vec<Coding>,
@@ -349,25 +362,24 @@ struct Lookup {
 }
 
 impl Lookup {
-    fn run(&self, relative: &[u8]) -> Looked {
+    fn run(&self, relative: &[u8], resolve: Resolve) -> Looked {
         let hidden = self.rules.serve_hidden;
-        match self.root.lookup(relative, hidden) {
-            Found::File(file, meta) => {
-                Looked::File(self.prefer_precompressed(relative, file, meta))
-            }
+        match self.root.lookup(relative, hidden, resolve) {
+            Found::File(file, meta) => self.prefer_precompressed(relative, file, meta, resolve),
             Found::Directory => {
                 let Some(index) = &self.rules.index else {
                     return Looked::Directory { has_index: false };
                 };
                 let index_path = join(relative, index);
-                let index_file = match self.root.lookup(&index_path, hidden) {
+                let index_file = match self.root.lookup(&index_path, hidden, resolve) {
                     Found::File(file, meta) => Some((file, meta)),
+                    Found::WouldBlock => return Looked::WouldBlock,
                     _ => None,
                 };
                 match index_file {
                     // At the directory's own URL (`/` or `/dir/`): serve the index.
                     Some((file, meta)) if relative.is_empty() || relative.ends_with(b"/") => {
-                        Looked::File(self.prefer_precompressed(&index_path, file, meta))
+                        self.prefer_precompressed(&index_path, file, meta, resolve)
                     }
                     // At `/dir`: the caller redirects to `/dir/` first.
                     Some(_) => Looked::Directory { has_index: true },
@@ -376,6 +388,7 @@ impl Lookup {
             }
             Found::Missing => Looked::Missing,
             Found::Refused(why) => Looked::Refused(why),
+            Found::WouldBlock => Looked::WouldBlock,
         }
     }
 
@@ -386,7 +399,8 @@ impl Lookup {
         relative: &[u8],
         file: std::fs::File,
         meta: std::fs::Metadata,
-    ) -> FoundFile {
+        resolve: Resolve,
+    ) -> Looked {
         let name = name_of(relative);
         for &coding in &self.codings {
             let suffix: &[u8] = match coding {
@@ -395,21 +409,25 @@ impl Lookup {
             };
             let mut sibling = relative.to_vec();
             sibling.extend_from_slice(suffix);
-            if let Found::File(file, meta) = self.root.lookup(&sibling, self.rules.serve_hidden) {
-                return FoundFile {
-                    file,
-                    meta,
-                    name,
-                    encoding: Some(coding),
-                };
+            match self.root.lookup(&sibling, self.rules.serve_hidden, resolve) {
+                Found::File(file, meta) => {
+                    return Looked::File(FoundFile {
+                        file,
+                        meta,
+                        name,
+                        encoding: Some(coding),
+                    });
+                }
+                Found::WouldBlock => return Looked::WouldBlock,
+                _ => {}
             }
         }
-        FoundFile {
+        Looked::File(FoundFile {
             file,
             meta,
             name,
             encoding: None,
-        }
+        })
     }
 }
 

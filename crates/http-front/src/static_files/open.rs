@@ -8,7 +8,11 @@
 //! inside the root work. Kernels without `openat2` (before 5.6) get the same guarantee from
 //! resolving the path and checking it is below the root.
 //!
-//! Everything here blocks; callers run it on tokio's blocking pool.
+//! A lookup can run in two ways ([`Resolve`]): from the kernel's caches only, which never waits
+//! for the disk and so may run on an I/O thread (`RESOLVE_CACHED`: the kernel answers `EAGAIN`
+//! when a step of the path is not cached), or fully, which may block and runs on tokio's
+//! blocking pool. The first is tried first; a hot file is then served without a thread
+//! hand-off.
 
 use std::ffi::OsStr;
 use std::fs::{File, Metadata};
@@ -40,6 +44,17 @@ pub(crate) enum Found {
     Missing,
     /// Something the rules refuse: a hidden name, a backslash, an escape from the root.
     Refused(&'static str),
+    /// The lookup needs the disk (or a kernel without `RESOLVE_CACHED`): do it blocking.
+    WouldBlock,
+}
+
+/// How far a lookup may go to resolve a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resolve {
+    /// From the kernel's caches only, never waiting for the disk.
+    CachedOnly,
+    /// All the way, waiting for the disk if need be.
+    Blocking,
 }
 
 impl Root {
@@ -63,7 +78,7 @@ impl Root {
     }
 
     /// Looks up `relative` (a decoded URL path below the root, without its leading slash).
-    pub(crate) fn lookup(&self, relative: &[u8], serve_hidden: bool) -> Found {
+    pub(crate) fn lookup(&self, relative: &[u8], serve_hidden: bool, resolve: Resolve) -> Found {
         let relative = match check_relative(relative, serve_hidden) {
             Ok(relative) => relative,
             Err(why) => return Found::Refused(why),
@@ -74,10 +89,16 @@ impl Root {
         let opened = if relative.as_os_str().is_empty() {
             rustix::fs::openat(dir, ".", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
         } else {
-            open_beneath(dir, &self.path, &relative)
+            open_beneath(dir, &self.path, &relative, resolve)
         };
         let file = match opened {
             Ok(fd) => File::from(fd),
+            // EINVAL: a kernel that does not know RESOLVE_CACHED; NOSYS: one without openat2.
+            Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS)
+                if resolve == Resolve::CachedOnly =>
+            {
+                return Found::WouldBlock;
+            }
             Err(rustix::io::Errno::NOENT) | Err(rustix::io::Errno::NOTDIR) => {
                 return Found::Missing;
             }
@@ -138,16 +159,21 @@ fn check_relative(relative: &[u8], serve_hidden: bool) -> Result<PathBuf, &'stat
     Ok(path)
 }
 
-fn open_beneath(dir: &OwnedFd, root: &Path, relative: &Path) -> rustix::io::Result<OwnedFd> {
+fn open_beneath(
+    dir: &OwnedFd,
+    root: &Path,
+    relative: &Path,
+    resolve: Resolve,
+) -> rustix::io::Result<OwnedFd> {
     let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY;
-    match rustix::fs::openat2(
-        dir,
-        relative,
-        flags,
-        Mode::empty(),
-        ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
-    ) {
-        Err(rustix::io::Errno::NOSYS) => open_checked(root, relative, flags),
+    let mut how = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+    if resolve == Resolve::CachedOnly {
+        how |= ResolveFlags::CACHED;
+    }
+    match rustix::fs::openat2(dir, relative, flags, Mode::empty(), how) {
+        Err(rustix::io::Errno::NOSYS) if resolve == Resolve::Blocking => {
+            open_checked(root, relative, flags)
+        }
         other => other,
     }
 }
@@ -189,14 +215,29 @@ mod tests {
         let dir = tree("found");
         let root = Root::open(&dir.join("root"));
         assert!(matches!(
-            root.lookup(b"sub/file.txt", false),
+            root.lookup(b"sub/file.txt", false, Resolve::Blocking),
             Found::File(..)
         ));
-        assert!(matches!(root.lookup(b"sub", false), Found::Directory));
-        assert!(matches!(root.lookup(b"", false), Found::Directory));
-        assert!(matches!(root.lookup(b"nope", false), Found::Missing));
         assert!(matches!(
-            root.lookup(b"sub/file.txt/x", false),
+            root.lookup(b"sub", false, Resolve::Blocking),
+            Found::Directory
+        ));
+        // Once looked up, the path is in the kernel's caches: found without the disk (or, on a
+        // kernel without RESOLVE_CACHED, handed to the blocking lookup).
+        assert!(matches!(
+            root.lookup(b"sub/file.txt", false, Resolve::CachedOnly),
+            Found::File(..) | Found::WouldBlock
+        ));
+        assert!(matches!(
+            root.lookup(b"", false, Resolve::Blocking),
+            Found::Directory
+        ));
+        assert!(matches!(
+            root.lookup(b"nope", false, Resolve::Blocking),
+            Found::Missing
+        ));
+        assert!(matches!(
+            root.lookup(b"sub/file.txt/x", false, Resolve::Blocking),
             Found::Missing
         ));
     }
@@ -205,9 +246,12 @@ mod tests {
     fn symlinks_out_of_the_root_are_refused_and_inside_ones_followed() {
         let dir = tree("links");
         let root = Root::open(&dir.join("root"));
-        assert!(matches!(root.lookup(b"escape", false), Found::Refused(_)));
         assert!(matches!(
-            root.lookup(b"inside-link", false),
+            root.lookup(b"escape", false, Resolve::Blocking),
+            Found::Refused(_)
+        ));
+        assert!(matches!(
+            root.lookup(b"inside-link", false, Resolve::Blocking),
             Found::File(..)
         ));
     }
@@ -216,18 +260,24 @@ mod tests {
     fn hidden_names_backslashes_and_dot_segments_are_refused() {
         let dir = tree("hidden");
         let root = Root::open(&dir.join("root"));
-        assert!(matches!(root.lookup(b".env", false), Found::Refused(_)));
-        assert!(matches!(root.lookup(b".env", true), Found::File(..)));
         assert!(matches!(
-            root.lookup(b".well-known/x", false),
-            Found::Missing
-        ));
-        assert!(matches!(
-            root.lookup(b"sub\\..\\..\\secret.txt", false),
+            root.lookup(b".env", false, Resolve::Blocking),
             Found::Refused(_)
         ));
         assert!(matches!(
-            root.lookup(b"../secret.txt", false),
+            root.lookup(b".env", true, Resolve::Blocking),
+            Found::File(..)
+        ));
+        assert!(matches!(
+            root.lookup(b".well-known/x", false, Resolve::Blocking),
+            Found::Missing
+        ));
+        assert!(matches!(
+            root.lookup(b"sub\\..\\..\\secret.txt", false, Resolve::Blocking),
+            Found::Refused(_)
+        ));
+        assert!(matches!(
+            root.lookup(b"../secret.txt", false, Resolve::Blocking),
             Found::Refused(_)
         ));
     }
