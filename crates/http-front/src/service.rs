@@ -96,8 +96,8 @@ pub(crate) async fn handle<A: Application>(
     let (head, body) = request.into_parts();
     let (body, body_state) = IncomingBody::new(body, limits, expects_continue);
     let decision = DrainDecision(Arc::clone(&body_state));
-    // Held here until the response is known: if the application does not take it, dropping it
-    // reads the rest of it, which a response that closes the connection must not wait for.
+    // Taken by the application only if it is called. Whoever drops it unread, the rest is read
+    // and thrown away only once `decision` (below) says the connection goes on.
     let mut body = Some(body);
 
     let response = match route(&conn, head, &mut body, request_id, received_at).await {
