@@ -140,14 +140,17 @@ pub(crate) fn serve(py: Python<'_>, shared: &Shared, context: &ThreadContext, jo
         let writer = start_response.get().writer_for_server(py);
         (writer.client_gone(), writer.irregularities)
     };
-    py.detach(|| {
-        report_irregularities(
-            client_gone,
-            irregularities,
-            &request.head,
-            &request.request_id,
-        )
-    });
+    // Nearly every request has nothing to report: the GIL is given up only to write a line.
+    if client_gone.is_some() || irregularities.any() {
+        py.detach(|| {
+            report_irregularities(
+                client_gone,
+                irregularities,
+                &request.head,
+                &request.request_id,
+            )
+        });
+    }
     if let Some(input) = input {
         input.get().release();
     }

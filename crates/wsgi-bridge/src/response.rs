@@ -77,6 +77,13 @@ pub(crate) struct BodyIrregularities {
     pub(crate) short: Option<(u64, u64)>,
 }
 
+impl BodyIrregularities {
+    /// Whether there is anything to report.
+    pub(crate) fn any(&self) -> bool {
+        self.truncated || self.short.is_some()
+    }
+}
+
 /// The response of one request, from `start_response` to the last byte.
 pub(crate) struct ResponseWriter {
     /// Holds the reply channel while the request runs (the watchdog may answer in its place).
