@@ -283,6 +283,7 @@ def test_request_timeout_before_the_response_started_logs_a_504(server, state_di
     assert response.headers["Connection"] == "close"
     line = request_timeout_line(srv, "/sleep-before-start?seconds=5")
     assert re.search(r"request timeout: GET /sleep-before-start\?seconds=5 .*it was answered with a 504", line), line
+    (state_dir / "release-stuck").touch()
 
 
 def test_request_timeout_after_the_response_started_logs_a_cut_not_a_504(server, state_dir):

@@ -5,6 +5,7 @@ bench/apps/ and a Scenario."""
 
 from __future__ import annotations
 
+import abc
 import os
 import pwd
 import shutil
@@ -172,7 +173,7 @@ def user_exists(name: str) -> bool:
         return False
 
 
-class Server:
+class Server(abc.ABC):
     name = ""
     title = ""
     package: str | None = None  # the pip package, to find why it is missing
@@ -199,8 +200,9 @@ class Server:
     def notes(self) -> str:
         return ""
 
+    @abc.abstractmethod
     def launch(self, ctx: Context, app: App, config: Config, port: int, static: bool) -> Launch:
-        raise NotImplementedError
+        """The command (and files) that start this server for `app` at `config` on `port`."""
 
     def _missing_venv_tool(self, tool: str) -> str | None:
         if (VENV / "bin" / tool).exists():

@@ -4,6 +4,7 @@ $OXWSGI_TEST_STATE."""
 
 import gzip
 import os
+import signal
 import sys
 import threading
 import time
@@ -120,7 +121,8 @@ def application(environ, start_response):
     # --- 4. request timeouts --------------------------------------------------------------------
 
     if path == "/sleep-before-start":
-        time.sleep(float(query.get("seconds", "5")))
+        # Stuck until the test has seen the timeout and releases it (at most `seconds`).
+        wait_for(lambda: marker_exists("release-stuck"), "the release", float(query.get("seconds", "5")))
         return text(start_response, "slept\n")
 
     if path == "/stream-forever":
@@ -199,8 +201,9 @@ def application(environ, start_response):
         if pid == 0:
             note("child-" + tag, str(os.getpid()))
             if query.get("child") == "sleep":
-                time.sleep(60)
-                os._exit(0)
+                # Lives on until a signal ends it (the test sends SIGTERM).
+                while True:
+                    signal.pause()
             start_response("200 OK", [("Content-Type", "text/plain")])
             return [b"child"]
         return text(start_response, "parent")
