@@ -83,7 +83,11 @@ pub(crate) fn run_python_thread(shared: Arc<Shared>, index: usize) {
     });
 }
 
-fn make_context(py: Python<'_>, index: usize, slot: Arc<ThreadSlot>) -> PyResult<ThreadContext> {
+pub(crate) fn make_context(
+    py: Python<'_>,
+    index: usize,
+    slot: Arc<ThreadSlot>,
+) -> PyResult<ThreadContext> {
     let ident: u64 = py
         .import("threading")?
         .call_method0("get_ident")?

@@ -14,6 +14,8 @@
 #![deny(unsafe_code)]
 
 mod app;
+#[doc(hidden)]
+pub mod bench_support;
 mod environ;
 mod error;
 mod errors_stream;
