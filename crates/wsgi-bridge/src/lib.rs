@@ -16,6 +16,7 @@
 mod app;
 #[doc(hidden)]
 pub mod bench_support;
+mod body_channel;
 mod environ;
 mod error;
 mod errors_stream;

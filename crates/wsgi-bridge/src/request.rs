@@ -11,13 +11,15 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use oxwsgi_exchange::{AppError, AppRequest, AppResponse, BoxError};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
+
+use crate::body_channel::BodyReceiver;
 
 /// What the bridge answers a request with.
 pub type Reply = Result<AppResponse<ChunkStream>, AppError>;
 
-/// A streamed response body: chunks the application produces, through a bounded channel (the
-/// application waits when it is full).
+/// A streamed response body: chunks the application produces, through a channel bounded in
+/// bytes (the application waits when it is full; see [`crate::body_channel`]).
 ///
 /// When the application fails part-way (or its request times out), the body ends in an error,
 /// so that hyper cuts the connection instead of ending the body cleanly and the client cannot
@@ -27,7 +29,7 @@ pub type Reply = Result<AppResponse<ChunkStream>, AppError>;
 /// everything the application sent, followed by the cut.
 #[derive(Debug)]
 pub struct ChunkStream {
-    rx: mpsc::Receiver<Result<Bytes, StreamAborted>>,
+    rx: BodyReceiver,
     /// Fires when the request times out mid-stream; dropped unfired when the request ends.
     cut: Option<oneshot::Receiver<()>>,
     sent_since_flush: bool,
@@ -35,10 +37,7 @@ pub struct ChunkStream {
 }
 
 impl ChunkStream {
-    pub(crate) fn new(
-        rx: mpsc::Receiver<Result<Bytes, StreamAborted>>,
-        cut: Option<oneshot::Receiver<()>>,
-    ) -> ChunkStream {
+    pub(crate) fn new(rx: BodyReceiver, cut: Option<oneshot::Receiver<()>>) -> ChunkStream {
         ChunkStream {
             rx,
             cut,

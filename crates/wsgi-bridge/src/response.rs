@@ -18,8 +18,9 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use pyo3::exceptions::{PyAssertionError, PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
-use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
+
+use crate::body_channel::{self, BodySender};
 
 use crate::file_wrapper::FileWrapper;
 use crate::owned_bytes::bytes_of;
@@ -31,9 +32,6 @@ use crate::request::{ChunkStream, StreamAborted};
 type WsgiBody = AppBody<ChunkStream>;
 use crate::start_response::{StartResponse, type_name};
 use crate::watchdog::ThreadSlot;
-
-/// How many chunks may wait for the client before the application has to wait.
-const STREAM_DEPTH: usize = 4;
 
 /// The status and headers given to `start_response`.
 pub(crate) struct ResponseHead {
@@ -61,7 +59,7 @@ enum Phase {
     /// `start_response` called; nothing sent.
     HeadSet(ResponseHead),
     /// Head sent; the body streams through this sender.
-    Streaming(mpsc::Sender<Result<Bytes, StreamAborted>>),
+    Streaming(BodySender),
     /// Everything that will be sent has been handed over.
     Complete,
     /// The client went away.
@@ -237,7 +235,7 @@ impl ResponseWriter {
                 if self.reached_declared() {
                     return Ok(self.hand_over(head, WsgiBody::Full(data)));
                 }
-                let (tx, rx) = mpsc::channel(STREAM_DEPTH);
+                let (tx, rx) = body_channel::channel();
                 tx.try_send(Ok(data)).expect("a new channel has room");
                 let (cut_tx, cut) = oneshot::channel();
                 self.slot.streaming(cut_tx);
@@ -404,7 +402,7 @@ enum FileSend {
 
 /// A body that sends `data` and then breaks off.
 fn aborted_after(data: Bytes, why: StreamAborted) -> WsgiBody {
-    let (tx, rx) = mpsc::channel(2);
+    let (tx, rx) = body_channel::channel();
     if !data.is_empty() {
         tx.try_send(Ok(data)).expect("a new channel has room");
     }
@@ -414,17 +412,10 @@ fn aborted_after(data: Bytes, why: StreamAborted) -> WsgiBody {
 
 /// Puts an item into the stream, waiting without the GIL while it is full; `false` when the
 /// receiving side (the client's connection) is gone.
-fn push(
-    py: Python<'_>,
-    tx: &mpsc::Sender<Result<Bytes, StreamAborted>>,
-    item: Result<Bytes, StreamAborted>,
-) -> bool {
+fn push(py: Python<'_>, tx: &BodySender, item: Result<Bytes, StreamAborted>) -> bool {
     match tx.try_send(item) {
-        Ok(()) => true,
-        Err(TrySendError::Full(item)) => {
-            crate::gil::blocking(py, || tx.blocking_send(item).is_ok())
-        }
-        Err(TrySendError::Closed(_)) => false,
+        Ok(sent) => sent,
+        Err(item) => crate::gil::blocking(py, || tx.send_blocking(item)),
     }
 }
 
