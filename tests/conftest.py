@@ -1,6 +1,6 @@
 import pytest
 
-from support import BINARY, Server
+from support import APPS, BINARY, Server
 
 
 def pytest_configure(config):
@@ -32,3 +32,17 @@ def state_dir(tmp_path):
     path = tmp_path / "state"
     path.mkdir()
     return path
+
+
+@pytest.fixture(scope="module")
+def recorder(tmp_path_factory):
+    """One server on tests/apps/recorder.wsgi shared by a whole module (the strict HTTP/1.1
+    tests, whose cases each use a path of their own); `recorder.state_dir` is where the
+    application records its calls."""
+    workdir = tmp_path_factory.mktemp("recorder")
+    state = workdir / "state"
+    state.mkdir()
+    srv = Server([APPS / "recorder.wsgi"], workdir, env={"OXWSGI_TEST_STATE": str(state)})
+    srv.state_dir = state
+    yield srv
+    srv.stop()

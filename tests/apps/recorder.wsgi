@@ -1,12 +1,15 @@
 """The application of the strict HTTP/1.1 tests (test_strict_*.py): it records every call it gets,
 so a test can tell whether a request reached it, and answers 200 "ok".
 
-Each call appends one line, `METHOD REQUEST_URI`, to $OXWSGI_TEST_STATE/calls.log (the raw
-request target, latin-1 decoded and written back as bytes, so even a target the server should
-have refused is recorded as sent). The query string chooses the response-side cases:
+Each call appends one line, `METHOD REQUEST_URI case=X_CASE`, to $OXWSGI_TEST_STATE/calls.log,
+where X_CASE is the request's `X-Case` header (`-` without one): tests name each request twice,
+by a unique path and by that header, so that a request the server should have refused is found
+even if the server rewrote its target. The query string chooses what else happens:
 
-- `?report=trailer`: reads the whole body, then answers `body=<body> trailer=present|absent`
-  (whether a trailer field, `X-Trailer`, ended up in the environ as `HTTP_X_TRAILER`);
+- `?report=body`: reads the whole body, notes in reads.log `<case> ok <length>` or, if reading
+  raised, `<case> error <exception>` (and raises it again), then answers
+  `body=<body> trailer=present|absent`: whether a trailer field, `X-Trailer`, ended up in the
+  environ as `HTTP_X_TRAILER`;
 - `?header=<case>`: calls start_response with one invalid header of HEADERS below (a name or
   value with CR, LF or NUL, or a hop-by-hop header), which the server must refuse with a 500.
 """
@@ -17,15 +20,16 @@ from urllib.parse import parse_qs
 STATE = os.environ.get("OXWSGI_TEST_STATE", "/tmp")
 
 # The response header each `?header=` case sends: (name, value).
+# Each case has a header name of its own, so that a log line naming it is this case's.
 HEADERS = {
-    "value-crlf": ("X-Injected", "a\r\nSet-Cookie: x=1"),
-    "value-cr": ("X-Injected", "a\rb"),
-    "value-lf": ("X-Injected", "a\nb"),
-    "value-nul": ("X-Injected", "a\x00b"),
-    "name-crlf": ("X-Inj\r\nected", "a"),
-    "name-cr": ("X-Inj\rected", "a"),
-    "name-lf": ("X-Inj\nected", "a"),
-    "name-nul": ("X-Inj\x00ected", "a"),
+    "value-crlf": ("X-Value-CRLF", "a\r\nSet-Cookie: injected=1"),
+    "value-cr": ("X-Value-CR", "a\rSet-Cookie: injected=1"),
+    "value-lf": ("X-Value-LF", "a\nSet-Cookie: injected=1"),
+    "value-nul": ("X-Value-NUL", "a\x00b"),
+    "name-crlf": ("X-Name\r\nSet-Cookie: injected=1\r\nX-CRLF", "a"),
+    "name-cr": ("X-Name-CR\r", "a"),
+    "name-lf": ("X-Name-LF\n", "a"),
+    "name-nul": ("X-Name-NUL\x00", "a"),
     # Hop-by-hop headers (RFC 9110 §7.6.1, PEP 3333): the server alone decides them.
     "connection": ("Connection", "close"),
     "transfer-encoding": ("Transfer-Encoding", "chunked"),
@@ -43,8 +47,12 @@ def record(environ):
         target = environ.get("PATH_INFO", "")
         if environ.get("QUERY_STRING"):
             target += "?" + environ["QUERY_STRING"]
-    line = "%s %s\n" % (environ["REQUEST_METHOD"], target)
-    with open(os.path.join(STATE, "calls.log"), "ab") as f:
+    line = "%s %s case=%s\n" % (environ["REQUEST_METHOD"], target, environ.get("HTTP_X_CASE", "-"))
+    note("calls.log", line)
+
+
+def note(name, line):
+    with open(os.path.join(STATE, name), "ab") as f:
         f.write(line.encode("latin-1", "backslashreplace"))
 
 
@@ -58,8 +66,14 @@ def application(environ, start_response):
     record(environ)
     query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
 
-    if query.get("report") == "trailer":
-        body = environ["wsgi.input"].read()
+    if query.get("report") == "body":
+        case = environ.get("HTTP_X_CASE", "-")
+        try:
+            body = environ["wsgi.input"].read()
+        except Exception as exc:
+            note("reads.log", "%s error %s: %s\n" % (case, type(exc).__name__, exc))
+            raise
+        note("reads.log", "%s ok %d\n" % (case, len(body)))
         present = "present" if "HTTP_X_TRAILER" in environ else "absent"
         return text(start_response, "body=%s trailer=%s" % (body.decode("latin-1"), present))
 

@@ -144,4 +144,7 @@ pub enum AppError {
     /// The request body's framing was broken: 400.
     #[error("the request body is not well-formed")]
     MalformedBody,
+    /// The client closed its side before sending the whole body: 400.
+    #[error("the client closed the connection before sending the whole request body")]
+    IncompleteBody,
 }

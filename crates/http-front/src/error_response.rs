@@ -29,6 +29,10 @@ pub enum Refusal {
     },
     /// An `Expect` other than `100-continue`: 417.
     ExpectationFailed,
+    /// A request `Transfer-Encoding` other than `chunked`: 501.
+    UnsupportedTransferCoding,
+    /// `CONNECT`: 405 (the server is not a proxy).
+    ConnectNotSupported,
     /// The application failed: 500.
     Internal,
     /// The server cannot take the request now: 503.
@@ -49,6 +53,8 @@ impl Refusal {
             Refusal::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Refusal::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::ExpectationFailed => StatusCode::EXPECTATION_FAILED,
+            Refusal::UnsupportedTransferCoding => StatusCode::NOT_IMPLEMENTED,
+            Refusal::ConnectNotSupported => StatusCode::METHOD_NOT_ALLOWED,
             Refusal::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Refusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::QueueTimeout | Refusal::AppTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -71,6 +77,12 @@ impl Refusal {
             }
             Refusal::ExpectationFailed => {
                 "Only the expectation 100-continue is supported.".to_owned()
+            }
+            Refusal::UnsupportedTransferCoding => {
+                "The request's Transfer-Encoding is not supported: only chunked is.".to_owned()
+            }
+            Refusal::ConnectNotSupported => {
+                "CONNECT is not supported: this server is not a proxy.".to_owned()
             }
             Refusal::Internal => "The server encountered an internal error and could not \
                                   complete the request. The error has been logged."
@@ -98,8 +110,19 @@ impl Refusal {
                 | Refusal::RequestTimeout
                 | Refusal::BodyTooLarge { .. }
                 | Refusal::ExpectationFailed
+                | Refusal::UnsupportedTransferCoding
+                | Refusal::ConnectNotSupported
                 | Refusal::AppTimeout
         )
+    }
+
+    /// The methods a 405 names in its `Allow` header (RFC 9110 §15.5.6 requires one).
+    fn allow(&self) -> Option<&'static str> {
+        match self {
+            Refusal::MethodNotAllowed => Some("GET, HEAD"),
+            Refusal::ConnectNotSupported => Some(SERVER_METHODS),
+            _ => None,
+        }
     }
 }
 
@@ -115,6 +138,9 @@ impl Refusal {
             AppError::BodyTimeout => Refusal::RequestTimeout,
             AppError::RequestTimeout => Refusal::AppTimeout,
             AppError::MalformedBody => Refusal::BadRequest("the request body is not well-formed"),
+            AppError::IncompleteBody => Refusal::BadRequest(
+                "the client closed the connection before sending the whole request body",
+            ),
         }
     }
 }
@@ -153,6 +179,26 @@ pub fn error_response<S>(refusal: &Refusal) -> Response<ResponseBody<S>> {
     if refusal.closes_connection() {
         headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
+    if let Some(allow) = refusal.allow() {
+        headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+    }
+    response
+}
+
+/// The methods the server passes to applications, as `OPTIONS *` and a 405 for `CONNECT` name
+/// them.
+pub(crate) const SERVER_METHODS: &str = "OPTIONS, GET, HEAD, POST, PUT, DELETE, PATCH";
+
+/// The server's own answer to `OPTIONS *` (a question about the server, not a resource: no
+/// application is asked).
+pub(crate) fn server_options<S>() -> Response<ResponseBody<S>> {
+    let mut response = Response::new(ResponseBody::empty());
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(SERVER_METHODS));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
     response
 }
 

@@ -21,6 +21,7 @@ mod request_id;
 mod router;
 mod service;
 mod static_files;
+mod strict;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -18,13 +18,14 @@ use crate::application::{AppBody, AppRequest, AppResponse, Application};
 use crate::body::ResponseBody;
 use crate::compress;
 use crate::conn::{ConnActivity, RequestTracker};
-use crate::error_response::{Refusal, error_response};
+use crate::error_response::{Refusal, error_response, server_options};
 use crate::host;
 use crate::path::normalize;
 use crate::request_body::{DrainDecision, DrainLimits, IncomingBody};
 use crate::request_id::RequestIds;
 use crate::router::{Route, Router};
 use crate::static_files::{StaticFiles, StaticRequest};
+use crate::strict::{self, Verdict};
 
 /// What every connection of a server shares.
 pub(crate) struct ServerShared<A> {
@@ -188,6 +189,9 @@ async fn route<A: Application>(
             ));
         }
         _ => {}
+    }
+    if strict::check(&head)? == Verdict::ServerOptions {
+        return Ok(server_options());
     }
     if let Some(expect) = head.headers.get(header::EXPECT) {
         if !expect.as_bytes().eq_ignore_ascii_case(b"100-continue") {

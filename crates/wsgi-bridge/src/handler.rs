@@ -244,7 +244,7 @@ fn input_failure_status(failure: InputFailure) -> AppError {
     match failure {
         InputFailure::TooLarge { .. } => AppError::BodyTooLarge,
         InputFailure::TimedOut => AppError::BodyTimeout,
-        InputFailure::Disconnected { .. } => AppError::Internal,
+        InputFailure::Disconnected { .. } => AppError::IncompleteBody,
         InputFailure::Malformed { .. } => AppError::MalformedBody,
     }
 }

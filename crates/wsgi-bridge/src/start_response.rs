@@ -296,8 +296,12 @@ fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<(HeaderMap, Option<u64>
                 value_repr()
             ))
         })?;
-        if header_name == header::TRANSFER_ENCODING || header_name.as_str() == "keep-alive" {
-            continue;
+        if is_hop_by_hop(&header_name) {
+            return Err(PyValueError::new_err(format!(
+                "the hop-by-hop header {} is not allowed in a WSGI response (PEP 3333): the \
+                 server alone manages the connection and the framing",
+                name_repr()
+            )));
         }
         if header_name == header::CONTENT_LENGTH {
             let length = parse_content_length(&value_text).ok_or_else(|| {
@@ -324,6 +328,17 @@ fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<(HeaderMap, Option<u64>
         map.append(header_name, header_value);
     }
     Ok((map, content_length))
+}
+
+/// Headers that belong to one connection, not to the response (RFC 9110 §7.6.1; `Trailer`
+/// too, since a WSGI response has no trailers to announce).
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    *name == header::CONNECTION
+        || *name == header::TRANSFER_ENCODING
+        || *name == header::TE
+        || *name == header::TRAILER
+        || *name == header::UPGRADE
+        || matches!(name.as_str(), "keep-alive" | "proxy-connection")
 }
 
 /// A `Content-Length` value: ASCII digits only (surrounding whitespace allowed), as RFC 9110
