@@ -229,6 +229,35 @@ pub struct StartServer {
     )]
     pub limit_request_body: u64,
 
+    /// The longest request line (method, target and version) accepted, in bytes, as Apache's
+    /// LimitRequestLine; a longer one gets a 414.
+    #[arg(
+        long,
+        default_value_t = 8190,
+        value_name = "BYTES",
+        help_heading = "Limits and timeouts"
+    )]
+    pub limit_request_line: usize,
+
+    /// The longest request header field (name, colon and value) accepted, in bytes, as Apache's
+    /// LimitRequestFieldSize; a longer one gets a 431.
+    #[arg(
+        long,
+        default_value_t = 8190,
+        value_name = "BYTES",
+        help_heading = "Limits and timeouts"
+    )]
+    pub limit_request_field_size: usize,
+
+    /// The most request header fields accepted, as Apache's LimitRequestFields; more get a 431.
+    #[arg(
+        long,
+        default_value_t = 100,
+        value_name = "NUMBER",
+        help_heading = "Limits and timeouts"
+    )]
+    pub limit_request_fields: usize,
+
     /// Seconds a request may wait for a free Python thread; after that it gets a 504 and the
     /// application never sees it.
     #[arg(
@@ -248,7 +277,9 @@ pub struct StartServer {
     )]
     pub keep_alive_timeout: u64,
 
-    /// Seconds a client may take to send a complete request line and headers.
+    /// Seconds a client may take to send a complete request line and headers, extended by a
+    /// second for every --header-min-rate bytes it sends, up to --header-max-timeout. A client
+    /// cut after sending part of a head gets a 408.
     #[arg(
         long,
         default_value_t = 15,
@@ -256,6 +287,25 @@ pub struct StartServer {
         help_heading = "Limits and timeouts"
     )]
     pub header_timeout: u64,
+
+    /// The most seconds a request line and headers may take, however fast they arrive.
+    #[arg(
+        long,
+        default_value_t = 30,
+        value_name = "SECONDS",
+        help_heading = "Limits and timeouts"
+    )]
+    pub header_max_timeout: u64,
+
+    /// Bytes of request line and headers that earn one more second of --header-timeout; 0
+    /// earns none.
+    #[arg(
+        long,
+        default_value_t = 500,
+        value_name = "BYTES",
+        help_heading = "Limits and timeouts"
+    )]
+    pub header_min_rate: u64,
 
     /// Seconds a client may stop reading a response before its connection is closed (which
     /// frees the Python thread producing the response).

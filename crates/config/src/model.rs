@@ -73,20 +73,38 @@ pub struct ListenerConfig {
 pub struct HttpSettings {
     /// How long an idle keep-alive connection is kept open; zero disables keep-alive.
     pub keep_alive_timeout: Duration,
-    /// How long a client may take to send a complete request head.
+    /// How long a client may take to send a complete request head, before the extension it
+    /// earns by sending (`header_min_rate`).
     pub header_timeout: Duration,
+    /// The most time a request head may take, however fast it arrives.
+    pub header_max_timeout: Duration,
+    /// Bytes of a request head that earn it one more second; 0 earns nothing.
+    pub header_min_rate: u64,
     /// How long a read of the request body may wait for the next bytes from the client.
     pub body_timeout: Duration,
     /// The largest request body accepted, in bytes; larger ones get a 413.
     pub limit_request_body: u64,
     /// How long a response may wait for the client to read before the connection is closed.
     pub socket_timeout: Duration,
-    /// The largest request head (request line plus headers) accepted, in bytes.
-    pub max_head_size: usize,
-    /// The most request headers accepted.
-    pub max_headers: usize,
+    /// The longest request line accepted, in bytes (Apache's LimitRequestLine).
+    pub limit_request_line: usize,
+    /// The longest request header field (`name: value`) accepted, in bytes (Apache's
+    /// LimitRequestFieldSize).
+    pub limit_request_field_size: usize,
+    /// The most request header fields accepted (Apache's LimitRequestFields).
+    pub limit_request_fields: usize,
     /// The most connections one process serves at once; further ones wait in the backlog.
     pub max_connections: usize,
+}
+
+impl HttpSettings {
+    /// The largest request head the limits allow: the request line, every field at its
+    /// longest, and the line ends. hyper refuses a longer head with a 431 before parsing it.
+    pub fn max_head_size(&self) -> usize {
+        let line = self.limit_request_line + 2;
+        let fields = self.limit_request_fields * (self.limit_request_field_size + 2);
+        line + fields + 2
+    }
 }
 
 /// A group of identical worker processes running the same Python applications.

@@ -195,6 +195,11 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         http: HttpSettings {
             keep_alive_timeout: Duration::from_secs(args.keep_alive_timeout),
             header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+            // As with mod_reqtimeout, a maximum below the timeout (or 0) leaves the timeout.
+            header_max_timeout: Duration::from_secs(
+                args.header_max_timeout.max(args.header_timeout).max(1),
+            ),
+            header_min_rate: args.header_min_rate,
             body_timeout: Duration::from_secs(args.body_timeout.max(1)),
             // As with Apache's LimitRequestBody, 0 means no limit.
             limit_request_body: match args.limit_request_body {
@@ -202,8 +207,9 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
                 limit => limit,
             },
             socket_timeout: Duration::from_secs(args.socket_timeout.max(1)),
-            max_head_size: 64 * 1024,
-            max_headers: 100,
+            limit_request_line: args.limit_request_line.max(1),
+            limit_request_field_size: args.limit_request_field_size.max(1),
+            limit_request_fields: args.limit_request_fields.max(1),
             max_connections: args.max_clients.max(1),
         },
         logging: LogSettings {

@@ -20,13 +20,14 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::access_log::{AccessEntry, AccessLog};
 use crate::application::Application;
+use crate::head_clock::{HeadClock, HeadLimits, TimeoutAnswer};
 use crate::service::{ConnShared, handle};
 
 /// What the connection has been doing, shared by its I/O, its requests and its watchdog.
@@ -39,6 +40,8 @@ pub(crate) struct ConnActivity {
     /// Requests whose response is being sent.
     responding: AtomicU32,
     served: AtomicU64,
+    /// The time the request head in progress has (see [`crate::head_clock`]).
+    head: HeadClock,
 }
 
 impl ConnActivity {
@@ -49,12 +52,33 @@ impl ConnActivity {
             in_flight: AtomicU32::new(0),
             responding: AtomicU32::new(0),
             served: AtomicU64::new(0),
+            head: HeadClock::new(),
         }
     }
 
+    fn now_ms(&self) -> u64 {
+        self.opened.elapsed().as_millis() as u64
+    }
+
     fn touch(&self) {
-        let now = self.opened.elapsed().as_millis() as u64;
+        self.last_active_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// Bytes arrived; while no request is in flight they are part of the next head.
+    fn received(&self, bytes: usize) {
+        let now = self.now_ms();
         self.last_active_ms.store(now, Ordering::Relaxed);
+        if bytes > 0 && self.in_flight.load(Ordering::Relaxed) == 0 {
+            self.head.received(now, bytes as u64);
+        }
+    }
+
+    /// When the request head in progress runs out of time, and whether part of it arrived.
+    fn head_deadline(&self, limits: HeadLimits) -> Option<(Instant, bool)> {
+        if self.in_flight.load(Ordering::Relaxed) != 0 {
+            return None;
+        }
+        self.head.deadline(self.opened, limits)
     }
 
     /// When a response in progress counts as stalled, if one is in progress.
@@ -106,6 +130,7 @@ impl RequestTracker {
         log: Option<(Arc<AccessLog>, Box<AccessEntry>)>,
     ) -> RequestTracker {
         activity.in_flight.fetch_add(1, Ordering::Relaxed);
+        activity.head.stop();
         RequestTracker {
             activity,
             log,
@@ -146,27 +171,29 @@ impl Drop for RequestTracker {
     }
 }
 
-/// The socket, noting when bytes arrive.
+/// The socket, noting when bytes arrive and leave (tokio's traits, so that the bytes of each
+/// read can be counted; hyper gets it through `TokioIo`).
 struct TrackedIo {
-    inner: TokioIo<TcpStream>,
+    inner: TcpStream,
     activity: Arc<ConnActivity>,
 }
 
-impl Read for TrackedIo {
+impl AsyncRead for TrackedIo {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: ReadBufCursor<'_>,
+        buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
         let result = Pin::new(&mut self.inner).poll_read(cx, buf);
         if result.is_ready() {
-            self.activity.touch();
+            self.activity.received(buf.filled().len() - before);
         }
         result
     }
 }
 
-impl Write for TrackedIo {
+impl AsyncWrite for TrackedIo {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -204,6 +231,9 @@ impl Write for TrackedIo {
     }
 }
 
+/// hyper's smallest read buffer.
+const MIN_HYPER_BUFFER: usize = 8192;
+
 /// Serves one accepted connection until it closes, the keep-alive timeout passes, or the server
 /// drains (`stop` turns true), in which case in-flight requests finish first.
 pub(crate) async fn serve_connection<A: Application>(
@@ -220,22 +250,32 @@ pub(crate) async fn serve_connection<A: Application>(
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(settings.http.header_timeout)
+        // A backstop: the head's own clock (`head_clock`) runs out first and answers 408.
+        .header_read_timeout(settings.http.header_max_timeout + Duration::from_secs(1))
         .keep_alive(!keep_alive.is_zero())
-        .max_header_size(settings.http.max_head_size)
-        .max_headers(settings.http.max_headers)
+        // The head as a whole, and the number of fields, hyper bounds (a 431); the length of
+        // the request line and of each field, `limits::check` (414 and 431, with a page).
+        .max_buf_size(settings.http.max_head_size().max(MIN_HYPER_BUFFER))
+        .max_header_size(settings.http.max_head_size())
+        .max_headers(settings.http.limit_request_fields)
         // Header names go out as `Content-Type`, the way Apache and most servers write them.
         // (hyper's `pipeline_flush` is not used: with it, hyper's automatic 400 for a
         // malformed request is never flushed.)
         .title_case_headers(true);
-    let io = TrackedIo {
-        inner: TokioIo::new(stream),
-        activity: Arc::clone(&activity),
+    let head_limits = HeadLimits {
+        timeout: settings.http.header_timeout,
+        max_timeout: settings.http.header_max_timeout,
+        min_rate: settings.http.header_min_rate,
     };
+    let timeout_answer = TimeoutAnswer::for_stream(&stream);
+    let io = TokioIo::new(TrackedIo {
+        inner: stream,
+        activity: Arc::clone(&activity),
+    });
     let remote = shared.remote;
     let service = hyper::service::service_fn(move |request| handle(shared.clone(), request));
-    let connection = builder.serve_connection(io, service);
-    tokio::pin!(connection);
+    // Boxed so that it can be dropped before a 408 goes out on a copy of its socket.
+    let mut connection = Box::pin(builder.serve_connection(io, service));
 
     // While serving normally, idle connections close after the keep-alive timeout. Once the
     // server drains, responses carry `Connection: close` (see `service`), and connections with
@@ -254,12 +294,20 @@ pub(crate) async fn serve_connection<A: Application>(
             activity.idle_deadline(idle_limit, drain_started)
         };
         let stall_at = activity.stall_deadline(socket_timeout);
-        // With no deadline yet, look again after a keep-alive period.
-        let wake_at = [idle_at, stall_at]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or_else(|| Instant::now() + idle_limit);
+        let head_at = activity.head_deadline(head_limits).map(|(at, _)| at);
+        // Requests come and go inside `connection` without waking this loop, and each may set
+        // an earlier deadline than those known now: look again after a keep-alive period at
+        // the latest.
+        let wake_at = [
+            idle_at,
+            stall_at,
+            head_at,
+            Some(Instant::now() + idle_limit),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .expect("the list has a deadline");
         tokio::select! {
             result = connection.as_mut() => {
                 if let Err(err) = result {
@@ -283,6 +331,20 @@ pub(crate) async fn serve_connection<A: Application>(
                         socket_timeout.as_secs()
                     );
                     return;
+                }
+                if let Some((at, started)) = activity.head_deadline(head_limits) {
+                    if now >= at {
+                        tracing::info!(
+                            client.addr = %remote,
+                            "closing the connection: the request head did not arrive in time \
+                             (--header-timeout, --header-max-timeout, --header-min-rate)"
+                        );
+                        drop(connection);
+                        if let Some(answer) = timeout_answer {
+                            answer.close(started).await;
+                        }
+                        return;
+                    }
                 }
                 let deadline = activity.idle_deadline(idle_limit, drain_started);
                 if !closing && deadline.is_some_and(|deadline| now >= deadline) {

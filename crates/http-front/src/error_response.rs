@@ -27,6 +27,16 @@ pub enum Refusal {
         /// The limit, in bytes.
         limit: u64,
     },
+    /// The request line is longer than `--limit-request-line`: 414.
+    RequestLineTooLong {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// A header field is longer than `--limit-request-field-size`: 431.
+    HeaderFieldTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// An `Expect` other than `100-continue`: 417.
     ExpectationFailed,
     /// A request `Transfer-Encoding` other than `chunked`: 501.
@@ -53,6 +63,8 @@ impl Refusal {
             Refusal::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Refusal::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::ExpectationFailed => StatusCode::EXPECTATION_FAILED,
+            Refusal::RequestLineTooLong { .. } => StatusCode::URI_TOO_LONG,
+            Refusal::HeaderFieldTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Refusal::UnsupportedTransferCoding => StatusCode::NOT_IMPLEMENTED,
             Refusal::ConnectNotSupported => StatusCode::METHOD_NOT_ALLOWED,
             Refusal::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -77,6 +89,12 @@ impl Refusal {
             }
             Refusal::ExpectationFailed => {
                 "Only the expectation 100-continue is supported.".to_owned()
+            }
+            Refusal::RequestLineTooLong { limit } => {
+                format!("The request line is longer than the limit of {limit} bytes.")
+            }
+            Refusal::HeaderFieldTooLarge { limit } => {
+                format!("A request header field is longer than the limit of {limit} bytes.")
             }
             Refusal::UnsupportedTransferCoding => {
                 "The request's Transfer-Encoding is not supported: only chunked is.".to_owned()
@@ -112,6 +130,8 @@ impl Refusal {
                 | Refusal::ExpectationFailed
                 | Refusal::UnsupportedTransferCoding
                 | Refusal::ConnectNotSupported
+                | Refusal::RequestLineTooLong { .. }
+                | Refusal::HeaderFieldTooLarge { .. }
                 | Refusal::AppTimeout
         )
     }

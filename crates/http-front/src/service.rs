@@ -20,6 +20,7 @@ use crate::compress;
 use crate::conn::{ConnActivity, RequestTracker};
 use crate::error_response::{Refusal, error_response, server_options};
 use crate::host;
+use crate::limits::{self, SizeLimits};
 use crate::path::normalize;
 use crate::request_body::{DrainDecision, DrainLimits, IncomingBody};
 use crate::request_id::RequestIds;
@@ -171,6 +172,11 @@ async fn route<A: Application>(
 ) -> Result<Response<ResponseBody<A::Stream>>, Refusal> {
     let server = &conn.server;
     let limit = server.settings.http.limit_request_body;
+    let head_limits = SizeLimits {
+        line: server.settings.http.limit_request_line,
+        field_size: server.settings.http.limit_request_field_size,
+    };
+    limits::check(&head, head_limits)?;
     let mut hosts = head.headers.get_all(header::HOST).iter();
     match (hosts.next(), hosts.next()) {
         (None, _) if head.version == Version::HTTP_11 => {
