@@ -444,7 +444,7 @@ impl Supervisor {
         };
         let worker = self.workers.remove(index);
         let group_name = self.config.group(worker.group).name.clone();
-        let how = describe_exit(status);
+        let how = describe_exit(status, !matches!(worker.state, WorkerState::Starting));
         let (slot, pid, group) = (worker.slot, worker.pid, worker.group);
         match worker.state {
             WorkerState::Draining => {

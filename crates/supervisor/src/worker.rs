@@ -198,13 +198,18 @@ pub(crate) fn spawn(
     Ok(Spawned { pid, signals })
 }
 
-/// How a worker's exit reads in the log.
-pub(crate) fn describe_exit(status: ExitStatus) -> String {
+/// How a worker's exit reads in the log. The statuses that mean "could not start" mean it only
+/// for a worker that had not started serving: one that was serving exits with them only if the
+/// application itself calls `os._exit` with that number.
+pub(crate) fn describe_exit(status: ExitStatus, was_serving: bool) -> String {
     if let Some(signal) = status.signal() {
         return format!("killed by signal {signal} ({})", signal_name(signal));
     }
     match status.code() {
         Some(exit_status::STOPPED) => "exit status 0".to_owned(),
+        Some(code @ (exit_status::APP_LOAD_FAILED | exit_status::START_FAILED)) if was_serving => {
+            format!("exit status {code}")
+        }
         Some(exit_status::APP_LOAD_FAILED) => {
             "exit status 3: the application could not be loaded".to_owned()
         }
@@ -241,12 +246,16 @@ mod tests {
     #[test]
     fn exits_are_described_with_their_reason() {
         assert_eq!(
-            describe_exit(ExitStatus::from_raw(9)),
+            describe_exit(ExitStatus::from_raw(9), true),
             "killed by signal 9 (SIGKILL)"
         );
         assert_eq!(
-            describe_exit(ExitStatus::from_raw(3 << 8)),
+            describe_exit(ExitStatus::from_raw(3 << 8), false),
             "exit status 3: the application could not be loaded"
+        );
+        assert_eq!(
+            describe_exit(ExitStatus::from_raw(3 << 8), true),
+            "exit status 3"
         );
     }
 }

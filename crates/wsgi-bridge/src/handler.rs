@@ -20,7 +20,7 @@ use crate::pool::{JobQueue, answer_queue_timeout};
 use oxwsgi_exchange::{AppError, AppRequest};
 
 use crate::request::{Job, StreamAborted};
-use crate::response::{self, BodyIrregularities, ResponseWriter};
+use crate::response::{self, BodyIrregularities, Ending, ResponseWriter};
 use crate::start_response::{EndOfResponse, StartResponse};
 use crate::watchdog::{ThreadSlot, Watch};
 
@@ -111,6 +111,7 @@ pub(crate) fn serve(py: Python<'_>, shared: &Shared, context: &ThreadContext, jo
         Err(err) => Err(err.clone_ref(py)),
     };
 
+    let ending = outcome.as_ref().ok().copied();
     if let Err(err) = outcome {
         let input_failure = input.as_ref().and_then(|i| i.get().failure());
         match input_failure {
@@ -127,13 +128,22 @@ pub(crate) fn serve(py: Python<'_>, shared: &Shared, context: &ThreadContext, jo
                 fail(py, &start_response, input_failure_status(failure));
             }
             None => {
-                report_exception(py, app, &request, &err);
+                report_failure(py, app, &request, &err, result.as_ref().ok());
                 fail(py, &start_response, AppError::Internal);
             }
         }
     }
-    if let Ok(result) = &result {
-        close_result(py, app, &request, result);
+    let closed = match &result {
+        Ok(result) => close_result(py, app, &request, result),
+        Err(_) => true,
+    };
+    if ending == Some(Ending::AfterClose) {
+        if !closed {
+            fail(py, &start_response, AppError::Internal);
+        } else if let Err(err) = start_response.get().writer_for_server(py).finish(py) {
+            report_failure(py, app, &request, &err, result.as_ref().ok());
+            fail(py, &start_response, AppError::Internal);
+        }
     }
     drop(end_of_response);
     let (client_gone, irregularities) = {
@@ -174,26 +184,55 @@ fn fail(py: Python<'_>, start_response: &Bound<'_, StartResponse>, failure: AppE
         .fail(py, failure, StreamAborted::ApplicationError);
 }
 
-/// Calls the result's `close()`, if it has one; an exception there is logged (the response has
-/// been sent by then).
-fn close_result(py: Python<'_>, app: &AppSlot, request: &AppRequest, result: &Bound<'_, PyAny>) {
+/// Calls the result's `close()`, if it has one; an exception there is logged. `false` when it
+/// raised.
+fn close_result(
+    py: Python<'_>,
+    app: &AppSlot,
+    request: &AppRequest,
+    result: &Bound<'_, PyAny>,
+) -> bool {
     // A list or tuple (the common result) has no close(): asking would raise and discard an
     // AttributeError, with its formatted message, on every request.
     if result.is_exact_instance_of::<PyList>() || result.is_exact_instance_of::<PyTuple>() {
-        return;
+        return true;
     }
     let closed = match result.getattr(pyo3::intern!(py, "close")) {
         Ok(close) => close.call0().map(drop),
         Err(_) => Ok(()),
     };
-    if let Err(err) = closed {
-        report_exception(py, app, request, &err);
+    match closed {
+        Ok(()) => true,
+        Err(err) => {
+            report_exception(py, app, request, &err);
+            false
+        }
     }
 }
 
 /// Logs an exception with its traceback: formatted with the GIL, written without it.
 fn report_exception(py: Python<'_>, app: &AppSlot, request: &AppRequest, err: &PyErr) {
-    let traceback = crate::traceback::format(py, err);
+    report_failure(py, app, request, err, None);
+}
+
+/// Logs a failure of the application; when the exception was raised by the server about what
+/// the application returned (no Python frame of the application in its traceback: a `None`
+/// result, a `str` yielded), the log names where in the application that came from instead.
+fn report_failure(
+    py: Python<'_>,
+    app: &AppSlot,
+    request: &AppRequest,
+    err: &PyErr,
+    result: Option<&Bound<'_, PyAny>>,
+) {
+    let mut traceback = crate::traceback::format(py, err);
+    if err.traceback(py).is_none() {
+        if let Some(location) = crate::traceback::location(app.callable.bind(py), result) {
+            traceback.push_str(&format!(
+                "\nRaised about what the application returned: {location}"
+            ));
+        }
+    }
     let (head, request_id) = (&request.head, &request.request_id);
     py.detach(|| {
         tracing::error!(

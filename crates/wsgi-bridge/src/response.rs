@@ -419,13 +419,13 @@ fn push(py: Python<'_>, tx: &BodySender, item: Result<Bytes, StreamAborted>) -> 
     }
 }
 
-/// Sends everything the application's result holds, then ends the response. The caller calls
-/// `close()` on the result afterwards, whatever happens here.
+/// Sends everything the application's result holds. The caller calls `close()` on the result
+/// afterwards, whatever happens here, and then ends an iterated response (see [`Ending`]).
 pub(crate) fn send_result(
     py: Python<'_>,
     start_response: &Bound<'_, StartResponse>,
     result: &Bound<'_, PyAny>,
-) -> PyResult<()> {
+) -> PyResult<Ending> {
     if let Ok(wrapper) = result.cast::<FileWrapper>() {
         let region = wrapper.get().file_region(py);
         if let Some(region) = region {
@@ -437,18 +437,18 @@ pub(crate) fn send_result(
                     crate::gil::blocking(py, move || {
                         let _ = sent.blocking_recv();
                     });
-                    return Ok(());
+                    return Ok(Ending::Done);
                 }
-                FileSend::NoBody => return Ok(()),
+                FileSend::NoBody => return Ok(Ending::Done),
                 FileSend::Iterate => {}
             }
         }
     }
     if let Ok(list) = result.cast::<PyList>() {
-        return send_sequence(py, start_response, list.iter());
+        return send_sequence(py, start_response, list.iter()).map(|()| Ending::Done);
     }
     if let Ok(tuple) = result.cast::<PyTuple>() {
-        return send_sequence(py, start_response, tuple.iter());
+        return send_sequence(py, start_response, tuple.iter()).map(|()| Ending::Done);
     }
     for item in result.try_iter()? {
         let item = item?;
@@ -464,7 +464,18 @@ pub(crate) fn send_result(
             break;
         }
     }
-    start_response.get().writer_for_server(py).finish(py)
+    Ok(Ending::AfterClose)
+}
+
+/// What is left to do once the application's result has been sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// The response is complete.
+    Done,
+    /// An iterated body: it ends with [`ResponseWriter::finish`] once the result's `close()`
+    /// has returned, so that a `close()` that raises cuts the response instead of following
+    /// one that already looks complete.
+    AfterClose,
 }
 
 /// A list or tuple: every item is already made, so the body is gathered and sent whole.

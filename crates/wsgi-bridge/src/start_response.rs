@@ -194,10 +194,7 @@ fn parse_status(status: &Bound<'_, PyAny>) -> PyResult<(StatusCode, Option<Bytes
         ))
     };
     let bytes = text.as_bytes();
-    if bytes.len() < 3
-        || !bytes[..3].iter().all(u8::is_ascii_digit)
-        || (bytes.len() > 3 && bytes[3] != b' ')
-    {
+    if bytes.len() < 4 || !bytes[..3].iter().all(u8::is_ascii_digit) || bytes[3] != b' ' {
         return Err(invalid());
     }
     let code = StatusCode::from_bytes(&bytes[..3]).map_err(|_| invalid())?;
@@ -242,8 +239,10 @@ fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<(HeaderMap, Option<u64>
             type_name(headers)
         ))
     })?;
-    let mut map = HeaderMap::with_capacity(list.len());
+    // The list's length is the application's to choose; the map grows as it fills.
+    let mut map = HeaderMap::with_capacity(list.len().min(32));
     let mut content_length = None;
+    let mut head_size = 0;
     for item in list.iter() {
         let pair = item
             .cast::<PyTuple>()
@@ -269,6 +268,15 @@ fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<(HeaderMap, Option<u64>
         };
         let name_text = name_str.to_cow()?;
         let value_text = value_str.to_cow()?;
+        head_size += name_text.len() + value_text.len() + 4;
+        if head_size > MAX_RESPONSE_HEADERS_SIZE {
+            return Err(PyValueError::new_err(format!(
+                "the response headers are larger than {MAX_RESPONSE_HEADERS_SIZE} bytes \
+                 (reached at header number {}, {})",
+                map.len() + 1,
+                name_repr()
+            )));
+        }
         let header_name = HeaderName::from_bytes(name_text.as_bytes()).map_err(|_| {
             PyValueError::new_err(format!("invalid response header name {}", name_repr()))
         })?;
@@ -329,6 +337,11 @@ fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<(HeaderMap, Option<u64>
     }
     Ok((map, content_length))
 }
+
+/// The most bytes of response headers an application may send: mod_wsgi's default header
+/// buffer (32 KiB), which no real response comes near, and which keeps a runaway header list
+/// from growing without bound.
+const MAX_RESPONSE_HEADERS_SIZE: usize = 32 * 1024;
 
 /// Headers that belong to one connection, not to the response (RFC 9110 §7.6.1; `Trailer`
 /// too, since a WSGI response has no trailers to announce).
