@@ -62,6 +62,17 @@ def text(start_response, body):
     return [data]
 
 
+_SIZED = {}
+
+
+def sized(size):
+    """`size` bytes, made once: every response of that size shares one object, so a thousand
+    of them in flight cost the server no more memory than one."""
+    if size not in _SIZED:
+        _SIZED[size] = b"x" * size
+    return _SIZED[size]
+
+
 def application(environ, start_response):
     record(environ)
     query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
@@ -81,5 +92,13 @@ def application(environ, start_response):
         name, value = HEADERS[query["header"]]
         start_response("200 OK", [("Content-Type", "text/plain"), (name, value)])
         return [b"never sent\n"]
+
+    if "size" in query:
+        data = sized(int(query["size"]))
+        start_response(
+            "200 OK",
+            [("Content-Type", "application/octet-stream"), ("Content-Length", str(len(data)))],
+        )
+        return [data]
 
     return text(start_response, "ok")

@@ -16,7 +16,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -39,6 +39,10 @@ pub(crate) struct ConnActivity {
     in_flight: AtomicU32,
     /// Requests whose response is being sent.
     responding: AtomicU32,
+    /// The last write found the socket full. hyper lets go of a response's body (and so of its
+    /// request's bookkeeping) once it has taken the last bytes into its own buffer, which may
+    /// hold megabytes not yet sent: a client that stops reading then shows only here.
+    write_blocked: AtomicBool,
     served: AtomicU64,
     /// The time the request head in progress has (see [`crate::head_clock`]).
     head: HeadClock,
@@ -51,6 +55,7 @@ impl ConnActivity {
             last_active_ms: AtomicU64::new(0),
             in_flight: AtomicU32::new(0),
             responding: AtomicU32::new(0),
+            write_blocked: AtomicBool::new(false),
             served: AtomicU64::new(0),
             head: HeadClock::new(),
         }
@@ -62,6 +67,18 @@ impl ConnActivity {
 
     fn touch(&self) {
         self.last_active_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// Notes a write's outcome: bytes went out, or the socket was full.
+    fn wrote<T>(&self, result: &Poll<std::io::Result<T>>, progressed: impl Fn(&T) -> bool) {
+        match result {
+            Poll::Ready(Ok(n)) if progressed(n) => {
+                self.write_blocked.store(false, Ordering::Relaxed);
+                self.touch();
+            }
+            Poll::Pending => self.write_blocked.store(true, Ordering::Relaxed),
+            Poll::Ready(_) => {}
+        }
     }
 
     /// Bytes arrived; while no request is in flight they are part of the next head.
@@ -83,7 +100,9 @@ impl ConnActivity {
 
     /// When a response in progress counts as stalled, if one is in progress.
     fn stall_deadline(&self, socket_timeout: Duration) -> Option<Instant> {
-        (self.responding.load(Ordering::Relaxed) > 0).then(|| {
+        let sending = self.responding.load(Ordering::Relaxed) > 0
+            || self.write_blocked.load(Ordering::Relaxed);
+        sending.then(|| {
             self.opened
                 + Duration::from_millis(self.last_active_ms.load(Ordering::Relaxed))
                 + socket_timeout
@@ -200,9 +219,7 @@ impl AsyncWrite for TrackedIo {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let result = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
-        }
+        self.activity.wrote(&result, |&n| n > 0);
         result
     }
 
@@ -224,9 +241,7 @@ impl AsyncWrite for TrackedIo {
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
-        }
+        self.activity.wrote(&result, |&n| n > 0);
         result
     }
 }

@@ -140,6 +140,8 @@ struct GroupState {
 /// Runs the supervisor until the server stops. `listeners` are bound (not listening); the
 /// workers listen on them once their application is loaded.
 pub fn run(config: ServerConfig, listeners: Vec<TcpListener>) -> Result<(), SupervisorError> {
+    let open_files = oxwsgi_process::limits::raise_open_files();
+    tracing::debug!("open files limit: {open_files:?}");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
