@@ -229,3 +229,33 @@ def test_a_connection_that_sends_nothing_is_closed_without_a_response(impatient)
         assert sock.recv(100) == b""
     finally:
         sock.close()
+
+
+def test_connections_beyond_max_clients_wait_in_the_backlog_and_are_never_reset(server):
+    """--max-clients: the eleventh connection is not accepted while ten are served; it waits in
+    the kernel's backlog (not reset, not refused) and is answered once one of the ten closes."""
+    import select
+
+    srv = server("--max-clients", "10", "--keep-alive-timeout", "300", APPS / "recorder.wsgi")
+    held = []
+    try:
+        for i in range(10):
+            sock = srv.connect()
+            sock.sendall(b"GET /held-%d HTTP/1.1\r\nHost: t\r\n\r\n" % i)
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK")
+            held.append(sock)
+        waiting = srv.connect()  # the kernel completes the handshake; oxwsgi does not accept
+        waiting.sendall(b"GET /waiting HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        # Nothing comes back while all ten slots are taken: no answer, no reset, no close.
+        readable, _, _ = select.select([waiting], [], [], 1.0)
+        assert readable == [], waiting.recv(100)
+        held.pop().close()
+        waiting.settimeout(30)
+        answer = b""
+        while chunk := waiting.recv(65536):
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(b"ok"), answer
+        waiting.close()
+    finally:
+        for sock in held:
+            sock.close()
