@@ -317,8 +317,9 @@ pub struct StartServer {
     )]
     pub socket_timeout: u64,
 
-    /// Seconds a read of the request body may wait for more bytes from the client before the
-    /// read fails (and the request gets a 408).
+    /// Seconds a read of the request body may wait for more bytes from the client; also the
+    /// time the body as a whole has, extended by a second for every --body-min-rate bytes, up
+    /// to --body-max-timeout. Past either, the read fails and the request gets a 408.
     #[arg(
         long,
         default_value_t = 15,
@@ -326,6 +327,25 @@ pub struct StartServer {
         help_heading = "Limits and timeouts"
     )]
     pub body_timeout: u64,
+
+    /// The most seconds a request body may take, however fast it arrives; 0 means no maximum.
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "SECONDS",
+        help_heading = "Limits and timeouts"
+    )]
+    pub body_max_timeout: u64,
+
+    /// Bytes of request body that earn one more second of --body-timeout; 0 turns the body's
+    /// overall clock off (each read still waits at most --body-timeout).
+    #[arg(
+        long,
+        default_value_t = 500,
+        value_name = "BYTES",
+        help_heading = "Limits and timeouts"
+    )]
+    pub body_min_rate: u64,
 
     /// Recycle a worker process after it has handled this many requests; 0 never does. The
     /// replacement is started first, so no request is lost.

@@ -42,3 +42,7 @@ mod tests {
         assert_eq!(types.len(), 3);
     }
 }
+
+#[cfg(test)]
+#[path = "fuzz/mime_types.rs"]
+mod fuzz;

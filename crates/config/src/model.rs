@@ -80,8 +80,13 @@ pub struct HttpSettings {
     pub header_max_timeout: Duration,
     /// Bytes of a request head that earn it one more second; 0 earns nothing.
     pub header_min_rate: u64,
-    /// How long a read of the request body may wait for the next bytes from the client.
+    /// How long a read of the request body may wait for the next bytes from the client, and
+    /// the body's time as a whole before what it earns (`body_min_rate`).
     pub body_timeout: Duration,
+    /// The most time a request body may take; `None`: no maximum.
+    pub body_max_timeout: Option<Duration>,
+    /// Bytes of a request body that earn it one more second; 0: no overall clock.
+    pub body_min_rate: u64,
     /// The largest request body accepted, in bytes; larger ones get a 413.
     pub limit_request_body: u64,
     /// How long a response may wait for the client to read before the connection is closed.

@@ -134,11 +134,10 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
             reason: "at least one worker process is needed",
         });
     }
-    let seconds = |s: u64| Duration::from_secs(s);
-    let optional = |s: u64| (s > 0).then(|| Duration::from_secs(s));
+    let optional = |s: u64| (s > 0).then(|| seconds(s));
     let lifecycle = Lifecycle {
-        maximum_requests: args.maximum_requests,
-        maximum_requests_jitter: args.maximum_requests_jitter,
+        maximum_requests: args.maximum_requests.min(MOST_REQUESTS),
+        maximum_requests_jitter: args.maximum_requests_jitter.min(MOST_REQUESTS),
         restart_interval: optional(args.restart_interval),
         inactivity_timeout: optional(args.inactivity_timeout),
         request_timeout: optional(args.request_timeout),
@@ -158,7 +157,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         python,
         application_group: String::new(),
         queue_backlog: args.daemon_backlog.max(1),
-        queue_timeout: Duration::from_secs(args.queue_timeout),
+        queue_timeout: seconds(args.queue_timeout),
         lifecycle,
     };
     crate::access_format::AccessFormat::parse(&args.access_log_format)?;
@@ -193,20 +192,20 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
             mounts
         },
         http: HttpSettings {
-            keep_alive_timeout: Duration::from_secs(args.keep_alive_timeout),
-            header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+            keep_alive_timeout: seconds(args.keep_alive_timeout),
+            header_timeout: seconds(args.header_timeout.max(1)),
             // As with mod_reqtimeout, a maximum below the timeout (or 0) leaves the timeout.
-            header_max_timeout: Duration::from_secs(
-                args.header_max_timeout.max(args.header_timeout).max(1),
-            ),
+            header_max_timeout: seconds(args.header_max_timeout.max(args.header_timeout).max(1)),
             header_min_rate: args.header_min_rate,
-            body_timeout: Duration::from_secs(args.body_timeout.max(1)),
+            body_timeout: seconds(args.body_timeout.max(1)),
+            body_max_timeout: (args.body_max_timeout > 0).then(|| seconds(args.body_max_timeout)),
+            body_min_rate: args.body_min_rate,
             // As with Apache's LimitRequestBody, 0 means no limit.
             limit_request_body: match args.limit_request_body {
                 0 => u64::MAX,
                 limit => limit,
             },
-            socket_timeout: Duration::from_secs(args.socket_timeout.max(1)),
+            socket_timeout: seconds(args.socket_timeout.max(1)),
             limit_request_line: args.limit_request_line.max(1),
             limit_request_field_size: args.limit_request_field_size.max(1),
             limit_request_fields: args.limit_request_fields.max(1),
@@ -232,6 +231,19 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
     })
 }
 
+/// The longest duration an option gives: longer ones mean "never" in practice, and the server
+/// adds durations to the clock and to each other (`Instant + Duration` panics on overflow).
+const LONGEST: Duration = Duration::from_secs(10 * 365 * 24 * 60 * 60);
+
+/// Seconds as a duration, at most [`LONGEST`].
+fn seconds(s: u64) -> Duration {
+    Duration::from_secs(s).min(LONGEST)
+}
+
+/// The most requests `--maximum-requests` and its jitter count: more are never reached, and
+/// the worker adds the two (and 1 to the jitter), which must not overflow.
+const MOST_REQUESTS: u64 = u64::MAX / 4;
+
 /// The locale for the workers: `--locale`, else the current one, except that the plain C/POSIX
 /// locale becomes C.UTF-8 so Python's text I/O is UTF-8 (mod_wsgi-express does the same with
 /// en_US.UTF-8, which is not installed everywhere; C.UTF-8 is).
@@ -256,11 +268,12 @@ fn url_aliases(values: &[String], env: &Environment) -> Result<Vec<Mount>, Confi
             });
         };
         let prefix = MountPoint::parse(url)
-            .filter(|p| !p.as_str().is_empty())
+            .filter(|p| !p.as_str().is_empty() && !has_unreachable_segment(p.as_str()))
             .ok_or_else(|| ConfigError::Invalid {
                 option: "--url-alias",
                 value: url.clone(),
-                reason: "the URL path must start with '/' and not be '/' alone (use \
+                reason: "the URL path must start with '/', have no empty, '.' or '..' segment \
+                         (no request path reaches those) and not be '/' alone (use \
                          --document-root for the root)",
             })?;
         let path = env.absolute(Path::new(path));
@@ -373,6 +386,15 @@ fn pyvenv_version(text: &str) -> Option<String> {
     })
 }
 
+/// Whether a URL path (trailing slashes aside) has an empty, `.` or `..` segment: a request
+/// path never has one once normalised, so a mount point or alias there could not be reached.
+fn has_unreachable_segment(path: &str) -> bool {
+    path.trim_end_matches('/')
+        .split('/')
+        .skip(1)
+        .any(|s| s.is_empty() || s == "." || s == "..")
+}
+
 fn mount_point(value: &str) -> Result<MountPoint, ConfigError> {
     // Like mod_wsgi-express, a mount point without a leading slash is taken from the root.
     let prefixed;
@@ -382,11 +404,11 @@ fn mount_point(value: &str) -> Result<MountPoint, ConfigError> {
         prefixed = format!("/{value}");
         &prefixed
     };
-    if value.contains(['?', '#', '%']) || value.split('/').any(|s| s == "." || s == "..") {
+    if value.contains(['?', '#', '%']) || has_unreachable_segment(value) {
         return Err(ConfigError::Invalid {
             option: "--mount-point",
             value: value.to_owned(),
-            reason: "a mount point is a plain URL path, without '.', '..', '%', '?' or '#'",
+            reason: "a mount point is a plain URL path, without '.', '..', '//', '%', '?' or '#'",
         });
     }
     MountPoint::parse(value).ok_or_else(|| ConfigError::Invalid {
@@ -567,3 +589,7 @@ mod tests {
         assert_eq!(pyvenv_version("home = /usr/bin"), None);
     }
 }
+
+#[cfg(test)]
+#[path = "fuzz/resolve.rs"]
+mod fuzz;

@@ -278,3 +278,7 @@ mod tests {
         assert_eq!(line, "GET /a/b?x=1 curl/8 1500 r1 %\n");
     }
 }
+
+#[cfg(test)]
+#[path = "fuzz/access_log.rs"]
+mod fuzz;

@@ -53,6 +53,9 @@ pub(crate) fn accepted(request: &HeaderMap) -> Vec<Coding> {
             let q = parts
                 .find_map(|p| p.trim().strip_prefix("q="))
                 .and_then(|q| q.trim().parse::<f32>().ok())
+                // `q=nan` parses, and a NaN compares false with everything: it would drop the
+                // other coding too. Like any other malformed q-value, it counts as absent.
+                .filter(|q| !q.is_nan())
                 .unwrap_or(1.0);
             match token.as_str() {
                 "br" => br = Some(q),
@@ -307,3 +310,7 @@ mod tests {
         assert_eq!(decoded, b"hello world");
     }
 }
+
+#[cfg(test)]
+#[path = "fuzz/compress.rs"]
+mod fuzz;

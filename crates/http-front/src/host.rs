@@ -71,3 +71,7 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "fuzz/host.rs"]
+mod fuzz;

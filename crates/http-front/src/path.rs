@@ -163,3 +163,7 @@ mod tests {
         assert_eq!(normalize(""), Err(PathError::NotAbsolute));
     }
 }
+
+#[cfg(test)]
+#[path = "fuzz/path.rs"]
+mod fuzz;

@@ -165,3 +165,7 @@ mod tests {
         assert!(matches!(check(&userinfo), Err(Refusal::BadRequest(why)) if why.contains("user")));
     }
 }
+
+#[cfg(test)]
+#[path = "fuzz/strict.rs"]
+mod fuzz;

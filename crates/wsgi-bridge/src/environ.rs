@@ -499,3 +499,7 @@ mod tests {
         assert_eq!(split_host(b"example.com:"), (&b"example.com"[..], None));
     }
 }
+
+#[cfg(test)]
+#[path = "fuzz/environ.rs"]
+mod fuzz;

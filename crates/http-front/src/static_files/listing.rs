@@ -52,3 +52,7 @@ mod tests {
         assert!(page.contains("href=\"../\""));
     }
 }
+
+#[cfg(test)]
+#[path = "fuzz/listing.rs"]
+mod fuzz;

@@ -282,3 +282,7 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+#[path = "fuzz/open.rs"]
+mod fuzz;

@@ -231,7 +231,9 @@ pub(crate) fn parse_range(value: &[u8], len: u64) -> RangeRequest {
     };
     match (first.trim(), last.trim()) {
         ("", suffix) => match number(suffix) {
-            Some(0) | None if len == 0 => RangeRequest::Unsatisfiable,
+            // Any suffix of an empty file is unsatisfiable (and `len - 1` below would
+            // underflow).
+            _ if len == 0 => RangeRequest::Unsatisfiable,
             Some(0) => RangeRequest::Unsatisfiable,
             Some(n) => RangeRequest::Part {
                 start: len.saturating_sub(n),
@@ -312,3 +314,7 @@ mod tests {
         assert_eq!(entity_tag(10, now, None), entity_tag(10, now, None));
     }
 }
+
+#[cfg(test)]
+#[path = "fuzz/respond.rs"]
+mod fuzz;
