@@ -156,9 +156,10 @@ def impatient(tmp_path_factory):
     )
 
 
-def send_until_answered(srv, head, piece, pace):
-    """Sends `head` `piece` bytes at a time, `pace` seconds apart (the client's pace, not a wait
-    for the server), until the server answers or closes; returns the reply."""
+def send_until_answered(srv, head, piece, pace, prefix=b""):
+    """Sends `prefix` at once, then `head` `piece` bytes at a time, `pace` seconds apart (the
+    client's pace, not a wait for the server), until the server answers or closes; returns the
+    reply."""
     import socket
     import time
 
@@ -169,6 +170,7 @@ def send_until_answered(srv, head, piece, pace):
     closed = False
     deadline = time.monotonic() + 60
     try:
+        sock.sendall(prefix)
         sock.settimeout(pace)
         for start in range(0, len(head), piece):
             assert time.monotonic() < deadline, "the server never cut the slow head"
@@ -259,3 +261,28 @@ def test_connections_beyond_max_clients_wait_in_the_backlog_and_are_never_reset(
     finally:
         for sock in held:
             sock.close()
+
+
+def test_a_body_trickled_a_byte_at_a_time_is_cut_with_408(server, tmp_path):
+    """--body-timeout with --body-min-rate (mod_reqtimeout's `body=1,MinRate=500`): each byte
+    comes well within the wait for the next one, but the body as a whole earns no time at a
+    byte per piece, so the application's read fails and the client gets a 408."""
+    state = tmp_path / "state-body"
+    state.mkdir()
+    srv = server(
+        "--body-timeout", "1", "--body-min-rate", "500", APPS / "recorder.wsgi",
+        env={"OXWSGI_TEST_STATE": str(state)},
+    )
+    srv.state_dir = state
+    head = (
+        b"POST /case-body-trickle?report=body HTTP/1.1\r\nHost: t\r\nX-Case: body-trickle\r\n"
+        b"Content-Length: 100000\r\n\r\n"
+    )
+    reply = send_until_answered(srv, b"b" * 100_000, piece=1, pace=0.2, prefix=head)
+    assert reply.status_line == b"HTTP/1.1 408 Request Timeout", reply.describe()
+    assert b"The server timed out waiting for the rest of the request body." in reply.body
+    assert reply.closed
+    from strict import body_reads
+
+    (read,) = body_reads(srv, "body-trickle")
+    assert read.startswith("error OSError"), read

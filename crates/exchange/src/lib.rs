@@ -69,6 +69,9 @@ pub enum BodyError {
     /// The client went away, or stopped, before the body ended.
     #[error("the client closed the connection before the request body ended: {0}")]
     Disconnected(#[source] BoxError),
+    /// The client sent the body slower than `--body-min-rate` allows: a 408.
+    #[error("the client sent the request body too slowly")]
+    TooSlow,
 }
 
 /// An application's response.

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
@@ -43,6 +43,34 @@ pub(crate) struct DrainLimits {
     pub(crate) bytes: u64,
     /// The longest wait for the next piece of body (`--body-timeout`).
     pub(crate) wait: Duration,
+    /// The body's own clock: mod_reqtimeout's `body=<timeout>-<max>,MinRate=<rate>`.
+    pub(crate) rate: BodyRate,
+}
+
+/// How long a body may take as a whole: `--body-timeout` seconds from its first poll, plus one
+/// for every `--body-min-rate` bytes received, up to `--body-max-timeout` (0: no maximum). A
+/// client that trickles a byte a second is cut however regularly its bytes come, where the wait
+/// for each piece alone would never cut it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyRate {
+    pub(crate) timeout: Duration,
+    pub(crate) max_timeout: Option<Duration>,
+    /// Bytes that earn one more second; 0 turns the clock off (only the per-read wait stays).
+    pub(crate) min_rate: u64,
+}
+
+impl BodyRate {
+    fn allows(&self, elapsed: Duration, received: u64) -> bool {
+        if self.min_rate == 0 {
+            return true;
+        }
+        let earned = self.timeout + Duration::from_secs(received / self.min_rate);
+        let allowed = match self.max_timeout {
+            Some(max) => earned.min(max.max(self.timeout)),
+            None => earned,
+        };
+        elapsed <= allowed
+    }
 }
 
 /// What the request's handler knows of its body while someone else holds it, and what it
@@ -114,6 +142,8 @@ pub(crate) struct IncomingBody {
     limits: DrainLimits,
     expects_continue: bool,
     runtime: Option<tokio::runtime::Handle>,
+    /// When the body was first asked for.
+    started: Option<Instant>,
 }
 
 impl IncomingBody {
@@ -131,6 +161,7 @@ impl IncomingBody {
                 limits,
                 expects_continue,
                 runtime: tokio::runtime::Handle::try_current().ok(),
+                started: None,
             },
             state,
         )
@@ -219,11 +250,17 @@ impl http_body::Body for IncomingBody {
             return Poll::Ready(None);
         };
         this.state.polled.store(true, Ordering::Relaxed);
+        let started = *this.started.get_or_insert_with(Instant::now);
         let frame = ready!(Pin::new(inner).poll_frame(cx));
         match &frame {
             None => this.state.finished.store(true, Ordering::Relaxed),
             Some(Ok(frame)) => {
                 this.received += frame.data_ref().map_or(0, |data| data.len() as u64);
+                if !this.limits.rate.allows(started.elapsed(), this.received) {
+                    // The connection cannot be reused: the rest of the body is still coming.
+                    this.inner = None;
+                    return Poll::Ready(Some(Err(BodyError::TooSlow)));
+                }
             }
             Some(Err(_)) => {}
         }
@@ -240,5 +277,30 @@ impl http_body::Body for IncomingBody {
         self.inner
             .as_ref()
             .map_or_else(|| SizeHint::with_exact(0), |inner| inner.size_hint())
+    }
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::*;
+
+    #[test]
+    fn bytes_earn_time_and_the_maximum_caps_it() {
+        let rate = BodyRate {
+            timeout: Duration::from_secs(15),
+            max_timeout: Some(Duration::from_secs(20)),
+            min_rate: 500,
+        };
+        assert!(rate.allows(Duration::from_secs(15), 0));
+        assert!(!rate.allows(Duration::from_secs(16), 499));
+        assert!(rate.allows(Duration::from_secs(16), 500));
+        assert!(!rate.allows(Duration::from_secs(21), 1_000_000));
+        let unbounded = BodyRate {
+            max_timeout: None,
+            ..rate
+        };
+        assert!(unbounded.allows(Duration::from_secs(100), 1_000_000));
+        let off = BodyRate { min_rate: 0, ..rate };
+        assert!(off.allows(Duration::from_secs(1000), 0));
     }
 }

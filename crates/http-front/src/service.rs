@@ -22,7 +22,7 @@ use crate::error_response::{Refusal, error_response, server_options};
 use crate::host;
 use crate::limits::{self, SizeLimits};
 use crate::path::normalize;
-use crate::request_body::{DrainDecision, DrainLimits, IncomingBody};
+use crate::request_body::{BodyRate, DrainDecision, DrainLimits, IncomingBody};
 use crate::request_id::RequestIds;
 use crate::router::{Route, Router};
 use crate::static_files::{StaticFiles, StaticRequest};
@@ -90,9 +90,15 @@ pub(crate) async fn handle<A: Application>(
     };
 
     let expects_continue = request.headers().contains_key(header::EXPECT);
+    let http_settings = &server.settings.http;
     let limits = DrainLimits {
-        bytes: server.settings.http.limit_request_body,
-        wait: server.settings.http.body_timeout,
+        bytes: http_settings.limit_request_body,
+        wait: http_settings.body_timeout,
+        rate: BodyRate {
+            timeout: http_settings.body_timeout,
+            max_timeout: http_settings.body_max_timeout,
+            min_rate: http_settings.body_min_rate,
+        },
     };
     let client_closes = client_closes(&request);
     let (head, body) = request.into_parts();

@@ -242,6 +242,7 @@ impl WsgiInput {
                     state.failure = Some(match error {
                         BodyError::Malformed(_) => InputFailure::Malformed { received },
                         BodyError::Disconnected(_) => InputFailure::Disconnected { received },
+                        BodyError::TooSlow => InputFailure::TimedOut,
                     });
                 }
                 Ok(Some(Ok(frame))) => {
