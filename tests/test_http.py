@@ -2,6 +2,7 @@
 malformed or hostile requests with their exact status and message."""
 
 import json
+import socket
 
 import pytest
 
@@ -211,3 +212,17 @@ def test_http_1_0_keep_alive_is_honoured_for_a_known_length(hello):
             sock.sendall(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
             status, headers, body, rest = read_response(sock)
             assert (status, body) == ("HTTP/1.0 200 OK", b"Hello World!\n")
+
+
+def test_a_client_that_shuts_down_its_sending_side_still_gets_its_answer(server):
+    """A half-close after a complete request (`nc -N`, `shutdown(SHUT_WR)`) is not a
+    disconnect: the request is answered, as Apache and nginx answer it."""
+    srv = server(APPS / "behaviours.wsgi")
+    for _ in range(20):
+        with srv.connect() as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            sock.shutdown(socket.SHUT_WR)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 OK"), answer

@@ -268,6 +268,9 @@ pub(crate) async fn serve_connection<A: Application>(
         // A backstop: the head's own clock (`head_clock`) runs out first and answers 408.
         .header_read_timeout(settings.http.header_max_timeout + Duration::from_secs(1))
         .keep_alive(!keep_alive.is_zero())
+        // A client may shut down its sending side once its request is out (`nc -N`, scripts
+        // that `shutdown(SHUT_WR)`); it still gets its answer, as from Apache or nginx.
+        .half_close(true)
         // The head as a whole, and the number of fields, hyper bounds (a 431); the length of
         // the request line and of each field, `limits::check` (414 and 431, with a page).
         .max_buf_size(settings.http.max_head_size().max(MIN_HYPER_BUFFER))
