@@ -31,13 +31,16 @@ class Stats:
         self.answered = 0
         self.failed = []  # (start, end, kind, what)
         self.latencies = []
-        self.retried = 0
+        self.slowest = []  # (latency, start, kind, attempts)
 
-    def ok(self, started):
+    def ok(self, started, kind="", attempts=1):
+        latency = time.monotonic() - started
         with self.lock:
             self.sent += 1
             self.answered += 1
-            self.latencies.append(time.monotonic() - started)
+            self.latencies.append(latency)
+            if latency > 1.0:
+                self.slowest.append((latency, started, kind, attempts))
 
     def fail(self, started, kind, what):
         with self.lock:
@@ -100,7 +103,7 @@ def load(port, stats, stop, static_path, seed):
         try:
             if kind == "new-connection":
                 c = Client(port)
-                status, data, _ = c.request("GET", "/hello", headers={"Connection": "close"})
+                status, data, retried = c.request("GET", "/hello", headers={"Connection": "close"})
                 c.close()
                 want = expected["/hello"]
             elif kind == "upload":
@@ -116,7 +119,7 @@ def load(port, stats, stop, static_path, seed):
             if status != 200 or data != want:
                 stats.fail(started, kind, f"status {status}, {len(data)} bytes")
             else:
-                stats.ok(started)
+                stats.ok(started, kind, retried)
         except Exception as err:
             stats.fail(started, kind, f"{type(err).__name__}: {err}")
 
@@ -178,7 +181,7 @@ def main():
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--kill-every", type=float, default=20, help="seconds, on average")
     parser.add_argument("--restart-every", type=float, default=30, help="seconds (SIGHUP)")
-    parser.add_argument("--maximum-requests", type=int, default=50_000)
+    parser.add_argument("--maximum-requests", type=int, default=5_000)
     parser.add_argument("--binary", default=str(ROOT / "target" / "release" / "oxwsgi"))
     args = parser.parse_args()
 
@@ -303,6 +306,11 @@ def main():
               f"max {latencies[-1] * 1000:.1f}; mean {statistics.mean(latencies) * 1000:.1f}")
     # Workers are replaced all the time here (kills, SIGHUP every 30 s, recycles), so memory
     # is judged by the largest worker of each minute against the requests served so far.
+    for latency, start, kind, attempts in sorted(stats.slowest, reverse=True)[:10]:
+        near_kill = min((abs(at - start) for at, _ in kills), default=float("inf"))
+        near_restart = min((abs(at - start) for at in restarts), default=float("inf"))
+        print(f"  slow: {kind} took {latency:.2f} s at {start - started:.1f} s "
+              f"({attempts} attempt(s); nearest kill {near_kill:.2f} s, SIGHUP {near_restart:.2f} s)")
     print("worker RSS by minute (largest worker; requests so far):")
     minutes = {}
     for at, served, pid, rss in samples:

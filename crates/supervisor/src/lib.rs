@@ -43,6 +43,9 @@ use crate::worker::{Event, SignalKind, Worker, WorkerId, WorkerState, describe_e
 const CRASH_LOOP_STARTS: u32 = 3;
 /// The longest wait before starting a crashed worker again.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// The longest wait before starting a crashed worker again when no other worker of its group
+/// serves.
+const LONE_BACKOFF: Duration = Duration::from_secs(1);
 /// A serving worker that dies sooner than this after starting counts towards the back-off.
 const QUICK_CRASH: Duration = Duration::from_secs(10);
 
@@ -450,6 +453,9 @@ impl Supervisor {
         let (slot, pid, group) = (worker.slot, worker.pid, worker.group);
         match worker.state {
             WorkerState::Draining => {
+                // It served until it was replaced (recycled, restarted): the application works,
+                // so earlier quick deaths no longer point at a crash loop.
+                self.groups[group].quick_crashes = 0;
                 notice!("worker {slot} of '{group_name}' (pid {pid}) stopped: {how}");
             }
             _ if self.phase == Phase::Stopping => {
@@ -479,7 +485,7 @@ impl Supervisor {
                     }
                     self.start_next_replacement(group)?;
                 } else {
-                    self.schedule_respawn(group, slot, failures);
+                    self.schedule_respawn(group, slot, failures, MAX_BACKOFF);
                 }
                 let serving = self
                     .workers
@@ -511,7 +517,13 @@ impl Supervisor {
                         state.quick_crashes += 1;
                     }
                     let failures = state.quick_crashes;
-                    self.schedule_respawn(group, slot, failures);
+                    // With no other worker of the group serving, a long wait is an outage: the
+                    // back-off then protects the machine, not the service, and a second is
+                    // enough for that (Apache restarts a daemon process at once).
+                    let others_serving = self.workers.iter().any(|w| {
+                        w.group == group && matches!(w.state, WorkerState::Ready)
+                    });
+                    self.schedule_respawn(group, slot, failures, longest_backoff(others_serving));
                 }
             }
         }
@@ -530,8 +542,8 @@ impl Supervisor {
             .push((at, failed.old, failed.why));
     }
 
-    fn schedule_respawn(&mut self, group: usize, slot: usize, failures: u32) {
-        let backoff = backoff(failures);
+    fn schedule_respawn(&mut self, group: usize, slot: usize, failures: u32, longest: Duration) {
+        let backoff = backoff(failures).min(longest);
         if !backoff.is_zero() {
             notice!(
                 "worker {slot} of '{}' starts again in {:.1}s",
@@ -695,6 +707,16 @@ impl Supervisor {
     }
 }
 
+/// The longest wait before a crashed serving worker is started again: long when others of its
+/// group serve meanwhile, short when it was the last.
+fn longest_backoff(others_serving: bool) -> Duration {
+    if others_serving {
+        MAX_BACKOFF
+    } else {
+        LONE_BACKOFF
+    }
+}
+
 /// How long to wait before trying again after `failures` failures in a row.
 fn backoff(failures: u32) -> Duration {
     if failures == 0 {
@@ -718,5 +740,27 @@ fn write_pid_file(config: &ServerConfig) {
             "cannot write the pid file {}: {err}",
             config.pid_file.display()
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quick_crashes_wait_longer_each_time_up_to_a_limit() {
+        let waits: Vec<_> = (0..8).map(backoff).collect();
+        assert_eq!(waits[0], Duration::ZERO);
+        assert_eq!(waits[1], Duration::from_secs(1));
+        assert_eq!(waits[2], Duration::from_secs(2));
+        assert_eq!(waits[3], Duration::from_secs(4));
+        assert!(waits.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(backoff(100), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn the_last_serving_worker_is_never_kept_down_long() {
+        assert_eq!(backoff(6).min(longest_backoff(true)), MAX_BACKOFF);
+        assert_eq!(backoff(6).min(longest_backoff(false)), LONE_BACKOFF);
     }
 }
