@@ -281,7 +281,7 @@ def main():
 
     in_flight = [f for f in stats.failed if at_kill(f)]
     other = [f for f in stats.failed if not at_kill(f)]
-    recycles = len(re.findall(r"maximum.requests|maximum of \d+ requests", log_text()))
+    recycles = len(re.findall(r"will be replaced: maximum-requests", log_text()))
     elapsed = time.monotonic() - started
     latencies = sorted(stats.latencies)
 
@@ -291,7 +291,7 @@ def main():
     print(f"oxwsgi soak: {elapsed / 60:.1f} min, {args.clients} clients + slow clients, "
           f"2 processes x 4 threads, --maximum-requests {args.maximum_requests}")
     print(f"chaos: {len(kills)} workers killed (SIGKILL), {len(restarts)} graceful restarts "
-          f"(SIGHUP), {recycles} log lines about --maximum-requests recycles")
+          f"(SIGHUP), {recycles} --maximum-requests recycles")
     print(f"requests: {stats.sent} sent, {stats.answered} answered correctly, "
           f"{len(stats.failed)} failed: {len(in_flight)} in flight on a killed worker, "
           f"{len(other)} other")
