@@ -300,7 +300,10 @@ mod rate_tests {
             ..rate
         };
         assert!(unbounded.allows(Duration::from_secs(100), 1_000_000));
-        let off = BodyRate { min_rate: 0, ..rate };
+        let off = BodyRate {
+            min_rate: 0,
+            ..rate
+        };
         assert!(off.allows(Duration::from_secs(1000), 0));
     }
 }

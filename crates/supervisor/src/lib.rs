@@ -520,9 +520,10 @@ impl Supervisor {
                     // With no other worker of the group serving, a long wait is an outage: the
                     // back-off then protects the machine, not the service, and a second is
                     // enough for that (Apache restarts a daemon process at once).
-                    let others_serving = self.workers.iter().any(|w| {
-                        w.group == group && matches!(w.state, WorkerState::Ready)
-                    });
+                    let others_serving = self
+                        .workers
+                        .iter()
+                        .any(|w| w.group == group && matches!(w.state, WorkerState::Ready));
                     self.schedule_respawn(group, slot, failures, longest_backoff(others_serving));
                 }
             }
