@@ -37,16 +37,9 @@ what the previous one left). Its departures from plain h11, each narrow and on p
   strictness about bytes.)
 - Empty lines (CRLF, or a bare LF) before a request line are skipped: RFC 9112 §2.2 says a
   server SHOULD ignore at least one, and httparse does; h11 refuses them.
-- A target with `#`: the http crate drops a fragment before oxwsgi sees the target (a known
-  gap: docs/architecture.md, "Known gaps"; xfail in test_strict_request_line.py), so only the
-  part before `#` is compared, and only when h11's target has a `#`.
 - An absolute-form target's scheme is compared in lower case: the http crate lower-cases it
   (`HTTP://t/x` reaches the application as `http://t/x`; found by this fuzzer); schemes are
   case-insensitive, lower case their canonical form (RFC 3986 §3.1).
-- TE_OVERRIDES_INVALID_CL, an open finding of this fuzzer: a request with Transfer-Encoding
-  and an invalid Content-Length is accepted when h11 accepts it without its Content-Length
-  fields, as the last request of its connection, and counted; its shrunk example is the strict
-  xfail test_te_with_an_invalid_content_length_is_not_served.
 h11 is laxer than the server elsewhere (obs-fold, control bytes in field values, any
 `HTTP/d.d`, percent signs not followed by two hex digits): that is fine, the property is
 one-directional (a call implies h11 acceptance).
@@ -109,7 +102,6 @@ def fuzz_server(tmp_path_factory):
     srv.cut_by_reset = 0
     srv.stats = {
         "app_calls": 0, "accepted": 0, "responses": 0, "status": {}, "modes": {},
-        TE_OVERRIDES_INVALID_CL: 0,
     }
     yield srv
     srv.stop()
@@ -362,7 +354,8 @@ def persistent(request):
     connection = tokens(request, b"connection")
     if b"close" in connection:
         return False
-    if request.http_version == b"1.1":
+    # A later HTTP/1 minor version is served as HTTP/1.1 (RFC 9110 §2.5).
+    if request.http_version.startswith(b"1.") and request.http_version != b"1.0":
         return True
     return request.http_version == b"1.0" and b"keep-alive" in connection
 
@@ -388,38 +381,17 @@ def read_request(data, eof):
             return request, False, b""
 
 
-HEAD_END = re.compile(rb"\n\r?\n")
-
-
-def without_content_length(data):
-    """`data` with the Content-Length fields of its head removed, if its head has both a
-    Transfer-Encoding and a Content-Length field; else None. (For TE_OVERRIDES_INVALID_CL.)"""
-    end = HEAD_END.search(data)
-    if not end:
-        return None
-    lines = data[: end.start()].split(b"\n")
-    names = [line.split(b":", 1)[0].lower() for line in lines[1:]]
-    if b"transfer-encoding" not in names or b"content-length" not in names:
-        return None
-    kept = [line for line, name in zip(lines, [None] + names) if name != b"content-length"]
-    return b"\n".join(kept) + data[end.start() :]
-
-
-# An open finding of this fuzzer (see test_te_with_an_invalid_content_length_is_not_served):
-# a request with `Transfer-Encoding: chunked` and an invalid Content-Length (`+5`, `0x5`) is
-# served, decoded by its Transfer-Encoding, the Content-Length dropped without being checked,
-# and its connection closed after the response; h11 refuses it for its Content-Length. The
-# oracle accepts such a request only as the last one on its connection, and counts it.
-TE_OVERRIDES_INVALID_CL = "te-overrides-invalid-cl"
+# Found by this fuzzer: with `Transfer-Encoding: chunked`, hyper dropped a following invalid
+# Content-Length (`+5`) unread and served the request (h11 refuses it). Now refused before
+# hyper (crates/http-front/src/framing.rs).
 TE_WITH_INVALID_CL = (
     b"GET /fz0/ HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: +5\r\n"
     b"\r\n0\r\n\r\n"
 )
 
 
-def strict_requests(data, eof=True, allow=(TE_OVERRIDES_INVALID_CL,)):
-    """The requests h11 reads from `data`, in order, as (method, target, http_version, note):
-    the note is None, or names the open finding that let the request through (`allow`)."""
+def strict_requests(data, eof=True):
+    """The requests h11 reads from `data`, in order, as (method, target, http_version)."""
     accepted = []
     rest = data
     while True:
@@ -430,16 +402,8 @@ def strict_requests(data, eof=True, allow=(TE_OVERRIDES_INVALID_CL,)):
             return accepted
         request, ended, after = read_request(rest, eof)
         if request is None:
-            stripped = without_content_length(rest)
-            if TE_OVERRIDES_INVALID_CL in allow and stripped is not None:
-                request, _, _ = read_request(stripped, eof)
-                if request is not None:
-                    accepted.append(
-                        (request.method, request.target, request.http_version,
-                         TE_OVERRIDES_INVALID_CL)
-                    )
             return accepted
-        accepted.append((request.method, request.target, request.http_version, None))
+        accepted.append((request.method, request.target, request.http_version))
         if not ended or not persistent(request):
             return accepted
         rest = after
@@ -449,8 +413,6 @@ SCHEME = re.compile(rb"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def target_matches(app_target, strict_target):
-    if b"#" in strict_target:  # known gap: the http crate drops the fragment
-        strict_target = strict_target.split(b"#", 1)[0]
     scheme = SCHEME.match(strict_target)
     if scheme:  # the http crate writes the scheme in lower case (RFC 3986 §3.1)
         strict_target = strict_target[: scheme.end()].lower() + strict_target[scheme.end() :]
@@ -459,19 +421,17 @@ def target_matches(app_target, strict_target):
 
 def match_calls(app_calls, accepted):
     """Matches the app calls, in order, to h11's requests (an ordered subsequence): returns the
-    calls left unmatched ([] when each has its request), and the notes of the matched ones."""
+    calls left unmatched ([] when each has its request)."""
     i = 0
-    notes = []
     for n, (method, target) in enumerate(app_calls):
         while i < len(accepted) and not (
             accepted[i][0] == method and target_matches(target, accepted[i][1])
         ):
             i += 1
         if i == len(accepted):
-            return app_calls[n:], notes
-        notes.append(accepted[i][3])
+            return app_calls[n:]
         i += 1
-    return [], notes
+    return []
 
 
 # --- the responses --------------------------------------------------------------------------------
@@ -628,8 +588,7 @@ def read_new(path, offset):
     return data[offset:], len(data)
 
 
-def check_connection(srv, data, pieces=(), half_close="after-quiet",
-                     allow=(TE_OVERRIDES_INVALID_CL,)):
+def check_connection(srv, data, pieces=(), half_close="after-quiet"):
     """Runs one example against the fuzz server and asserts every property."""
     srv.examples += 1
     n = srv.examples
@@ -668,8 +627,8 @@ def check_connection(srv, data, pieces=(), half_close="after-quiet",
         method, target, _ = (line.split(b" ", 2) + [b"", b""])[:3]
         app_calls.append((method, target))
 
-    accepted = strict_requests(data, eof=half_close != "never", allow=allow)
-    unexplained, notes = match_calls(app_calls, accepted)
+    accepted = strict_requests(data, eof=half_close != "never")
+    unexplained = match_calls(app_calls, accepted)
     assert not unexplained, (
         f"the application was called for {unexplained!r}, which h11 does not accept "
         f"(h11 reads {accepted!r}; the app saw {app_calls!r}); {what}"
@@ -690,7 +649,6 @@ def check_connection(srv, data, pieces=(), half_close="after-quiet",
     stats["app_calls"] += len(app_calls)
     stats["accepted"] += len(accepted)
     stats["responses"] += len(statuses)
-    stats[TE_OVERRIDES_INVALID_CL] += notes.count(TE_OVERRIDES_INVALID_CL)
     for status in statuses:
         stats["status"][status] = stats["status"].get(status, 0) + 1
 
@@ -702,32 +660,29 @@ REGRESSIONS = [
     # Found by the fuzzer: an uppercase scheme in an absolute-form target reaches the app in
     # lower case (see target_matches).
     (b"GET HTTP://t/fz0/ HTTP/1.1\r\nHost: t\r\n\r\n", [], "never"),
-    # Found by the fuzzer: TE_OVERRIDES_INVALID_CL.
+    # Found by the fuzzer: TE_WITH_INVALID_CL (see there).
     (TE_WITH_INVALID_CL, [], "never"),
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by this fuzzer, open: with Transfer-Encoding: chunked, an invalid "
-    "Content-Length is dropped unchecked and the request served (h11 refuses it)",
-)
 def test_te_with_an_invalid_content_length_is_not_served(fuzz_server):
-    """The shrunk example of TE_OVERRIDES_INVALID_CL, checked without that allowance: the
-    application is called for a request whose Content-Length (`+5`) h11 refuses."""
+    """The shrunk example of TE_WITH_INVALID_CL: the application is not called for a request
+    whose Content-Length (`+5`) h11 refuses, though hyper would decode it by its
+    Transfer-Encoding."""
     # No half-close: the server answers (and closes) before it could see the end of the input.
-    check_connection(fuzz_server, TE_WITH_INVALID_CL, half_close="never", allow=())
+    check_connection(fuzz_server, TE_WITH_INVALID_CL, half_close="never")
 
 
 def test_fuzz_examples_are_checked_as_intended(fuzz_server):
     """Controls: the oracle accepts a plain request and a pipelined pair, and the checks pass
     for them (the server serves them); it refuses a request without Host."""
     ok = b"GET /fz-control HTTP/1.1\r\nHost: t\r\n\r\n"
-    control = (b"GET", b"/fz-control", b"1.1", None)
+    control = (b"GET", b"/fz-control", b"1.1")
     assert strict_requests(ok) == [control]
     assert strict_requests(b"\r\n" + ok + ok) == [control] * 2
     assert strict_requests(b"GET / HTTP/1.1\r\n\r\n") == []
-    assert strict_requests(b"GET /a HTTP/1.0\r\n\r\n" + ok) == [(b"GET", b"/a", b"1.0", None)]
+    assert strict_requests(TE_WITH_INVALID_CL) == []
+    assert strict_requests(b"GET /a HTTP/1.0\r\n\r\n" + ok) == [(b"GET", b"/a", b"1.0")]
     check_connection(fuzz_server, ok + ok, half_close="never")
     check_connection(fuzz_server, ok + ok)
     check_connection(fuzz_server, ok, half_close="at-once")
@@ -766,8 +721,7 @@ def summary(srv, before, start):
         f"fuzz: {srv.examples - before} examples in {time.monotonic() - start:.0f}s; "
         f"{stats['app_calls']} app calls, {stats['accepted']} requests h11 accepts, "
         f"{stats['responses']} responses, "
-        f"{srv.cut_by_reset} replies cut by a reset, {stats[TE_OVERRIDES_INVALID_CL]} app calls "
-        f"let through as {TE_OVERRIDES_INVALID_CL}; "
+        f"{srv.cut_by_reset} replies cut by a reset; "
         f"status codes {dict(sorted(stats['status'].items()))}; "
         + ", ".join(
             f"{mode}: {n} connections, {total / n:.2f}s mean, {longest:.2f}s max"

@@ -25,15 +25,6 @@ def request(line, case):
     return line + b"\r\nHost: t\r\nX-Case: " + case.encode() + b"\r\n\r\n"
 
 
-# httparse accepts only HTTP/1.0 and HTTP/1.1 in a request line, and hyper answers every other
-# version with a bare 400 before oxwsgi sees the request: a 505 for another major version, and
-# serving HTTP/1.2 as 1.1 (RFC 9110 §2.5), need the request line read before hyper's parser.
-# Open in issue 10.
-HYPER_VERSIONS = pytest.mark.xfail(
-    strict=True, reason="hyper answers request-line versions other than 1.0/1.1 with a bare 400"
-)
-
-
 @pytest.mark.parametrize(
     "case,target",
     params(
@@ -44,16 +35,6 @@ HYPER_VERSIONS = pytest.mark.xfail(
         ("target-del", b"/case-target-del/a\x7fb"),
         ("target-tab", b"/case-target-tab/a\tb"),
         ("target-space", b"/case-target-space/a b"),
-        pytest.param(
-            "target-fragment",
-            b"/case-target-fragment#x",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the http crate drops a fragment before oxwsgi sees the target; the app "
-                "gets the target without it (open in issue 10)",
-            ),
-            id="target-fragment",
-        ),
         ("target-userinfo", b"http://user@t/case-target-userinfo"),
     ),
 )
@@ -62,19 +43,54 @@ def test_request_target_with_bytes_outside_its_grammar_is_refused(recorder, case
     assert_refused(recorder, reply, case, 400)
 
 
+FRAGMENT = b"Bad request: the request target has a fragment (#), which a client never sends."
+
+
+def test_request_target_with_a_fragment_is_refused(recorder):
+    case = "target-fragment"
+    reply = exchange(recorder, request(b"GET /case-target-fragment#x HTTP/1.1", case))
+    assert_refused(recorder, reply, case, 400, message=FRAGMENT, closes=True)
+
+
+def test_refusal_of_a_pipelined_request_comes_after_the_answers_before_it(recorder):
+    """The requests before a refused one are served and answered, in order; then the refusal,
+    and the connection closes."""
+    first, bad = "pipelined-before-505", "pipelined-505"
+    data = request(b"GET /case-" + first.encode() + b" HTTP/1.1", first)
+    data += request(b"GET /case-" + bad.encode() + b" HTTP/2.0", bad)
+    reply = exchange(recorder, data)
+    what = outcome(recorder, reply, bad)
+    assert reply.status_line == b"HTTP/1.1 200 OK", what
+    assert called(recorder, first), what
+    assert b"HTTP/1.1 505 HTTP Version Not Supported\r\n" in reply.body, what
+    assert UNSUPPORTED_VERSION in reply.body, what
+    assert reply.closed, what
+    assert not called(recorder, bad), what
+
+
+UNSUPPORTED_VERSION = (
+    b"The request's HTTP version is not supported: this server speaks HTTP/1.1 and HTTP/1.0."
+)
+MALFORMED_VERSION = b"Bad request: the request line's protocol is not of the form HTTP/1.1."
+
+
 @pytest.mark.parametrize(
-    "case,version,status",
+    "case,version,status,message",
     params(
-        pytest.param("version-2-0", b"HTTP/2.0", 505, marks=HYPER_VERSIONS, id="version-2-0"),
-        pytest.param("version-0-9", b"HTTP/0.9", 505, marks=HYPER_VERSIONS, id="version-0-9"),
-        ("version-3", b"HTTP/3", 400),
-        ("version-lowercase", b"http/1.1", 400),
-        ("version-two-digit-minor", b"HTTP/1.10", 400),
+        ("version-2-0", b"HTTP/2.0", 505, UNSUPPORTED_VERSION),
+        ("version-0-9", b"HTTP/0.9", 505, UNSUPPORTED_VERSION),
+        ("version-3", b"HTTP/3", 400, MALFORMED_VERSION),
+        # httparse refuses these itself, and hyper answers a bare 400.
+        ("version-lowercase", b"http/1.1", 400, None),
+        ("version-two-digit-minor", b"HTTP/1.10", 400, None),
     ),
 )
-def test_unsupported_or_malformed_version_is_refused(recorder, case, version, status):
+def test_unsupported_or_malformed_version_is_refused(recorder, case, version, status, message):
     reply = exchange(recorder, request(b"GET /case-" + case.encode() + b" " + version, case))
-    assert_refused(recorder, reply, case, status, versions=("HTTP/1.1", "HTTP/1.0"))
+    assert_refused(
+        recorder, reply, case, status, message=message, versions=("HTTP/1.1", "HTTP/1.0"),
+        closes=message is not None,
+    )
 
 
 def test_request_line_without_a_version_is_refused(recorder):
@@ -83,7 +99,6 @@ def test_request_line_without_a_version_is_refused(recorder):
     assert_refused(recorder, reply, case, 400, versions=("HTTP/1.1", "HTTP/1.0"))
 
 
-@HYPER_VERSIONS
 def test_http_1_2_is_served_as_http_1_1(recorder):
     case = "version-1-2"
     reply = exchange(recorder, request(b"GET /case-version-1-2 HTTP/1.2", case))

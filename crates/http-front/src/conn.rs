@@ -13,11 +13,14 @@
 //! connection, and through the full response channel the Python thread producing it, forever.
 //! A connection whose response makes no progress (no byte read or written) for the socket
 //! timeout is closed, which ends the response and frees that thread.
+//!
+//! Every byte read is followed by [`Framing`] before hyper gets it; a request head it refuses
+//! never reaches hyper, and is answered here once hyper is done with the connection.
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -27,7 +30,10 @@ use tokio::sync::watch;
 
 use crate::access_log::{AccessEntry, AccessLog};
 use crate::application::Application;
-use crate::head_clock::{HeadClock, HeadLimits, TimeoutAnswer};
+use crate::error_response::{Refusal, raw_response};
+use crate::framing::{Breach, Framing};
+use crate::head_clock::{HeadClock, HeadLimits};
+use crate::late_answer::LateAnswer;
 use crate::service::{ConnShared, handle};
 
 /// What the connection has been doing, shared by its I/O, its requests and its watchdog.
@@ -46,6 +52,8 @@ pub(crate) struct ConnActivity {
     served: AtomicU64,
     /// The time the request head in progress has (see [`crate::head_clock`]).
     head: HeadClock,
+    /// A request head refused before hyper saw it, to be answered once hyper is done.
+    refused: OnceLock<Refusal>,
 }
 
 impl ConnActivity {
@@ -58,6 +66,7 @@ impl ConnActivity {
             write_blocked: AtomicBool::new(false),
             served: AtomicU64::new(0),
             head: HeadClock::new(),
+            refused: OnceLock::new(),
         }
     }
 
@@ -190,11 +199,28 @@ impl Drop for RequestTracker {
     }
 }
 
-/// The socket, noting when bytes arrive and leave (tokio's traits, so that the bytes of each
-/// read can be counted; hyper gets it through `TokioIo`).
+/// The socket, noting when bytes arrive and leave, with what arrives followed by [`Framing`]
+/// (tokio's traits, so that the bytes of each read can be counted and looked at; hyper gets it
+/// through `TokioIo`).
 struct TrackedIo {
     inner: TcpStream,
     activity: Arc<ConnActivity>,
+    framing: Framing,
+    /// What reads give hyper once the stream was cut.
+    cut: Option<Cut>,
+}
+
+/// How a cut stream ends for hyper.
+#[derive(Debug, Clone, Copy)]
+enum Cut {
+    /// The request body being read is malformed: one read fails, then the stream ends.
+    BodyError(&'static str),
+    /// The stream ends before a request head that is refused. The refusal is answered only
+    /// if hyper reads on to this end: after a response that closes the connection, it never
+    /// would have read that request.
+    BeforeRefused,
+    /// The stream has ended.
+    Ended,
 }
 
 impl AsyncRead for TrackedIo {
@@ -203,12 +229,52 @@ impl AsyncRead for TrackedIo {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if result.is_ready() {
-            self.activity.received(buf.filled().len() - before);
+        let this = &mut *self;
+        loop {
+            match this.cut {
+                Some(Cut::BodyError(why)) => {
+                    this.cut = Some(Cut::Ended);
+                    let error = std::io::Error::new(std::io::ErrorKind::InvalidData, why);
+                    return Poll::Ready(Err(error));
+                }
+                Some(Cut::BeforeRefused) => {
+                    this.cut = Some(Cut::Ended);
+                    if let Some(Breach::Head(refusal)) = this.framing.breach() {
+                        let _ = this.activity.refused.set(refusal.clone());
+                    }
+                    return Poll::Ready(Ok(()));
+                }
+                Some(Cut::Ended) => return Poll::Ready(Ok(())),
+                None => {}
+            }
+            let before = buf.filled().len();
+            ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+            let read = buf.filled().len() - before;
+            this.activity.received(read);
+            if read == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            let passed = this.framing.feed(&mut buf.filled_mut()[before..]);
+            if passed == read {
+                return Poll::Ready(Ok(()));
+            }
+            buf.set_filled(before + passed);
+            match this.framing.breach() {
+                // A request line's version is being decided: read on, unless bytes before it
+                // can go now.
+                None if passed > 0 => return Poll::Ready(Ok(())),
+                None => {}
+                Some(breach) => {
+                    this.cut = Some(match breach {
+                        Breach::Head(_) => Cut::BeforeRefused,
+                        Breach::Body(why) => Cut::BodyError(why),
+                    });
+                    if passed > 0 {
+                        return Poll::Ready(Ok(()));
+                    }
+                }
+            }
         }
-        result
     }
 }
 
@@ -228,6 +294,10 @@ impl AsyncWrite for TrackedIo {
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        if self.activity.refused.get().is_some() {
+            // The refusal still has to go out, after hyper (see `serve_connection`).
+            return Poll::Ready(Ok(()));
+        }
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 
@@ -285,14 +355,16 @@ pub(crate) async fn serve_connection<A: Application>(
         max_timeout: settings.http.header_max_timeout,
         min_rate: settings.http.header_min_rate,
     };
-    let timeout_answer = TimeoutAnswer::for_stream(&stream);
+    let late_answer = LateAnswer::for_stream(&stream);
     let io = TokioIo::new(TrackedIo {
         inner: stream,
         activity: Arc::clone(&activity),
+        framing: Framing::new(),
+        cut: None,
     });
     let remote = shared.remote;
     let service = hyper::service::service_fn(move |request| handle(shared.clone(), request));
-    // Boxed so that it can be dropped before a 408 goes out on a copy of its socket.
+    // Boxed so that it can be dropped before a late answer goes out on a copy of its socket.
     let mut connection = Box::pin(builder.serve_connection(io, service));
 
     // While serving normally, idle connections close after the keep-alive timeout. Once the
@@ -328,8 +400,22 @@ pub(crate) async fn serve_connection<A: Application>(
         .expect("the list has a deadline");
         tokio::select! {
             result = connection.as_mut() => {
+                // A parse error is one hyper answered itself (at a byte before the cut).
+                let hyper_answered = matches!(&result, Err(err) if err.is_parse());
                 if let Err(err) = result {
                     tracing::debug!(client.addr = %remote, "connection ended: {err:#}");
+                }
+                if let Some(refusal) = activity.refused.get().filter(|_| !hyper_answered) {
+                    tracing::info!(
+                        client.addr = %remote,
+                        status = refusal.status().as_u16(),
+                        "refused a request before parsing it: {}",
+                        refusal.message()
+                    );
+                    drop(connection);
+                    if let Some(answer) = late_answer {
+                        answer.close(Some(&raw_response(refusal))).await;
+                    }
                 }
                 return;
             }
@@ -358,8 +444,9 @@ pub(crate) async fn serve_connection<A: Application>(
                              (--header-timeout, --header-max-timeout, --header-min-rate)"
                         );
                         drop(connection);
-                        if let Some(answer) = timeout_answer {
-                            answer.close(started).await;
+                        if let Some(answer) = late_answer {
+                            let page = started.then(|| raw_response(&Refusal::HeadTimeout));
+                            answer.close(page.as_deref()).await;
                         }
                         return;
                     }

@@ -22,6 +22,8 @@ pub enum Refusal {
     MethodNotAllowed,
     /// The client stopped sending the body: 408.
     RequestTimeout,
+    /// The request head did not arrive in time: 408.
+    HeadTimeout,
     /// The body is larger than the limit: 413.
     BodyTooLarge {
         /// The limit, in bytes.
@@ -51,6 +53,8 @@ pub enum Refusal {
     QueueTimeout,
     /// The application did not answer within the request timeout: 504.
     AppTimeout,
+    /// The request line names an HTTP version other than 1.x: 505.
+    VersionNotSupported,
 }
 
 impl Refusal {
@@ -60,7 +64,7 @@ impl Refusal {
             Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
             Refusal::NotFound => StatusCode::NOT_FOUND,
             Refusal::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Refusal::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Refusal::RequestTimeout | Refusal::HeadTimeout => StatusCode::REQUEST_TIMEOUT,
             Refusal::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::ExpectationFailed => StatusCode::EXPECTATION_FAILED,
             Refusal::RequestLineTooLong { .. } => StatusCode::URI_TOO_LONG,
@@ -70,6 +74,7 @@ impl Refusal {
             Refusal::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Refusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::QueueTimeout | Refusal::AppTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Refusal::VersionNotSupported => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
         }
     }
 
@@ -84,6 +89,7 @@ impl Refusal {
             Refusal::RequestTimeout => {
                 "The server timed out waiting for the rest of the request body.".to_owned()
             }
+            Refusal::HeadTimeout => "The server timed out waiting for the request head.".to_owned(),
             Refusal::BodyTooLarge { limit } => {
                 format!("The request body is larger than the limit of {limit} bytes.")
             }
@@ -115,6 +121,11 @@ impl Refusal {
             Refusal::AppTimeout => {
                 "The application did not answer within the request timeout.".to_owned()
             }
+            Refusal::VersionNotSupported => {
+                "The request's HTTP version is not supported: this server speaks HTTP/1.1 and \
+                 HTTP/1.0."
+                    .to_owned()
+            }
         }
     }
 
@@ -126,6 +137,7 @@ impl Refusal {
             self,
             Refusal::BadRequest(_)
                 | Refusal::RequestTimeout
+                | Refusal::HeadTimeout
                 | Refusal::BodyTooLarge { .. }
                 | Refusal::ExpectationFailed
                 | Refusal::UnsupportedTransferCoding
@@ -133,6 +145,7 @@ impl Refusal {
                 | Refusal::RequestLineTooLong { .. }
                 | Refusal::HeaderFieldTooLarge { .. }
                 | Refusal::AppTimeout
+                | Refusal::VersionNotSupported
         )
     }
 
@@ -179,17 +192,22 @@ impl From<PathError> for Refusal {
     }
 }
 
-/// The response for a refusal.
-pub fn error_response<S>(refusal: &Refusal) -> Response<ResponseBody<S>> {
+/// The page of a refusal.
+fn page(refusal: &Refusal) -> String {
     let status = refusal.status();
     let reason = status.canonical_reason().unwrap_or("Error");
-    let page = format!(
+    format!(
         "<!DOCTYPE html>\n<html><head><title>{code} {reason}</title></head>\n<body>\n\
          <h1>{reason}</h1>\n<p>{message}</p>\n</body></html>\n",
         code = status.as_u16(),
         message = refusal.message(),
-    );
-    let mut response = Response::new(ResponseBody::full(Bytes::from(page)));
+    )
+}
+
+/// The response for a refusal.
+pub fn error_response<S>(refusal: &Refusal) -> Response<ResponseBody<S>> {
+    let status = refusal.status();
+    let mut response = Response::new(ResponseBody::full(Bytes::from(page(refusal))));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(
@@ -203,6 +221,21 @@ pub fn error_response<S>(refusal: &Refusal) -> Response<ResponseBody<S>> {
         headers.insert(header::ALLOW, HeaderValue::from_static(allow));
     }
     response
+}
+
+/// A refusal as the bytes of a whole HTTP/1.1 response that closes its connection, for the
+/// answers a connection writes itself, outside hyper.
+pub(crate) fn raw_response(refusal: &Refusal) -> Vec<u8> {
+    let status = refusal.status();
+    let page = page(refusal);
+    format!(
+        "HTTP/1.1 {code} {reason}\r\nContent-Type: text/html; charset=utf-8\r\n\
+         Connection: close\r\nContent-Length: {length}\r\n\r\n{page}",
+        code = status.as_u16(),
+        reason = status.canonical_reason().unwrap_or("Error"),
+        length = page.len(),
+    )
+    .into_bytes()
 }
 
 /// The methods the server passes to applications, as `OPTIONS *` and a 405 for `CONNECT` name
@@ -233,6 +266,16 @@ mod tests {
         assert_eq!(Refusal::QueueTimeout.status(), 504);
         assert_eq!(Refusal::from(PathError::EncodedSlashOrNul).status(), 404);
         assert_eq!(Refusal::from(PathError::AboveRoot).status(), 404);
+    }
+
+    #[test]
+    fn a_raw_response_is_complete_and_closes() {
+        let raw = String::from_utf8(raw_response(&Refusal::HeadTimeout)).unwrap();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 408 Request Timeout\r\n"));
+        assert!(head.contains("\r\nConnection: close\r\n"));
+        assert!(head.ends_with(&format!("Content-Length: {}", body.len())));
+        assert!(body.contains("<p>The server timed out waiting for the request head.</p>"));
     }
 
     #[test]

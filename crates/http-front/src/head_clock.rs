@@ -13,13 +13,8 @@
 //! hyper's own `header_read_timeout` is a fixed total and answers with nothing; it stays as a
 //! backstop one second after the maximum.
 
-use std::io::Write as _;
-use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
 
 /// The limits of the clock.
 #[derive(Debug, Clone, Copy)]
@@ -82,55 +77,6 @@ impl HeadClock {
     }
 }
 
-/// A copy of the connection's socket, kept to answer a head that ran out of time after hyper,
-/// which has no response for it, has let go of the connection.
-pub(crate) struct TimeoutAnswer {
-    socket: std::net::TcpStream,
-}
-
-impl TimeoutAnswer {
-    /// Keeps a duplicate of `stream`'s descriptor; `None` if the system has none to give.
-    pub(crate) fn for_stream(stream: &TcpStream) -> Option<TimeoutAnswer> {
-        let fd = stream.as_fd().try_clone_to_owned().ok()?;
-        Some(TimeoutAnswer {
-            socket: std::net::TcpStream::from(fd),
-        })
-    }
-
-    /// Sends a 408 (when part of a head arrived) and closes the connection the way Apache
-    /// does: stop sending, then read and discard what the client still sends for a moment, so
-    /// that the 408 is not lost to a reset. Call once hyper has dropped the connection.
-    pub(crate) async fn close(self, send_408: bool) {
-        if send_408 {
-            // The socket is non-blocking and its send buffer empty: the page goes out whole or
-            // not at all, and a client that cannot take it loses nothing it was waiting for.
-            let _ = (&self.socket).write_all(&request_timeout_page());
-        }
-        let _ = self.socket.shutdown(std::net::Shutdown::Write);
-        let Ok(mut socket) = TcpStream::from_std(self.socket) else {
-            return;
-        };
-        let mut sink = [0u8; 4096];
-        let linger = async { while matches!(socket.read(&mut sink).await, Ok(n) if n > 0) {} };
-        let _ = tokio::time::timeout(LINGER, linger).await;
-    }
-}
-
-/// How long a closing connection's late bytes are read and thrown away.
-const LINGER: Duration = Duration::from_secs(2);
-
-fn request_timeout_page() -> Vec<u8> {
-    let body = "<!DOCTYPE html>\n<html><head><title>408 Request Timeout</title></head>\n<body>\n\
-                <h1>Request Timeout</h1>\n<p>The server timed out waiting for the request \
-                head.</p>\n</body></html>\n";
-    format!(
-        "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/html; charset=utf-8\r\n\
-         Connection: close\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,13 +118,5 @@ mod tests {
             clock.deadline(opened, LIMITS),
             Some((opened + Duration::from_secs(20), true))
         );
-    }
-
-    #[test]
-    fn the_page_is_a_complete_408() {
-        let page = String::from_utf8(request_timeout_page()).unwrap();
-        let (head, body) = page.split_once("\r\n\r\n").unwrap();
-        assert!(head.starts_with("HTTP/1.1 408 Request Timeout\r\n"));
-        assert!(head.contains(&format!("Content-Length: {}", body.len())));
     }
 }

@@ -19,7 +19,8 @@
 //! hyper, which takes the option RFC 9112 §6.3 gives besides refusing: it decodes the body by
 //! its `Transfer-Encoding` alone, drops the `Content-Length` (so the application never sees it)
 //! and closes the connection after the response, so nothing after the body can be taken for a
-//! request. hyper drops the header while parsing, so it could not be refused here anyway.
+//! request. An invalid one, which hyper would drop unread, is refused before hyper, with the
+//! request-line version, a fragment and chunk extensions ([`crate::framing`]).
 
 use http::{Method, Version, header, request::Parts};
 
