@@ -24,7 +24,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use oxwsgi_config::ServerConfig;
-use oxwsgi_config::cli::{Cli, Command, StartServer};
+use oxwsgi_config::apache;
+use oxwsgi_config::cli::{CheckConfig, Cli, Command, StartServer};
 use oxwsgi_config::resolve::{self, Environment};
 use oxwsgi_process::{sockets, title};
 
@@ -46,7 +47,49 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::StartServer(args) => start_server(&args, role),
+        Command::CheckConfig(args) => check_config(&args),
     }
+}
+
+/// `oxwsgi check-config`: reads and checks Apache configuration files; prints the problems
+/// (standard error) and what would run (standard output).
+fn check_config(args: &CheckConfig) -> ExitCode {
+    let options = apache::ReadOptions {
+        defines: args
+            .defines
+            .iter()
+            .map(|d| match d.split_once('=') {
+                Some((name, value)) => (name.to_owned(), value.to_owned()),
+                None => (d.clone(), String::new()),
+            })
+            .collect(),
+        environment: None,
+    };
+    let config = match apache::read_config(&args.files, &options) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("oxwsgi: {err}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let report = apache::check(&config, args.ignore_unsupported);
+    for notice in &report.notices {
+        if args.verbose || notice.severity != apache::Severity::Info {
+            eprintln!("{notice}");
+        }
+    }
+    if report.has_errors() {
+        let errors = report
+            .notices
+            .iter()
+            .filter(|n| n.severity == apache::Severity::Error)
+            .count();
+        eprintln!("oxwsgi: the configuration has {errors} error(s); nothing was started");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    print!("{}", report.summary());
+    println!("Syntax OK");
+    ExitCode::SUCCESS
 }
 
 fn start_server(args: &StartServer, role: title::Role) -> ExitCode {

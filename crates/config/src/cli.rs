@@ -36,6 +36,39 @@ a welcome page is served.\n\n\
 Stop the server with Ctrl-C or SIGTERM: requests in progress finish first."
     )]
     StartServer(Box<StartServer>),
+    /// Check Apache configuration files, like `apachectl -t`, and print what would run.
+    #[command(
+        long_about = "Check Apache httpd configuration files (site files with WSGIScriptAlias, \
+WSGIDaemonProcess, ...), like `apachectl -t`: every directive is read the way httpd reads it \
+(Include, Define and ${VAR}, <IfModule>, <IfDefine>, <IfVersion>), checked, and the listeners, \
+virtual hosts, daemon process groups and applications are printed.\n\n\
+Exit status 0 when the files are valid, 2 with one `file:line: error: ...` line per problem \
+otherwise. Directives oxwsgi accepts without effect are listed with --verbose.\n\n\
+Running such files with start-server is not available yet: this checks them only."
+    )]
+    CheckConfig(CheckConfig),
+}
+
+/// The options of `check-config`.
+#[derive(Debug, Args)]
+pub struct CheckConfig {
+    /// The configuration files, read in order as one configuration (a site file, or a whole
+    /// tree's apache2.conf / httpd.conf).
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// Defines a name for <IfDefine> and ${NAME}, as httpd's -D does: NAME or NAME=VALUE.
+    #[arg(short = 'D', long = "define", value_name = "NAME[=VALUE]")]
+    pub defines: Vec<String>,
+
+    /// Report directives that change what a request gets and that oxwsgi does not implement
+    /// (RewriteRule, ProxyPass, ...) as warnings instead of errors.
+    #[arg(long)]
+    pub ignore_unsupported: bool,
+
+    /// Also list the directives accepted without effect, with the reason.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 /// How the entry point names the application.
@@ -519,7 +552,9 @@ mod tests {
     #[test]
     fn defaults_are_those_of_mod_wsgi_express() {
         let cli = Cli::parse_from(["oxwsgi", "start-server", "app.wsgi"]);
-        let Command::StartServer(args) = cli.command;
+        let Command::StartServer(args) = cli.command else {
+            panic!("not start-server")
+        };
         assert_eq!(args.port, 8000);
         assert_eq!(args.threads, 5);
         assert_eq!(args.queue_timeout, 45);
@@ -541,7 +576,9 @@ mod tests {
             "--python-path",
             "/b",
         ]);
-        let Command::StartServer(args) = cli.command;
+        let Command::StartServer(args) = cli.command else {
+            panic!("not start-server")
+        };
         assert_eq!(args.python_path, [PathBuf::from("/a"), PathBuf::from("/b")]);
     }
 }

@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 
 pub mod access_format;
+pub mod apache;
 pub mod cli;
 mod error;
 pub mod mime_types;

@@ -427,7 +427,9 @@ mod tests {
     fn parse(args: &[&str]) -> Box<StartServer> {
         let mut argv = vec!["oxwsgi", "start-server"];
         argv.extend_from_slice(args);
-        let Command::StartServer(args) = Cli::parse_from(argv).command;
+        let Command::StartServer(args) = Cli::parse_from(argv).command else {
+            panic!("not start-server")
+        };
         args
     }
 

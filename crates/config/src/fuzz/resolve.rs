@@ -240,7 +240,9 @@ proptest! {
         let Ok(cli) = Cli::try_parse_from(&argv) else {
             return Ok(());
         };
-        let Command::StartServer(args) = cli.command;
+        let Command::StartServer(args) = cli.command else {
+            panic!("not start-server")
+        };
         let Ok(config) = start_server(&args, &environment()) else {
             return Ok(());
         };
@@ -345,7 +347,9 @@ fn regression_huge_durations_and_counts_stay_in_range() {
         "--maximum-requests=18446744073709551615",
         "--maximum-requests-jitter=18446744073709551615",
     ];
-    let Command::StartServer(args) = Cli::parse_from(argv).command;
+    let Command::StartServer(args) = Cli::parse_from(argv).command else {
+        panic!("not start-server")
+    };
     let config = start_server(&args, &environment()).unwrap();
     let group = &config.groups[0];
     let now = Instant::now();
