@@ -250,7 +250,8 @@ impl Framing {
                 b'\r' => State::Version { seen, len },
                 b'\n' => {
                     if self.withholding {
-                        return Err((Breach::Head(version_refusal(&seen[..len])), at));
+                        let seen = &seen[..len.min(VERSION_CAP)];
+                        return Err((Breach::Head(version_refusal(seen)), at));
                     }
                     State::FieldStart
                 }
@@ -547,6 +548,15 @@ mod tests {
             framing.breach(),
             Some(&Breach::Head(Refusal::VersionNotSupported))
         );
+    }
+
+    #[test]
+    fn regression_a_version_longer_than_kept_is_refused() {
+        // Found by fuzz_framing_is_the_same_in_any_reads: a held-back version of ten bytes
+        // or more was sliced past the nine kept, and the connection's task panicked.
+        let (passed, breach) = follow(b"POST / HTTP/2\x001.0\r\n\r\n");
+        assert_eq!(passed, b"POST / HTTP/");
+        assert_eq!(breach, Some(Breach::Head(Refusal::BadRequest(BAD_VERSION))));
     }
 
     #[test]
