@@ -22,7 +22,7 @@ use std::io::Write as _;
 use std::os::unix::process::CommandExt;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use oxwsgi_config::ServerConfig;
 use oxwsgi_config::apache;
 use oxwsgi_config::cli::{CheckConfig, Cli, Command, StartServer};
@@ -44,19 +44,96 @@ fn main() -> ExitCode {
     if role == title::Role::Worker {
         return ExitCode::from(oxwsgi_worker::run().clamp(0, 255) as u8);
     }
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
     match cli.command {
-        Command::StartServer(args) => start_server(&args, role),
+        Command::StartServer(args) => {
+            let given = matches
+                .subcommand_matches("start-server")
+                .map(explicit_options)
+                .unwrap_or_default();
+            start_server(&args, &given, role)
+        }
         Command::CheckConfig(args) => check_config(&args),
     }
 }
 
-/// `oxwsgi check-config`: reads and checks Apache configuration files; prints the problems
-/// (standard error) and what would run (standard output).
-fn check_config(args: &CheckConfig) -> ExitCode {
-    let options = apache::ReadOptions {
-        defines: args
-            .defines
+/// The options that go with `--config`: the rest is the configuration files' to say.
+const WITH_CONFIG: &[&str] = &[
+    "config",
+    "define",
+    "ignore_unsupported",
+    "server_root",
+    "log_to_terminal",
+];
+
+/// `start-server --config`: the server's configuration from Apache files. Problems are printed
+/// (when `report`) as `file:line: ...` lines; the error returned is then empty.
+fn apache_server_config(
+    args: &StartServer,
+    given: &[String],
+    report: bool,
+) -> Result<ServerConfig, String> {
+    if let Some(other) = given.iter().find(|id| !WITH_CONFIG.contains(&id.as_str())) {
+        let option = match other.as_str() {
+            "entry_point" => "an ENTRY_POINT".to_owned(),
+            "entry_point_option" => "--entry-point".to_owned(),
+            id => format!("--{}", id.replace('_', "-")),
+        };
+        return Err(format!(
+            "{option} cannot be used with --config: the configuration files say what runs \
+             (only --server-root, --log-to-terminal, --define and --ignore-unsupported go with it)"
+        ));
+    }
+    let options = read_options(&args.define);
+    let config = apache::read_config(&args.config, &options).map_err(|err| err.to_string())?;
+    let checked = apache::check(&config, args.ignore_unsupported);
+    let env = Environment::from_process().map_err(|err| err.to_string())?;
+    let start = apache::StartOptions {
+        server_root: args.server_root.as_ref().map(|root| {
+            if root.is_absolute() {
+                root.clone()
+            } else {
+                env.current_dir.join(root)
+            }
+        }),
+        log_to_terminal: args.log_to_terminal,
+    };
+    let translated = if checked.has_errors() {
+        Err(Vec::new())
+    } else {
+        apache::server_config(&config, &checked, &env, &start)
+    };
+    let mut notices: Vec<&apache::Notice> = checked
+        .notices
+        .iter()
+        .filter(|n| n.severity != apache::Severity::Info)
+        .collect();
+    if let Err(errors) = &translated {
+        notices.extend(errors);
+    }
+    if report {
+        for notice in &notices {
+            eprintln!("{notice}");
+        }
+    }
+    match translated {
+        Ok(config) => Ok(config),
+        Err(_) => {
+            let errors = notices
+                .iter()
+                .filter(|n| n.severity == apache::Severity::Error)
+                .count();
+            Err(format!(
+                "the configuration has {errors} error(s); nothing was started"
+            ))
+        }
+    }
+}
+
+fn read_options(defines: &[String]) -> apache::ReadOptions {
+    apache::ReadOptions {
+        defines: defines
             .iter()
             .map(|d| match d.split_once('=') {
                 Some((name, value)) => (name.to_owned(), value.to_owned()),
@@ -64,7 +141,13 @@ fn check_config(args: &CheckConfig) -> ExitCode {
             })
             .collect(),
         environment: None,
-    };
+    }
+}
+
+/// `oxwsgi check-config`: reads and checks Apache configuration files; prints the problems
+/// (standard error) and what would run (standard output).
+fn check_config(args: &CheckConfig) -> ExitCode {
+    let options = read_options(&args.defines);
     let config = match apache::read_config(&args.files, &options) {
         Ok(config) => config,
         Err(err) => {
@@ -72,7 +155,19 @@ fn check_config(args: &CheckConfig) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let report = apache::check(&config, args.ignore_unsupported);
+    let mut report = apache::check(&config, args.ignore_unsupported);
+    if !report.has_errors() {
+        // What httpd would run but start-server cannot yet: told, not an error of the files.
+        let env = Environment::from_process().ok().unwrap_or_default();
+        if let Err(problems) = apache::server_config(&config, &report, &env, &Default::default()) {
+            report
+                .notices
+                .extend(problems.into_iter().map(|mut notice| {
+                    notice.severity = apache::Severity::Warning;
+                    notice
+                }));
+        }
+    }
     for notice in &report.notices {
         if args.verbose || notice.severity != apache::Severity::Info {
             eprintln!("{notice}");
@@ -92,12 +187,34 @@ fn check_config(args: &CheckConfig) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn start_server(args: &StartServer, role: title::Role) -> ExitCode {
-    let config = match Environment::from_process().and_then(|env| resolve::start_server(args, &env))
-    {
+/// The options given on the command line (not left at their defaults), by their ids.
+fn explicit_options(matches: &clap::ArgMatches) -> Vec<String> {
+    matches
+        .ids()
+        // clap also counts the derive's argument group (named after the struct) as given.
+        .filter(|id| !id.as_str().starts_with(|c: char| c.is_ascii_uppercase()))
+        .filter(|id| {
+            matches.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine)
+        })
+        .map(|id| id.as_str().to_owned())
+        .collect()
+}
+
+fn start_server(args: &StartServer, given: &[String], role: title::Role) -> ExitCode {
+    let resolved = if args.config.is_empty() {
+        Environment::from_process()
+            .and_then(|env| resolve::start_server(args, &env))
+            .map_err(|err| err.to_string())
+    } else {
+        // The supervisor reads the files again: what they say was printed once already.
+        apache_server_config(args, given, role != title::Role::Supervisor)
+    };
+    let config = match resolved {
         Ok(config) => config,
         Err(err) => {
-            eprintln!("oxwsgi: {err}");
+            if !err.is_empty() {
+                eprintln!("oxwsgi: {err}");
+            }
             return ExitCode::from(EXIT_USAGE);
         }
     };

@@ -43,6 +43,7 @@ class Server:
         log_to_terminal=True,
         port="0",
         wait=True,
+        apache=False,
     ):
         global _counter
         _counter += 1
@@ -50,11 +51,15 @@ class Server:
         self.server_root = self.workdir / f"root-{_counter}"
         self.stdout_path = self.workdir / f"stdout-{_counter}.log"
         self.stderr_path = self.workdir / f"stderr-{_counter}.log"
-        command = [str(BINARY), "start-server", "--port", str(port)]
+        # With `apache`, `args` are the --config options: the files say where to listen and
+        # which Python runs.
+        command = [str(BINARY), "start-server"]
+        if not apache:
+            command += ["--port", str(port)]
         command += ["--server-root", str(self.server_root)]
         if log_to_terminal:
             command.append("--log-to-terminal")
-        if python_home:
+        if python_home and not apache:
             command += ["--python-home", str(VENV)]
         command += [str(a) for a in args]
         self.command = command

@@ -93,6 +93,32 @@ pub struct StartServer {
     #[arg(value_name = "ENTRY_POINT")]
     pub entry_point: Option<String>,
 
+    /// Run an Apache httpd configuration (a site file with WSGIScriptAlias, WSGIDaemonProcess,
+    /// ..., or several, read in order) instead of an ENTRY_POINT and these options; see
+    /// `oxwsgi check-config --help` and docs/apache.md for what runs. Only --server-root,
+    /// --log-to-terminal, --define and --ignore-unsupported go with it.
+    #[arg(
+        long = "config",
+        value_name = "FILE",
+        help_heading = "Apache configuration"
+    )]
+    pub config: Vec<PathBuf>,
+
+    /// Defines a name for the configuration's <IfDefine> and ${NAME}, as httpd's -D does:
+    /// NAME or NAME=VALUE (with --config).
+    #[arg(
+        long = "define",
+        value_name = "NAME[=VALUE]",
+        help_heading = "Apache configuration"
+    )]
+    pub define: Vec<String>,
+
+    /// Skip the configuration's directives that change what a request gets and that oxwsgi
+    /// does not implement (RewriteRule, ProxyPass, ...), with a warning each, instead of
+    /// refusing to start (with --config).
+    #[arg(long, help_heading = "Apache configuration")]
+    pub ignore_unsupported: bool,
+
     /// The application to run, given as an option (mod_wsgi-express's spelling) instead of the
     /// ENTRY_POINT argument; takes precedence over it.
     #[arg(

@@ -134,6 +134,9 @@ pub struct ProcessGroup {
     pub queue_timeout: Duration,
     /// When worker processes are recycled and how long each step of their life may take.
     pub lifecycle: Lifecycle,
+    /// Whether the `Authorization` header reaches the applications (mod_wsgi's
+    /// `WSGIPassAuthorization`).
+    pub pass_authorization: bool,
 }
 
 /// The life of a group's worker processes: when they are replaced, and the time limits that

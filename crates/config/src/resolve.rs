@@ -159,6 +159,8 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         queue_backlog: args.daemon_backlog.max(1),
         queue_timeout: seconds(args.queue_timeout),
         lifecycle,
+        // Passed today; mod_wsgi-express passes it only with --pass-authorization.
+        pass_authorization: true,
     };
     crate::access_format::AccessFormat::parse(&args.access_log_format)?;
     let access_log = args.access_log.then(|| AccessLogSettings {
@@ -236,7 +238,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
 const LONGEST: Duration = Duration::from_secs(10 * 365 * 24 * 60 * 60);
 
 /// Seconds as a duration, at most [`LONGEST`].
-fn seconds(s: u64) -> Duration {
+pub(crate) fn seconds(s: u64) -> Duration {
     Duration::from_secs(s).min(LONGEST)
 }
 
@@ -247,7 +249,7 @@ const MOST_REQUESTS: u64 = u64::MAX / 4;
 /// The locale for the workers: `--locale`, else the current one, except that the plain C/POSIX
 /// locale becomes C.UTF-8 so Python's text I/O is UTF-8 (mod_wsgi-express does the same with
 /// en_US.UTF-8, which is not installed everywhere; C.UTF-8 is).
-fn locale(option: Option<&str>, current: Option<&str>) -> String {
+pub(crate) fn locale(option: Option<&str>, current: Option<&str>) -> String {
     match option.or(current) {
         Some("C") | Some("POSIX") | None => "C.UTF-8".to_owned(),
         Some(locale) => locale.to_owned(),
@@ -328,7 +330,7 @@ fn entry_point(args: &StartServer, env: &Environment) -> Result<AppEntry, Config
     }
 }
 
-fn existing_file(what: &'static str, path: &Path) -> Result<PathBuf, ConfigError> {
+pub(crate) fn existing_file(what: &'static str, path: &Path) -> Result<PathBuf, ConfigError> {
     match std::fs::metadata(path) {
         Ok(meta) if meta.is_file() => {
             Ok(path.canonicalize().unwrap_or_else(|_| path.to_path_buf()))
@@ -363,18 +365,27 @@ fn python_home(args: &StartServer, env: &Environment) -> Result<Option<PythonHom
         (None, Some(dir)) => ("$VIRTUAL_ENV", env.absolute(dir)),
         (None, None) => return Ok(None),
     };
-    let dir = existing_dir(option, &dir)?;
+    inspect_python_home(option, &dir).map(Some)
+}
+
+/// What the directory a Python home option names is: a virtual environment or an
+/// installation prefix.
+pub(crate) fn inspect_python_home(
+    option: &'static str,
+    dir: &Path,
+) -> Result<PythonHome, ConfigError> {
+    let dir = existing_dir(option, dir)?;
     let cfg = dir.join("pyvenv.cfg");
     if let Ok(text) = std::fs::read_to_string(&cfg) {
-        return Ok(Some(PythonHome::VirtualEnv {
+        return Ok(PythonHome::VirtualEnv {
             root: dir,
             version: pyvenv_version(&text),
-        }));
+        });
     }
     if !dir.join("lib").is_dir() {
         return Err(ConfigError::NotAPythonHome { option, path: dir });
     }
-    Ok(Some(PythonHome::Prefix(dir)))
+    Ok(PythonHome::Prefix(dir))
 }
 
 /// The Python version a `pyvenv.cfg` records (`version` from venv, `version_info` from

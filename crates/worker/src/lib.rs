@@ -333,6 +333,7 @@ fn serve(
                 run_once: group.threads == 1 && lifecycle.maximum_requests == 1,
                 document_root: config.document_root.display().to_string(),
                 listeners: identities,
+                pass_authorization: group.pass_authorization,
             },
             runtime: runtime.handle().clone(),
             request_timeout: lifecycle.request_timeout,

@@ -47,6 +47,7 @@ impl RequestPath {
                 port: 8000,
                 scheme: "http",
             }],
+            pass_authorization: true,
         };
         let identity = AppIdentity {
             script_name: String::new(),

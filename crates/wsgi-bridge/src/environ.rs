@@ -42,6 +42,9 @@ pub struct EnvironSettings {
     pub document_root: String,
     /// The listeners, indexed by [`AppRequest::listener`].
     pub listeners: Vec<ListenerIdentity>,
+    /// Whether the `Authorization` header reaches the application as `HTTP_AUTHORIZATION`
+    /// (mod_wsgi's `WSGIPassAuthorization`).
+    pub pass_authorization: bool,
 }
 
 /// What the environ says about the socket a request came in on.
@@ -79,6 +82,7 @@ pub(crate) struct EnvironBuilder {
     /// The latin-1 `SERVER_NAME` and its port string used when there is no `Host` header.
     default_server_name: Py<PyString>,
     listener_ports: Vec<Py<PyString>>,
+    pass_authorization: bool,
 }
 
 impl EnvironBuilder {
@@ -112,6 +116,7 @@ impl EnvironBuilder {
                 .iter()
                 .map(|l| PyString::new(py, &l.port.to_string()).unbind())
                 .collect(),
+            pass_authorization: settings.pass_authorization,
         })
     }
 
@@ -247,6 +252,9 @@ impl EnvironBuilder {
                     latin1(py, &joined)
                 }
             };
+            if name == header::AUTHORIZATION && !self.pass_authorization {
+                continue;
+            }
             if name == header::CONTENT_TYPE {
                 environ.set_item(intern!(py, "CONTENT_TYPE"), value)?;
             } else if name == header::CONTENT_LENGTH {

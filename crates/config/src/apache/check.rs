@@ -46,6 +46,8 @@ impl std::fmt::Display for Notice {
 pub struct ScriptMount {
     /// The URL path (or, for `WSGIScriptAliasMatch`, the pattern).
     pub url: String,
+    /// Whether it is a `WSGIScriptAliasMatch` (a pattern, `$1`… in the script).
+    pub pattern: bool,
     /// The script file (may hold `$1`… for a pattern).
     pub script: String,
     /// The `<VirtualHost>` it is in, by its address, if any.
@@ -424,6 +426,7 @@ impl<'a> Checker<'a> {
             .or_else(|| self.context_value("WSGIApplicationGroup", script, url, vhost_nodes));
         self.report.scripts.push(ScriptMount {
             url: url.clone(),
+            pattern: directive.is("WSGIScriptAliasMatch"),
             script: script.clone(),
             virtual_host,
             process_group,

@@ -640,3 +640,77 @@ pub fn spec(name: &str, section: bool) -> Option<&'static Spec> {
         .iter()
         .find(|spec| spec.section == section && spec.name.eq_ignore_ascii_case(name))
 }
+
+#[cfg(test)]
+mod docs {
+    use super::*;
+    use crate::apache::RUNS;
+
+    /// The table of docs/apache.md, as the code has it.
+    fn table() -> String {
+        let mut out = String::from(
+            "| directive | module | where httpd allows it | oxwsgi |\n|---|---|---|---|\n",
+        );
+        for spec in SPECS {
+            let name = if spec.section {
+                format!("`<{}>`", spec.name)
+            } else {
+                format!("`{}`", spec.name)
+            };
+            let place = match spec.contexts {
+                c if c == Contexts::ANY => "anywhere",
+                c if c == Contexts::SERVER_VHOST => "server, virtual host",
+                c if c == Contexts::SERVER => "server",
+                c if c == Contexts::VHOST => "virtual host",
+                c if c == Contexts::DIRECTORY => "directory",
+                _ => "?",
+            };
+            let status = match spec.disposition {
+                Disposition::Honoured if RUNS.contains(&spec.name) => "runs".to_owned(),
+                Disposition::Honoured => {
+                    "planned: check-config accepts it, start-server refuses it for now".to_owned()
+                }
+                Disposition::Ignored(why) => format!("accepted without effect: {why}"),
+                Disposition::Unsupported(why) => format!("refused: {why}"),
+            };
+            out.push_str(&format!(
+                "| {name} | {} | {place} | {status} |\n",
+                spec.module
+            ));
+        }
+        out
+    }
+
+    const BEGIN: &str = "<!-- directives: begin (generated; OXWSGI_BLESS=1 cargo test -p oxwsgi-config docs_apache_md) -->\n";
+    const END: &str = "<!-- directives: end -->";
+
+    #[test]
+    fn docs_apache_md_lists_every_directive() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/apache.md");
+        let text = std::fs::read_to_string(&path).expect("docs/apache.md");
+        let start = text.find(BEGIN).expect("the begin marker") + BEGIN.len();
+        let end = text.find(END).expect("the end marker");
+        let expected = table();
+        if std::env::var_os("OXWSGI_BLESS").is_some() {
+            let updated = format!("{}{expected}{}", &text[..start], &text[end..]);
+            std::fs::write(&path, updated).unwrap();
+            return;
+        }
+        assert_eq!(
+            &text[start..end],
+            expected,
+            "docs/apache.md is stale: run OXWSGI_BLESS=1 cargo test -p oxwsgi-config docs_apache_md"
+        );
+    }
+
+    #[test]
+    fn what_runs_is_honoured() {
+        for name in RUNS {
+            let spec = SPECS
+                .iter()
+                .find(|s| s.name == *name)
+                .unwrap_or_else(|| panic!("{name}"));
+            assert_eq!(spec.disposition, Disposition::Honoured, "{name}");
+        }
+    }
+}

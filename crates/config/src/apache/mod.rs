@@ -17,6 +17,7 @@ pub mod directives;
 mod error;
 mod reader;
 mod syntax;
+mod translate;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ pub use check::{Notice, Report, ScriptMount, Severity, check, listen_port};
 pub use daemon::{DaemonError, DaemonProcess};
 pub use error::ApacheError;
 pub use reader::{APACHE_VERSION, ReadOptions, is_implemented_module};
+pub use translate::{RUNS, StartOptions, server_config};
 
 /// Where a directive or section was written: its file and the line it starts on.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,979 @@
+//! From a checked Apache configuration to the [`ServerConfig`] the server runs: the second
+//! front end of the one model (the command line is the first).
+//!
+//! What runs so far is one site: the main server and at most one `<VirtualHost>`, with its
+//! `Listen` addresses, one process group (a `WSGIDaemonProcess`, or the default group when no
+//! script names one) running its `WSGIScriptAlias` applications, `DocumentRoot` and `Alias`
+//! static files, logs, limits and timeouts. A directive httpd would honour and oxwsgi does not
+//! yet (several process groups or virtual hosts, switching user, access rules other than
+//! "everyone", `SetEnv`, `Header`, …) stops the start with its file and line: a site that
+//! cannot run exactly as written never runs half.
+//!
+//! Defaults are httpd's and mod_wsgi's, not mod_wsgi-express's: a daemon group has 15 threads,
+//! `Timeout` is 60 s, `KeepAliveTimeout` 5 s, `LimitRequestBody` 1 GiB, mod_reqtimeout's
+//! `header=20-40,MinRate=500 body=20,MinRate=500`, `deadlock-timeout` 300 s, no request
+//! timeout.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::check::{Notice, Report, Severity};
+use super::daemon::DaemonProcess;
+use super::directives::{Disposition, spec};
+use super::{ApacheConfig, Directive, Node, Origin, Section};
+use crate::model::*;
+use crate::resolve::{Environment, inspect_python_home, locale, seconds};
+
+/// The directives `start-server` runs so far (in the limits the module documentation gives);
+/// the other directives httpd honours are refused for now (see `docs/apache.md`).
+pub const RUNS: &[&str] = &[
+    "Listen",
+    "ServerName",
+    "ServerAlias",
+    "ServerRoot",
+    "DocumentRoot",
+    "Alias",
+    "DirectoryIndex",
+    "ErrorLog",
+    "LogFormat",
+    "CustomLog",
+    "TransferLog",
+    "LogLevel",
+    "LimitRequestBody",
+    "LimitRequestLine",
+    "LimitRequestFieldSize",
+    "LimitRequestFields",
+    "Timeout",
+    "KeepAlive",
+    "KeepAliveTimeout",
+    "RequestReadTimeout",
+    "ListenBacklog",
+    "PidFile",
+    "TypesConfig",
+    "AddType",
+    "EnableSendfile",
+    "WSGIPythonHome",
+    "WSGIPythonPath",
+    "WSGICallableObject",
+    "WSGIPassAuthorization",
+    "WSGIScriptReloading",
+    "WSGIDaemonProcess",
+    "WSGIScriptAlias",
+    "WSGIProcessGroup",
+    "WSGIApplicationGroup",
+    "WSGIImportScript",
+    "Include",
+    "IncludeOptional",
+    "Define",
+    "UnDefine",
+    "Order",
+    "Allow",
+    "Satisfy",
+    "Require",
+    "Options",
+    "AllowOverride",
+    "Directory",
+    "DirectoryMatch",
+    "Location",
+    "LocationMatch",
+    "Files",
+    "FilesMatch",
+    "VirtualHost",
+];
+
+/// What the start adds to the files.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// Where run-time files go when the configuration names no place (`--server-root`).
+    pub server_root: Option<PathBuf>,
+    /// Both logs go to the terminal, whatever the files say (`--log-to-terminal`).
+    pub log_to_terminal: bool,
+}
+
+/// The configuration to run, or the errors that prevent it.
+pub fn server_config(
+    config: &ApacheConfig,
+    report: &Report,
+    env: &Environment,
+    options: &StartOptions,
+) -> Result<ServerConfig, Vec<Notice>> {
+    let mut t = Translator {
+        root: &config.server_root,
+        env,
+        errors: Vec::new(),
+        site: Site::default(),
+    };
+    let scope = t.scope(&config.nodes);
+    for directive in &scope {
+        t.directive(directive);
+    }
+    let config = t.finish(report, options);
+    if t.errors.is_empty() {
+        config.ok_or_else(Vec::new)
+    } else {
+        Err(t.errors)
+    }
+}
+
+/// What the site's directives set.
+#[derive(Debug, Default)]
+struct Site {
+    listens: Vec<(Option<String>, u16)>,
+    server_name: Option<String>,
+    document_root: Option<PathBuf>,
+    aliases: Vec<(String, PathBuf, Origin)>,
+    directory_index: Option<Option<String>>,
+    directory_listing: bool,
+    error_log: Option<LogDestination>,
+    log_formats: BTreeMap<String, String>,
+    access_log: Option<(LogDestination, String)>,
+    log_level: Option<LogLevel>,
+    limit_request_body: Option<u64>,
+    limit_request_line: Option<usize>,
+    limit_request_field_size: Option<usize>,
+    limit_request_fields: Option<usize>,
+    timeout: Option<u64>,
+    keep_alive: Option<bool>,
+    keep_alive_timeout: Option<u64>,
+    request_read_timeout: Option<ReadTimeouts>,
+    listen_backlog: Option<u32>,
+    pid_file: Option<PathBuf>,
+    mime_types: BTreeMap<String, String>,
+    enable_sendfile: bool,
+    python_home: Option<(PathBuf, Origin)>,
+    python_path: Vec<PathBuf>,
+    callable: Option<String>,
+    pass_authorization: bool,
+    script_reloading: Option<bool>,
+}
+
+/// mod_reqtimeout's settings.
+#[derive(Debug, Clone, Copy)]
+struct ReadTimeouts {
+    header: (u64, u64, u64),
+    body: (u64, u64, u64),
+}
+
+impl Default for ReadTimeouts {
+    fn default() -> Self {
+        ReadTimeouts {
+            header: (20, 40, 500),
+            body: (20, 0, 500),
+        }
+    }
+}
+
+struct Translator<'a> {
+    root: &'a Path,
+    env: &'a Environment,
+    errors: Vec<Notice>,
+    site: Site,
+}
+
+impl<'a> Translator<'a> {
+    fn error(&mut self, origin: &Origin, message: impl Into<String>) {
+        self.errors.push(Notice {
+            severity: Severity::Error,
+            origin: origin.clone(),
+            message: message.into(),
+        });
+    }
+
+    fn not_yet(&mut self, origin: &Origin, what: &str) {
+        self.error(
+            origin,
+            format!(
+                "{what} is not supported yet by start-server (check-config accepts it; see \
+                 docs/apache.md for what runs)"
+            ),
+        );
+    }
+
+    /// A path of the configuration, relative to `ServerRoot` unless absolute.
+    fn path(&self, value: &str) -> PathBuf {
+        let path = Path::new(value);
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.root.join(path)
+        }
+    }
+
+    /// The site's directives: the main server's, then its one virtual host's (which win), with
+    /// the sections checked for what they may hold.
+    fn scope(&mut self, nodes: &'a [Node]) -> Vec<&'a Directive> {
+        let mut scope = Vec::new();
+        let mut virtual_host: Option<&Section> = None;
+        for node in nodes {
+            match node {
+                Node::Directive(d) => scope.push(d),
+                Node::Section(s) if s.is("VirtualHost") => {
+                    if virtual_host.is_some() {
+                        self.not_yet(&s.origin, "a second <VirtualHost>");
+                    } else {
+                        virtual_host = Some(s);
+                    }
+                }
+                Node::Section(s) => self.section(s),
+            }
+        }
+        if let Some(vhost) = virtual_host {
+            for node in &vhost.children {
+                match node {
+                    Node::Directive(d) => scope.push(d),
+                    Node::Section(s) => self.section(s),
+                }
+            }
+        }
+        scope
+    }
+
+    /// A `<Directory>`, `<Location>` or `<Files>` section: what it holds must mean the same
+    /// as the site without it, except for what the translation reads from it.
+    fn section(&mut self, section: &Section) {
+        let Some(spec) = spec(&section.name, true) else {
+            return;
+        };
+        if spec.disposition != Disposition::Honoured {
+            return;
+        }
+        let container = [
+            "Directory",
+            "Location",
+            "Files",
+            "FilesMatch",
+            "DirectoryMatch",
+            "LocationMatch",
+        ]
+        .iter()
+        .any(|name| section.is(name));
+        if !container {
+            self.not_yet(&section.origin, &format!("<{}>", section.name));
+            return;
+        }
+        for node in &section.children {
+            match node {
+                Node::Section(inner) => self.section(inner),
+                Node::Directive(d) => self.inside_section(d, section),
+            }
+        }
+    }
+
+    fn inside_section(&mut self, d: &Directive, section: &Section) {
+        if spec(&d.name, false).is_none_or(|s| s.disposition != Disposition::Honoured) {
+            return;
+        }
+        let args: Vec<String> = d.args.iter().map(|a| a.to_ascii_lowercase()).collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        match d.name.to_ascii_lowercase().as_str() {
+            // Read by the check's routing (process and application groups), or harmless.
+            "wsgiprocessgroup" | "wsgiapplicationgroup" | "allowoverride" => {}
+            "require" if args == ["all", "granted"] => {}
+            "order" | "satisfy" => {}
+            "allow" if args == ["from", "all"] => {}
+            "options" => {
+                let is_document_root = section.is("Directory")
+                    && section.args.first().is_some_and(|dir| {
+                        self.site
+                            .document_root
+                            .as_deref()
+                            .is_some_and(|root| Path::new(dir.trim_end_matches('/')) == root)
+                    });
+                for option in &args {
+                    let option = option.trim_start_matches(['+', '-']);
+                    match option {
+                        "indexes" if is_document_root || section.is("Directory") => {
+                            self.site.directory_listing =
+                                !d.args.iter().any(|a| a.eq_ignore_ascii_case("-indexes"));
+                        }
+                        "followsymlinks"
+                        | "symlinksifownermatch"
+                        | "execcgi"
+                        | "none"
+                        | "all"
+                        | "includes"
+                        | "includesnoexec"
+                        | "multiviews"
+                        | "indexes" => {}
+                        other => {
+                            self.error(&d.origin, format!("Options: unknown option '{other}'"))
+                        }
+                    }
+                }
+            }
+            "directoryindex" => self.directory_index(d),
+            "wsgipassauthorization" => self.site.pass_authorization = on(d),
+            "wsgiscriptreloading" => self.site.script_reloading = Some(on(d)),
+            _ => self.not_yet(&d.origin, &format!("{} inside <{}>", d.name, section.name)),
+        }
+    }
+
+    fn directory_index(&mut self, d: &Directive) {
+        self.site.directory_index = Some(match d.args.first() {
+            Some(first) if first.eq_ignore_ascii_case("disabled") => None,
+            first => first.cloned(),
+        });
+    }
+
+    fn directive(&mut self, d: &Directive) {
+        if spec(&d.name, false).is_none_or(|s| s.disposition != Disposition::Honoured) {
+            return;
+        }
+        let first = d.args.first().map(String::as_str).unwrap_or("");
+        match d.name.to_ascii_lowercase().as_str() {
+            "listen" => self.listen(d),
+            "servername" => {
+                let name = first.split_once("://").map_or(first, |(_, rest)| rest);
+                let host = name
+                    .rsplit_once(':')
+                    .filter(|(_, p)| p.parse::<u16>().is_ok())
+                    .map_or(name, |(h, _)| h);
+                self.site.server_name = Some(host.to_owned());
+            }
+            // One site answers for any Host: its aliases are served already.
+            "serveralias" | "serverroot" => {}
+            "documentroot" => self.site.document_root = Some(self.path(first)),
+            "alias" => match d.args.as_slice() {
+                [url, path] => {
+                    let path = self.path(path);
+                    self.site
+                        .aliases
+                        .push((url.clone(), path, d.origin.clone()));
+                }
+                _ => self.error(&d.origin, "Alias takes a URL path and a file or directory"),
+            },
+            "directoryindex" => self.directory_index(d),
+            "errorlog" => {
+                if first.starts_with('|') || first.starts_with("syslog") {
+                    self.not_yet(&d.origin, "an ErrorLog to a program or syslog");
+                } else {
+                    self.site.error_log = Some(LogDestination::File(self.path(first)));
+                }
+            }
+            "logformat" => match d.args.as_slice() {
+                [format] => {
+                    self.site.log_formats.insert(String::new(), format.clone());
+                }
+                [format, nickname] => {
+                    self.site
+                        .log_formats
+                        .insert(nickname.clone(), format.clone());
+                }
+                _ => self.error(
+                    &d.origin,
+                    "LogFormat takes a format and an optional nickname",
+                ),
+            },
+            "customlog" | "transferlog" => self.custom_log(d),
+            "loglevel" => {
+                let level = d
+                    .args
+                    .iter()
+                    .find(|a| !a.contains(':'))
+                    .and_then(|a| LogLevel::parse(a));
+                match level {
+                    Some(level) => self.site.log_level = Some(level),
+                    None if d.args.iter().all(|a| a.contains(':')) => {}
+                    None => self.error(
+                        &d.origin,
+                        format!(
+                            "LogLevel '{}': not one of {}",
+                            d.args.join(" "),
+                            LogLevel::NAMES.join(", ")
+                        ),
+                    ),
+                }
+            }
+            "limitrequestbody" => self.site.limit_request_body = self.number(d),
+            "limitrequestline" => self.site.limit_request_line = self.number(d).map(|n| n as usize),
+            "limitrequestfieldsize" => {
+                self.site.limit_request_field_size = self.number(d).map(|n| n as usize)
+            }
+            "limitrequestfields" => {
+                self.site.limit_request_fields = self.number(d).map(|n| n as usize)
+            }
+            "timeout" => self.site.timeout = self.number(d),
+            "keepalive" => self.site.keep_alive = Some(on(d)),
+            "keepalivetimeout" => {
+                let value = first.trim_end_matches("ms");
+                match value.parse::<u64>() {
+                    Ok(n) if first.ends_with("ms") => {
+                        self.site.keep_alive_timeout = Some(n.div_ceil(1000))
+                    }
+                    Ok(n) => self.site.keep_alive_timeout = Some(n),
+                    Err(_) => self.error(
+                        &d.origin,
+                        format!("KeepAliveTimeout '{first}' is not a number of seconds"),
+                    ),
+                }
+            }
+            "requestreadtimeout" => self.request_read_timeout(d),
+            "listenbacklog" => {
+                self.site.listen_backlog = self.number(d).map(|n| n.min(u64::from(u32::MAX)) as u32)
+            }
+            "pidfile" => self.site.pid_file = Some(self.path(first)),
+            "typesconfig" => {
+                let path = self.path(first);
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => self.site.mime_types.extend(crate::mime_types::parse(&text)),
+                    Err(err) => self.error(
+                        &d.origin,
+                        format!("TypesConfig '{}' cannot be read: {err}", path.display()),
+                    ),
+                }
+            }
+            "addtype" => {
+                if let Some((media_type, extensions)) = d.args.split_first() {
+                    for ext in extensions {
+                        let ext = ext.trim_start_matches('.').to_ascii_lowercase();
+                        self.site.mime_types.insert(ext, media_type.clone());
+                    }
+                }
+            }
+            "enablesendfile" => self.site.enable_sendfile = on(d),
+            "user" | "group" => {
+                if self.env.uid == 0 {
+                    self.not_yet(
+                        &d.origin,
+                        &format!("{} (running the workers as another user)", d.name),
+                    );
+                }
+                // Not root: httpd ignores them too.
+            }
+            "wsgipythonhome" => self.site.python_home = Some((self.path(first), d.origin.clone())),
+            "wsgipythonpath" => {
+                let paths: Vec<PathBuf> = first
+                    .split(':')
+                    .filter(|p| !p.is_empty())
+                    .map(|p| self.path(p))
+                    .collect();
+                self.site.python_path.extend(paths);
+            }
+            "wsgicallableobject" => self.site.callable = Some(first.to_owned()),
+            "wsgipassauthorization" => self.site.pass_authorization = on(d),
+            "wsgiscriptreloading" => self.site.script_reloading = Some(on(d)),
+            // Read through the check's report, or decided while reading.
+            "wsgidaemonprocess"
+            | "wsgiscriptalias"
+            | "wsgiprocessgroup"
+            | "wsgiapplicationgroup"
+            | "include"
+            | "includeoptional"
+            | "define"
+            | "undefine"
+            | "wsgiimportscript" => {}
+            "order" | "satisfy" => {}
+            "allow"
+                if d.args
+                    .iter()
+                    .map(|a| a.to_ascii_lowercase())
+                    .collect::<Vec<_>>()
+                    == ["from", "all"] => {}
+            "require"
+                if d.args
+                    .iter()
+                    .map(|a| a.to_ascii_lowercase())
+                    .collect::<Vec<_>>()
+                    == ["all", "granted"] => {}
+            _ => self.not_yet(&d.origin, &d.name),
+        }
+    }
+
+    fn number(&mut self, d: &Directive) -> Option<u64> {
+        match d.args.first().map(|a| a.parse::<u64>()) {
+            Some(Ok(n)) => Some(n),
+            _ => {
+                self.error(&d.origin, format!("{} takes a whole number", d.name));
+                None
+            }
+        }
+    }
+
+    fn listen(&mut self, d: &Directive) {
+        let Some(address) = d.args.first() else {
+            return;
+        };
+        if d.args
+            .get(1)
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+        {
+            self.not_yet(&d.origin, "Listen ... https");
+            return;
+        }
+        let (host, port) = match address.rsplit_once(':') {
+            Some((host, port)) => (
+                Some(
+                    host.trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .to_owned(),
+                ),
+                port,
+            ),
+            None => (None, address.as_str()),
+        };
+        match port.parse::<u16>() {
+            Ok(port) => self.site.listens.push((
+                host.filter(|h| !h.is_empty() && h != "*" && h != "0.0.0.0"),
+                port,
+            )),
+            Err(_) => self.error(&d.origin, format!("Listen '{address}': not a port")),
+        }
+    }
+
+    fn custom_log(&mut self, d: &Directive) {
+        let (path, format) = match d.args.as_slice() {
+            [path] => (path, None),
+            [path, format] => (path, Some(format)),
+            [_, _, condition, ..] => {
+                self.not_yet(
+                    &d.origin,
+                    &format!("a conditional access log ({condition})"),
+                );
+                return;
+            }
+            [] => return,
+        };
+        if path.starts_with('|') || path.starts_with("syslog") {
+            self.not_yet(&d.origin, "an access log to a program or syslog");
+            return;
+        }
+        let format = match format {
+            Some(f) => self
+                .site
+                .log_formats
+                .get(f)
+                .cloned()
+                .unwrap_or_else(|| f.clone()),
+            None => self
+                .site
+                .log_formats
+                .get("")
+                .cloned()
+                .unwrap_or_else(|| "common".to_owned()),
+        };
+        if let Err(err) = crate::access_format::AccessFormat::parse(&format) {
+            self.error(&d.origin, err.to_string());
+            return;
+        }
+        if self.site.access_log.is_some() {
+            self.not_yet(&d.origin, "a second access log");
+            return;
+        }
+        self.site.access_log = Some((LogDestination::File(self.path(path)), format));
+    }
+
+    fn request_read_timeout(&mut self, d: &Directive) {
+        let mut timeouts = self.site.request_read_timeout.unwrap_or_default();
+        for arg in &d.args {
+            let Some((stage, spec)) = arg.split_once('=') else {
+                self.error(
+                    &d.origin,
+                    format!("RequestReadTimeout '{arg}': write it as header=... or body=..."),
+                );
+                return;
+            };
+            let mut parts = spec.split(',');
+            let times = parts.next().unwrap_or("");
+            let (timeout, max) = match times.split_once('-') {
+                Some((t, m)) => (t.parse::<u64>(), m.parse::<u64>()),
+                None => (times.parse::<u64>(), Ok(0)),
+            };
+            let rate = match parts.next() {
+                Some(rate) => rate
+                    .strip_prefix("MinRate=")
+                    .or_else(|| rate.strip_prefix("minrate="))
+                    .and_then(|r| r.parse::<u64>().ok()),
+                None => Some(0),
+            };
+            let (Ok(timeout), Ok(max), Some(rate)) = (timeout, max, rate) else {
+                self.error(
+                    &d.origin,
+                    format!(
+                        "RequestReadTimeout '{arg}': not of the form {stage}=20-40,MinRate=500"
+                    ),
+                );
+                return;
+            };
+            match stage.to_ascii_lowercase().as_str() {
+                "header" => timeouts.header = (timeout, max, rate),
+                "body" => timeouts.body = (timeout, max, rate),
+                "handshake" => {}
+                _ => {
+                    self.error(
+                        &d.origin,
+                        format!(
+                            "RequestReadTimeout '{arg}': the stages are header, body and handshake"
+                        ),
+                    );
+                    return;
+                }
+            }
+        }
+        self.site.request_read_timeout = Some(timeouts);
+    }
+
+    /// The model, from what was read and the check's report.
+    fn finish(&mut self, report: &Report, options: &StartOptions) -> Option<ServerConfig> {
+        let site = std::mem::take(&mut self.site);
+        let (group, mounts) = self.group_and_mounts(report, &site)?;
+        let server_name = site
+            .server_name
+            .clone()
+            .unwrap_or_else(|| "localhost".to_owned());
+        let listeners: Vec<ListenerConfig> = site
+            .listens
+            .iter()
+            .map(|(host, port)| ListenerConfig {
+                host: host.clone(),
+                port: *port,
+                backlog: site.listen_backlog.unwrap_or(511),
+            })
+            .collect();
+        if listeners.is_empty() {
+            let origin = report.scripts.first().map(|s| s.origin.clone());
+            match origin {
+                Some(origin) => self.error(
+                    &origin,
+                    "the configuration has no Listen directive: add one, such as Listen 8080",
+                ),
+                None => return None,
+            }
+            return None;
+        }
+        let port = listeners[0].port;
+        let server_root = options.server_root.clone().unwrap_or_else(|| {
+            let tmp = self
+                .env
+                .tmpdir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("/tmp"));
+            tmp.join(format!("oxwsgi-{server_name}:{port}:{}", self.env.uid))
+        });
+        let mut all_mounts = Vec::new();
+        for (url, path, origin) in &site.aliases {
+            let Some(prefix) = MountPoint::parse(url) else {
+                self.error(
+                    origin,
+                    format!("Alias '{url}': the URL path must start with /"),
+                );
+                continue;
+            };
+            let target = if path.is_dir() {
+                StaticTarget::Directory(path.clone())
+            } else if path.is_file() {
+                StaticTarget::File(path.clone())
+            } else {
+                self.error(
+                    origin,
+                    format!(
+                        "Alias {url}: '{}' is neither a file nor a directory",
+                        path.display()
+                    ),
+                );
+                continue;
+            };
+            all_mounts.push(Mount {
+                prefix,
+                target: MountTarget::Static(target),
+            });
+        }
+        all_mounts.extend(mounts);
+        all_mounts.sort_by_key(|mount| std::cmp::Reverse(mount.prefix.as_str().len()));
+        let timeouts = site.request_read_timeout.unwrap_or_default();
+        let keep_alive = site.keep_alive.unwrap_or(true);
+        let document_root = site
+            .document_root
+            .clone()
+            .unwrap_or_else(|| server_root.join("htdocs"));
+        let error_log = if options.log_to_terminal {
+            LogDestination::Terminal
+        } else {
+            site.error_log
+                .clone()
+                .unwrap_or_else(|| LogDestination::File(server_root.join("error_log")))
+        };
+        let access_log = site
+            .access_log
+            .clone()
+            .map(|(destination, format)| AccessLogSettings {
+                destination: if options.log_to_terminal {
+                    LogDestination::Terminal
+                } else {
+                    destination
+                },
+                format,
+            });
+        Some(ServerConfig {
+            server_name,
+            listeners,
+            groups: vec![group],
+            mounts: all_mounts,
+            http: HttpSettings {
+                keep_alive_timeout: if keep_alive {
+                    seconds(site.keep_alive_timeout.unwrap_or(5))
+                } else {
+                    Duration::ZERO
+                },
+                header_timeout: seconds(timeouts.header.0.max(1)),
+                header_max_timeout: seconds(timeouts.header.1.max(timeouts.header.0).max(1)),
+                header_min_rate: timeouts.header.2,
+                body_timeout: seconds(timeouts.body.0.max(1)),
+                body_max_timeout: (timeouts.body.1 > 0).then(|| seconds(timeouts.body.1)),
+                body_min_rate: timeouts.body.2,
+                limit_request_body: match site.limit_request_body.unwrap_or(1 << 30) {
+                    0 => u64::MAX,
+                    limit => limit,
+                },
+                socket_timeout: seconds(site.timeout.unwrap_or(60).max(1)),
+                limit_request_line: site.limit_request_line.unwrap_or(8190).max(1),
+                limit_request_field_size: site.limit_request_field_size.unwrap_or(8190).max(1),
+                limit_request_fields: site.limit_request_fields.unwrap_or(100).max(1),
+                max_connections: 100,
+            },
+            logging: LogSettings {
+                level: site.log_level.unwrap_or(LogLevel::Warn),
+                error_log,
+                access_log,
+            },
+            locale: locale(None, self.env.locale.as_deref()),
+            static_files: StaticSettings {
+                overlay: false,
+                directory_index: site
+                    .directory_index
+                    .clone()
+                    .unwrap_or_else(|| Some("index.html".to_owned())),
+                directory_listing: site.directory_listing,
+                serve_hidden_files: false,
+                mime_types: site.mime_types.clone(),
+                enable_sendfile: site.enable_sendfile,
+                compress_responses: false,
+            },
+            pid_file: site
+                .pid_file
+                .clone()
+                .unwrap_or_else(|| server_root.join("oxwsgi.pid")),
+            document_root,
+            server_root,
+        })
+    }
+
+    /// The one process group and the applications it runs.
+    fn group_and_mounts(
+        &mut self,
+        report: &Report,
+        site: &Site,
+    ) -> Option<(ProcessGroup, Vec<Mount>)> {
+        let mut chosen: Option<Option<&str>> = None;
+        let mut application_group: Option<Option<&str>> = None;
+        let mut mounts = Vec::new();
+        for script in &report.scripts {
+            if script.pattern {
+                self.not_yet(&script.origin, "WSGIScriptAliasMatch");
+                continue;
+            }
+            let group = script
+                .process_group
+                .as_deref()
+                .filter(|g| *g != "%{GLOBAL}");
+            match chosen {
+                None => chosen = Some(group),
+                Some(previous) if previous != group => {
+                    self.not_yet(&script.origin, "a second process group on the same server (several WSGIDaemonProcess groups serving requests)");
+                    continue;
+                }
+                Some(_) => {}
+            }
+            let app_group = script.application_group.as_deref();
+            match application_group {
+                None => application_group = Some(app_group),
+                Some(previous) if previous != app_group => {
+                    self.not_yet(
+                        &script.origin,
+                        "scripts of one process group in different application groups",
+                    );
+                    continue;
+                }
+                Some(_) => {}
+            }
+            let path = self.path(&script.script);
+            if path.is_dir() {
+                self.not_yet(
+                    &script.origin,
+                    "a WSGIScriptAlias to a directory of scripts",
+                );
+                continue;
+            }
+            if !path.is_file() {
+                self.error(
+                    &script.origin,
+                    format!("the WSGI script '{}' does not exist", path.display()),
+                );
+                continue;
+            }
+            let Some(prefix) = MountPoint::parse(&script.url) else {
+                self.error(
+                    &script.origin,
+                    format!(
+                        "WSGIScriptAlias '{}': the URL path must start with /",
+                        script.url
+                    ),
+                );
+                continue;
+            };
+            mounts.push(Mount {
+                prefix,
+                target: MountTarget::Wsgi(WsgiApp {
+                    group: 0,
+                    entry: AppEntry::Script(path),
+                    callable: site
+                        .callable
+                        .clone()
+                        .unwrap_or_else(|| "application".to_owned()),
+                }),
+            });
+        }
+        let daemon = chosen
+            .flatten()
+            .and_then(|name| report.daemons.iter().find(|d| d.name == name));
+        let server_name = site
+            .server_name
+            .clone()
+            .unwrap_or_else(|| "localhost".to_owned());
+        let application_group = match application_group.flatten() {
+            Some("%{GLOBAL}") => String::new(),
+            Some(other) if other.starts_with("%{") => {
+                let origin = report.scripts[0].origin.clone();
+                self.not_yet(&origin, &format!("WSGIApplicationGroup {other}"));
+                String::new()
+            }
+            Some(name) => name.to_owned(),
+            None => {
+                // mod_wsgi's default: the server name (with a port other than 80 and 443) and
+                // the script's mount point.
+                let port = site.listens.first().map(|(_, p)| *p).unwrap_or(80);
+                let host = if port == 80 || port == 443 {
+                    server_name.clone()
+                } else {
+                    format!("{server_name}:{port}")
+                };
+                let mount = report
+                    .scripts
+                    .first()
+                    .map(|s| s.url.trim_end_matches('/').to_owned())
+                    .unwrap_or_default();
+                format!("{host}|{mount}")
+            }
+        };
+        let group = self.process_group(daemon, site, application_group)?;
+        Some((group, mounts))
+    }
+
+    fn process_group(
+        &mut self,
+        daemon: Option<&DaemonProcess>,
+        site: &Site,
+        application_group: String,
+    ) -> Option<ProcessGroup> {
+        let option = |name: &str| daemon.and_then(|d| d.options.get(name)).map(String::as_str);
+        let number = |name: &str| option(name).and_then(|v| v.parse::<u64>().ok());
+        let optional = |name: &str| number(name).filter(|n| *n > 0).map(seconds);
+        if let Some(daemon) = daemon {
+            for name in ["user", "group", "supplementary-groups"] {
+                if daemon.options.contains_key(name) {
+                    let value = &daemon.options[name];
+                    let current = current_user_name(self.env.uid);
+                    if name != "user" || current.as_deref() != Some(value.as_str()) {
+                        self.not_yet(&daemon.origin, &format!("WSGIDaemonProcess {name}={value} (running the workers as another user)"));
+                    }
+                }
+            }
+            for name in ["umask", "switch-interval"] {
+                if daemon.options.contains_key(name) {
+                    self.not_yet(&daemon.origin, &format!("WSGIDaemonProcess {name}="));
+                }
+            }
+        }
+        let home = match (option("python-home"), &site.python_home) {
+            (Some(dir), _) => Some((self.path(dir), daemon.map(|d| d.origin.clone()))),
+            (None, Some((dir, origin))) => Some((dir.clone(), Some(origin.clone()))),
+            (None, None) => None,
+        };
+        let home = match home {
+            Some((dir, origin)) => match inspect_python_home("python-home", &dir) {
+                Ok(home) => Some(home),
+                Err(err) => {
+                    if let Some(origin) = origin {
+                        self.error(&origin, err.to_string());
+                    }
+                    return None;
+                }
+            },
+            None => None,
+        };
+        let mut paths = match option("python-path") {
+            Some(list) => list
+                .split(':')
+                .filter(|p| !p.is_empty())
+                .map(|p| self.path(p))
+                .collect(),
+            None => site.python_path.clone(),
+        };
+        paths.dedup();
+        let working_directory = option("home")
+            .map(|h| self.path(h))
+            .unwrap_or_else(|| self.env.current_dir.clone());
+        let name = daemon
+            .map(|d| d.name.clone())
+            .unwrap_or_else(|| "default".to_owned());
+        Some(ProcessGroup {
+            name,
+            threads: number("threads").map_or(15, |n| n as usize),
+            processes: number("processes").map_or(1, |n| n as usize),
+            multiprocess: option("processes").is_some(),
+            python: PythonSettings {
+                home,
+                paths,
+                working_directory,
+            },
+            application_group,
+            queue_backlog: number("listen-backlog").map_or(100, |n| n.max(1) as usize),
+            queue_timeout: optional("queue-timeout").unwrap_or(LONG_QUEUE),
+            lifecycle: Lifecycle {
+                maximum_requests: number("maximum-requests").unwrap_or(0),
+                maximum_requests_jitter: 0,
+                restart_interval: optional("restart-interval"),
+                inactivity_timeout: optional("inactivity-timeout"),
+                request_timeout: optional("request-timeout"),
+                startup_timeout: optional("startup-timeout").unwrap_or(Duration::from_secs(15)),
+                graceful_timeout: number("graceful-timeout")
+                    .map_or(Duration::from_secs(15), seconds),
+                shutdown_timeout: number("shutdown-timeout")
+                    .map_or(Duration::from_secs(5), seconds),
+                deadlock_timeout: Some(
+                    number("deadlock-timeout").map_or(Duration::from_secs(300), seconds),
+                )
+                .filter(|d| !d.is_zero()),
+                reload_on_script_change: site.script_reloading.unwrap_or(true),
+            },
+            pass_authorization: site.pass_authorization,
+        })
+    }
+}
+
+/// mod_wsgi's queue has no timeout unless `queue-timeout` is set: a very long one.
+const LONG_QUEUE: Duration = Duration::from_secs(10 * 365 * 24 * 60 * 60);
+
+fn on(d: &Directive) -> bool {
+    d.args.first().is_some_and(|a| a.eq_ignore_ascii_case("on"))
+}
+
+fn current_user_name(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let id = fields.nth(1)?;
+        (id.parse::<u32>().ok()? == uid).then(|| name.to_owned())
+    })
+}

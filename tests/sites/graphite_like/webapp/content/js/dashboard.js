@@ -1,0 +1,2 @@
+// plotter dashboard stand-in
+window.plotter = {version: "stand-in"};
