@@ -68,6 +68,12 @@ pub(crate) fn banner(config: &ServerConfig, bound: &[SocketAddr]) -> String {
     if has_apps {
         for group in &config.groups {
             line("Python", oxwsgi_wsgi_bridge::describe_python(&group.python));
+            if let Some(run_as) = &group.run_as {
+                line(
+                    "Daemon User",
+                    format!("{} (uid {}, gid {})", run_as.user, run_as.uid, run_as.gid),
+                );
+            }
         }
     }
     line("Operating Mode", "daemon".to_owned());

@@ -13,6 +13,7 @@ mod error;
 pub mod mime_types;
 pub mod model;
 pub mod resolve;
+pub mod users;
 
 pub use error::ConfigError;
 pub use model::*;

@@ -137,6 +137,23 @@ pub struct ProcessGroup {
     /// Whether the `Authorization` header reaches the applications (mod_wsgi's
     /// `WSGIPassAuthorization`).
     pub pass_authorization: bool,
+    /// The user the workers switch to before Python starts; `None`: they stay the
+    /// supervisor's user.
+    pub run_as: Option<RunAs>,
+}
+
+/// A user to run as, looked up when the configuration was resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunAs {
+    /// The user's name, for messages and the banner.
+    pub user: String,
+    /// The user id.
+    pub uid: u32,
+    /// The primary group id.
+    pub gid: u32,
+    /// The supplementary group ids (the user's groups, as `initgroups` finds them, unless the
+    /// configuration names them).
+    pub groups: Vec<u32>,
 }
 
 /// The life of a group's worker processes: when they are replaced, and the time limits that

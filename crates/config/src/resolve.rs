@@ -161,6 +161,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         lifecycle,
         // Passed today; mod_wsgi-express passes it only with --pass-authorization.
         pass_authorization: true,
+        run_as: None,
     };
     crate::access_format::AccessFormat::parse(&args.access_log_format)?;
     let access_log = args.access_log.then(|| AccessLogSettings {

@@ -21,6 +21,7 @@
 mod adapter;
 mod control;
 mod lifecycle;
+mod privileges;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,6 +60,9 @@ pub enum WorkerError {
     /// The Python threads could not be started.
     #[error(transparent)]
     Pool(#[from] PoolStartError),
+    /// The worker could not become its group's user.
+    #[error(transparent)]
+    Switch(#[from] privileges::SwitchError),
     /// The runtime, a socket or the control pipe failed.
     #[error("{what}: {source}")]
     Io {
@@ -181,6 +185,10 @@ pub fn load(
         Some(settings) => Some(AccessLog::open(settings, &config.server_name)?),
         None => None,
     };
+    // The group's user, before any of its code (or Python's) runs.
+    if let Some(run_as) = &config.group(group).run_as {
+        privileges::switch_user(run_as)?;
+    }
     let has_apps = config.apps_of_group(group).next().is_some();
     let python = if has_apps {
         let python = oxwsgi_wsgi_bridge::initialize(&config.group(group).python)?;

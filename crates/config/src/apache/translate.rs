@@ -5,9 +5,13 @@
 //! `Listen` addresses, one process group (a `WSGIDaemonProcess`, or the default group when no
 //! script names one) running its `WSGIScriptAlias` applications, `DocumentRoot` and `Alias`
 //! static files, logs, limits and timeouts. A directive httpd would honour and oxwsgi does not
-//! yet (several process groups or virtual hosts, switching user, access rules other than
-//! "everyone", `SetEnv`, `Header`, …) stops the start with its file and line: a site that
-//! cannot run exactly as written never runs half.
+//! yet (several process groups or virtual hosts, access rules other than "everyone",
+//! `SetEnv`, `Header`, …) stops the start with its file and line: a site that cannot run
+//! exactly as written never runs half.
+//!
+//! Started as root, the workers switch to the group's `user=` (else httpd's `User`) before
+//! Python starts, and one must be named: they never run as root, as with mod_wsgi. Not root,
+//! they run as the current user, and a `user=` naming another is an error.
 //!
 //! Defaults are httpd's and mod_wsgi's, not mod_wsgi-express's: a daemon group has 15 threads,
 //! `Timeout` is 60 s, `KeepAliveTimeout` 5 s, `LimitRequestBody` 1 GiB, mod_reqtimeout's
@@ -146,6 +150,10 @@ struct Site {
     callable: Option<String>,
     pass_authorization: bool,
     script_reloading: Option<bool>,
+    user: Option<(String, Origin)>,
+    group: Option<String>,
+    /// Where to point an error about the site as a whole.
+    first_origin: Option<Origin>,
 }
 
 /// mod_reqtimeout's settings.
@@ -205,6 +213,7 @@ impl<'a> Translator<'a> {
     fn scope(&mut self, nodes: &'a [Node]) -> Vec<&'a Directive> {
         let mut scope = Vec::new();
         let mut virtual_host: Option<&Section> = None;
+        self.site.first_origin = nodes.first().map(|n| n.origin().clone());
         for node in nodes {
             match node {
                 Node::Directive(d) => scope.push(d),
@@ -432,15 +441,9 @@ impl<'a> Translator<'a> {
                 }
             }
             "enablesendfile" => self.site.enable_sendfile = on(d),
-            "user" | "group" => {
-                if self.env.uid == 0 {
-                    self.not_yet(
-                        &d.origin,
-                        &format!("{} (running the workers as another user)", d.name),
-                    );
-                }
-                // Not root: httpd ignores them too.
-            }
+            // The user of groups that name none; httpd ignores both unless started as root.
+            "user" => self.site.user = Some((first.to_owned(), d.origin.clone())),
+            "group" => self.site.group = Some(first.to_owned()),
             "wsgipythonhome" => self.site.python_home = Some((self.path(first), d.origin.clone())),
             "wsgipythonpath" => {
                 let paths: Vec<PathBuf> = first
@@ -878,16 +881,8 @@ impl<'a> Translator<'a> {
         let option = |name: &str| daemon.and_then(|d| d.options.get(name)).map(String::as_str);
         let number = |name: &str| option(name).and_then(|v| v.parse::<u64>().ok());
         let optional = |name: &str| number(name).filter(|n| *n > 0).map(seconds);
+        let run_as = self.run_as(daemon, site)?;
         if let Some(daemon) = daemon {
-            for name in ["user", "group", "supplementary-groups"] {
-                if daemon.options.contains_key(name) {
-                    let value = &daemon.options[name];
-                    let current = current_user_name(self.env.uid);
-                    if name != "user" || current.as_deref() != Some(value.as_str()) {
-                        self.not_yet(&daemon.origin, &format!("WSGIDaemonProcess {name}={value} (running the workers as another user)"));
-                    }
-                }
-            }
             for name in ["umask", "switch-interval"] {
                 if daemon.options.contains_key(name) {
                     self.not_yet(&daemon.origin, &format!("WSGIDaemonProcess {name}="));
@@ -957,7 +952,69 @@ impl<'a> Translator<'a> {
                 reload_on_script_change: site.script_reloading.unwrap_or(true),
             },
             pass_authorization: site.pass_authorization,
+            run_as,
         })
+    }
+
+    /// The user a group's workers run as: its `user=` (with `group=` and
+    /// `supplementary-groups=`), else httpd's `User` (and `Group`). Started as root, one must
+    /// be named (workers never run as root); otherwise they run as the current user, and a
+    /// `user=` naming another is an error.
+    fn run_as(&mut self, daemon: Option<&DaemonProcess>, site: &Site) -> Option<Option<RunAs>> {
+        let option = |name: &str| daemon.and_then(|d| d.options.get(name)).map(String::as_str);
+        let daemon_origin = daemon.map(|d| d.origin.clone());
+        if self.env.uid != 0 {
+            if let (Some(user), Some(origin)) = (option("user"), &daemon_origin) {
+                let current = crate::users::user_name(self.env.uid);
+                if current.as_deref() != Some(user) && user != format!("#{}", self.env.uid) {
+                    let current = current.unwrap_or_else(|| format!("#{}", self.env.uid));
+                    self.error(
+                        origin,
+                        format!(
+                            "WSGIDaemonProcess user={user}: only root can run the workers as \
+                             another user (oxwsgi runs as {current}); start it as root, or \
+                             remove user="
+                        ),
+                    );
+                    return None;
+                }
+            }
+            return Some(None);
+        }
+        let (user, origin, group) = match (option("user"), &site.user) {
+            (Some(user), _) => (
+                user.to_owned(),
+                daemon_origin.clone(),
+                option("group").map(str::to_owned),
+            ),
+            (None, Some((user, origin))) => (
+                user.clone(),
+                Some(origin.clone()),
+                option("group")
+                    .map(str::to_owned)
+                    .or_else(|| site.group.clone()),
+            ),
+            (None, None) => {
+                if let Some(origin) = daemon_origin.or_else(|| site.first_origin.clone()) {
+                    self.error(
+                        &origin,
+                        "oxwsgi was started as root and nothing names the user the workers run \
+                         as: add `User www-data` (or user= to the WSGIDaemonProcess); the \
+                         workers never run as root",
+                    );
+                }
+                return None;
+            }
+        };
+        match crate::users::run_as(&user, group.as_deref(), option("supplementary-groups")) {
+            Ok(run_as) => Some(Some(run_as)),
+            Err(why) => {
+                if let Some(origin) = origin {
+                    self.error(&origin, format!("user {user}: {why}"));
+                }
+                None
+            }
+        }
     }
 }
 
@@ -966,14 +1023,4 @@ const LONG_QUEUE: Duration = Duration::from_secs(10 * 365 * 24 * 60 * 60);
 
 fn on(d: &Directive) -> bool {
     d.args.first().is_some_and(|a| a.eq_ignore_ascii_case("on"))
-}
-
-fn current_user_name(uid: u32) -> Option<String> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|line| {
-        let mut fields = line.split(':');
-        let name = fields.next()?;
-        let id = fields.nth(1)?;
-        (id.parse::<u32>().ok()? == uid).then(|| name.to_owned())
-    })
 }
