@@ -77,6 +77,8 @@ pub const RUNS: &[&str] = &[
     "Require",
     "Options",
     "AllowOverride",
+    "User",
+    "Group",
     "Directory",
     "DirectoryMatch",
     "Location",
