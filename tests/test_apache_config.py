@@ -384,7 +384,8 @@ def test_workers_run_as_the_daemon_groups_user(tmp_path, site_dir):
         ) in result.stderr.splitlines()
         return
     user_directive()
-    srv = Server(["--config", conf], tmp_path, apache=True)
+    # Log files, not the terminal: the worker opens the error log before it switches user.
+    srv = Server(["--config", conf], tmp_path, apache=True, log_to_terminal=False)
     try:
         status, body = get(f"http://127.0.0.1:{port}/", {"Authorization": "Basic c2VjcmV0"})
         got = fields(body)
@@ -399,6 +400,9 @@ def test_workers_run_as_the_daemon_groups_user(tmp_path, site_dir):
         assert threads >= 5
     finally:
         srv.stop()
+    log = (srv.server_root / "error_log").read_text()
+    assert f"[worker:notice] [pid {worker}:" in log, log
+    assert "cannot open the error log" not in log, log
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="only root could run workers as root")

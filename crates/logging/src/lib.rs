@@ -80,6 +80,17 @@ pub fn redirect_stderr_to(path: &Path) -> std::io::Result<()> {
     streams::redirect_to(path)
 }
 
+/// Opens the error log for a later [`redirect_stderr_to_file`]: a worker opens it before it
+/// switches to its group's user, who may not be allowed to.
+pub fn open_error_log(path: &Path) -> std::io::Result<std::os::fd::OwnedFd> {
+    streams::open_log(path)
+}
+
+/// Like [`redirect_stderr_to`], with the log already open.
+pub fn redirect_stderr_to_file(file: std::os::fd::OwnedFd) -> std::io::Result<()> {
+    streams::redirect_to_file(file)
+}
+
 /// The tracing level that lets through the messages of an Apache level.
 fn tracing_level(level: LogLevel) -> Level {
     match level {

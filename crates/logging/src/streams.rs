@@ -124,13 +124,22 @@ pub fn terminal_stdout() -> io::Result<File> {
 /// Makes `path` (appended to) the error log: log lines, and whatever this process writes to
 /// descriptors 1 and 2.
 pub(crate) fn redirect_to(path: &Path) -> io::Result<()> {
-    let file = above_standard(
+    redirect_to_file(open_log(path)?)
+}
+
+/// Opens `path` for appending, on a descriptor above the standard range.
+pub(crate) fn open_log(path: &Path) -> io::Result<OwnedFd> {
+    above_standard(
         OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)?
             .into(),
-    )?;
+    )
+}
+
+/// Makes the open log `file` the destination of log lines, standard error and standard output.
+pub(crate) fn redirect_to_file(file: OwnedFd) -> io::Result<()> {
     if let Some(captured) = CAPTURED.get() {
         let mut log = captured.log.write().unwrap_or_else(PoisonError::into_inner);
         dup3(&file, &mut log, DupFlags::CLOEXEC)?;

@@ -166,6 +166,8 @@ pub struct LoadedWorker {
     apps: Vec<MountedApp>,
     url_space: UrlSpace,
     access_log: Option<AccessLog>,
+    /// The error log file, opened before the switch to the group's user.
+    error_log: Option<std::os::fd::OwnedFd>,
     entry_files: Vec<std::path::PathBuf>,
     group: usize,
 }
@@ -184,6 +186,18 @@ pub fn load(
     let access_log = match &config.logging.access_log {
         Some(settings) => Some(AccessLog::open(settings, &config.server_name)?),
         None => None,
+    };
+    // Opened now, and written to once the worker is ready: the group's user, switched to next,
+    // may not be allowed to open it.
+    let error_log = match &config.logging.error_log {
+        LogDestination::File(path) => match oxwsgi_logging::open_error_log(path) {
+            Ok(file) => Some(file),
+            Err(err) => {
+                tracing::error!("cannot open the error log {}: {err}", path.display());
+                None
+            }
+        },
+        LogDestination::Terminal => None,
     };
     // The group's user, before any of its code (or Python's) runs.
     if let Some(run_as) = &config.group(group).run_as {
@@ -243,6 +257,7 @@ pub fn load(
             static_files: config.static_files.clone(),
         },
         access_log,
+        error_log,
         entry_files,
         group,
     })
@@ -293,6 +308,7 @@ fn serve(
         listeners,
         front,
         access_log: worker.access_log,
+        error_log: worker.error_log,
         config,
         control: &control,
         activity: Arc::clone(&activity),
@@ -369,6 +385,7 @@ struct Serving<'a> {
     listeners: Vec<std::net::TcpListener>,
     front: FrontSettings,
     access_log: Option<AccessLog>,
+    error_log: Option<std::os::fd::OwnedFd>,
     config: &'a ServerConfig,
     control: &'a Arc<Control>,
     activity: Arc<Activity>,
@@ -423,10 +440,10 @@ impl Serving<'_> {
             };
 
             control.ready();
-            if let LogDestination::File(path) = &config.logging.error_log {
+            if let Some(file) = self.error_log {
                 // From now on, everything this process writes goes to the error log.
-                if let Err(err) = oxwsgi_logging::redirect_stderr_to(path) {
-                    tracing::error!("cannot open the error log {}: {err}", path.display());
+                if let Err(err) = oxwsgi_logging::redirect_stderr_to_file(file) {
+                    tracing::error!("cannot write to the error log: {err}");
                 }
             }
             let served = oxwsgi_http_front::serve(
