@@ -16,8 +16,11 @@ import textwrap
 import urllib.request
 
 import pytest
+import requests
 
-from support import BINARY, VENV, Server, free_port, port_is_listening, wait_until
+from support import (
+    BINARY, EXAMPLES, VENV, Server, free_port, port_is_listening, wait_until,
+)
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "sites"))
 from prepare import prepare  # noqa: E402
@@ -435,3 +438,62 @@ def test_workers_never_run_as_root(site_dir):
         "never run as root"
     ) in result.stderr.splitlines()
     assert not port_is_listening(port)
+
+
+def test_seed_000_serves_the_pecan_service_as_its_user(tmp_path, site_dir):
+    """Seed 000's pecan_test.conf as the seed writes it, with the paths changed to the test's
+    directory, user= to the test user, python-home= added (the seed's machine had Pecan in its
+    system Python; here it is in the test venv), and one line more: a second script in the same
+    group that shows its environ, so the test can see the Authorization header and the user."""
+    shutil.copytree(EXAMPLES / "pecan", site_dir / "pecan_test")
+    write(site_dir / "pecan_test" / "whoami.wsgi", RECORDING_APP)
+    port = free_port()
+    user = f" user={TEST_USER}" if TEST_USER else ""
+    conf = write(
+        site_dir / "pecan_test.conf",
+        f"""
+        Listen 127.0.0.1:{port}
+        ServerName pecan_test
+
+        WSGIDaemonProcess pecan_test threads=5{user} python-home={VENV}
+        WSGIPassAuthorization On
+        WSGIScriptAlias / {site_dir}/pecan_test/app.wsgi
+        WSGIProcessgroup pecan_test
+        WSGIApplicationgroup %{{GLOBAL}}
+        Order deny,allow
+        Allow from all
+        WSGIScriptAlias /whoami {site_dir}/pecan_test/whoami.wsgi
+        """,
+    )
+    if TEST_USER:
+        user_directive()
+    srv = Server(["--config", conf], tmp_path, apache=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        assert requests.get(url + "/").json() == {
+            "service": "pecanrest",
+            "resources": ["deployments"],
+        }
+        created = requests.post(url + "/deployments", json={"app": "wordpress"})
+        assert (created.status_code, created.json()) == (
+            201, {"id": 1, "app": "wordpress", "state": "deploying"})
+        updated = requests.put(url + "/deployments/1", json={"state": "running"})
+        assert (updated.status_code, updated.json()) == (
+            200, {"id": 1, "app": "wordpress", "state": "running"})
+        assert requests.get(url + "/deployments").json() == {
+            "deployments": [{"id": 1, "app": "wordpress", "state": "running"}]
+        }
+        got = fields(requests.get(url + "/whoami", headers={"Authorization": "Bearer t0k"}).text)
+        assert got["authorization"] == "Bearer t0k"
+        assert got["process_group"] == "pecan_test"
+        assert got["threads"] == "True"
+        expected_uid = pwd.getpwnam(TEST_USER).pw_uid if TEST_USER else os.getuid()
+        assert int(got["uid"]) == expected_uid
+        (worker,) = srv.worker_pids()
+        assert int(got["pid"]) == worker
+        # 5 request threads, besides the I/O and housekeeping ones.
+        names = [open(f"/proc/{worker}/task/{t}/comm").read().strip()
+                 for t in os.listdir(f"/proc/{worker}/task")]
+        assert len([n for n in names if n.startswith("python")]) == 5, names
+    finally:
+        srv.stop()
