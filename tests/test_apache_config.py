@@ -8,6 +8,7 @@ which fills in ${SITE_DIR}, ${PORT_A}, ${PORT_B}, ${TEST_USER} and ${TEST_GROUP}
 
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import sys
@@ -497,3 +498,65 @@ def test_seed_000_serves_the_pecan_service_as_its_user(tmp_path, site_dir):
         assert len([n for n in names if n.startswith("python")]) == 5, names
     finally:
         srv.stop()
+
+
+def test_keystone_like_site_serves_each_port_from_its_own_group(tmp_path):
+    """tests/sites/keystone_like (an OpenStack API service): two Listen ports, a
+    <VirtualHost> and a WSGIDaemonProcess per port. Each group's workers accept on their own
+    port only (no hop between groups), run as the site's user, pass Authorization, honour
+    LimitRequestBody, and write the virtual host's own access log in its own format.
+    (README 1.5, TraceEnable off → 405, is not done yet.)"""
+    shared = tempfile.mkdtemp(prefix="oxwsgi-site-")
+    try:
+        os.chmod(shared, 0o755)
+        env = prepare("keystone_like", shared)
+        subprocess.run(["chmod", "-R", "a+rX", shared], check=True)
+        if TEST_USER:
+            user_directive()
+            env.update(TEST_USER=TEST_USER, TEST_GROUP=TEST_USER)
+        site = env["SITE_DIR"]
+        # The site's own log files (the workers open them before switching user).
+        srv = Server(["--config", f"{site}/site.conf"], tmp_path, apache=True, env=env,
+                     log_to_terminal=False)
+        try:
+            a, b = int(env["PORT_A"]), int(env["PORT_B"])
+            headers = {"User-Agent": "sites-test", "Authorization": "Bearer token-123"}
+            got = fields(requests.get(f"http://127.0.0.1:{a}/v3/auth", headers=headers).text)
+            assert (got["app"], got["process_group"], got["application_group"]) == (
+                "warden-public", "warden-public", "")
+            assert (got["authorization"], got["script_name"], got["path_info"]) == (
+                "Bearer token-123", "", "/v3/auth")
+            assert got["multiprocess"] == "True"
+            headers = {"User-Agent": "sites-test", "Authorization": "Bearer admin-9",
+                       "Host": f"localhost:{b}"}
+            got = fields(requests.get(f"http://127.0.0.1:{b}/v3", headers=headers).text)
+            assert (got["app"], got["process_group"], got["authorization"]) == (
+                "warden-admin", "warden-admin", "Bearer admin-9")
+
+            fits = requests.post(f"http://127.0.0.1:{a}/v3", data=b"x" * 114688)
+            assert (fits.status_code, fields(fits.text)["body_bytes"]) == (200, "114688")
+            too_big = requests.post(f"http://127.0.0.1:{a}/v3", data=b"x" * 114689)
+            assert too_big.status_code == 413
+
+            pids = {a: set(), b: set()}
+            for port in (a, b):
+                for _ in range(20):
+                    got = fields(requests.get(f"http://127.0.0.1:{port}/",
+                                              headers={"Connection": "close"}).text)
+                    pids[port].add(int(got["pid"]))
+                    expected = pwd.getpwnam(TEST_USER).pw_uid if TEST_USER else os.getuid()
+                    assert int(got["uid"]) == expected
+            assert len(pids[a]) <= 2 and len(pids[b]) == 1 and not pids[a] & pids[b], pids
+        finally:
+            srv.stop()
+        public = open(f"{site}/logs/warden-public-access.log").read()
+        assert re.search(r'^127\.0\.0\.1 - - \[[^]]+\] "GET /v3/auth HTTP/1\.1" 200 \d+ "-" '
+                         r'"sites-test" \d+\(us\)$', public, re.MULTILINE), public
+        assert re.search(r'^127\.0\.0\.1 - - \[[^]]+\] "POST /v3 HTTP/1\.1" 413 ', public,
+                         re.MULTILINE), public
+        admin = open(f"{site}/logs/warden-admin-access.log").read()
+        assert re.search(r'^127\.0\.0\.1 - - \[[^]]+\] "GET /v3 HTTP/1\.1" 200 \d+ "-" '
+                         r'"sites-test"$', admin, re.MULTILINE), admin
+        assert "/v3/auth" not in admin
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)

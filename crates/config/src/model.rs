@@ -46,6 +46,11 @@ impl ServerConfig {
         &self.groups[index]
     }
 
+    /// The logs of a group's workers: its own, or the server's.
+    pub fn logging_of_group(&self, index: usize) -> &LogSettings {
+        self.groups[index].logging.as_ref().unwrap_or(&self.logging)
+    }
+
     /// The WSGI applications of one group, with their mount points, in mount order.
     pub fn apps_of_group(&self, group: usize) -> impl Iterator<Item = (&MountPoint, &WsgiApp)> {
         self.mounts
@@ -140,6 +145,19 @@ pub struct ProcessGroup {
     /// The user the workers switch to before Python starts; `None`: they stay the
     /// supervisor's user.
     pub run_as: Option<RunAs>,
+    /// The listeners (indexes into [`ServerConfig::listeners`]) the group's workers accept
+    /// on; every one when empty. Groups that share none are each reached directly.
+    pub listeners: Vec<usize>,
+    /// The group's own logs (those of the one virtual host it serves); the server's when
+    /// `None`.
+    pub logging: Option<LogSettings>,
+}
+
+impl ProcessGroup {
+    /// Whether the group's workers accept on listener `index`.
+    pub fn serves_listener(&self, index: usize) -> bool {
+        self.listeners.is_empty() || self.listeners.contains(&index)
+    }
 }
 
 /// A user to run as, looked up when the configuration was resolved.
@@ -311,6 +329,9 @@ pub struct Mount {
     pub prefix: MountPoint,
     /// What answers there.
     pub target: MountTarget,
+    /// For static files: the only process group that serves them (those of one virtual
+    /// host); every group when `None`. An application's group is in its [`WsgiApp`].
+    pub group: Option<usize>,
 }
 
 /// What answers requests under a mount point.

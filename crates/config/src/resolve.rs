@@ -162,6 +162,8 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         // Passed today; mod_wsgi-express passes it only with --pass-authorization.
         pass_authorization: true,
         run_as: None,
+        listeners: Vec::new(),
+        logging: None,
     };
     crate::access_format::AccessFormat::parse(&args.access_log_format)?;
     let access_log = args.access_log.then(|| AccessLogSettings {
@@ -190,6 +192,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
                         entry,
                         callable: args.callable_object.clone(),
                     }),
+                    group: None,
                 });
             }
             mounts
@@ -288,6 +291,7 @@ fn url_aliases(values: &[String], env: &Environment) -> Result<Vec<Mount>, Confi
         mounts.push(Mount {
             prefix,
             target: MountTarget::Static(target),
+            group: None,
         });
     }
     Ok(mounts)

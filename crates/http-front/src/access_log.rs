@@ -62,12 +62,61 @@ pub struct AccessLog {
     lines: mpsc::Sender<String>,
 }
 
+/// An access log whose destination is open and whose writer thread is not started yet: a
+/// worker opens its log before it switches user, and starts threads only after.
+pub struct OpenedAccessLog {
+    format: AccessFormat,
+    sink: Box<dyn Write + Send>,
+    server_name: String,
+}
+
+impl std::fmt::Debug for OpenedAccessLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenedAccessLog").finish_non_exhaustive()
+    }
+}
+
+impl OpenedAccessLog {
+    /// Starts the writer thread.
+    pub fn start(self) -> Result<AccessLog, AccessLogError> {
+        let OpenedAccessLog {
+            format,
+            sink,
+            server_name,
+        } = self;
+        let (lines, receiver) = mpsc::channel::<String>();
+        std::thread::Builder::new()
+            .name("access-log".into())
+            .spawn(move || write_lines(receiver, sink))
+            .map_err(|source| AccessLogError::Open {
+                path: PathBuf::from("(access log writer thread)"),
+                source,
+            })?;
+        Ok(AccessLog {
+            request_headers: header_names(&format.request_headers),
+            response_headers: header_names(&format.response_headers),
+            format,
+            server_name,
+            lines,
+        })
+    }
+}
+
 impl AccessLog {
     /// Parses the format and opens the destination, starting the writer thread.
     pub fn open(
         settings: &AccessLogSettings,
         server_name: &str,
     ) -> Result<AccessLog, AccessLogError> {
+        AccessLog::prepare(settings, server_name)?.start()
+    }
+
+    /// Parses the format and opens the destination; [`OpenedAccessLog::start`] starts the
+    /// writer thread.
+    pub fn prepare(
+        settings: &AccessLogSettings,
+        server_name: &str,
+    ) -> Result<OpenedAccessLog, AccessLogError> {
         let format = AccessFormat::parse(&settings.format)?;
         let sink: Box<dyn Write + Send> = match &settings.destination {
             // The server's own duplicate of standard output: the application may close
@@ -91,20 +140,10 @@ impl AccessLog {
                     })?,
             ),
         };
-        let (lines, receiver) = mpsc::channel::<String>();
-        std::thread::Builder::new()
-            .name("access-log".into())
-            .spawn(move || write_lines(receiver, sink))
-            .map_err(|source| AccessLogError::Open {
-                path: PathBuf::from("(access log writer thread)"),
-                source,
-            })?;
-        Ok(AccessLog {
-            request_headers: header_names(&format.request_headers),
-            response_headers: header_names(&format.response_headers),
+        Ok(OpenedAccessLog {
             format,
+            sink,
             server_name: server_name.to_owned(),
-            lines,
         })
     }
 

@@ -35,7 +35,7 @@ use std::path::PathBuf;
 use oxwsgi_config::{HttpSettings, MountPoint, StaticSettings, StaticTarget};
 use tokio::sync::watch;
 
-pub use access_log::{AccessLog, AccessLogError};
+pub use access_log::{AccessLog, AccessLogError, OpenedAccessLog};
 pub use application::{
     AppBody, AppError, AppRequest, AppResponse, Application, BodyError, BoxError, FileRegion,
     InFlightGuard,
@@ -93,12 +93,13 @@ pub struct ServeReport {
     pub connections_cut: usize,
 }
 
-/// Serves `listeners` (already listening) until `stop` turns true, then drains: no new
+/// Serves `listeners` (already listening; each with the index [`AppRequest::listener`]
+/// carries for it) until `stop` turns true, then drains: no new
 /// connections are accepted, every further response closes its connection, in-flight requests
 /// finish, idle connections close after the keep-alive timeout, and after `grace` whatever is
 /// left is cut.
 pub async fn serve<A: Application>(
-    listeners: Vec<std::net::TcpListener>,
+    listeners: Vec<(usize, std::net::TcpListener)>,
     app: Arc<A>,
     settings: FrontSettings,
     access_log: Option<AccessLog>,
@@ -135,7 +136,7 @@ pub async fn serve<A: Application>(
         settings,
     });
     let (open_tx, open_rx) = watch::channel(());
-    for (index, listener) in listeners.into_iter().enumerate() {
+    for (index, listener) in listeners {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         tokio::spawn(listener::accept_loop(
             listener,

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use oxwsgi_config::{AppEntry, LogDestination, MountTarget, ServerConfig};
 use oxwsgi_http_front::{
-    AccessLog, AccessLogError, Application, FrontSettings, NoApplication, UrlSpace,
+    AccessLog, AccessLogError, Application, FrontSettings, NoApplication, OpenedAccessLog, UrlSpace,
 };
 use oxwsgi_logging::notice;
 use oxwsgi_process::{ReplaceReason, WorkerStart, exit_status, fds, sockets};
@@ -101,7 +101,7 @@ pub fn run() -> i32 {
     if parent != Some(start.supervisor_pid) {
         return exit_status::STOPPED;
     }
-    oxwsgi_logging::init(start.config.logging.level);
+    oxwsgi_logging::init(start.config.logging_of_group(start.group).level);
 
     let adopted = Control::adopt(start.control_fd).and_then(|control| {
         let listeners = start
@@ -183,13 +183,14 @@ pub fn load(
 ) -> Result<LoadedWorker, WorkerError> {
     // Opened before any application code runs: an application that closes a standard
     // descriptor at import must not see the access log take its number.
-    let access_log = match &config.logging.access_log {
-        Some(settings) => Some(AccessLog::open(settings, &config.server_name)?),
+    let logging = config.logging_of_group(group);
+    let access_log = match &logging.access_log {
+        Some(settings) => Some(AccessLog::prepare(settings, &config.server_name)?),
         None => None,
     };
     // Opened now, and written to once the worker is ready: the group's user, switched to next,
     // may not be allowed to open it.
-    let error_log = match &config.logging.error_log {
+    let error_log = match &logging.error_log {
         LogDestination::File(path) => match oxwsgi_logging::open_error_log(path) {
             Ok(file) => Some(file),
             Err(err) => {
@@ -199,10 +200,12 @@ pub fn load(
         },
         LogDestination::Terminal => None,
     };
-    // The group's user, before any of its code (or Python's) runs.
+    // The group's user, before any of its code (or Python's) runs, and before any thread
+    // starts (the switch changes the calling thread only).
     if let Some(run_as) = &config.group(group).run_as {
         privileges::switch_user(run_as)?;
     }
+    let access_log = access_log.map(OpenedAccessLog::start).transpose()?;
     let has_apps = config.apps_of_group(group).next().is_some();
     let python = if has_apps {
         let python = oxwsgi_wsgi_bridge::initialize(&config.group(group).python)?;
@@ -242,6 +245,7 @@ pub fn load(
     let aliases = config
         .mounts
         .iter()
+        .filter(|mount| mount.group.is_none_or(|only| only == group))
         .filter_map(|mount| match &mount.target {
             MountTarget::Static(target) => Some((mount.prefix.clone(), target.clone())),
             MountTarget::Wsgi(_) => None,
@@ -290,8 +294,16 @@ fn serve(
 ) -> Result<Stopped, WorkerError> {
     let group = config.group(worker.group);
     let lifecycle = &group.lifecycle;
-    for (socket, listener) in listeners.iter().zip(&config.listeners) {
-        sockets::listen(socket, listener.backlog).map_err(WorkerError::io("cannot listen"))?;
+    // The group's listeners only, each with its index in the configuration (the environ
+    // describes a request's listener by it).
+    let listeners: Vec<(usize, std::net::TcpListener)> = listeners
+        .into_iter()
+        .enumerate()
+        .filter(|(index, _)| group.serves_listener(*index))
+        .collect();
+    for (index, socket) in &listeners {
+        let backlog = config.listeners[*index].backlog;
+        sockets::listen(socket, backlog).map_err(WorkerError::io("cannot listen"))?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(io_threads(group.processes))
@@ -324,14 +336,20 @@ fn serve(
         return Ok(stopped);
     };
 
-    let identities = serving
+    // Indexed like the configuration's listeners; those of other groups are never asked for.
+    let identities = config
         .listeners
         .iter()
-        .zip(&config.listeners)
-        .map(|(socket, listener)| {
+        .enumerate()
+        .map(|(index, listener)| {
+            let socket = serving.listeners.iter().find(|(i, _)| *i == index);
+            let port = match socket {
+                Some((_, socket)) => socket.local_addr()?.port(),
+                None => listener.port,
+            };
             Ok(ListenerIdentity {
                 host: listener.host.clone().unwrap_or_default(),
-                port: socket.local_addr()?.port(),
+                port,
                 scheme: "http",
             })
         })
@@ -382,7 +400,7 @@ fn serve(
 
 /// What serving needs besides the application.
 struct Serving<'a> {
-    listeners: Vec<std::net::TcpListener>,
+    listeners: Vec<(usize, std::net::TcpListener)>,
     front: FrontSettings,
     access_log: Option<AccessLog>,
     error_log: Option<std::os::fd::OwnedFd>,

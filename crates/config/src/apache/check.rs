@@ -52,6 +52,8 @@ pub struct ScriptMount {
     pub script: String,
     /// The `<VirtualHost>` it is in, by its address, if any.
     pub virtual_host: Option<String>,
+    /// Where that `<VirtualHost>` starts.
+    pub virtual_host_origin: Option<Origin>,
     /// The daemon process group, or `None` for the default group.
     pub process_group: Option<String>,
     /// The application group as written (`%{GLOBAL}`, …), if set.
@@ -415,6 +417,11 @@ impl<'a> Checker<'a> {
             .iter()
             .find(|s| s.is("VirtualHost"))
             .map(|s| s.args.join(" "));
+        let virtual_host_origin = scope
+            .sections
+            .iter()
+            .find(|s| s.is("VirtualHost"))
+            .map(|s| s.origin.clone());
         let vhost_nodes = scope
             .sections
             .iter()
@@ -429,6 +436,7 @@ impl<'a> Checker<'a> {
             pattern: directive.is("WSGIScriptAliasMatch"),
             script: script.clone(),
             virtual_host,
+            virtual_host_origin,
             process_group,
             application_group,
             origin: directive.origin.clone(),

@@ -415,7 +415,9 @@ pub const SPECS: &[Spec] = &[
         "TraceEnable",
         "core",
         C::SERVER_VHOST,
-        I("TRACE goes to the application like any method"),
+        I(
+            "TRACE goes to the application like any method (httpd answers it itself: an echo, or 405 with TraceEnable off); not yet honoured",
+        ),
     ),
     d(
         "HttpProtocolOptions",

@@ -1,10 +1,12 @@
 //! From a checked Apache configuration to the [`ServerConfig`] the server runs: the second
 //! front end of the one model (the command line is the first).
 //!
-//! What runs so far is one site: the main server and at most one `<VirtualHost>`, with its
-//! `Listen` addresses, one process group (a `WSGIDaemonProcess`, or the default group when no
-//! script names one) running its `WSGIScriptAlias` applications, `DocumentRoot` and `Alias`
-//! static files, logs, limits and timeouts. A directive httpd would honour and oxwsgi does not
+//! What runs so far: the main server and at most one `<VirtualHost>`, or several
+//! `<VirtualHost>`s each on addresses of its own; each with one process group (a
+//! `WSGIDaemonProcess`, or the default group when no script names one) running its
+//! `WSGIScriptAlias` applications, `DocumentRoot` and `Alias` static files, logs, limits and
+//! timeouts. With several, each group's workers accept on its own virtual host's addresses
+//! only: a request reaches its group with no hop. A directive httpd would honour and oxwsgi does not
 //! yet (several process groups or virtual hosts, access rules other than "everyone",
 //! `SetEnv`, `Header`, …) stops the start with its file and line: a site that cannot run
 //! exactly as written never runs half.
@@ -110,11 +112,23 @@ pub fn server_config(
         errors: Vec::new(),
         site: Site::default(),
     };
-    let scope = t.scope(&config.nodes);
-    for directive in &scope {
-        t.directive(directive);
+    t.site.first_origin = config.nodes.first().map(|n| n.origin().clone());
+    let mut virtual_hosts = Vec::new();
+    for node in &config.nodes {
+        match node {
+            Node::Directive(d) => t.directive(d),
+            Node::Section(s) if s.is("VirtualHost") => virtual_hosts.push(s),
+            Node::Section(s) => t.section(s),
+        }
     }
-    let config = t.finish(report, options);
+    let config = if virtual_hosts.len() <= 1 {
+        for vhost in &virtual_hosts {
+            t.apply(vhost);
+        }
+        t.finish(report, options)
+    } else {
+        t.several_hosts(&virtual_hosts, report, options)
+    };
     if t.errors.is_empty() {
         config.ok_or_else(Vec::new)
     } else {
@@ -123,7 +137,7 @@ pub fn server_config(
 }
 
 /// What the site's directives set.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Site {
     listens: Vec<(Option<String>, u16)>,
     server_name: Option<String>,
@@ -159,7 +173,7 @@ struct Site {
 }
 
 /// mod_reqtimeout's settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ReadTimeouts {
     header: (u64, u64, u64),
     body: (u64, u64, u64),
@@ -210,34 +224,183 @@ impl<'a> Translator<'a> {
         }
     }
 
-    /// The site's directives: the main server's, then its one virtual host's (which win), with
-    /// the sections checked for what they may hold.
-    fn scope(&mut self, nodes: &'a [Node]) -> Vec<&'a Directive> {
-        let mut scope = Vec::new();
-        let mut virtual_host: Option<&Section> = None;
-        self.site.first_origin = nodes.first().map(|n| n.origin().clone());
-        for node in nodes {
+    /// A virtual host's directives and sections, over what the main server set.
+    fn apply(&mut self, vhost: &Section) {
+        for node in &vhost.children {
             match node {
-                Node::Directive(d) => scope.push(d),
-                Node::Section(s) if s.is("VirtualHost") => {
-                    if virtual_host.is_some() {
-                        self.not_yet(&s.origin, "a second <VirtualHost>");
-                    } else {
-                        virtual_host = Some(s);
-                    }
-                }
+                Node::Directive(d) => self.directive(d),
                 Node::Section(s) => self.section(s),
             }
         }
-        if let Some(vhost) = virtual_host {
-            for node in &vhost.children {
-                match node {
-                    Node::Directive(d) => scope.push(d),
-                    Node::Section(s) => self.section(s),
+    }
+
+    /// Several `<VirtualHost>`s: each on addresses of its own, served by a process group of
+    /// its own, whose workers accept on those addresses only (no hop between them). What
+    /// the model keeps once for the server (limits, timeouts, the document root) must be the
+    /// same in all.
+    fn several_hosts(
+        &mut self,
+        virtual_hosts: &[&Section],
+        report: &Report,
+        options: &StartOptions,
+    ) -> Option<ServerConfig> {
+        if let Some(script) = report
+            .scripts
+            .iter()
+            .find(|s| s.virtual_host_origin.is_none())
+        {
+            self.not_yet(
+                &script.origin,
+                "a WSGIScriptAlias outside the <VirtualHost>s when there are several",
+            );
+            return None;
+        }
+        let base = std::mem::take(&mut self.site);
+        let mut merged: Option<ServerConfig> = None;
+        let mut claimed: Vec<Option<Origin>> = vec![None; base.listens.len()];
+        for vhost in virtual_hosts {
+            self.site = base.clone();
+            self.apply(vhost);
+            let scripts = report
+                .scripts
+                .iter()
+                .filter(|s| s.virtual_host_origin.as_ref() == Some(&vhost.origin))
+                .cloned()
+                .collect();
+            let one_host = Report {
+                scripts,
+                daemons: report.daemons.clone(),
+                ..Report::default()
+            };
+            let Some(one) = self.finish(&one_host, options) else {
+                continue;
+            };
+            let listeners = self.vhost_listeners(vhost, &one.listeners);
+            for &index in &listeners {
+                if claimed[index].is_some() {
+                    self.not_yet(
+                        &vhost.origin,
+                        "two <VirtualHost>s on the same address (name-based virtual hosts)",
+                    );
+                    return None;
+                }
+                claimed[index] = Some(vhost.origin.clone());
+            }
+            let mut group = one.groups[0].clone();
+            group.listeners = listeners;
+            group.logging = Some(one.logging.clone());
+            match &mut merged {
+                None => {
+                    let mut first = one;
+                    for mount in &mut first.mounts {
+                        if matches!(mount.target, MountTarget::Static(_)) {
+                            mount.group = Some(0);
+                        }
+                    }
+                    first.groups = vec![group];
+                    merged = Some(first);
+                }
+                Some(all) => {
+                    if one.http != all.http
+                        || one.document_root != all.document_root
+                        || one.static_files != all.static_files
+                    {
+                        self.not_yet(
+                            &vhost.origin,
+                            "<VirtualHost>s with different limits, timeouts, document roots or \
+                             static-file settings",
+                        );
+                        return None;
+                    }
+                    if all.groups.iter().any(|g| g.name == group.name) {
+                        self.not_yet(&vhost.origin, "a process group serving two <VirtualHost>s");
+                        return None;
+                    }
+                    let index = all.groups.len();
+                    all.groups.push(group);
+                    for mut mount in one.mounts {
+                        match &mut mount.target {
+                            MountTarget::Wsgi(app) => app.group = index,
+                            MountTarget::Static(_) => mount.group = Some(index),
+                        }
+                        all.mounts.push(mount);
+                    }
                 }
             }
         }
-        scope
+        let mut merged = merged?;
+        if let Some(index) = claimed.iter().position(Option::is_none) {
+            let listen = &merged.listeners[index];
+            let address = format!("{}:{}", listen.host.as_deref().unwrap_or("*"), listen.port);
+            let origin = virtual_hosts[0].origin.clone();
+            self.not_yet(
+                &origin,
+                &format!("Listen {address}, which none of the <VirtualHost>s serves,"),
+            );
+            return None;
+        }
+        merged
+            .mounts
+            .sort_by_key(|mount| std::cmp::Reverse(mount.prefix.as_str().len()));
+        // The supervisor's own messages go to the main server's log.
+        merged.logging = self.logging(&base, options, &merged.server_root);
+        Some(merged)
+    }
+
+    /// The listeners (indexes) a `<VirtualHost addr:port ...>` answers on.
+    fn vhost_listeners(&mut self, vhost: &Section, listeners: &[ListenerConfig]) -> Vec<usize> {
+        let mut found = Vec::new();
+        for address in &vhost.args {
+            let (host, port) = match address.rsplit_once(':') {
+                Some((host, port)) => (host.trim_start_matches('[').trim_end_matches(']'), port),
+                None => (address.as_str(), "*"),
+            };
+            let any_host = matches!(host, "*" | "_default_" | "0.0.0.0" | "::");
+            let matching: Vec<usize> = listeners
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| port == "*" || port.parse() == Ok(l.port))
+                .filter(|(_, l)| any_host || l.host.is_none() || l.host.as_deref() == Some(host))
+                .map(|(i, _)| i)
+                .collect();
+            if matching.is_empty() {
+                self.error(
+                    &vhost.origin,
+                    format!("<VirtualHost {address}> matches no Listen address"),
+                );
+            }
+            found.extend(matching);
+        }
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+
+    /// The logs a site's directives describe.
+    fn logging(&self, site: &Site, options: &StartOptions, server_root: &Path) -> LogSettings {
+        let error_log = if options.log_to_terminal {
+            LogDestination::Terminal
+        } else {
+            site.error_log
+                .clone()
+                .unwrap_or_else(|| LogDestination::File(server_root.join("error_log")))
+        };
+        let access_log = site
+            .access_log
+            .clone()
+            .map(|(destination, format)| AccessLogSettings {
+                destination: if options.log_to_terminal {
+                    LogDestination::Terminal
+                } else {
+                    destination
+                },
+                format,
+            });
+        LogSettings {
+            level: site.log_level.unwrap_or(LogLevel::Warn),
+            error_log,
+            access_log,
+        }
     }
 
     /// A `<Directory>`, `<Location>` or `<Files>` section: what it holds must mean the same
@@ -681,6 +844,7 @@ impl<'a> Translator<'a> {
             all_mounts.push(Mount {
                 prefix,
                 target: MountTarget::Static(target),
+                group: None,
             });
         }
         all_mounts.extend(mounts);
@@ -691,24 +855,7 @@ impl<'a> Translator<'a> {
             .document_root
             .clone()
             .unwrap_or_else(|| server_root.join("htdocs"));
-        let error_log = if options.log_to_terminal {
-            LogDestination::Terminal
-        } else {
-            site.error_log
-                .clone()
-                .unwrap_or_else(|| LogDestination::File(server_root.join("error_log")))
-        };
-        let access_log = site
-            .access_log
-            .clone()
-            .map(|(destination, format)| AccessLogSettings {
-                destination: if options.log_to_terminal {
-                    LogDestination::Terminal
-                } else {
-                    destination
-                },
-                format,
-            });
+        let logging = self.logging(&site, options, &server_root);
         Some(ServerConfig {
             server_name,
             listeners,
@@ -736,11 +883,7 @@ impl<'a> Translator<'a> {
                 limit_request_fields: site.limit_request_fields.unwrap_or(100).max(1),
                 max_connections: 100,
             },
-            logging: LogSettings {
-                level: site.log_level.unwrap_or(LogLevel::Warn),
-                error_log,
-                access_log,
-            },
+            logging,
             locale: locale(None, self.env.locale.as_deref()),
             static_files: StaticSettings {
                 overlay: false,
@@ -836,6 +979,7 @@ impl<'a> Translator<'a> {
                         .clone()
                         .unwrap_or_else(|| "application".to_owned()),
                 }),
+                group: None,
             });
         }
         let daemon = chosen
@@ -955,6 +1099,8 @@ impl<'a> Translator<'a> {
             },
             pass_authorization: site.pass_authorization,
             run_as,
+            listeners: Vec::new(),
+            logging: None,
         })
     }
 
