@@ -10,6 +10,7 @@ import os
 import pwd
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -560,3 +561,76 @@ def test_keystone_like_site_serves_each_port_from_its_own_group(tmp_path):
         assert "/v3/auth" not in admin
     finally:
         shutil.rmtree(shared, ignore_errors=True)
+
+
+def request_from(source, port, path):
+    """A GET from the client address `source` (127.0.0.x are all this machine): the status
+    and the body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10,
+                                  source_address=(source, 0)) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body.decode()
+
+
+FORBIDDEN = "<p>You don't have permission to access this resource.</p>"
+
+
+def test_access_rules_of_directories_and_locations_decide_who_gets_a_403(tmp_path, site_dir):
+    """Require ip, Require all denied, <RequireAll> with Require not, and the 2.2 style
+    Order/Deny/Allow, in <Location> and in <Directory> sections around an application and an
+    Alias; httpd's merge: the most specific directory, then the most specific location."""
+    write(site_dir / "app.wsgi", RECORDING_APP)
+    (site_dir / "static" / "private").mkdir(parents=True)
+    (site_dir / "static" / "a.txt").write_text("public\n")
+    (site_dir / "static" / "private" / "b.txt").write_text("secret\n")
+    port = free_port()
+    conf = write(
+        site_dir / "site.conf",
+        f"""
+        Listen {port}
+        {user_directive()}
+        WSGIDaemonProcess app threads=2 python-home={VENV}
+        WSGIScriptAlias / {site_dir}/app.wsgi process-group=app application-group=%{{GLOBAL}}
+        Alias /static {site_dir}/static
+        <Directory {site_dir}>
+            Require all granted
+        </Directory>
+        <Directory {site_dir}/static/private>
+            Require all denied
+        </Directory>
+        <Location /admin>
+            Require ip 127.0.0.2
+        </Location>
+        <Location /lan>
+            <RequireAll>
+                Require ip 127.0.0.0/8
+                Require not ip 127.0.0.3
+            </RequireAll>
+        </Location>
+        <Location /old>
+            Order deny,allow
+            Deny from all
+            Allow from 127.0.0.4
+        </Location>
+        """,
+    )
+    srv = Server(["--config", conf], tmp_path, apache=True)
+    try:
+        assert request_from("127.0.0.1", port, "/")[0] == 200
+        assert request_from("127.0.0.1", port, "/static/a.txt") == (200, "public\n")
+        assert request_from("127.0.0.1", port, "/static/private/b.txt")[0] == 403
+        status, body = request_from("127.0.0.1", port, "/admin/users")
+        assert status == 403 and FORBIDDEN in body
+        status, body = request_from("127.0.0.2", port, "/admin/users")
+        assert status == 200 and fields(body)["path_info"] == "/admin/users"
+        assert request_from("127.0.0.1", port, "/administrator")[0] == 200
+        assert request_from("127.0.0.2", port, "/lan")[0] == 200
+        assert request_from("127.0.0.3", port, "/lan")[0] == 403
+        assert request_from("127.0.0.1", port, "/old")[0] == 403
+        assert request_from("127.0.0.4", port, "/old")[0] == 200
+    finally:
+        srv.stop()

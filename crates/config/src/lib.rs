@@ -6,6 +6,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod access;
 pub mod access_format;
 pub mod apache;
 pub mod cli;

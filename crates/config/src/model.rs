@@ -36,6 +36,9 @@ pub struct ServerConfig {
     pub static_files: StaticSettings,
     /// Where the supervisor writes its process id.
     pub pid_file: PathBuf,
+    /// Who may make requests where (httpd's `Require`, `Order`/`Allow`/`Deny`); everyone
+    /// everywhere when empty.
+    pub access: crate::access::AccessRules,
 }
 
 impl ServerConfig {

@@ -234,6 +234,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
             None => server_root.join("oxwsgi.pid"),
         },
         server_root,
+        access: Default::default(),
     })
 }
 

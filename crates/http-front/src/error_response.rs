@@ -18,6 +18,8 @@ pub enum Refusal {
     BadRequest(&'static str),
     /// Nothing is mounted at the path, or the path is refused: 404.
     NotFound,
+    /// The configuration's access rules do not allow this client here: 403.
+    Forbidden,
     /// A static file asked for with a method other than GET or HEAD: 405.
     MethodNotAllowed,
     /// The client stopped sending the body: 408.
@@ -63,6 +65,7 @@ impl Refusal {
         match self {
             Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
             Refusal::NotFound => StatusCode::NOT_FOUND,
+            Refusal::Forbidden => StatusCode::FORBIDDEN,
             Refusal::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Refusal::RequestTimeout | Refusal::HeadTimeout => StatusCode::REQUEST_TIMEOUT,
             Refusal::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -83,6 +86,7 @@ impl Refusal {
         match self {
             Refusal::BadRequest(why) => format!("Bad request: {why}."),
             Refusal::NotFound => "The requested URL was not found on this server.".to_owned(),
+            Refusal::Forbidden => "You don't have permission to access this resource.".to_owned(),
             Refusal::MethodNotAllowed => {
                 "A static file can only be fetched, with GET or HEAD.".to_owned()
             }

@@ -67,6 +67,8 @@ pub struct UrlSpace {
     pub document_root: PathBuf,
     /// How static files are served.
     pub static_files: StaticSettings,
+    /// Who may make requests where.
+    pub access: oxwsgi_config::access::AccessRules,
 }
 
 /// The [`Application`] of a server without applications (`--application-type static`): the

@@ -211,6 +211,10 @@ async fn route<A: Application>(
         }
     }
     let path = normalize(head.uri.path())?;
+    let access = &server.settings.url_space.access;
+    if !access.is_empty() && !access.allows(path.as_ref(), conn.remote.ip()) {
+        return Err(Refusal::Forbidden);
+    }
     let route = server.router.route(&path);
     let static_request = StaticRequest {
         method: &head.method,

@@ -259,6 +259,7 @@ pub fn load(
             aliases,
             document_root: config.document_root.clone(),
             static_files: config.static_files.clone(),
+            access: config.access.of_group(group),
         },
         access_log,
         error_log,

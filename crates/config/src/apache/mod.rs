@@ -11,6 +11,7 @@
 //! included files spliced in. Every node keeps its [`Origin`] (file and line), so that every
 //! error and warning about it can name it.
 
+mod access;
 mod check;
 mod daemon;
 pub mod directives;

@@ -24,10 +24,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::access;
 use super::check::{Notice, Report, Severity};
 use super::daemon::DaemonProcess;
 use super::directives::{Disposition, spec};
 use super::{ApacheConfig, Directive, Node, Origin, Section};
+use crate::access::{AccessControl, AccessRule, AccessRules};
 use crate::model::*;
 use crate::resolve::{Environment, inspect_python_home, locale, seconds};
 
@@ -77,6 +79,10 @@ pub const RUNS: &[&str] = &[
     "Allow",
     "Satisfy",
     "Require",
+    "Deny",
+    "RequireAll",
+    "RequireAny",
+    "RequireNone",
     "Options",
     "AllowOverride",
     "User",
@@ -168,6 +174,12 @@ struct Site {
     script_reloading: Option<bool>,
     user: Option<(String, Origin)>,
     group: Option<String>,
+    /// `<Directory>` access rules, by file-system path.
+    directory_rules: Vec<(PathBuf, AccessRule)>,
+    /// `<Location>` access rules, by URL path.
+    location_rules: Vec<(String, AccessRule, Origin)>,
+    /// Access directives outside any section (accepted for the whole server, with a warning).
+    server_access: Vec<Node>,
     /// Where to point an error about the site as a whole.
     first_origin: Option<Origin>,
 }
@@ -298,6 +310,14 @@ impl<'a> Translator<'a> {
                         }
                     }
                     first.groups = vec![group];
+                    for control in first
+                        .access
+                        .directories
+                        .iter_mut()
+                        .chain(first.access.locations.iter_mut())
+                    {
+                        control.group = Some(0);
+                    }
                     merged = Some(first);
                 }
                 Some(all) => {
@@ -318,6 +338,16 @@ impl<'a> Translator<'a> {
                     }
                     let index = all.groups.len();
                     all.groups.push(group);
+                    let mut access = one.access;
+                    for control in access
+                        .directories
+                        .iter_mut()
+                        .chain(access.locations.iter_mut())
+                    {
+                        control.group = Some(index);
+                    }
+                    all.access.directories.extend(access.directories);
+                    all.access.locations.extend(access.locations);
                     for mut mount in one.mounts {
                         match &mut mount.target {
                             MountTarget::Wsgi(app) => app.group = index,
@@ -376,6 +406,113 @@ impl<'a> Translator<'a> {
         found
     }
 
+    /// The access rules of a site, laid out by URL path: each `<Directory>` rule at the URL
+    /// paths its files are served at (the most specific directory around each mounted file or
+    /// directory, and the directories inside a served one), each `<Location>` rule at its path.
+    fn access_rules(&mut self, site: &Site, mounts: &[Mount], document_root: &Path) -> AccessRules {
+        let mut directories = site.directory_rules.clone();
+        if !site.server_access.is_empty() {
+            match access::section_rule(&site.server_access) {
+                // The whole server: the least specific directory of all.
+                Ok(Some(rule)) => directories.insert(0, (PathBuf::from("/"), rule)),
+                Ok(None) => {}
+                Err(problem) if problem.not_yet => self.not_yet(&problem.origin, &problem.message),
+                Err(problem) => self.error(&problem.origin, problem.message),
+            }
+        }
+        let around = |path: &Path| {
+            directories
+                .iter()
+                .filter(|(dir, _)| path.starts_with(dir))
+                .max_by_key(|(dir, _)| dir.components().count())
+                .map(|(_, rule)| rule.clone())
+        };
+        let mut by_url = Vec::new();
+        let served_directory = |url: &str, dir: &Path, by_url: &mut Vec<AccessControl>| {
+            if let (Some(rule), Some(prefix)) = (around(dir), MountPoint::parse(url)) {
+                by_url.push(AccessControl {
+                    prefix,
+                    rule,
+                    group: None,
+                });
+            }
+            for (inner, rule) in &directories {
+                let Ok(rest) = inner.strip_prefix(dir) else {
+                    continue;
+                };
+                if rest.as_os_str().is_empty() {
+                    continue;
+                }
+                let url = format!("{}/{}", url.trim_end_matches('/'), rest.display());
+                if let Some(prefix) = MountPoint::parse(&url) {
+                    by_url.push(AccessControl {
+                        prefix,
+                        rule: rule.clone(),
+                        group: None,
+                    });
+                }
+            }
+        };
+        // Document root first, then aliases, then applications: for the same URL path the
+        // last one wins, as the router gives the application the request.
+        served_directory("/", document_root, &mut by_url);
+        for mount in mounts {
+            match &mount.target {
+                MountTarget::Static(StaticTarget::Directory(dir)) => {
+                    served_directory(&mount.prefix.to_string(), dir, &mut by_url);
+                }
+                MountTarget::Static(StaticTarget::File(file)) => {
+                    if let Some(rule) = around(file) {
+                        by_url.push(AccessControl {
+                            prefix: mount.prefix.clone(),
+                            rule,
+                            group: None,
+                        });
+                    }
+                }
+                MountTarget::Wsgi(_) => {}
+            }
+        }
+        for mount in mounts {
+            if let MountTarget::Wsgi(WsgiApp {
+                entry: AppEntry::Script(script),
+                ..
+            }) = &mount.target
+            {
+                if let Some(rule) = around(script) {
+                    by_url.push(AccessControl {
+                        prefix: mount.prefix.clone(),
+                        rule,
+                        group: None,
+                    });
+                }
+            }
+        }
+        let locations = site
+            .location_rules
+            .iter()
+            .filter_map(|(url, rule, origin)| match MountPoint::parse(url) {
+                Some(prefix) => Some(AccessControl {
+                    prefix,
+                    rule: rule.clone(),
+                    group: None,
+                }),
+                None => {
+                    self.error(
+                        origin,
+                        format!("<Location {url}>: the URL path must start with /"),
+                    );
+                    None
+                }
+            })
+            .collect();
+        // For equal prefixes the last one pushed applies (`AccessRules::allows`).
+        AccessRules {
+            directories: by_url,
+            locations,
+        }
+    }
+
     /// The logs a site's directives describe.
     fn logging(&self, site: &Site, options: &StartOptions, server_root: &Path) -> LogSettings {
         let error_log = if options.log_to_terminal {
@@ -426,7 +563,28 @@ impl<'a> Translator<'a> {
             self.not_yet(&section.origin, &format!("<{}>", section.name));
             return;
         }
-        for node in &section.children {
+        match access::section_rule(&section.children) {
+            Ok(Some(rule)) => {
+                let target = section.args.first().cloned().unwrap_or_default();
+                if section.is("Directory") {
+                    let dir = self.path(target.trim_end_matches('/'));
+                    self.site.directory_rules.push((dir, rule));
+                } else if section.is("Location") {
+                    self.site
+                        .location_rules
+                        .push((target, rule, section.origin.clone()));
+                } else if rule != AccessRule::All(true) {
+                    self.not_yet(
+                        &section.origin,
+                        &format!("access rules inside <{}>", section.name),
+                    );
+                }
+            }
+            Ok(None) => {}
+            Err(problem) if problem.not_yet => self.not_yet(&problem.origin, &problem.message),
+            Err(problem) => self.error(&problem.origin, problem.message),
+        }
+        for node in section.children.iter().filter(|n| !access::is_access(n)) {
             match node {
                 Node::Section(inner) => self.section(inner),
                 Node::Directive(d) => self.inside_section(d, section),
@@ -443,9 +601,6 @@ impl<'a> Translator<'a> {
         match d.name.to_ascii_lowercase().as_str() {
             // Read by the check's routing (process and application groups), or harmless.
             "wsgiprocessgroup" | "wsgiapplicationgroup" | "allowoverride" => {}
-            "require" if args == ["all", "granted"] => {}
-            "order" | "satisfy" => {}
-            "allow" if args == ["from", "all"] => {}
             "options" => {
                 let is_document_root = section.is("Directory")
                     && section.args.first().is_some_and(|dir| {
@@ -631,19 +786,9 @@ impl<'a> Translator<'a> {
             | "define"
             | "undefine"
             | "wsgiimportscript" => {}
-            "order" | "satisfy" => {}
-            "allow"
-                if d.args
-                    .iter()
-                    .map(|a| a.to_ascii_lowercase())
-                    .collect::<Vec<_>>()
-                    == ["from", "all"] => {}
-            "require"
-                if d.args
-                    .iter()
-                    .map(|a| a.to_ascii_lowercase())
-                    .collect::<Vec<_>>()
-                    == ["all", "granted"] => {}
+            "order" | "satisfy" | "allow" | "deny" | "require" => {
+                self.site.server_access.push(Node::Directive(d.clone()));
+            }
             _ => self.not_yet(&d.origin, &d.name),
         }
     }
@@ -856,6 +1001,7 @@ impl<'a> Translator<'a> {
             .clone()
             .unwrap_or_else(|| server_root.join("htdocs"));
         let logging = self.logging(&site, options, &server_root);
+        let access = self.access_rules(&site, &all_mounts, &document_root);
         Some(ServerConfig {
             server_name,
             listeners,
@@ -902,6 +1048,7 @@ impl<'a> Translator<'a> {
                 .clone()
                 .unwrap_or_else(|| server_root.join("oxwsgi.pid")),
             document_root,
+            access,
             server_root,
         })
     }
