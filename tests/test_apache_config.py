@@ -634,3 +634,58 @@ def test_access_rules_of_directories_and_locations_decide_who_gets_a_403(tmp_pat
         assert request_from("127.0.0.4", port, "/old")[0] == 200
     finally:
         srv.stop()
+
+
+ENVIRON_APP = """
+def application(environ, start_response):
+    keys = sorted(k for k in environ if k.startswith(("site.", "SITE_", "PASSED_")))
+    body = "".join("%s=%s\\n" % (k, environ[k]) for k in keys)
+    body += "SCRIPT_NAME=%s\\n" % environ["SCRIPT_NAME"]
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [body.encode()]
+"""
+
+
+def test_set_env_reaches_the_environ_from_server_directory_and_location(tmp_path, site_dir):
+    """SetEnv at server level, in the <Directory> around a script and in a <Location> around
+    its URL space (dotted keys too, as Trac's trac.env_path); UnsetEnv; PassEnv; and the
+    server's own keys win over a SetEnv of the same name, as in mod_wsgi."""
+    (site_dir / "one").mkdir()
+    (site_dir / "two").mkdir()
+    write(site_dir / "one" / "app.wsgi", ENVIRON_APP)
+    write(site_dir / "two" / "app.wsgi", ENVIRON_APP)
+    port = free_port()
+    conf = write(
+        site_dir / "site.conf",
+        f"""
+        Listen 127.0.0.1:{port}
+        {user_directive()}
+        WSGIDaemonProcess env threads=1 python-home={VENV}
+        WSGIProcessGroup env
+        WSGIApplicationGroup %{{GLOBAL}}
+        SetEnv SITE_LEVEL server
+        SetEnv SITE_GONE soon
+        SetEnv SCRIPT_NAME /forged
+        PassEnv PASSED_IN
+        UnsetEnv SITE_GONE
+        WSGIScriptAlias /one {site_dir}/one/app.wsgi
+        WSGIScriptAlias /two {site_dir}/two/app.wsgi
+        <Directory {site_dir}/one>
+            SetEnv site.env_path /srv/one
+            SetEnv SITE_LEVEL directory
+        </Directory>
+        <Location /two>
+            SetEnv SITE_WHERE location
+        </Location>
+        """,
+    )
+    srv = Server(["--config", conf], tmp_path, apache=True, env={"PASSED_IN": "from-env"})
+    try:
+        one = fields(requests.get(f"http://127.0.0.1:{port}/one").text)
+        assert one == {"PASSED_IN": "from-env", "SITE_LEVEL": "directory",
+                       "site.env_path": "/srv/one", "SCRIPT_NAME": "/one"}
+        two = fields(requests.get(f"http://127.0.0.1:{port}/two/x").text)
+        assert two == {"PASSED_IN": "from-env", "SITE_LEVEL": "server",
+                       "SITE_WHERE": "location", "SCRIPT_NAME": "/two"}
+    finally:
+        srv.stop()

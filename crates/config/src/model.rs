@@ -364,6 +364,9 @@ pub struct WsgiApp {
     pub entry: AppEntry,
     /// The name of the WSGI callable in the script or module.
     pub callable: String,
+    /// Variables added to every request's environ (httpd's `SetEnv` and `PassEnv` for the
+    /// application), in order; the server's own keys win over them.
+    pub environ: Vec<(String, String)>,
 }
 
 /// How an application is found, one per `--application-type`.

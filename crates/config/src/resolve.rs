@@ -191,6 +191,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
                         group: 0,
                         entry,
                         callable: args.callable_object.clone(),
+                        environ: Vec::new(),
                     }),
                     group: None,
                 });

@@ -238,6 +238,7 @@ pub fn load(
                 script_name: mount.as_str().to_owned(),
                 script_filename,
                 callable: app.callable.clone(),
+                environ: app.environ.clone(),
             },
         });
         app_mounts.push(mount.clone());

@@ -53,6 +53,7 @@ impl RequestPath {
             script_name: String::new(),
             script_filename: Some("/srv/app.wsgi".to_owned()),
             callable: "application".to_owned(),
+            environ: Vec::new(),
         };
         let file_wrapper = py.get_type::<FileWrapper>();
         let environ = EnvironBuilder::new(py, &settings, &[identity], file_wrapper.as_any())?;

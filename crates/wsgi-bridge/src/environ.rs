@@ -67,6 +67,9 @@ pub struct AppIdentity {
     pub script_filename: Option<String>,
     /// `mod_wsgi.callable_object`.
     pub callable: String,
+    /// Variables from the configuration (`SetEnv`), set before the server's own keys, which
+    /// win.
+    pub environ: Vec<(String, String)>,
 }
 
 /// The mod_wsgi version whose environ oxwsgi reproduces; apps test `mod_wsgi.version` to find
@@ -287,6 +290,9 @@ fn template<'py>(
     file_wrapper: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let t = PyDict::new(py);
+    for (key, value) in &app.environ {
+        t.set_item(key, value)?;
+    }
     t.set_item(intern!(py, "wsgi.version"), (1, 0))?;
     t.set_item(intern!(py, "wsgi.url_scheme"), listener.scheme)?;
     t.set_item(intern!(py, "wsgi.multithread"), settings.multithread)?;

@@ -79,6 +79,9 @@ pub const RUNS: &[&str] = &[
     "Allow",
     "Satisfy",
     "Require",
+    "SetEnv",
+    "UnsetEnv",
+    "PassEnv",
     "Deny",
     "RequireAll",
     "RequireAny",
@@ -180,8 +183,28 @@ struct Site {
     location_rules: Vec<(String, AccessRule, Origin)>,
     /// Access directives outside any section (accepted for the whole server, with a warning).
     server_access: Vec<Node>,
+    /// `SetEnv`/`UnsetEnv`/`PassEnv` of the server and the virtual host, in order.
+    environ: Vec<EnvChange>,
+    /// Those of `<Directory>` sections, by file-system path.
+    directory_environ: Vec<(PathBuf, Vec<EnvChange>)>,
+    /// Those of `<Location>` sections, by URL path.
+    location_environ: Vec<(String, Vec<EnvChange>, Origin)>,
     /// Where to point an error about the site as a whole.
     first_origin: Option<Origin>,
+}
+
+/// One `SetEnv NAME VALUE` (`Some`), or `UnsetEnv NAME` (`None`); `PassEnv` is a `SetEnv`
+/// of the value the variable has now.
+#[derive(Debug, Clone)]
+struct EnvChange(String, Option<String>);
+
+fn apply_environ(environ: &mut Vec<(String, String)>, changes: &[EnvChange]) {
+    for EnvChange(name, value) in changes {
+        environ.retain(|(n, _)| n != name);
+        if let Some(value) = value {
+            environ.push((name.clone(), value.clone()));
+        }
+    }
 }
 
 /// mod_reqtimeout's settings.
@@ -513,6 +536,49 @@ impl<'a> Translator<'a> {
         }
     }
 
+    /// The environ variables a script gets: the server's and virtual host's `SetEnv`s, then
+    /// those of the `<Directory>`s around the script (least specific first), then those of
+    /// the `<Location>`s around its whole URL space. A `<Location>` inside the application's
+    /// URL space would set variables per request, which is not supported yet.
+    fn script_environ(
+        &mut self,
+        site: &Site,
+        script: &Path,
+        mount: &MountPoint,
+    ) -> Option<Vec<(String, String)>> {
+        let mut environ = Vec::new();
+        apply_environ(&mut environ, &site.environ);
+        let mut directories: Vec<&(PathBuf, Vec<EnvChange>)> = site
+            .directory_environ
+            .iter()
+            .filter(|(dir, _)| script.starts_with(dir))
+            .collect();
+        directories.sort_by_key(|(dir, _)| dir.components().count());
+        for (_, changes) in directories {
+            apply_environ(&mut environ, changes);
+        }
+        let mut locations = Vec::new();
+        for (url, changes, at) in &site.location_environ {
+            let Some(location) = MountPoint::parse(url) else {
+                continue;
+            };
+            if location.matches(mount.as_str().as_bytes()) {
+                locations.push((location, changes));
+            } else if mount.matches(location.as_str().as_bytes()) {
+                self.not_yet(
+                    at,
+                    &format!("SetEnv in <Location {url}> inside the application at {mount}"),
+                );
+                return None;
+            }
+        }
+        locations.sort_by_key(|(location, _)| location.as_str().len());
+        for (_, changes) in locations {
+            apply_environ(&mut environ, changes);
+        }
+        Some(environ)
+    }
+
     /// The logs a site's directives describe.
     fn logging(&self, site: &Site, options: &StartOptions, server_root: &Path) -> LogSettings {
         let error_log = if options.log_to_terminal {
@@ -584,9 +650,38 @@ impl<'a> Translator<'a> {
             Err(problem) if problem.not_yet => self.not_yet(&problem.origin, &problem.message),
             Err(problem) => self.error(&problem.origin, problem.message),
         }
+        let changes: Vec<EnvChange> = section
+            .children
+            .iter()
+            .filter_map(|n| match n {
+                Node::Directive(d) if ["SetEnv", "UnsetEnv", "PassEnv"].iter().any(|x| d.is(x)) => {
+                    Some(env_changes(d))
+                }
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        if !changes.is_empty() {
+            let target = section.args.first().cloned().unwrap_or_default();
+            if section.is("Directory") {
+                let dir = self.path(target.trim_end_matches('/'));
+                self.site.directory_environ.push((dir, changes));
+            } else if section.is("Location") {
+                self.site
+                    .location_environ
+                    .push((target, changes, section.origin.clone()));
+            } else {
+                self.not_yet(
+                    &section.origin,
+                    &format!("SetEnv inside <{}>", section.name),
+                );
+            }
+        }
         for node in section.children.iter().filter(|n| !access::is_access(n)) {
             match node {
                 Node::Section(inner) => self.section(inner),
+                Node::Directive(d) if ["SetEnv", "UnsetEnv", "PassEnv"].iter().any(|x| d.is(x)) => {
+                }
                 Node::Directive(d) => self.inside_section(d, section),
             }
         }
@@ -774,6 +869,10 @@ impl<'a> Translator<'a> {
                 self.site.python_path.extend(paths);
             }
             "wsgicallableobject" => self.site.callable = Some(first.to_owned()),
+            "setenv" | "unsetenv" | "passenv" => {
+                let changes = env_changes(d);
+                self.site.environ.extend(changes);
+            }
             "wsgipassauthorization" => self.site.pass_authorization = on(d),
             "wsgiscriptreloading" => self.site.script_reloading = Some(on(d)),
             // Read through the check's report, or decided while reading.
@@ -1116,6 +1215,9 @@ impl<'a> Translator<'a> {
                 );
                 continue;
             };
+            let Some(environ) = self.script_environ(site, &path, &prefix) else {
+                continue;
+            };
             mounts.push(Mount {
                 prefix,
                 target: MountTarget::Wsgi(WsgiApp {
@@ -1125,6 +1227,7 @@ impl<'a> Translator<'a> {
                         .callable
                         .clone()
                         .unwrap_or_else(|| "application".to_owned()),
+                    environ,
                 }),
                 group: None,
             });
@@ -1318,4 +1421,26 @@ const LONG_QUEUE: Duration = Duration::from_secs(10 * 365 * 24 * 60 * 60);
 
 fn on(d: &Directive) -> bool {
     d.args.first().is_some_and(|a| a.eq_ignore_ascii_case("on"))
+}
+
+/// The changes one `SetEnv`, `UnsetEnv` or `PassEnv` line makes.
+fn env_changes(d: &Directive) -> Vec<EnvChange> {
+    if d.is("SetEnv") {
+        match d.args.as_slice() {
+            [name] => vec![EnvChange(name.clone(), Some(String::new()))],
+            [name, value, ..] => vec![EnvChange(name.clone(), Some(value.clone()))],
+            [] => Vec::new(),
+        }
+    } else if d.is("UnsetEnv") {
+        d.args
+            .iter()
+            .map(|name| EnvChange(name.clone(), None))
+            .collect()
+    } else {
+        // PassEnv: the value the variable has in oxwsgi's environment now.
+        d.args
+            .iter()
+            .map(|name| EnvChange(name.clone(), std::env::var(name).ok()))
+            .collect()
+    }
 }
