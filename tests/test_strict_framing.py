@@ -7,7 +7,9 @@ Decisions, from RFC 9112 and Apache httpd:
   which Apache follows); chunked applied twice is as malformed (§6.1 forbids it);
 - chunked final after a coding the server does not implement (`gzip, chunked`): 501 (§6.1);
 - Transfer-Encoding in an HTTP/1.0 request: 400 (§6.1: the framing is faulty);
-- Content-Length with Transfer-Encoding: refused with 400 (§6.3 allows it; oxwsgi chooses it);
+- Content-Length with Transfer-Encoding: decoded by the Transfer-Encoding alone, the
+  Content-Length dropped, and the connection closed after the response (§6.3's other option,
+  hyper's); an invalid Content-Length there is refused all the same (400);
 - a Content-Length other than one run of digits, or several different ones: 400 (§6.3).
 
 A malformed chunked body can only be seen once the application has started reading it (bodies

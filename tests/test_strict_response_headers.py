@@ -30,6 +30,8 @@ CASES = params(
     ("proxy-connection", "Proxy-Connection", "hop-by-hop"),
     ("te", "TE", "hop-by-hop"),
     ("trailer", "Trailer", "hop-by-hop"),
+    ("proxy-authenticate", "Proxy-Authenticate", "hop-by-hop"),
+    ("proxy-authorization", "Proxy-Authorization", "hop-by-hop"),
 )
 
 

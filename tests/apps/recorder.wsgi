@@ -38,6 +38,8 @@ HEADERS = {
     "proxy-connection": ("Proxy-Connection", "keep-alive"),
     "te": ("TE", "trailers"),
     "trailer": ("Trailer", "X-Checksum"),
+    "proxy-authenticate": ("Proxy-Authenticate", "Basic realm=\"x\""),
+    "proxy-authorization": ("Proxy-Authorization", "Basic eA=="),
 }
 
 

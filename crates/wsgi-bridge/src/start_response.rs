@@ -351,6 +351,8 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
         || *name == header::TE
         || *name == header::TRAILER
         || *name == header::UPGRADE
+        || *name == header::PROXY_AUTHENTICATE
+        || *name == header::PROXY_AUTHORIZATION
         || matches!(name.as_str(), "keep-alive" | "proxy-connection")
 }
 
