@@ -5,7 +5,8 @@ each case must be traced to is marked there with `# LINE: <name>`.
 
 The cases that leave the worker alive share one server (each with a target of its own, and the
 log it wrote while it ran); the deadlock, os._exit() and the segfault each get servers of their
-own, and there the supervisor's line is what names what happened."""
+own: there the supervisor's line says what happened, and the worker's last words (faulthandler's
+stacks, or oxwsgi's os._exit() report) name the line."""
 
 import concurrent.futures
 import os
@@ -176,9 +177,12 @@ def file_and_line(line):
 # traceback or the generator's frame gives it); None, for any line of the application's file,
 # where the misbehaviour is a value the application returned (its frame is gone by then).
 CASES = [
-    ("returns-none", "/returns-none", "500", r"TypeError: 'NoneType' object is not iterable", None),
-    ("returns-int", "/returns-int", "500", r"TypeError: 'int' object is not iterable", None),
-    ("list-of-str", "/list-of-str", "500", r"TypeError: .*yielded a str", None),
+    # A returned value keeps no line of its own: the callable's is named.
+    ("returns-none", "/returns-none", "500", r"TypeError: 'NoneType' object is not iterable",
+     LINES["application"]),
+    ("returns-int", "/returns-int", "500", r"TypeError: 'int' object is not iterable",
+     LINES["application"]),
+    ("list-of-str", "/list-of-str", "500", r"TypeError: .*yielded a str", LINES["application"]),
     ("yields-str", "/yields-str", "500", r"TypeError: .*yielded a str", LINES["yields-str"]),
     ("yields-int", "/yields-int", "500", r"TypeError: .*yielded a int", LINES["yields-int"]),
     ("yields-dict", "/yields-dict", "500", r"TypeError: .*yielded a dict", LINES["yields-dict"]),
@@ -315,7 +319,8 @@ def test_endless_generator_is_closed_when_its_client_has_gone(shared):
     assert exited.read_text() == f"after {yields - 1} yields\n"  # nothing was produced after it
     shared.wait_for_log(
         r"GET /endless\?tag=gone: the client closed the connection before the response was "
-        r"complete \(\d+ bytes of body produced\)",
+        r"complete \(\d+ bytes of body produced; the application was at "
+        + re.escape(f'File "{APP}", line {LINES["endless-yield"]}, in generate') + r"\)",
         source=new_log(shared, mark),
     )
     assert ok_from(shared, "endless") == worker
@@ -377,6 +382,8 @@ def test_a_thread_holding_the_gil_in_c_is_a_deadlock_and_the_worker_is_replaced(
                 r"status 5: the Python interpreter was deadlocked; starting a replacement",
                 timeout=30,
             )
+            # The stacks of its threads, dumped without the GIL, name the line holding it.
+            srv.wait_for_log(re.escape(f'File "{APP}", line {LINES["hold-gil"]} in hold'))
             # The stuck request never looks answered: a server's 5xx, or the connection closed.
             data = read_until_closed(sock)
         assert data == b"" or re.match(rb"HTTP/1.1 5\d\d ", data), data[:300]
@@ -391,6 +398,16 @@ DEATHS = [
     ("exit", "/exit", r"exit status 3\b"),
     ("segfault", "/segfault", r"killed by signal 11 \(SIGSEGV\)"),
 ]
+
+# What the dying worker wrote first, naming the application's line.
+LAST_WORDS = {
+    "/exit": re.escape(
+        f'oxwsgi: the application called os._exit(3) at File "{APP}", line {LINES["exit"]}, '
+        "in application"
+    ),
+    "/segfault": r"Fatal Python error: Segmentation fault(.|\n)*"
+    + re.escape(f'File "{APP}", line {LINES["segfault"]} in application'),
+}
 
 
 def normal_requests(srv, label, count=8):
@@ -425,6 +442,7 @@ def test_a_worker_that_dies_mid_request_is_replaced_and_only_its_request_fails(
             rf"{how}[^\n]*",
             timeout=30,
         ).group(0)
+        srv.wait_for_log(LAST_WORDS[path])
         # Every request after the death succeeds (queued until a worker takes it).
         normal_requests(srv, f"{tag}-after")
         new = wait_for_replacement(srv, victim, len(before))

@@ -49,7 +49,7 @@ def ok(start_response, body):
     return [data]
 
 
-def application(environ, start_response):
+def application(environ, start_response):  # LINE: application
     path = environ["PATH_INFO"]
     query = {k: v[0] for k, v in parse_qs(environ["QUERY_STRING"]).items()}
     tag = query.get("tag", "untagged")
@@ -158,7 +158,7 @@ def application(environ, start_response):
             try:
                 while True:
                     note("yields-" + tag, str(n))
-                    yield b"e" * 16384
+                    yield b"e" * 16384  # LINE: endless-yield
                     n += 1
             except GeneratorExit:
                 note("generator-exit-" + tag, "after %d yields" % n)

@@ -210,6 +210,7 @@ pub fn load(
     let python = if has_apps {
         let python = oxwsgi_wsgi_bridge::initialize(&config.group(group).python)?;
         oxwsgi_wsgi_bridge::guard_forked_children(&python, server_fds)?;
+        oxwsgi_wsgi_bridge::install_crash_reports(&python)?;
         Some(python)
     } else {
         None
@@ -449,9 +450,11 @@ impl Serving<'_> {
                         PoolEvent::Deadlock { stalled } => {
                             tracing::error!(
                                 "Python's lock (the GIL) could not be taken for {:.0}s: the \
-                                 application is deadlocked; this worker exits to be replaced",
+                                 application is deadlocked; this worker exits to be replaced. \
+                                 The Python stacks of its threads follow",
                                 stalled.as_secs_f64()
                             );
+                            oxwsgi_wsgi_bridge::dump_python_stacks();
                             return;
                         }
                     }

@@ -161,3 +161,40 @@ def guard_forked_children(server_fds, mark_forked):
                 pass
 
     os.register_at_fork(after_in_child=after_in_child)
+
+
+def install_crash_reports(dump_signal):
+    """Makes a worker's sudden ends name the application's file and line in the error log:
+
+    - a crash (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT) dumps every thread's Python stack,
+      with faulthandler, before the process dies;
+    - `dump_signal` dumps every thread's stack and goes on: the server raises it when the
+      interpreter is deadlocked, since faulthandler needs no GIL;
+    - os._exit() called by the application (in this process, not in a forked child) says where
+      it was called before the process goes.
+
+    All three write to descriptor 2, which is the error log once the worker is ready."""
+    import faulthandler
+
+    faulthandler.enable(file=2, all_threads=True)
+    faulthandler.register(dump_signal, file=2, all_threads=True, chain=False)
+    worker_pid = os.getpid()
+    real_exit = os._exit
+
+    def _exit(status):
+        if os.getpid() == worker_pid:
+            frame = sys._getframe(1)
+            message = 'the application called os._exit(%r) at File "%s", line %d, in %s\n' % (
+                status,
+                frame.f_code.co_filename,
+                frame.f_lineno,
+                frame.f_code.co_name,
+            )
+            try:
+                os.write(2, ("oxwsgi: " + message).encode("utf-8", "replace"))
+            except OSError:
+                pass
+        real_exit(status)
+
+    _exit.__doc__ = real_exit.__doc__
+    os._exit = _exit

@@ -39,6 +39,12 @@ pub enum InterpreterError {
         /// The Python traceback.
         message: String,
     },
+    /// The crash reports (faulthandler, the os._exit wrapper) could not be installed.
+    #[error("could not install the crash reports:\n{message}")]
+    CrashReports {
+        /// The Python traceback.
+        message: String,
+    },
 }
 
 /// A WSGI application could not be loaded at start-up.

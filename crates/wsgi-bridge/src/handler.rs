@@ -133,6 +133,20 @@ pub(crate) fn serve(py: Python<'_>, shared: &Shared, context: &ThreadContext, jo
             }
         }
     }
+    // Where the application was when its client went away: a generator's suspended line,
+    // found before close() ends it.
+    let gone_at = match &result {
+        Ok(result)
+            if start_response
+                .get()
+                .writer_for_server(py)
+                .client_gone()
+                .is_some() =>
+        {
+            crate::traceback::location(app.callable.bind(py), Some(result))
+        }
+        _ => None,
+    };
     let closed = match &result {
         Ok(result) => close_result(py, app, &request, result),
         Err(_) => true,
@@ -154,7 +168,7 @@ pub(crate) fn serve(py: Python<'_>, shared: &Shared, context: &ThreadContext, jo
     if client_gone.is_some() || irregularities.any() {
         py.detach(|| {
             report_irregularities(
-                client_gone,
+                client_gone.map(|produced| (produced, gone_at)),
                 irregularities,
                 &request.head,
                 &request.request_id,
@@ -246,17 +260,20 @@ fn report_failure(
 }
 
 fn report_irregularities(
-    client_gone: Option<u64>,
+    client_gone: Option<(u64, Option<String>)>,
     irregular: BodyIrregularities,
     head: &http::request::Parts,
     request_id: &str,
 ) {
-    if let Some(produced) = client_gone {
+    if let Some((produced, at)) = client_gone {
+        let at = at
+            .map(|at| format!("; the application was at {at}"))
+            .unwrap_or_default();
         // Common and harmless (a closed browser tab), so not a warning; mod_wsgi reports it too.
         tracing::info!(
             request_id = %request_id,
             "{} {}: the client closed the connection before the response was complete \
-             ({produced} bytes of body produced)",
+             ({produced} bytes of body produced{at})",
             head.method,
             head.uri
         );

@@ -17,6 +17,7 @@ mod app;
 #[doc(hidden)]
 pub mod bench_support;
 mod body_channel;
+mod crash;
 mod environ;
 mod error;
 mod errors_stream;
@@ -35,6 +36,7 @@ mod traceback;
 mod watchdog;
 
 pub use app::{LoadedApp, load_application};
+pub use crash::{dump_python_stacks, install_crash_reports};
 pub use environ::{AppIdentity, EnvironSettings, ListenerIdentity};
 pub use error::{AppLoadError, InterpreterError};
 pub use interpreter::{
