@@ -185,25 +185,46 @@ fn parse_status(status: &Bound<'_, PyAny>) -> PyResult<(StatusCode, Option<Bytes
         PyTypeError::new_err(format!("status must be a str, not {}", type_name(status)))
     })?;
     let text = text.to_cow()?;
-    let shown = || repr(status);
-    let invalid = || {
-        PyValueError::new_err(format!(
-            "invalid status {}: it must be a three-digit code, a space and a reason phrase, \
-             like '200 OK'",
-            shown()
-        ))
-    };
+    status_line(&text).map_err(|problem| {
+        let shown = repr(status);
+        PyValueError::new_err(match problem {
+            StatusProblem::Malformed => format!(
+                "invalid status {shown}: it must be a three-digit code, a space and a reason \
+                 phrase, like '200 OK'"
+            ),
+            StatusProblem::Informational => format!(
+                "invalid status {shown}: a WSGI application cannot send an informational (1xx) \
+                 response"
+            ),
+            StatusProblem::NotLatin1 => {
+                format!("invalid status {text:?}: the reason is not latin-1")
+            }
+            StatusProblem::Control => {
+                format!("invalid status {shown}: the reason contains a control character")
+            }
+        })
+    })
+}
+
+/// What is wrong with a status line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StatusProblem {
+    Malformed,
+    Informational,
+    NotLatin1,
+    Control,
+}
+
+/// A WSGI status (`"200 OK"`): the code, and the reason phrase when it is not the code's usual
+/// one.
+fn status_line(text: &str) -> Result<(StatusCode, Option<Bytes>), StatusProblem> {
     let bytes = text.as_bytes();
     if bytes.len() < 4 || !bytes[..3].iter().all(u8::is_ascii_digit) || bytes[3] != b' ' {
-        return Err(invalid());
+        return Err(StatusProblem::Malformed);
     }
-    let code = StatusCode::from_bytes(&bytes[..3]).map_err(|_| invalid())?;
+    let code = StatusCode::from_bytes(&bytes[..3]).map_err(|_| StatusProblem::Malformed)?;
     if code.is_informational() {
-        return Err(PyValueError::new_err(format!(
-            "invalid status {}: a WSGI application cannot send an informational (1xx) \
-             response",
-            shown()
-        )));
+        return Err(StatusProblem::Informational);
     }
     let reason = text.get(4..).unwrap_or("");
     if reason.is_empty() || Some(reason) == code.canonical_reason() {
@@ -211,19 +232,12 @@ fn parse_status(status: &Bound<'_, PyAny>) -> PyResult<(StatusCode, Option<Bytes
     }
     let reason = latin1_bytes(reason)
         .map(|r| r.into_owned())
-        .ok_or_else(|| {
-            PyValueError::new_err(format!(
-                "invalid status {text:?}: the reason is not latin-1"
-            ))
-        })?;
+        .ok_or(StatusProblem::NotLatin1)?;
     if reason
         .iter()
         .any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
     {
-        return Err(PyValueError::new_err(format!(
-            "invalid status {}: the reason contains a control character",
-            shown()
-        )));
+        return Err(StatusProblem::Control);
     }
     Ok((code, Some(Bytes::from(reason))))
 }
@@ -277,40 +291,34 @@ fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<(HeaderMap, Option<u64>
                 name_repr()
             )));
         }
-        let header_name = HeaderName::from_bytes(name_text.as_bytes()).map_err(|_| {
-            PyValueError::new_err(format!("invalid response header name {}", name_repr()))
-        })?;
-        let value_bytes = latin1_bytes(&value_text).ok_or_else(|| {
-            PyValueError::new_err(format!(
-                "the value of response header {} is not latin-1: {}",
-                name_repr(),
-                value_repr()
-            ))
-        })?;
-        if value_bytes
-            .iter()
-            .any(|&b| matches!(b, b'\r' | b'\n' | b'\0'))
-        {
-            return Err(PyValueError::new_err(format!(
-                "the value of response header {} contains CR, LF or NUL: {}",
-                name_repr(),
-                value_repr()
-            )));
-        }
-        let header_value = HeaderValue::from_bytes(&value_bytes).map_err(|_| {
-            PyValueError::new_err(format!(
-                "the value of response header {} contains a control character: {}",
-                name_repr(),
-                value_repr()
-            ))
-        })?;
-        if is_hop_by_hop(&header_name) {
-            return Err(PyValueError::new_err(format!(
-                "the hop-by-hop header {} is not allowed in a WSGI response (PEP 3333): the \
-                 server alone manages the connection and the framing",
-                name_repr()
-            )));
-        }
+        let (header_name, header_value) =
+            header_pair(&name_text, &value_text).map_err(|problem| {
+                PyValueError::new_err(match problem {
+                    HeaderProblem::BadName => {
+                        format!("invalid response header name {}", name_repr())
+                    }
+                    HeaderProblem::NotLatin1 => format!(
+                        "the value of response header {} is not latin-1: {}",
+                        name_repr(),
+                        value_repr()
+                    ),
+                    HeaderProblem::LineBreakOrNul => format!(
+                        "the value of response header {} contains CR, LF or NUL: {}",
+                        name_repr(),
+                        value_repr()
+                    ),
+                    HeaderProblem::Control => format!(
+                        "the value of response header {} contains a control character: {}",
+                        name_repr(),
+                        value_repr()
+                    ),
+                    HeaderProblem::HopByHop => format!(
+                        "the hop-by-hop header {} is not allowed in a WSGI response (PEP \
+                         3333): the server alone manages the connection and the framing",
+                        name_repr()
+                    ),
+                })
+            })?;
         if header_name == header::CONTENT_LENGTH {
             let length = parse_content_length(&value_text).ok_or_else(|| {
                 PyValueError::new_err(format!(
@@ -336,6 +344,35 @@ fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<(HeaderMap, Option<u64>
         map.append(header_name, header_value);
     }
     Ok((map, content_length))
+}
+
+/// What is wrong with a response header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HeaderProblem {
+    BadName,
+    NotLatin1,
+    LineBreakOrNul,
+    Control,
+    HopByHop,
+}
+
+/// One response header, checked: a token name, a latin-1 value without CR, LF, NUL or other
+/// control characters (tab aside), and not a hop-by-hop header.
+fn header_pair(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), HeaderProblem> {
+    let header_name =
+        HeaderName::from_bytes(name.as_bytes()).map_err(|_| HeaderProblem::BadName)?;
+    let value_bytes = latin1_bytes(value).ok_or(HeaderProblem::NotLatin1)?;
+    if value_bytes
+        .iter()
+        .any(|&b| matches!(b, b'\r' | b'\n' | b'\0'))
+    {
+        return Err(HeaderProblem::LineBreakOrNul);
+    }
+    let header_value = HeaderValue::from_bytes(&value_bytes).map_err(|_| HeaderProblem::Control)?;
+    if is_hop_by_hop(&header_name) {
+        return Err(HeaderProblem::HopByHop);
+    }
+    Ok((header_name, header_value))
 }
 
 /// The most bytes of response headers an application may send: mod_wsgi's default header
@@ -407,3 +444,7 @@ mod tests {
         assert_eq!(latin1_bytes("ok").unwrap().as_ref(), b"ok");
     }
 }
+
+#[cfg(test)]
+#[path = "fuzz/start_response.rs"]
+mod fuzz;

@@ -318,3 +318,7 @@ mod tests {
         assert_eq!(rule("Options None\n"), Ok(None));
     }
 }
+
+#[cfg(test)]
+#[path = "fuzz/access.rs"]
+mod fuzz;

@@ -346,3 +346,7 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "fuzz/daemon.rs"]
+mod fuzz;
