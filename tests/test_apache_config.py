@@ -689,3 +689,55 @@ def test_set_env_reaches_the_environ_from_server_directory_and_location(tmp_path
                        "SITE_WHERE": "location", "SCRIPT_NAME": "/two"}
     finally:
         srv.stop()
+
+
+def prepared_site(name):
+    """A copy of tests/sites/<name> the workers' user can read, and its variables (the user
+    set to the test user when root); the caller removes the directory."""
+    shared = tempfile.mkdtemp(prefix="oxwsgi-site-")
+    os.chmod(shared, 0o755)
+    env = prepare(name, shared)
+    subprocess.run(["chmod", "-R", "a+rX", shared], check=True)
+    if TEST_USER:
+        user_directive()
+        env.update(TEST_USER=TEST_USER, TEST_GROUP=TEST_USER)
+        # The site's run-time directory is its user's, as a deployment makes it.
+        shutil.chown(f"{env['SITE_DIR']}/run", TEST_USER)
+    return shared, env
+
+
+def test_graphite_like_site_preloads_its_script_and_sets_headers(tmp_path):
+    """tests/sites/graphite_like: WSGIImportScript and WSGIScriptAlias of one script load it
+    once, at process start; Header set applies to the application's and the files' responses,
+    Header always set to the server's 404 as well (README 4.1-4.6)."""
+    shared, env = prepared_site("graphite_like")
+    try:
+        site = env["SITE_DIR"]
+        srv = Server(["--config", f"{site}/site.conf"], tmp_path, apache=True, env=env)
+        try:
+            port = int(env["PORT_A"])
+            preloaded = sorted(p for p in os.listdir(f"{site}/run") if p.startswith("plotter-"))
+            pids = set(srv.worker_pids())
+            assert {int(p.rsplit(".", 1)[1]) for p in preloaded} == pids
+            for path in ("/", "/render/"):
+                response = requests.get(f"http://127.0.0.1:{port}{path}")
+                got = fields(response.text)
+                assert (got["app"], got["process_group"], got["path_info"]) == (
+                    "plotter", "plotter", path)
+                assert got["imports"] == "1" and int(got["pid"]) in pids
+                assert response.headers["X-Served-By"] == "plotter-stand-in"
+                assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
+            js = requests.get(f"http://127.0.0.1:{port}/static/js/dashboard.js")
+            assert js.status_code == 200
+            assert js.headers["Content-Type"].startswith("text/javascript")
+            assert js.text == ('// plotter dashboard stand-in\n'
+                               'window.plotter = {version: "stand-in"};\n')
+            assert js.headers["X-Served-By"] == "plotter-stand-in"
+            missing = requests.get(f"http://127.0.0.1:{port}/static/nope.js")
+            assert missing.status_code == 404
+            assert missing.headers["X-Frame-Options"] == "SAMEORIGIN"
+            assert "X-Served-By" not in missing.headers
+        finally:
+            srv.stop()
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)

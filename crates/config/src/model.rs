@@ -39,6 +39,8 @@ pub struct ServerConfig {
     /// Who may make requests where (httpd's `Require`, `Order`/`Allow`/`Deny`); everyone
     /// everywhere when empty.
     pub access: crate::access::AccessRules,
+    /// Changes to request and response headers (httpd's `RequestHeader` and `Header`).
+    pub header_edits: crate::headers::HeaderEdits,
 }
 
 impl ServerConfig {

@@ -15,6 +15,7 @@ mod conn;
 mod error_response;
 mod framing;
 mod head_clock;
+mod header_edits;
 mod host;
 mod late_answer;
 mod limits;
@@ -69,6 +70,8 @@ pub struct UrlSpace {
     pub static_files: StaticSettings,
     /// Who may make requests where.
     pub access: oxwsgi_config::access::AccessRules,
+    /// `RequestHeader` and `Header` changes.
+    pub header_edits: oxwsgi_config::headers::HeaderEdits,
 }
 
 /// The [`Application`] of a server without applications (`--application-type static`): the

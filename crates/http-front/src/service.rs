@@ -19,6 +19,7 @@ use crate::body::ResponseBody;
 use crate::compress;
 use crate::conn::{ConnActivity, RequestTracker};
 use crate::error_response::{Refusal, error_response, server_options};
+use crate::header_edits;
 use crate::host;
 use crate::limits::{self, SizeLimits};
 use crate::path::normalize;
@@ -101,6 +102,16 @@ pub(crate) async fn handle<A: Application>(
         },
     };
     let client_closes = client_closes(&request);
+    // With header edits configured: the path they are chosen by, and the request's own.
+    let edits = &server.settings.url_space.header_edits;
+    let edit_path = if edits.is_empty() {
+        None
+    } else {
+        crate::path::normalize(request.uri().path()).ok()
+    };
+    if let Some(path) = &edit_path {
+        header_edits::apply(request.headers_mut(), &edits.request, path.as_ref(), false);
+    }
     let (head, body) = request.into_parts();
     let (body, body_state) = IncomingBody::new(body, limits, expects_continue);
     let decision = DrainDecision(Arc::clone(&body_state));
@@ -108,13 +119,27 @@ pub(crate) async fn handle<A: Application>(
     // and thrown away only once `decision` (below) says the connection goes on.
     let mut body = Some(body);
 
-    let response = match route(&conn, head, &mut body, request_id, received_at).await {
-        Ok(response) => response,
+    let (mut response, refused) = match route(&conn, head, &mut body, request_id, received_at).await
+    {
+        Ok(response) => (response, false),
         Err(refusal) => {
             tracing::info!(client.addr = %conn.remote, "refused: {} {}", refusal.status(), refusal.message());
-            error_response(&refusal)
+            (error_response(&refusal), true)
         }
     };
+    if let Some(path) = &edit_path {
+        // httpd's error responses (the server's own 4xx and 5xx, a file's 404) get only the
+        // `always` edits; the application's responses, whatever their status, get them all.
+        let error = refused
+            || (response.status().as_u16() >= 400
+                && response.extensions().get::<FromApplication>().is_none());
+        header_edits::apply(
+            response.headers_mut(),
+            &edits.response,
+            path.as_ref(),
+            error,
+        );
+    }
     let mut response = compress::maybe_compress(&codings, response);
     compress::retag_not_modified(&mut response, untagged);
     // An HTTP/1.0 client reads a body of unknown length until the connection closes; hyper
@@ -278,6 +303,10 @@ fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
         .ok()
 }
 
+/// Marks a response the application made (not the server, nor its files).
+#[derive(Debug, Clone, Copy)]
+struct FromApplication;
+
 fn app_response<S>(response: AppResponse<S>) -> Response<ResponseBody<S>> {
     let body = match response.body {
         AppBody::Empty => ResponseBody::empty(),
@@ -287,6 +316,7 @@ fn app_response<S>(response: AppResponse<S>) -> Response<ResponseBody<S>> {
     }
     .holding(response.in_flight);
     let mut out = Response::new(body);
+    out.extensions_mut().insert(FromApplication);
     *out.status_mut() = response.status;
     *out.headers_mut() = response.headers;
     if let Some(reason) = response.reason {

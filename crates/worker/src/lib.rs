@@ -262,6 +262,7 @@ pub fn load(
             document_root: config.document_root.clone(),
             static_files: config.static_files.clone(),
             access: config.access.of_group(group),
+            header_edits: config.header_edits.of_group(group),
         },
         access_log,
         error_log,

@@ -30,6 +30,7 @@ use super::daemon::DaemonProcess;
 use super::directives::{Disposition, spec};
 use super::{ApacheConfig, Directive, Node, Origin, Section};
 use crate::access::{AccessControl, AccessRule, AccessRules};
+use crate::headers::{HeaderAction, HeaderEdit, HeaderEdits};
 use crate::model::*;
 use crate::resolve::{Environment, inspect_python_home, locale, seconds};
 
@@ -81,6 +82,8 @@ pub const RUNS: &[&str] = &[
     "Require",
     "SetEnv",
     "UnsetEnv",
+    "Header",
+    "RequestHeader",
     "PassEnv",
     "Deny",
     "RequireAll",
@@ -189,6 +192,9 @@ struct Site {
     directory_environ: Vec<(PathBuf, Vec<EnvChange>)>,
     /// Those of `<Location>` sections, by URL path.
     location_environ: Vec<(String, Vec<EnvChange>, Origin)>,
+    /// `Header` and `RequestHeader` lines, with the `<Location>` path they sit in ("/" outside
+    /// any section), in order.
+    header_edits: Vec<(String, bool, ParsedEdit)>,
     /// Where to point an error about the site as a whole.
     first_origin: Option<Origin>,
 }
@@ -205,6 +211,81 @@ fn apply_environ(environ: &mut Vec<(String, String)>, changes: &[EnvChange]) {
             environ.push((name.clone(), value.clone()));
         }
     }
+}
+
+/// A `Header` or `RequestHeader` line, read.
+#[derive(Debug, Clone)]
+struct ParsedEdit {
+    always: bool,
+    action: HeaderAction,
+    name: String,
+    value: String,
+}
+
+/// Reads `Header [always|onsuccess] ACTION NAME [VALUE]` (or `RequestHeader ACTION NAME
+/// [VALUE]`). Values with format specifiers (`%t`, `%{VAR}e`, …), conditions (`env=`, `expr=`)
+/// and the `edit`/`echo`/`note` actions are not supported yet.
+fn parse_header_edit(d: &Directive) -> Result<ParsedEdit, (bool, String)> {
+    let mut args: Vec<&str> = d.args.iter().map(String::as_str).collect();
+    let mut always = false;
+    if !d.is("RequestHeader") {
+        match args.first().map(|a| a.to_ascii_lowercase()) {
+            Some(c) if c == "always" => {
+                always = true;
+                args.remove(0);
+            }
+            Some(c) if c == "onsuccess" => {
+                args.remove(0);
+            }
+            _ => {}
+        }
+    }
+    let Some((action, rest)) = args.split_first() else {
+        return Err((
+            false,
+            format!("{} needs an action and a header name", d.name),
+        ));
+    };
+    let action = match action.to_ascii_lowercase().as_str() {
+        "set" => HeaderAction::Set,
+        "setifempty" => HeaderAction::SetIfEmpty,
+        "append" => HeaderAction::Append,
+        "merge" => HeaderAction::Merge,
+        "add" => HeaderAction::Add,
+        "unset" => HeaderAction::Unset,
+        other => return Err((true, format!("{} {other}", d.name))),
+    };
+    let (name, value) = match (action, rest) {
+        (HeaderAction::Unset, [name]) => (*name, ""),
+        (HeaderAction::Unset, _) => {
+            return Err((false, format!("{} unset takes a header name only", d.name)));
+        }
+        (_, [name, value]) => (*name, *value),
+        (_, [_, _, condition, ..]) => {
+            return Err((true, format!("{} with a condition ({condition})", d.name)));
+        }
+        _ => return Err((false, format!("{} needs a header name and a value", d.name))),
+    };
+    if value.contains('%') {
+        return Err((
+            true,
+            format!("{} with a format specifier in its value ({value})", d.name),
+        ));
+    }
+    if http::HeaderName::from_bytes(name.as_bytes()).is_err()
+        || http::HeaderValue::from_str(value).is_err()
+    {
+        return Err((
+            false,
+            format!("{}: '{name}: {value}' is not a valid header", d.name),
+        ));
+    }
+    Ok(ParsedEdit {
+        always,
+        action,
+        name: name.to_ascii_lowercase(),
+        value: value.to_owned(),
+    })
 }
 
 /// mod_reqtimeout's settings.
@@ -341,6 +422,14 @@ impl<'a> Translator<'a> {
                     {
                         control.group = Some(0);
                     }
+                    for edit in first
+                        .header_edits
+                        .request
+                        .iter_mut()
+                        .chain(first.header_edits.response.iter_mut())
+                    {
+                        edit.group = Some(0);
+                    }
                     merged = Some(first);
                 }
                 Some(all) => {
@@ -371,6 +460,12 @@ impl<'a> Translator<'a> {
                     }
                     all.access.directories.extend(access.directories);
                     all.access.locations.extend(access.locations);
+                    let mut edits = one.header_edits;
+                    for edit in edits.request.iter_mut().chain(edits.response.iter_mut()) {
+                        edit.group = Some(index);
+                    }
+                    all.header_edits.request.extend(edits.request);
+                    all.header_edits.response.extend(edits.response);
                     for mut mount in one.mounts {
                         match &mut mount.target {
                             MountTarget::Wsgi(app) => app.group = index,
@@ -727,6 +822,14 @@ impl<'a> Translator<'a> {
                 }
             }
             "directoryindex" => self.directory_index(d),
+            "header" | "requestheader" if section.is("Location") => {
+                let location = section.args.first().cloned().unwrap_or_default();
+                self.header_line(d, &location);
+            }
+            "sethandler" if section.is("Location") && args == ["none"] => {
+                // httpd: no handler here, so the static files' own. The router already
+                // gives an `Alias` precedence over an application.
+            }
             "wsgipassauthorization" => self.site.pass_authorization = on(d),
             "wsgiscriptreloading" => self.site.script_reloading = Some(on(d)),
             _ => self.not_yet(&d.origin, &format!("{} inside <{}>", d.name, section.name)),
@@ -869,6 +972,7 @@ impl<'a> Translator<'a> {
                 self.site.python_path.extend(paths);
             }
             "wsgicallableobject" => self.site.callable = Some(first.to_owned()),
+            "header" | "requestheader" => self.header_line(d, "/"),
             "setenv" | "unsetenv" | "passenv" => {
                 let changes = env_changes(d);
                 self.site.environ.extend(changes);
@@ -889,6 +993,18 @@ impl<'a> Translator<'a> {
                 self.site.server_access.push(Node::Directive(d.clone()));
             }
             _ => self.not_yet(&d.origin, &d.name),
+        }
+    }
+
+    fn header_line(&mut self, d: &Directive, location: &str) {
+        match parse_header_edit(d) {
+            Ok(edit) => {
+                self.site
+                    .header_edits
+                    .push((location.to_owned(), d.is("RequestHeader"), edit))
+            }
+            Err((true, what)) => self.not_yet(&d.origin, &what),
+            Err((false, why)) => self.error(&d.origin, why),
         }
     }
 
@@ -1101,6 +1217,25 @@ impl<'a> Translator<'a> {
             .unwrap_or_else(|| server_root.join("htdocs"));
         let logging = self.logging(&site, options, &server_root);
         let access = self.access_rules(&site, &all_mounts, &document_root);
+        let mut header_edits = HeaderEdits::default();
+        for (location, request, edit) in &site.header_edits {
+            let Some(prefix) = MountPoint::parse(location) else {
+                continue;
+            };
+            let edit = HeaderEdit {
+                prefix,
+                group: None,
+                always: edit.always,
+                action: edit.action,
+                name: edit.name.clone(),
+                value: edit.value.clone(),
+            };
+            if *request {
+                header_edits.request.push(edit);
+            } else {
+                header_edits.response.push(edit);
+            }
+        }
         Some(ServerConfig {
             server_name,
             listeners,
@@ -1148,6 +1283,7 @@ impl<'a> Translator<'a> {
                 .unwrap_or_else(|| server_root.join("oxwsgi.pid")),
             document_root,
             access,
+            header_edits,
             server_root,
         })
     }
