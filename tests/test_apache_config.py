@@ -696,7 +696,8 @@ def prepared_site(name):
     set to the test user when root); the caller removes the directory."""
     shared = tempfile.mkdtemp(prefix="oxwsgi-site-")
     os.chmod(shared, 0o755)
-    env = prepare(name, shared)
+    # Its venvs are made from the Python oxwsgi embeds.
+    env = prepare(name, shared, python=str(VENV / "bin" / "python"))
     subprocess.run(["chmod", "-R", "a+rX", shared], check=True)
     if TEST_USER:
         user_directive()
@@ -737,6 +738,45 @@ def test_graphite_like_site_preloads_its_script_and_sets_headers(tmp_path):
             assert missing.status_code == 404
             assert missing.headers["X-Frame-Options"] == "SAMEORIGIN"
             assert "X-Served-By" not in missing.headers
+        finally:
+            srv.stop()
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_django_like_site_serves_the_app_its_static_files_and_refuses_private_ones(tmp_path):
+    """tests/sites/django_like (Django's documented daemon-mode setup): python-home= (a venv
+    made by prepare) and python-path=, Alias /static/ and /media/ that leave /static and
+    /media to the application, single-file Aliases, and a private directory denied inside a
+    granted one (README 2.1-2.10)."""
+    shared, env = prepared_site("django_like")
+    try:
+        site = env["SITE_DIR"]
+        srv = Server(["--config", f"{site}/site.conf"], tmp_path, apache=True, env=env)
+        try:
+            url = f"http://127.0.0.1:{env['PORT_A']}"
+            for path in ("/", "/blog/2024/", "/static", "/media"):
+                response = requests.get(url + path)
+                got = fields(response.text)
+                assert response.status_code == 200, path
+                assert (got["app"], got["path_info"], got["script_name"]) == (
+                    "almanac", path, "")
+                assert got["prefix"] == f"{site}/venv"
+                assert (got["process_group"], got["application_group"]) == (
+                    "almanac.example", "")
+                assert got["settings_module"] == "almanac.settings"
+                assert got["settings_site_title"] == "Almanac stand-in"
+                assert got["multiprocess"] == "True"
+            css = requests.get(url + "/static/css/site.css")
+            assert (css.status_code, css.text) == (
+                200, "body { color: #123456; } /* almanac stand-in */\n")
+            assert css.headers["Content-Type"].startswith("text/css")
+            assert requests.get(url + "/robots.txt").text == "User-agent: *\nDisallow: /admin/\n"
+            assert requests.get(url + "/favicon.ico").text == "almanac-favicon-stand-in\n"
+            assert requests.get(url + "/media/uploads/hello.txt").text == "an uploaded file\n"
+            private = requests.get(url + "/static/private/notes.txt")
+            assert private.status_code == 403 and FORBIDDEN in private.text
+            assert requests.get(url + "/static/missing.css").status_code == 404
         finally:
             srv.stop()
     finally:

@@ -283,15 +283,38 @@ impl MountPoint {
         Some(MountPoint(prefix.trim_end_matches('/').to_owned()))
     }
 
-    /// The prefix as `SCRIPT_NAME`: `""` for the root.
+    /// A prefix that matches only what is below it, not itself: httpd's `Alias /static/ …`
+    /// serves `/static/x` but leaves `/static` to the rest of the site. `None` unless it starts
+    /// with `/` and is more than `/`.
+    pub fn below_only(prefix: &str) -> Option<MountPoint> {
+        let trimmed = prefix.trim_end_matches('/');
+        if !prefix.starts_with('/') || trimmed.is_empty() {
+            return None;
+        }
+        Some(MountPoint(format!("{trimmed}/")))
+    }
+
+    /// The prefix as `SCRIPT_NAME`: `""` for the root (`/static/` for a [`below_only`]
+    /// prefix).
+    ///
+    /// [`below_only`]: MountPoint::below_only
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The length of the part of a matching path that is the mount point's (without the
+    /// slash a [`below_only`](MountPoint::below_only) prefix ends with).
+    pub fn path_len(&self) -> usize {
+        self.0.trim_end_matches('/').len()
     }
 
     /// Whether a decoded request path falls under this mount point: equal to it, or below it at
     /// a `/` boundary, so `/app` matches `/app` and `/app/x` but not `/application`.
     pub fn matches(&self, path: &[u8]) -> bool {
         let prefix = self.0.as_bytes();
+        if prefix.ends_with(b"/") {
+            return path.starts_with(prefix);
+        }
         path.starts_with(prefix) && (path.len() == prefix.len() || path[prefix.len()] == b'/')
     }
 }

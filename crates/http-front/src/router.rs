@@ -56,11 +56,11 @@ impl Router {
         match self.mounts.iter().find(|(mount, _)| mount.matches(path)) {
             Some((mount, Mounted::App(app))) => Route::App {
                 app: *app,
-                script_name_len: mount.as_str().len(),
+                script_name_len: mount.path_len(),
             },
             Some((mount, Mounted::Alias(alias))) => Route::Alias {
                 alias: *alias,
-                prefix_len: mount.as_str().len(),
+                prefix_len: mount.path_len(),
             },
             None => Route::Unmounted,
         }

@@ -1180,7 +1180,13 @@ impl<'a> Translator<'a> {
         });
         let mut all_mounts = Vec::new();
         for (url, path, origin) in &site.aliases {
-            let Some(prefix) = MountPoint::parse(url) else {
+            // `Alias /static/ …` serves what is below /static/, not /static itself.
+            let prefix = if url.len() > 1 && url.ends_with('/') {
+                MountPoint::below_only(url)
+            } else {
+                MountPoint::parse(url)
+            };
+            let Some(prefix) = prefix else {
                 self.error(
                     origin,
                     format!("Alias '{url}': the URL path must start with /"),
