@@ -781,3 +781,37 @@ def test_django_like_site_serves_the_app_its_static_files_and_refuses_private_on
             srv.stop()
     finally:
         shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_distro_package_like_site_reads_its_enabled_snippets_only(tmp_path):
+    """tests/sites/distro_package_like (Debian/RHEL packaging): Define, IncludeOptional of
+    conf-enabled/*.conf in name order (and of a missing directory), <IfModule> with its
+    fallback, home= and python-path=, an Alias under the application's mount, and SetEnv
+    (README 5.1-5.5). The shipped but not enabled debug snippet must have no effect."""
+    shared, env = prepared_site("distro_package_like")
+    try:
+        site = env["SITE_DIR"]
+        srv = Server(["--config", f"{site}/site.conf"], tmp_path, apache=True, env=env)
+        try:
+            url = f"http://127.0.0.1:{env['PORT_A']}"
+            for path, path_info in (("/ledger", ""), ("/ledger/", "/"),
+                                    ("/ledger/accounts/7", "/accounts/7")):
+                response = requests.get(url + path)
+                got = fields(response.text)
+                assert response.status_code == 200, path
+                assert (got["app"], got["process_group"], got["application_group"]) == (
+                    "ledger", "ledger", "")
+                assert (got["script_name"], got["path_info"]) == ("/ledger", path_info)
+                assert got["LEDGER_CONFIG"] == f"{site}/etc/ledger/ledger.ini"
+                assert got["settings_flavour"] == "packaged"
+                assert got["cwd"] == f"{site}/share/ledger"
+                assert got["multiprocess"] == "True"
+                assert "X-Ledger-Debug" not in response.headers
+            css = requests.get(url + "/ledger/static/ledger.css")
+            assert (css.status_code, css.text) == (200, "/* ledger stand-in stylesheet */\n")
+            assert css.headers["Content-Type"].startswith("text/css")
+            assert requests.get(url + "/ledgers").status_code == 404
+        finally:
+            srv.stop()
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
