@@ -147,11 +147,17 @@ def assert_body_refused(srv, reply, case, message=MALFORMED_BODY):
         ("chunk-extension-nul", b"5;\x00\r\nhello\r\n0\r\n\r\n"),
         ("chunk-extension-ctl", b"5;a=\x01\r\nhello\r\n0\r\n\r\n"),
         ("chunk-data-without-crlf", b"5\r\nhelloXX0\r\n\r\n"),
+        # The trailer section is field lines ending in CRLF: a bare LF and a request line
+        # there are where parsers part ways (one sees trailers, another a second request).
+        ("trailer-bare-lf", b"5\r\nhello\r\n0\r\n\nGET /case-smuggled HTTP/1.1\r\n\r\n"),
+        ("trailer-request-line", b"5\r\nhello\r\n0\r\nGET /case-smuggled HTTP/1.1\r\n\r\n"),
     ),
 )
 def test_malformed_chunked_body_is_never_passed_on(recorder, case, body):
     data = post(case, b"Transfer-Encoding: chunked\r\n", body, query=b"?report=body")
+    data += b"GET /case-smuggled HTTP/1.1\r\nHost: t\r\n\r\n"
     assert_body_refused(recorder, exchange(recorder, data), case)
+    assert not called(recorder, "smuggled")
 
 
 @pytest.mark.parametrize(

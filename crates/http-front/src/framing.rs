@@ -15,7 +15,9 @@
 //!   invalid one (`+5`) would pass unnoticed. Every `Content-Length` is checked here instead
 //!   (digits only, the same in every field), and refused with a page rather than hyper's bare
 //!   400;
-//! * control bytes in a chunk extension, which hyper's chunked decoder skips unread.
+//! * control bytes in a chunk extension, which hyper's chunked decoder skips unread, and a
+//!   trailer section that is not field lines ending in CRLF (`0\r\n\nGET /x …`: hyper reads
+//!   the request line as a trailer, a stricter parser as the next request).
 //!
 //! Why hand-written: hyper has no hook between the socket and its parser, and these bytes are
 //! gone, or answered, once it has parsed them. This is not a second parser. It only follows the
@@ -46,6 +48,7 @@ const BAD_VERSION: &str = "the request line's protocol is not of the form HTTP/1
 const BAD_LENGTH: &str = "the request's Content-Length is not a number of bytes";
 const LENGTHS_DIFFER: &str = "the request has Content-Length fields that differ";
 const BAD_EXTENSION: &str = "a chunk extension of the request body has a control byte";
+const BAD_TRAILER: &str = "the trailer section of the request body is malformed";
 
 /// The longest field name looked at: `transfer-encoding`.
 const NAME_CAP: usize = 17;
@@ -97,7 +100,11 @@ enum State {
     ChunkDataCr,
     ChunkDataLf,
     TrailerStart,
-    TrailerLine,
+    /// A trailer field line: whether its `:` and a CR have been seen (the CR must come last).
+    TrailerLine {
+        colon: bool,
+        cr: bool,
+    },
     TrailerEndLf,
     /// Something hyper refuses: no longer followed.
     Lost,
@@ -429,17 +436,25 @@ impl Framing {
             },
             State::TrailerStart => match byte {
                 b'\r' => State::TrailerEndLf,
-                _ => State::TrailerLine,
+                b'\n' => return Err((Breach::Body(BAD_TRAILER), at)),
+                b':' => State::TrailerLine {
+                    colon: true,
+                    cr: false,
+                },
+                _ => State::TrailerLine {
+                    colon: false,
+                    cr: false,
+                },
             },
-            State::TrailerLine => match memchr::memchr(b'\n', &bytes[at..]) {
-                Some(offset) => {
-                    next = at + offset + 1;
-                    State::TrailerStart
-                }
-                None => {
-                    next = bytes.len();
-                    State::TrailerLine
-                }
+            State::TrailerLine { colon, cr } => match byte {
+                // A field line ends with CRLF and has a colon; anything else in the trailer
+                // section (a bare LF, a request line) is where parsers part ways.
+                b'\n' if cr && colon => State::TrailerStart,
+                b'\n' => return Err((Breach::Body(BAD_TRAILER), at)),
+                b'\r' => State::TrailerLine { colon, cr: true },
+                _ if cr => return Err((Breach::Body(BAD_TRAILER), at)),
+                b':' => State::TrailerLine { colon: true, cr },
+                _ => State::TrailerLine { colon, cr },
             },
             State::TrailerEndLf => match byte {
                 b'\n' => State::LineStart,
@@ -611,6 +626,26 @@ mod tests {
             assert_eq!(breach, Some(Breach::Body(BAD_EXTENSION)));
             assert_eq!(passed.len(), head.len() + extension.len());
         }
+    }
+
+    #[test]
+    fn regression_a_trailer_section_that_is_not_field_lines_breaks_the_body() {
+        // Found by the end-to-end fuzzer: hyper took `\n` and a request line after the last
+        // chunk for trailers, where h11 ends the body at `\n` and sees another request.
+        let head = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n";
+        for trailers in [
+            &b"\nGET /x HTTP/1.1\r\n\r\n"[..],
+            b"GET /x HTTP/1.1\r\n\r\n",
+            b"X-T: 1\n\r\n",
+        ] {
+            let mut input = head.to_vec();
+            input.extend_from_slice(trailers);
+            let (_, breach) = follow(&input);
+            assert_eq!(breach, Some(Breach::Body(BAD_TRAILER)), "{trailers:?}");
+        }
+        let mut fine = head.to_vec();
+        fine.extend_from_slice(b"X-T: 1\r\n\r\n");
+        assert_eq!(follow(&fine), (fine.clone(), None));
     }
 
     #[test]
