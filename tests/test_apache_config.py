@@ -815,3 +815,57 @@ def test_distro_package_like_site_reads_its_enabled_snippets_only(tmp_path):
             srv.stop()
     finally:
         shutil.rmtree(shared, ignore_errors=True)
+
+
+def raw_get(port, path, host=None):
+    """A GET without following redirects: the status, the headers and the body."""
+    response = requests.get(f"http://127.0.0.1:{port}{path}", allow_redirects=False,
+                            headers={"Host": host} if host else {})
+    return response.status_code, response.headers, response.text
+
+
+def test_redirects_answer_before_routing_and_access_rules(tmp_path, site_dir):
+    """Redirect (prefix, the rest of the path following), RedirectMatch with $1, permanent and
+    gone, RedirectPermanent; a path target made absolute with the request's Host, the query
+    string kept; a redirect answers before an access rule that would refuse the path (httpd's
+    mod_alias redirects first), and gets only the `always` headers."""
+    write(site_dir / "app.wsgi", RECORDING_APP)
+    port = free_port()
+    conf = write(
+        site_dir / "site.conf",
+        f"""
+        Listen 127.0.0.1:{port}
+        {user_directive()}
+        WSGIDaemonProcess app threads=1 python-home={VENV}
+        WSGIScriptAlias / {site_dir}/app.wsgi process-group=app application-group=%{{GLOBAL}}
+        RedirectMatch "^/$" "/dashboard/"
+        RedirectMatch permanent ^/tool/([a-z]+)$ /tools/$1
+        Redirect /old https://new.example/base
+        Redirect gone /retired
+        RedirectPermanent /moved /here
+        Header set X-Success yes
+        Header always set X-Always yes
+        <Location /moved>
+            Require all denied
+        </Location>
+        """,
+    )
+    srv = Server(["--config", conf], tmp_path, apache=True)
+    try:
+        status, headers, body = raw_get(port, "/", host=f"localhost:{port}")
+        assert (status, headers["Location"]) == (302, f"http://localhost:{port}/dashboard/")
+        assert f'The document has moved <a href="http://localhost:{port}/dashboard/">here</a>.' in body
+        assert headers["X-Always"] == "yes" and "X-Success" not in headers
+        status, headers, _ = raw_get(port, "/tool/beta?x=1", host="t")
+        assert (status, headers["Location"]) == (301, "http://t/tools/beta?x=1")
+        status, headers, _ = raw_get(port, "/old/a/b", host="t")
+        assert (status, headers["Location"]) == (302, "https://new.example/base/a/b")
+        assert raw_get(port, "/retired/x")[0] == 410
+        status, headers, _ = raw_get(port, "/moved/x", host="t")
+        assert (status, headers["Location"]) == (301, "http://t/here/x")
+        # Not redirected: the application, with the success headers.
+        status, headers, body = raw_get(port, "/tool/BETA")
+        assert status == 200 and fields(body)["path_info"] == "/tool/BETA"
+        assert headers["X-Success"] == "yes" and headers["X-Always"] == "yes"
+    finally:
+        srv.stop()

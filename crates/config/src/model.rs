@@ -41,6 +41,8 @@ pub struct ServerConfig {
     pub access: crate::access::AccessRules,
     /// Changes to request and response headers (httpd's `RequestHeader` and `Header`).
     pub header_edits: crate::headers::HeaderEdits,
+    /// Requests sent elsewhere (httpd's `Redirect` and `RedirectMatch`), checked in order.
+    pub redirects: Vec<crate::redirect::Redirect>,
 }
 
 impl ServerConfig {

@@ -237,6 +237,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         server_root,
         access: Default::default(),
         header_edits: Default::default(),
+        redirects: Vec::new(),
     })
 }
 

@@ -57,6 +57,15 @@ pub enum Refusal {
     AppTimeout,
     /// The request line names an HTTP version other than 1.x: 505.
     VersionNotSupported,
+    /// A `Redirect`: a 3xx to `location`.
+    Redirect {
+        /// The status.
+        status: u16,
+        /// The absolute URL.
+        location: String,
+    },
+    /// A `Redirect gone`: 410.
+    Gone,
 }
 
 impl Refusal {
@@ -78,6 +87,10 @@ impl Refusal {
             Refusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::QueueTimeout | Refusal::AppTimeout => StatusCode::GATEWAY_TIMEOUT,
             Refusal::VersionNotSupported => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+            Refusal::Redirect { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::FOUND)
+            }
+            Refusal::Gone => StatusCode::GONE,
         }
     }
 
@@ -125,6 +138,13 @@ impl Refusal {
             Refusal::AppTimeout => {
                 "The application did not answer within the request timeout.".to_owned()
             }
+            Refusal::Redirect { location, .. } => format!(
+                "The document has moved <a href=\"{}\">here</a>.",
+                escape_html(location)
+            ),
+            Refusal::Gone => "The requested resource is no longer available on this server and \
+                              there is no forwarding address."
+                .to_owned(),
             Refusal::VersionNotSupported => {
                 "The request's HTTP version is not supported: this server speaks HTTP/1.1 and \
                  HTTP/1.0."
@@ -224,7 +244,19 @@ pub fn error_response<S>(refusal: &Refusal) -> Response<ResponseBody<S>> {
     if let Some(allow) = refusal.allow() {
         headers.insert(header::ALLOW, HeaderValue::from_static(allow));
     }
+    if let Refusal::Redirect { location, .. } = refusal {
+        if let Ok(location) = HeaderValue::from_str(location) {
+            headers.insert(header::LOCATION, location);
+        }
+    }
     response
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// A refusal as the bytes of a whole HTTP/1.1 response that closes its connection, for the

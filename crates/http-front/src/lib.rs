@@ -21,6 +21,7 @@ mod late_answer;
 mod limits;
 mod listener;
 mod path;
+mod redirect;
 mod request_body;
 mod request_id;
 mod router;
@@ -72,6 +73,8 @@ pub struct UrlSpace {
     pub access: oxwsgi_config::access::AccessRules,
     /// `RequestHeader` and `Header` changes.
     pub header_edits: oxwsgi_config::headers::HeaderEdits,
+    /// `Redirect` and `RedirectMatch`, in order.
+    pub redirects: Vec<oxwsgi_config::redirect::Redirect>,
 }
 
 /// The [`Application`] of a server without applications (`--application-type static`): the
@@ -132,6 +135,7 @@ pub async fn serve<A: Application>(
     let server = Arc::new(service::ServerShared {
         app,
         router: Router::new(mounts),
+        redirects: redirect::Redirects::new(&space.redirects),
         compress_responses: space.static_files.compress_responses,
         static_files,
         access_log: access_log.map(Arc::new),

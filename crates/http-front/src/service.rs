@@ -34,6 +34,7 @@ pub(crate) struct ServerShared<A> {
     pub(crate) app: Arc<A>,
     pub(crate) settings: FrontSettings,
     pub(crate) router: Router,
+    pub(crate) redirects: crate::redirect::Redirects,
     pub(crate) static_files: StaticFiles,
     pub(crate) compress_responses: bool,
     pub(crate) access_log: Option<Arc<AccessLog>>,
@@ -236,6 +237,19 @@ async fn route<A: Application>(
         }
     }
     let path = normalize(head.uri.path())?;
+    if !server.redirects.is_empty() {
+        let host = head
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map_or_else(|| conn.local.to_string(), str::to_owned);
+        if let Some(redirect) = server
+            .redirects
+            .find(path.as_ref(), head.uri.query(), &host)
+        {
+            return Err(redirect);
+        }
+    }
     let access = &server.settings.url_space.access;
     if !access.is_empty() && !access.allows(path.as_ref(), conn.remote.ip()) {
         return Err(Refusal::Forbidden);

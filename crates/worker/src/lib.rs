@@ -263,6 +263,12 @@ pub fn load(
             static_files: config.static_files.clone(),
             access: config.access.of_group(group),
             header_edits: config.header_edits.of_group(group),
+            redirects: config
+                .redirects
+                .iter()
+                .filter(|r| r.group.is_none_or(|g| g == group))
+                .cloned()
+                .collect(),
         },
         access_log,
         error_log,

@@ -32,6 +32,7 @@ use super::{ApacheConfig, Directive, Node, Origin, Section};
 use crate::access::{AccessControl, AccessRule, AccessRules};
 use crate::headers::{HeaderAction, HeaderEdit, HeaderEdits};
 use crate::model::*;
+use crate::redirect::{Redirect, RedirectWhen};
 use crate::resolve::{Environment, inspect_python_home, locale, seconds};
 
 /// The directives `start-server` runs so far (in the limits the module documentation gives);
@@ -84,6 +85,10 @@ pub const RUNS: &[&str] = &[
     "UnsetEnv",
     "Header",
     "RequestHeader",
+    "Redirect",
+    "RedirectMatch",
+    "RedirectPermanent",
+    "RedirectTemp",
     "PassEnv",
     "Deny",
     "RequireAll",
@@ -195,6 +200,8 @@ struct Site {
     /// `Header` and `RequestHeader` lines, with the `<Location>` path they sit in ("/" outside
     /// any section), in order.
     header_edits: Vec<(String, bool, ParsedEdit)>,
+    /// `Redirect` and `RedirectMatch` lines, in order.
+    redirects: Vec<Redirect>,
     /// Where to point an error about the site as a whole.
     first_origin: Option<Origin>,
 }
@@ -285,6 +292,79 @@ fn parse_header_edit(d: &Directive) -> Result<ParsedEdit, (bool, String)> {
         action,
         name: name.to_ascii_lowercase(),
         value: value.to_owned(),
+    })
+}
+
+/// Reads a `Redirect [status] URL-path [URL]`, `RedirectMatch [status] regex [URL]`,
+/// `RedirectPermanent URL-path URL` or `RedirectTemp URL-path URL` line.
+fn parse_redirect(d: &Directive) -> Result<Redirect, String> {
+    let mut args: Vec<&str> = d.args.iter().map(String::as_str).collect();
+    let fixed = if d.is("RedirectPermanent") {
+        Some(301)
+    } else if d.is("RedirectTemp") {
+        Some(302)
+    } else {
+        None
+    };
+    let status = match fixed {
+        Some(status) => status,
+        None => {
+            let named = match args.first().map(|a| a.to_ascii_lowercase()) {
+                Some(a) if a == "permanent" => Some(301),
+                Some(a) if a == "temp" => Some(302),
+                Some(a) if a == "seeother" => Some(303),
+                Some(a) if a == "gone" => Some(410),
+                Some(a) if a.len() == 3 && a.bytes().all(|b| b.is_ascii_digit()) => a.parse().ok(),
+                _ => None,
+            };
+            match named {
+                Some(status) => {
+                    args.remove(0);
+                    status
+                }
+                None => 302,
+            }
+        }
+    };
+    let (from, target) = match (status, args.as_slice()) {
+        (300..=399, [from, target]) => (*from, Some((*target).to_owned())),
+        (300..=399, _) => {
+            return Err(format!(
+                "{} with status {status} needs a URL path and a URL",
+                d.name
+            ));
+        }
+        (_, [from]) => (*from, None),
+        _ => {
+            return Err(format!(
+                "{} with status {status} takes a URL path and no URL",
+                d.name
+            ));
+        }
+    };
+    if let Some(target) = &target {
+        if !target.starts_with('/') && !target.contains("://") {
+            return Err(format!(
+                "{}: the target '{target}' must be a URL or start with /",
+                d.name
+            ));
+        }
+    }
+    let when = if d.is("RedirectMatch") {
+        regex::Regex::new(from)
+            .map_err(|err| format!("RedirectMatch: bad regular expression: {err}"))?;
+        RedirectWhen::Pattern(from.to_owned())
+    } else {
+        RedirectWhen::Prefix(
+            MountPoint::parse(from)
+                .ok_or_else(|| format!("{}: the URL path '{from}' must start with /", d.name))?,
+        )
+    };
+    Ok(Redirect {
+        when,
+        status,
+        target,
+        group: None,
     })
 }
 
@@ -430,6 +510,9 @@ impl<'a> Translator<'a> {
                     {
                         edit.group = Some(0);
                     }
+                    for redirect in &mut first.redirects {
+                        redirect.group = Some(0);
+                    }
                     merged = Some(first);
                 }
                 Some(all) => {
@@ -466,6 +549,10 @@ impl<'a> Translator<'a> {
                     }
                     all.header_edits.request.extend(edits.request);
                     all.header_edits.response.extend(edits.response);
+                    all.redirects.extend(one.redirects.into_iter().map(|mut r| {
+                        r.group = Some(index);
+                        r
+                    }));
                     for mut mount in one.mounts {
                         match &mut mount.target {
                             MountTarget::Wsgi(app) => app.group = index,
@@ -973,6 +1060,12 @@ impl<'a> Translator<'a> {
             }
             "wsgicallableobject" => self.site.callable = Some(first.to_owned()),
             "header" | "requestheader" => self.header_line(d, "/"),
+            "redirect" | "redirectmatch" | "redirectpermanent" | "redirecttemp" => {
+                match parse_redirect(d) {
+                    Ok(redirect) => self.site.redirects.push(redirect),
+                    Err(why) => self.error(&d.origin, why),
+                }
+            }
             "setenv" | "unsetenv" | "passenv" => {
                 let changes = env_changes(d);
                 self.site.environ.extend(changes);
@@ -1290,6 +1383,7 @@ impl<'a> Translator<'a> {
             document_root,
             access,
             header_edits,
+            redirects: site.redirects.clone(),
             server_root,
         })
     }

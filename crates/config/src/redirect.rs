@@ -1,0 +1,28 @@
+//! httpd's `Redirect`, `RedirectMatch`, `RedirectPermanent` and `RedirectTemp` (mod_alias):
+//! requests under a URL path, or matching a regular expression, are sent elsewhere.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::MountPoint;
+
+/// What a redirect applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RedirectWhen {
+    /// `Redirect`: the path and what is below it; the rest of the path follows the target.
+    Prefix(MountPoint),
+    /// `RedirectMatch`: a regular expression on the path; `$1`… in the target are its groups.
+    Pattern(String),
+}
+
+/// One redirect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redirect {
+    /// Which requests.
+    pub when: RedirectWhen,
+    /// The status: 301, 302, 303, another 3xx, or 410 (`gone`).
+    pub status: u16,
+    /// Where to (none for `gone`): an absolute URL, or a path the request's host is put before.
+    pub target: Option<String>,
+    /// The only process group it applies in (one virtual host's); every group when `None`.
+    pub group: Option<usize>,
+}
