@@ -19,6 +19,7 @@
 mod banner;
 
 use std::io::Write as _;
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::ExitCode;
 
@@ -27,7 +28,7 @@ use oxwsgi_config::ServerConfig;
 use oxwsgi_config::apache;
 use oxwsgi_config::cli::{CheckConfig, Cli, Command, StartServer};
 use oxwsgi_config::resolve::{self, Environment};
-use oxwsgi_process::{sockets, title};
+use oxwsgi_process::{handoff, sockets, title};
 
 /// The server could not start, or stopped with an error.
 const EXIT_FAILURE: u8 = 1;
@@ -68,12 +69,8 @@ const WITH_CONFIG: &[&str] = &[
 ];
 
 /// `start-server --config`: the server's configuration from Apache files. Problems are printed
-/// (when `report`) as `file:line: ...` lines; the error returned is then empty.
-fn apache_server_config(
-    args: &StartServer,
-    given: &[String],
-    report: bool,
-) -> Result<ServerConfig, String> {
+/// as `file:line: ...` lines.
+fn apache_server_config(args: &StartServer, given: &[String]) -> Result<ServerConfig, String> {
     if let Some(other) = given.iter().find(|id| !WITH_CONFIG.contains(&id.as_str())) {
         let option = match other.as_str() {
             "entry_point" => "an ENTRY_POINT".to_owned(),
@@ -112,10 +109,8 @@ fn apache_server_config(
     if let Err(errors) = &translated {
         notices.extend(errors);
     }
-    if report {
-        for notice in &notices {
-            eprintln!("{notice}");
-        }
+    for notice in &notices {
+        eprintln!("{notice}");
     }
     match translated {
         Ok(config) => Ok(config),
@@ -201,13 +196,19 @@ fn explicit_options(matches: &clap::ArgMatches) -> Vec<String> {
 }
 
 fn start_server(args: &StartServer, given: &[String], role: title::Role) -> ExitCode {
-    let resolved = if args.config.is_empty() {
+    let handed_over = std::env::var(handoff::VARIABLE)
+        .ok()
+        .filter(|_| role == title::Role::Supervisor);
+    let resolved = if let Some(number) = handed_over {
+        // Resolved once, before the exec that made this process the supervisor.
+        handoff::take_over(&number)
+            .map_err(|err| format!("cannot read the configuration handed over: {err}"))
+    } else if args.config.is_empty() {
         Environment::from_process()
             .and_then(|env| resolve::start_server(args, &env))
             .map_err(|err| err.to_string())
     } else {
-        // The supervisor reads the files again: what they say was printed once already.
-        apache_server_config(args, given, role != title::Role::Supervisor)
+        apache_server_config(args, given)
     };
     let config = match resolved {
         Ok(config) => config,
@@ -219,12 +220,17 @@ fn start_server(args: &StartServer, given: &[String], role: title::Role) -> Exit
         }
     };
     if role != title::Role::Supervisor {
-        // Become the supervisor under its own title; `exec` returns only if it failed, and then
-        // this process simply goes on untitled.
-        let _ = std::process::Command::new("/proc/self/exe")
+        // Become the supervisor under its own title, with the configuration resolved here;
+        // `exec` returns only if it failed, and then this process simply goes on untitled.
+        let mut supervisor = std::process::Command::new("/proc/self/exe");
+        supervisor
             .arg0(title::SUPERVISOR)
-            .args(std::env::args_os().skip(1))
-            .exec();
+            .args(std::env::args_os().skip(1));
+        let handed = handoff::hand_over(&config);
+        if let Ok(fd) = &handed {
+            supervisor.env(handoff::VARIABLE, fd.as_raw_fd().to_string());
+        }
+        let _ = supervisor.exec();
     }
     oxwsgi_logging::init(config.logging.level);
     match run(config) {

@@ -497,6 +497,12 @@ def test_seed_000_serves_the_pecan_service_as_its_user(tmp_path, site_dir):
         names = [open(f"/proc/{worker}/task/{t}/comm").read().strip()
                  for t in os.listdir(f"/proc/{worker}/task")]
         assert len([n for n in names if n.startswith("python")]) == 5, names
+        # Resolved once: the supervisor was handed the configuration that was checked and
+        # printed (it does not read the files again), and each warning appears once.
+        warning = f"{conf}:9: warning: Order outside <Directory> or <Location>"
+        assert srv.stderr.count(warning) == 1, srv.stderr
+        environ = open(f"/proc/{srv.pid}/environ", "rb").read().split(b"\0")
+        assert any(v.startswith(b"OXWSGI_RESOLVED_CONFIG_FD=") for v in environ)
     finally:
         srv.stop()
 

@@ -14,6 +14,7 @@
 
 pub mod control;
 pub mod fds;
+pub mod handoff;
 pub mod limits;
 pub mod sockets;
 pub mod start;
