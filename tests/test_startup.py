@@ -204,6 +204,8 @@ def help_blocks():
 # Options with a value but no default: each says what leaving it out means instead.
 NO_DEFAULT = {
     "--entry-point": "instead of the ENTRY_POINT argument",
+    "--config": "instead of an ENTRY_POINT",
+    "--define": "as httpd's -D does",
     "--python-path": "Repeat for several",
     "--url-alias": "Repeat for several",
 }
@@ -227,6 +229,12 @@ def test_invalid_values_are_usage_errors(tmp_path, bad):
     code, stderr, _ = start_failing(tmp_path, *bad, EXAMPLES / "hello.wsgi")
     assert code == 2
     assert stderr.startswith(f"oxwsgi: {bad[0]} ")
+
+
+def test_a_zero_is_refused_not_raised_to_one(tmp_path):
+    code, stderr, _ = start_failing(tmp_path, "--header-timeout", "0", EXAMPLES / "hello.wsgi")
+    assert code == 2
+    assert stderr == "oxwsgi: --header-timeout 0: a request head needs at least a second\n"
 
 
 def test_version_names_the_server():

@@ -120,6 +120,67 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         compress_responses: args.compress_responses,
     };
     let mut mounts = url_aliases(&args.url_alias, env)?;
+    // Values that cannot be 0: refused with the option named, never raised behind the user's
+    // back.
+    let at_least_one: [(&'static str, u64, &'static str); 10] = [
+        (
+            "--startup-timeout",
+            args.startup_timeout,
+            "a worker needs at least a second to start",
+        ),
+        (
+            "--daemon-backlog",
+            args.daemon_backlog as u64,
+            "at least one request must be able to wait",
+        ),
+        (
+            "--header-timeout",
+            args.header_timeout,
+            "a request head needs at least a second",
+        ),
+        (
+            "--body-timeout",
+            args.body_timeout,
+            "a request body needs at least a second",
+        ),
+        (
+            "--socket-timeout",
+            args.socket_timeout,
+            "a response needs at least a second",
+        ),
+        (
+            "--limit-request-line",
+            args.limit_request_line as u64,
+            "a request line has at least one byte",
+        ),
+        (
+            "--limit-request-field-size",
+            args.limit_request_field_size as u64,
+            "a header field has at least one byte",
+        ),
+        (
+            "--limit-request-fields",
+            args.limit_request_fields as u64,
+            "a request has a Host field at least",
+        ),
+        (
+            "--max-clients",
+            args.max_clients as u64,
+            "at least one connection must be served",
+        ),
+        (
+            "--threads",
+            args.threads as u64,
+            "at least one thread is needed to run requests",
+        ),
+    ];
+    if let Some((option, _, reason)) = at_least_one.iter().find(|(_, value, _)| *value == 0) {
+        return Err(ConfigError::Invalid {
+            option,
+            value: "0".into(),
+            reason,
+        });
+    }
     if args.threads == 0 {
         return Err(ConfigError::Invalid {
             option: "--threads",
@@ -141,7 +202,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         restart_interval: optional(args.restart_interval),
         inactivity_timeout: optional(args.inactivity_timeout),
         request_timeout: optional(args.request_timeout),
-        startup_timeout: seconds(args.startup_timeout.max(1)),
+        startup_timeout: seconds(args.startup_timeout),
         graceful_timeout: seconds(args.graceful_timeout),
         shutdown_timeout: seconds(args.shutdown_timeout),
         deadlock_timeout: optional(args.deadlock_timeout),
@@ -156,7 +217,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         multiprocess: args.processes.is_some(),
         python,
         application_group: String::new(),
-        queue_backlog: args.daemon_backlog.max(1),
+        queue_backlog: args.daemon_backlog,
         queue_timeout: seconds(args.queue_timeout),
         lifecycle,
         // Passed today; mod_wsgi-express passes it only with --pass-authorization.
@@ -200,11 +261,11 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         },
         http: HttpSettings {
             keep_alive_timeout: seconds(args.keep_alive_timeout),
-            header_timeout: seconds(args.header_timeout.max(1)),
+            header_timeout: seconds(args.header_timeout),
             // As with mod_reqtimeout, a maximum below the timeout (or 0) leaves the timeout.
-            header_max_timeout: seconds(args.header_max_timeout.max(args.header_timeout).max(1)),
+            header_max_timeout: seconds(args.header_max_timeout.max(args.header_timeout)),
             header_min_rate: args.header_min_rate,
-            body_timeout: seconds(args.body_timeout.max(1)),
+            body_timeout: seconds(args.body_timeout),
             body_max_timeout: (args.body_max_timeout > 0).then(|| seconds(args.body_max_timeout)),
             body_min_rate: args.body_min_rate,
             // As with Apache's LimitRequestBody, 0 means no limit.
@@ -212,11 +273,11 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
                 0 => u64::MAX,
                 limit => limit,
             },
-            socket_timeout: seconds(args.socket_timeout.max(1)),
-            limit_request_line: args.limit_request_line.max(1),
-            limit_request_field_size: args.limit_request_field_size.max(1),
-            limit_request_fields: args.limit_request_fields.max(1),
-            max_connections: args.max_clients.max(1),
+            socket_timeout: seconds(args.socket_timeout),
+            limit_request_line: args.limit_request_line,
+            limit_request_field_size: args.limit_request_field_size,
+            limit_request_fields: args.limit_request_fields,
+            max_connections: args.max_clients,
         },
         logging: LogSettings {
             level: LogLevel::parse(&args.log_level).unwrap_or(LogLevel::Warn),
@@ -532,6 +593,19 @@ mod tests {
         assert_eq!(config.groups[0].processes, 1);
         let config = start_server(&parse(&[]), &env(&dir)).unwrap();
         assert!(!config.groups[0].multiprocess);
+    }
+
+    #[test]
+    fn a_zero_that_cannot_mean_off_is_refused_not_raised() {
+        let dir = temp_dir("zero");
+        for (option, reason) in [
+            ("--header-timeout", "a request head needs at least a second"),
+            ("--limit-request-fields", "a request has a Host field at least"),
+            ("--max-clients", "at least one connection must be served"),
+        ] {
+            let err = start_server(&parse(&[option, "0"]), &env(&dir)).unwrap_err();
+            assert_eq!(err.to_string(), format!("{option} 0: {reason}"));
+        }
     }
 
     #[test]
