@@ -600,7 +600,10 @@ mod tests {
         let dir = temp_dir("zero");
         for (option, reason) in [
             ("--header-timeout", "a request head needs at least a second"),
-            ("--limit-request-fields", "a request has a Host field at least"),
+            (
+                "--limit-request-fields",
+                "a request has a Host field at least",
+            ),
             ("--max-clients", "at least one connection must be served"),
         ] {
             let err = start_server(&parse(&[option, "0"]), &env(&dir)).unwrap_err();
