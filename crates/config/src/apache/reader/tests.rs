@@ -178,14 +178,14 @@ fn includes_follow_server_root_globs_and_directories() {
             root.display()
         ),
     );
-    let config = read_config(&[main.clone()], &options(&[])).unwrap();
+    let config = read_config(std::slice::from_ref(&main), &options(&[])).unwrap();
     let names: Vec<&str> = config.nodes.iter().map(Node::name).collect();
     assert_eq!(names, ["ServerRoot", "A", "Y", "Z", "B", "Last"]);
     assert_eq!(config.nodes[2].origin().file.as_path(), root.join("sub/y"));
     assert_eq!(config.files.len(), 5);
 
     let missing = scratch.write("bad.conf", "Listen 80\nInclude sites/*.conf\n");
-    let err = read_config(&[missing.clone()], &options(&[])).unwrap_err();
+    let err = read_config(std::slice::from_ref(&missing), &options(&[])).unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
