@@ -60,7 +60,8 @@ def test_close_is_called_once_after_the_client_disconnects(server, state_dir):
     assert wait_closed(state_dir, "c1") == 1
     srv.wait_for_log(
         r"GET /close/forever\?tag=c1: the client closed the connection before the response was "
-        r"complete \(\d+ bytes of body produced\)"
+        r"complete \(\d+ bytes of body produced; the application was at File "
+        r'"[^"]*behaviours\.wsgi", line \d+, in application\)'
     )
 
 
