@@ -875,3 +875,45 @@ def test_redirects_answer_before_routing_and_access_rules(tmp_path, site_dir):
         assert headers["X-Success"] == "yes" and headers["X-Always"] == "yes"
     finally:
         srv.stop()
+
+
+def test_chunked_bodies_and_trace_follow_mod_wsgi_and_httpd_defaults(tmp_path, site_dir):
+    """mod_wsgi refuses a chunked request body with a 411 unless WSGIChunkedRequest On; httpd
+    answers TRACE itself (an echo, TraceEnable's default) or refuses it (TraceEnable off)."""
+    write(site_dir / "app.wsgi", RECORDING_APP)
+
+    def site(name, extra):
+        port = free_port()
+        conf = write(
+            site_dir / f"{name}.conf",
+            f"""
+            Listen 127.0.0.1:{port}
+            {user_directive()}
+            WSGIDaemonProcess {name} threads=1 python-home={VENV}
+            WSGIScriptAlias / {site_dir}/app.wsgi process-group={name} application-group=%{{GLOBAL}}
+            {extra}
+            """,
+        )
+        return port, Server(["--config", conf], tmp_path, apache=True)
+
+    port, srv = site("defaults", "")
+    try:
+        refused = requests.post(f"http://127.0.0.1:{port}/", data=iter([b"hello"]))
+        assert refused.status_code == 411
+        assert "A request body must come with a Content-Length here, not chunked." in refused.text
+        echo = requests.request("TRACE", f"http://127.0.0.1:{port}/x?y=1",
+                                headers={"X-Probe": "p1"})
+        assert echo.status_code == 200
+        assert echo.headers["Content-Type"] == "message/http"
+        assert echo.text.startswith("TRACE /x?y=1 HTTP/1.1\r\n")
+        assert "\r\nx-probe: p1\r\n" in echo.text
+    finally:
+        srv.stop()
+    port, srv = site("changed", "WSGIChunkedRequest On\nTraceEnable off")
+    try:
+        taken = requests.post(f"http://127.0.0.1:{port}/", data=iter([b"hello"]))
+        assert taken.status_code == 200 and fields(taken.text)["process_group"] == "changed"
+        off = requests.request("TRACE", f"http://127.0.0.1:{port}/x")
+        assert off.status_code == 405 and "TRACE" not in off.headers["Allow"]
+    finally:
+        srv.stop()

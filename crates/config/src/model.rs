@@ -112,6 +112,22 @@ pub struct HttpSettings {
     pub limit_request_fields: usize,
     /// The most connections one process serves at once; further ones wait in the backlog.
     pub max_connections: usize,
+    /// Whether a request body may come chunked (mod_wsgi's `WSGIChunkedRequest`); without,
+    /// such a request gets a 411.
+    pub chunked_requests: bool,
+    /// How a `TRACE` request is answered (httpd's `TraceEnable`).
+    pub trace: TraceMode,
+}
+
+/// What happens to a `TRACE` request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TraceMode {
+    /// It goes to the application like any other method.
+    Application,
+    /// The server answers it by echoing the request (httpd's `TraceEnable On`, its default).
+    Echo,
+    /// The server refuses it with a 405 (`TraceEnable Off`).
+    Refuse,
 }
 
 impl HttpSettings {

@@ -278,6 +278,10 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
             limit_request_field_size: args.limit_request_field_size,
             limit_request_fields: args.limit_request_fields,
             max_connections: args.max_clients,
+            // Today's behaviour; mod_wsgi-express's --chunked-request and TRACE are for the
+            // options issue.
+            chunked_requests: true,
+            trace: TraceMode::Application,
         },
         logging: LogSettings {
             level: LogLevel::parse(&args.log_level).unwrap_or(LogLevel::Warn),

@@ -66,6 +66,10 @@ pub enum Refusal {
     },
     /// A `Redirect gone`: 410.
     Gone,
+    /// A chunked request body where they are not accepted (`WSGIChunkedRequest Off`): 411.
+    LengthRequired,
+    /// `TRACE` where it is refused (`TraceEnable Off`): 405.
+    TraceRefused,
 }
 
 impl Refusal {
@@ -91,6 +95,8 @@ impl Refusal {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::FOUND)
             }
             Refusal::Gone => StatusCode::GONE,
+            Refusal::LengthRequired => StatusCode::LENGTH_REQUIRED,
+            Refusal::TraceRefused => StatusCode::METHOD_NOT_ALLOWED,
         }
     }
 
@@ -142,6 +148,10 @@ impl Refusal {
                 "The document has moved <a href=\"{}\">here</a>.",
                 escape_html(location)
             ),
+            Refusal::LengthRequired => {
+                "A request body must come with a Content-Length here, not chunked.".to_owned()
+            }
+            Refusal::TraceRefused => "The requested method TRACE is not allowed here.".to_owned(),
             Refusal::Gone => "The requested resource is no longer available on this server and \
                               there is no forwarding address."
                 .to_owned(),
@@ -170,6 +180,7 @@ impl Refusal {
                 | Refusal::HeaderFieldTooLarge { .. }
                 | Refusal::AppTimeout
                 | Refusal::VersionNotSupported
+                | Refusal::LengthRequired
         )
     }
 
@@ -178,6 +189,7 @@ impl Refusal {
         match self {
             Refusal::MethodNotAllowed => Some("GET, HEAD"),
             Refusal::ConnectNotSupported => Some(SERVER_METHODS),
+            Refusal::TraceRefused => Some(SERVER_METHODS),
             _ => None,
         }
     }

@@ -28,6 +28,7 @@ use crate::request_id::RequestIds;
 use crate::router::{Route, Router};
 use crate::static_files::{StaticFiles, StaticRequest};
 use crate::strict::{self, Verdict};
+use oxwsgi_config::TraceMode;
 
 /// What every connection of a server shares.
 pub(crate) struct ServerShared<A> {
@@ -231,6 +232,17 @@ async fn route<A: Application>(
     if strict::check(&head)? == Verdict::ServerOptions {
         return Ok(server_options());
     }
+    let protocol = &server.settings.http;
+    if !protocol.chunked_requests && head.headers.contains_key(header::TRANSFER_ENCODING) {
+        return Err(Refusal::LengthRequired);
+    }
+    if head.method == http::Method::TRACE {
+        match protocol.trace {
+            TraceMode::Application => {}
+            TraceMode::Refuse => return Err(Refusal::TraceRefused),
+            TraceMode::Echo => return trace_echo(&head),
+        }
+    }
     if let Some(expect) = head.headers.get(header::EXPECT) {
         if !expect.as_bytes().eq_ignore_ascii_case(b"100-continue") {
             return Err(Refusal::ExpectationFailed);
@@ -315,6 +327,31 @@ fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
         .trim()
         .parse()
         .ok()
+}
+
+/// httpd's answer to `TRACE` (`TraceEnable On`): the request head, echoed as `message/http`
+/// (names in lower case, as the server keeps them). A TRACE with a body is refused, as by
+/// httpd.
+fn trace_echo<S>(head: &http::request::Parts) -> Result<Response<ResponseBody<S>>, Refusal> {
+    if head.headers.contains_key(header::TRANSFER_ENCODING)
+        || declared_length(&head.headers).is_some_and(|length| length > 0)
+    {
+        return Err(Refusal::BadRequest("a TRACE request cannot have a body"));
+    }
+    let mut echo = format!("TRACE {} HTTP/1.1\r\n", head.uri).into_bytes();
+    for (name, value) in &head.headers {
+        echo.extend_from_slice(name.as_str().as_bytes());
+        echo.extend_from_slice(b": ");
+        echo.extend_from_slice(value.as_bytes());
+        echo.extend_from_slice(b"\r\n");
+    }
+    echo.extend_from_slice(b"\r\n");
+    let mut response = Response::new(ResponseBody::full(bytes::Bytes::from(echo)));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("message/http"),
+    );
+    Ok(response)
 }
 
 /// Marks a response the application made (not the server, nor its files).

@@ -411,14 +411,7 @@ pub const SPECS: &[Spec] = &[
         I("SERVER_NAME comes from the Host header, as with httpd's default"),
     ),
     d("UseCanonicalPhysicalPort", "core", C::ANY, I(NO_EFFECT)),
-    d(
-        "TraceEnable",
-        "core",
-        C::SERVER_VHOST,
-        I(
-            "TRACE goes to the application like any method (httpd answers it itself: an echo, or 405 with TraceEnable off); not yet honoured",
-        ),
-    ),
+    d("TraceEnable", "core", C::SERVER_VHOST, H),
     d(
         "HttpProtocolOptions",
         "core",

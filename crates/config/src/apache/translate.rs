@@ -85,6 +85,8 @@ pub const RUNS: &[&str] = &[
     "UnsetEnv",
     "Header",
     "RequestHeader",
+    "WSGIChunkedRequest",
+    "TraceEnable",
     "Redirect",
     "RedirectMatch",
     "RedirectPermanent",
@@ -202,6 +204,10 @@ struct Site {
     header_edits: Vec<(String, bool, ParsedEdit)>,
     /// `Redirect` and `RedirectMatch` lines, in order.
     redirects: Vec<Redirect>,
+    /// `WSGIChunkedRequest On`.
+    chunked_requests: bool,
+    /// `TraceEnable`'s value, lower case.
+    trace_enable: Option<String>,
     /// Where to point an error about the site as a whole.
     first_origin: Option<Origin>,
 }
@@ -1059,6 +1065,11 @@ impl<'a> Translator<'a> {
                 self.site.python_path.extend(paths);
             }
             "wsgicallableobject" => self.site.callable = Some(first.to_owned()),
+            "wsgichunkedrequest" => self.site.chunked_requests = on(d),
+            "traceenable" => match first.to_ascii_lowercase().as_str() {
+                value @ ("on" | "off") => self.site.trace_enable = Some(value.to_owned()),
+                _ => self.not_yet(&d.origin, &format!("TraceEnable {first}")),
+            },
             "header" | "requestheader" => self.header_line(d, "/"),
             "redirect" | "redirectmatch" | "redirectpermanent" | "redirecttemp" => {
                 match parse_redirect(d) {
@@ -1361,6 +1372,11 @@ impl<'a> Translator<'a> {
                 limit_request_field_size: site.limit_request_field_size.unwrap_or(8190).max(1),
                 limit_request_fields: site.limit_request_fields.unwrap_or(100).max(1),
                 max_connections: 100,
+                chunked_requests: site.chunked_requests,
+                trace: match site.trace_enable.as_deref() {
+                    Some("off") => TraceMode::Refuse,
+                    _ => TraceMode::Echo,
+                },
             },
             logging,
             locale: locale(None, self.env.locale.as_deref()),
