@@ -511,8 +511,8 @@ def test_keystone_like_site_serves_each_port_from_its_own_group(tmp_path):
     """tests/sites/keystone_like (an OpenStack API service): two Listen ports, a
     <VirtualHost> and a WSGIDaemonProcess per port. Each group's workers accept on their own
     port only (no hop between groups), run as the site's user, pass Authorization, honour
-    LimitRequestBody, and write the virtual host's own access log in its own format.
-    (README 1.5, TraceEnable off → 405, is not done yet.)"""
+    LimitRequestBody and TraceEnable off, and write the virtual host's own access log in its
+    own format."""
     shared = tempfile.mkdtemp(prefix="oxwsgi-site-")
     try:
         os.chmod(shared, 0o755)
@@ -544,6 +544,8 @@ def test_keystone_like_site_serves_each_port_from_its_own_group(tmp_path):
             assert (fits.status_code, fields(fits.text)["body_bytes"]) == (200, "114688")
             too_big = requests.post(f"http://127.0.0.1:{a}/v3", data=b"x" * 114689)
             assert too_big.status_code == 413
+            for port in (a, b):
+                assert requests.request("TRACE", f"http://127.0.0.1:{port}/").status_code == 405
 
             pids = {a: set(), b: set()}
             for port in (a, b):
