@@ -919,3 +919,52 @@ def test_chunked_bodies_and_trace_follow_mod_wsgi_and_httpd_defaults(tmp_path, s
         assert off.status_code == 405 and "TRACE" not in off.headers["Allow"]
     finally:
         srv.stop()
+
+
+NOT_FOUND_APP = """
+def application(environ, start_response):
+    start_response("404 Not Found", [("Content-Type", "text/plain")])
+    return [b"the application's own 404\\n"]
+"""
+
+
+def test_error_documents_replace_the_servers_error_pages_only(tmp_path, site_dir):
+    """ErrorDocument with a text, a local file served by an Alias (with the error's status) and
+    a URL (a redirect); the application's own 404 passes through untouched, as httpd leaves it
+    (WSGIErrorOverride Off)."""
+    write(site_dir / "app.wsgi", NOT_FOUND_APP)
+    (site_dir / "errors").mkdir()
+    (site_dir / "errors" / "not-found.txt").write_text("site: no such page\n")
+    port = free_port()
+    conf = write(
+        site_dir / "site.conf",
+        f"""
+        Listen 127.0.0.1:{port}
+        {user_directive()}
+        WSGIDaemonProcess app threads=1 python-home={VENV}
+        WSGIScriptAlias /app {site_dir}/app.wsgi process-group=app application-group=%{{GLOBAL}}
+        Alias /errors/ {site_dir}/errors/
+        ErrorDocument 404 /errors/not-found.txt
+        ErrorDocument 403 "Closed today"
+        ErrorDocument 410 https://elsewhere.example/gone
+        Redirect gone /retired
+        <Location /private>
+            Require all denied
+        </Location>
+        """,
+    )
+    srv = Server(["--config", conf], tmp_path, apache=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        missing = requests.get(url + "/nowhere")
+        assert (missing.status_code, missing.text) == (404, "site: no such page\n")
+        assert missing.headers["Content-Type"].startswith("text/plain")
+        closed = requests.get(url + "/private/x")
+        assert (closed.status_code, closed.text) == (403, "Closed today")
+        gone = requests.get(url + "/retired", allow_redirects=False)
+        assert (gone.status_code, gone.headers["Location"]) == (
+            302, "https://elsewhere.example/gone")
+        own = requests.get(url + "/app/x")
+        assert (own.status_code, own.text) == (404, "the application's own 404\n")
+    finally:
+        srv.stop()

@@ -43,6 +43,8 @@ pub struct ServerConfig {
     pub header_edits: crate::headers::HeaderEdits,
     /// Requests sent elsewhere (httpd's `Redirect` and `RedirectMatch`), checked in order.
     pub redirects: Vec<crate::redirect::Redirect>,
+    /// The server's error pages replaced (httpd's `ErrorDocument`).
+    pub error_documents: Vec<crate::redirect::ErrorDocument>,
 }
 
 impl ServerConfig {

@@ -26,3 +26,26 @@ pub struct Redirect {
     /// The only process group it applies in (one virtual host's); every group when `None`.
     pub group: Option<usize>,
 }
+
+/// What a server error response is replaced with (httpd's `ErrorDocument`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorBody {
+    /// This text, as the body.
+    Text(String),
+    /// A redirect (302) to this URL.
+    Url(String),
+    /// The file a static alias or the document root serves at this path, with the error's
+    /// status.
+    Local(String),
+}
+
+/// One `ErrorDocument`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDocument {
+    /// The status it replaces the server's page for.
+    pub status: u16,
+    /// With what.
+    pub body: ErrorBody,
+    /// The only process group it applies in; every group when `None`.
+    pub group: Option<usize>,
+}

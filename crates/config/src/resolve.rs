@@ -303,6 +303,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         access: Default::default(),
         header_edits: Default::default(),
         redirects: Vec::new(),
+        error_documents: Vec::new(),
     })
 }
 

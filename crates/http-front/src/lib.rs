@@ -75,6 +75,8 @@ pub struct UrlSpace {
     pub header_edits: oxwsgi_config::headers::HeaderEdits,
     /// `Redirect` and `RedirectMatch`, in order.
     pub redirects: Vec<oxwsgi_config::redirect::Redirect>,
+    /// `ErrorDocument`s.
+    pub error_documents: Vec<oxwsgi_config::redirect::ErrorDocument>,
 }
 
 /// The [`Application`] of a server without applications (`--application-type static`): the

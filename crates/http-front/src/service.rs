@@ -29,6 +29,7 @@ use crate::router::{Route, Router};
 use crate::static_files::{StaticFiles, StaticRequest};
 use crate::strict::{self, Verdict};
 use oxwsgi_config::TraceMode;
+use oxwsgi_config::redirect::{ErrorBody, ErrorDocument};
 
 /// What every connection of a server shares.
 pub(crate) struct ServerShared<A> {
@@ -129,12 +130,27 @@ pub(crate) async fn handle<A: Application>(
             (error_response(&refusal), true)
         }
     };
+    // httpd's error responses: the server's own 4xx and 5xx, a file's 404 — not the
+    // application's responses, whatever their status.
+    let error = refused
+        || (response.status().as_u16() >= 400
+            && response.extensions().get::<FromApplication>().is_none());
+    if error && !server.settings.url_space.error_documents.is_empty() {
+        let status = response.status();
+        let document = server
+            .settings
+            .url_space
+            .error_documents
+            .iter()
+            .find(|d| d.status == status.as_u16());
+        if let Some(document) = document {
+            if let Some(replaced) = error_document(server, document, status).await {
+                response = replaced;
+            }
+        }
+    }
     if let Some(path) = &edit_path {
-        // httpd's error responses (the server's own 4xx and 5xx, a file's 404) get only the
-        // `always` edits; the application's responses, whatever their status, get them all.
-        let error = refused
-            || (response.status().as_u16() >= 400
-                && response.extensions().get::<FromApplication>().is_none());
+        // Error responses get only the `always` edits.
         header_edits::apply(
             response.headers_mut(),
             &edits.response,
@@ -352,6 +368,54 @@ fn trace_echo<S>(head: &http::request::Parts) -> Result<Response<ResponseBody<S>
         HeaderValue::from_static("message/http"),
     );
     Ok(response)
+}
+
+/// An `ErrorDocument`'s page for an error response with `status`: its text, a redirect to its
+/// URL, or the file a static alias serves at its path (with the error's status). `None` keeps
+/// the server's own page (the document's file is missing).
+async fn error_document<A: Application>(
+    server: &ServerShared<A>,
+    document: &ErrorDocument,
+    status: http::StatusCode,
+) -> Option<Response<ResponseBody<A::Stream>>> {
+    let mut response = match &document.body {
+        ErrorBody::Text(text) => {
+            let mut response = Response::new(ResponseBody::full(bytes::Bytes::from(text.clone())));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            response
+        }
+        ErrorBody::Url(url) => {
+            let refusal = Refusal::Redirect {
+                status: 302,
+                location: url.clone(),
+            };
+            return Some(error_response(&refusal));
+        }
+        ErrorBody::Local(path) => {
+            let path = normalize(path).ok()?;
+            let Route::Alias { alias, prefix_len } = server.router.route(&path) else {
+                return None;
+            };
+            let headers = http::HeaderMap::new();
+            let request = StaticRequest {
+                method: &http::Method::GET,
+                headers: &headers,
+                path: &path,
+                query: None,
+            };
+            let rest = path.slice(prefix_len..);
+            let response = server.static_files.alias(alias, request, &rest).await;
+            if response.status() != http::StatusCode::OK {
+                return None;
+            }
+            response
+        }
+    };
+    *response.status_mut() = status;
+    Some(response)
 }
 
 /// Marks a response the application made (not the server, nor its files).

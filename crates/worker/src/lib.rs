@@ -269,6 +269,12 @@ pub fn load(
                 .filter(|r| r.group.is_none_or(|g| g == group))
                 .cloned()
                 .collect(),
+            error_documents: config
+                .error_documents
+                .iter()
+                .filter(|e| e.group.is_none_or(|g| g == group))
+                .cloned()
+                .collect(),
         },
         access_log,
         error_log,

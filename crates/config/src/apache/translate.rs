@@ -32,7 +32,7 @@ use super::{ApacheConfig, Directive, Node, Origin, Section};
 use crate::access::{AccessControl, AccessRule, AccessRules};
 use crate::headers::{HeaderAction, HeaderEdit, HeaderEdits};
 use crate::model::*;
-use crate::redirect::{Redirect, RedirectWhen};
+use crate::redirect::{ErrorBody, ErrorDocument, Redirect, RedirectWhen};
 use crate::resolve::{Environment, inspect_python_home, locale, seconds};
 
 /// The directives `start-server` runs so far (in the limits the module documentation gives);
@@ -87,6 +87,7 @@ pub const RUNS: &[&str] = &[
     "RequestHeader",
     "WSGIChunkedRequest",
     "TraceEnable",
+    "ErrorDocument",
     "Redirect",
     "RedirectMatch",
     "RedirectPermanent",
@@ -206,6 +207,8 @@ struct Site {
     redirects: Vec<Redirect>,
     /// `WSGIChunkedRequest On`.
     chunked_requests: bool,
+    /// `ErrorDocument` lines.
+    error_documents: Vec<(u16, ErrorBody, Origin)>,
     /// `TraceEnable`'s value, lower case.
     trace_enable: Option<String>,
     /// Where to point an error about the site as a whole.
@@ -519,6 +522,9 @@ impl<'a> Translator<'a> {
                     for redirect in &mut first.redirects {
                         redirect.group = Some(0);
                     }
+                    for document in &mut first.error_documents {
+                        document.group = Some(0);
+                    }
                     merged = Some(first);
                 }
                 Some(all) => {
@@ -559,6 +565,11 @@ impl<'a> Translator<'a> {
                         r.group = Some(index);
                         r
                     }));
+                    all.error_documents
+                        .extend(one.error_documents.into_iter().map(|mut e| {
+                            e.group = Some(index);
+                            e
+                        }));
                     for mut mount in one.mounts {
                         match &mut mount.target {
                             MountTarget::Wsgi(app) => app.group = index,
@@ -765,6 +776,34 @@ impl<'a> Translator<'a> {
             apply_environ(&mut environ, changes);
         }
         Some(environ)
+    }
+
+    /// The `ErrorDocument`s; a local path must be served by a static alias (an application's
+    /// page would need an internal request, which is not supported yet).
+    fn error_documents(&mut self, site: &Site, mounts: &[Mount]) -> Vec<ErrorDocument> {
+        let mut documents = Vec::new();
+        for (status, body, origin) in &site.error_documents {
+            if let ErrorBody::Local(path) = body {
+                let served_by_alias = mounts
+                    .iter()
+                    .filter(|m| m.prefix.matches(path.as_bytes()))
+                    .max_by_key(|m| m.prefix.path_len())
+                    .is_some_and(|m| matches!(m.target, MountTarget::Static(_)));
+                if !served_by_alias {
+                    self.not_yet(
+                        origin,
+                        &format!("ErrorDocument {status} {path} (a path not served by an Alias)"),
+                    );
+                    continue;
+                }
+            }
+            documents.push(ErrorDocument {
+                status: *status,
+                body: body.clone(),
+                group: None,
+            });
+        }
+        documents
     }
 
     /// The logs a site's directives describe.
@@ -1066,6 +1105,24 @@ impl<'a> Translator<'a> {
             }
             "wsgicallableobject" => self.site.callable = Some(first.to_owned()),
             "wsgichunkedrequest" => self.site.chunked_requests = on(d),
+            "errordocument" => match d.args.as_slice() {
+                [code, target] if code.len() == 3 && code.parse::<u16>().is_ok_and(|c| (400..=599).contains(&c)) => {
+                    let status = code.parse().unwrap_or(500);
+                    let body = if target.starts_with('/') {
+                        ErrorBody::Local(target.clone())
+                    } else if target.contains("://") {
+                        ErrorBody::Url(target.clone())
+                    } else if target.eq_ignore_ascii_case("default") {
+                        self.site.error_documents.retain(|(s, _, _)| *s != status);
+                        return;
+                    } else {
+                        ErrorBody::Text(target.clone())
+                    };
+                    self.site.error_documents.retain(|(s, _, _)| *s != status);
+                    self.site.error_documents.push((status, body, d.origin.clone()));
+                }
+                _ => self.error(&d.origin, "ErrorDocument takes an error status (400-599) and a text, a local path or a URL"),
+            },
             "traceenable" => match first.to_ascii_lowercase().as_str() {
                 value @ ("on" | "off") => self.site.trace_enable = Some(value.to_owned()),
                 _ => self.not_yet(&d.origin, &format!("TraceEnable {first}")),
@@ -1327,6 +1384,7 @@ impl<'a> Translator<'a> {
             .unwrap_or_else(|| server_root.join("htdocs"));
         let logging = self.logging(&site, options, &server_root);
         let access = self.access_rules(&site, &all_mounts, &document_root);
+        let error_documents = self.error_documents(&site, &all_mounts);
         let mut header_edits = HeaderEdits::default();
         for (location, request, edit) in &site.header_edits {
             let Some(prefix) = MountPoint::parse(location) else {
@@ -1400,6 +1458,7 @@ impl<'a> Translator<'a> {
             access,
             header_edits,
             redirects: site.redirects.clone(),
+            error_documents,
             server_root,
         })
     }
