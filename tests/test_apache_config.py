@@ -968,3 +968,50 @@ def test_error_documents_replace_the_servers_error_pages_only(tmp_path, site_dir
         assert (own.status_code, own.text) == (404, "the application's own 404\n")
     finally:
         srv.stop()
+
+
+def test_application_group_names_follow_mod_wsgi(tmp_path, site_dir):
+    """WSGIApplicationGroup's values name mod_wsgi.application_group: the default (and
+    %{RESOURCE}) is the server name with its port and the mount point, %{SERVER} the server
+    name with its port, %{ENV:NAME} a variable the configuration sets. Two scripts of one
+    process group in two application groups would need two interpreters: refused for now."""
+    write(site_dir / "app.wsgi", RECORDING_APP)
+    cases = [
+        ("", "/tool", "tools.example:{port}|/tool"),
+        ("WSGIApplicationGroup %{SERVER}", "/", "tools.example:{port}"),
+        ("SetEnv GROUP_NAME shared\nWSGIApplicationGroup %{ENV:GROUP_NAME}", "/", "shared"),
+    ]
+    for index, (extra, mount, expected) in enumerate(cases):
+        port = free_port()
+        conf = write(
+            site_dir / f"site{index}.conf",
+            f"""
+            Listen 127.0.0.1:{port}
+            ServerName tools.example
+            {user_directive()}
+            WSGIDaemonProcess g{index} threads=1 python-home={VENV}
+            WSGIProcessGroup g{index}
+            WSGIScriptAlias {mount} {site_dir}/app.wsgi
+            {extra}
+            """,
+        )
+        srv = Server(["--config", conf], tmp_path, apache=True)
+        try:
+            got = fields(requests.get(f"http://127.0.0.1:{port}{mount}").text)
+            assert got["application_group"] == expected.format(port=port), (extra, got)
+        finally:
+            srv.stop()
+    two = write(
+        site_dir / "two.conf",
+        f"""
+        Listen 127.0.0.1:{free_port()}
+        {user_directive()}
+        WSGIDaemonProcess g threads=1
+        WSGIProcessGroup g
+        WSGIScriptAlias /a {site_dir}/app.wsgi
+        WSGIScriptAlias /b {site_dir}/app.wsgi
+        """,
+    )
+    result = oxwsgi("start-server", "--log-to-terminal", "--config", two)
+    assert result.returncode == 2
+    assert "scripts of one process group in different application groups" in result.stderr

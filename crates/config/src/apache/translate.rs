@@ -806,6 +806,45 @@ impl<'a> Translator<'a> {
         documents
     }
 
+    /// The name `WSGIApplicationGroup` gives a script's interpreter (`mod_wsgi.application_group`):
+    /// `%{GLOBAL}` is `""`, `%{SERVER}` the server's name (with a port other than 80 and 443),
+    /// `%{RESOURCE}` (mod_wsgi's default) that and the mount point, `%{ENV:NAME}` a variable the
+    /// configuration sets (else the text itself, as mod_wsgi does), anything else itself.
+    fn application_group_name(
+        &mut self,
+        value: Option<&str>,
+        site: &Site,
+        mount: &MountPoint,
+        environ: &[(String, String)],
+        origin: &Origin,
+    ) -> Option<String> {
+        let server_name = site.server_name.as_deref().unwrap_or("localhost");
+        let port = site.listens.first().map_or(80, |(_, p)| *p);
+        let host = if port == 80 || port == 443 {
+            server_name.to_owned()
+        } else {
+            format!("{server_name}:{port}")
+        };
+        Some(match value {
+            None | Some("%{RESOURCE}") => format!("{host}|{}", mount.as_str()),
+            Some("%{GLOBAL}") => String::new(),
+            Some("%{SERVER}") => host,
+            Some(env) if env.starts_with("%{ENV:") && env.ends_with('}') => {
+                let name = &env[6..env.len() - 1];
+                environ
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| n == name)
+                    .map_or_else(|| env.to_owned(), |(_, v)| v.clone())
+            }
+            Some(other) if other.starts_with("%{") => {
+                self.not_yet(origin, &format!("WSGIApplicationGroup {other}"));
+                return None;
+            }
+            Some(name) => name.to_owned(),
+        })
+    }
+
     /// The logs a site's directives describe.
     fn logging(&self, site: &Site, options: &StartOptions, server_root: &Path) -> LogSettings {
         let error_log = if options.log_to_terminal {
@@ -1470,7 +1509,7 @@ impl<'a> Translator<'a> {
         site: &Site,
     ) -> Option<(ProcessGroup, Vec<Mount>)> {
         let mut chosen: Option<Option<&str>> = None;
-        let mut application_group: Option<Option<&str>> = None;
+        let mut application_group: Option<String> = None;
         let mut mounts = Vec::new();
         for script in &report.scripts {
             if script.pattern {
@@ -1485,18 +1524,6 @@ impl<'a> Translator<'a> {
                 None => chosen = Some(group),
                 Some(previous) if previous != group => {
                     self.not_yet(&script.origin, "a second process group on the same server (several WSGIDaemonProcess groups serving requests)");
-                    continue;
-                }
-                Some(_) => {}
-            }
-            let app_group = script.application_group.as_deref();
-            match application_group {
-                None => application_group = Some(app_group),
-                Some(previous) if previous != app_group => {
-                    self.not_yet(
-                        &script.origin,
-                        "scripts of one process group in different application groups",
-                    );
                     continue;
                 }
                 Some(_) => {}
@@ -1529,6 +1556,32 @@ impl<'a> Translator<'a> {
             let Some(environ) = self.script_environ(site, &path, &prefix) else {
                 continue;
             };
+            let Some(app_group) = self.application_group_name(
+                script.application_group.as_deref(),
+                site,
+                &prefix,
+                &environ,
+                &script.origin,
+            ) else {
+                continue;
+            };
+            match &application_group {
+                None => application_group = Some(app_group),
+                Some(previous) if *previous != app_group => {
+                    // mod_wsgi gives each application group an interpreter of its own; oxwsgi
+                    // runs one per process, so two would need two sets of workers.
+                    self.not_yet(
+                        &script.origin,
+                        &format!(
+                            "scripts of one process group in different application groups \
+                             ('{previous}' and '{app_group}'; mod_wsgi's default gives each \
+                             script its own: set WSGIApplicationGroup %{{GLOBAL}} to share one)"
+                        ),
+                    );
+                    continue;
+                }
+                Some(_) => {}
+            }
             mounts.push(Mount {
                 prefix,
                 target: MountTarget::Wsgi(WsgiApp {
@@ -1546,35 +1599,7 @@ impl<'a> Translator<'a> {
         let daemon = chosen
             .flatten()
             .and_then(|name| report.daemons.iter().find(|d| d.name == name));
-        let server_name = site
-            .server_name
-            .clone()
-            .unwrap_or_else(|| "localhost".to_owned());
-        let application_group = match application_group.flatten() {
-            Some("%{GLOBAL}") => String::new(),
-            Some(other) if other.starts_with("%{") => {
-                let origin = report.scripts[0].origin.clone();
-                self.not_yet(&origin, &format!("WSGIApplicationGroup {other}"));
-                String::new()
-            }
-            Some(name) => name.to_owned(),
-            None => {
-                // mod_wsgi's default: the server name (with a port other than 80 and 443) and
-                // the script's mount point.
-                let port = site.listens.first().map(|(_, p)| *p).unwrap_or(80);
-                let host = if port == 80 || port == 443 {
-                    server_name.clone()
-                } else {
-                    format!("{server_name}:{port}")
-                };
-                let mount = report
-                    .scripts
-                    .first()
-                    .map(|s| s.url.trim_end_matches('/').to_owned())
-                    .unwrap_or_default();
-                format!("{host}|{mount}")
-            }
-        };
+        let application_group = application_group.unwrap_or_default();
         let group = self.process_group(daemon, site, application_group)?;
         Some((group, mounts))
     }
