@@ -6,6 +6,7 @@ The sites under tests/sites/ (see its README.md) are copied for each test by its
 which fills in ${SITE_DIR}, ${PORT_A}, ${PORT_B}, ${TEST_USER} and ${TEST_GROUP}.
 """
 
+import concurrent.futures
 import os
 import pwd
 import re
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 import urllib.request
 
 import pytest
@@ -298,18 +300,27 @@ def test_a_daemon_group_site_runs_with_its_venv_static_files_and_recycling(
         assert len(first) == 2
         pids = set()
         failures = []
+        answered = []
 
-        def replaced_workers_answer():
-            # Requests go on, more than 5 per process, until a replacement answers one.
-            try:
-                status, body = get(f"http://127.0.0.1:{port}/hello.py")
-                pids.add(int(fields(body)["pid"]))
-            except OSError as err:
-                failures.append(err)
-            return bool(pids - first)
+        def client():
+            # Under load from four clients at once, until every worker has been replaced at
+            # least once (more than 5 requests per process): no request may fail.
+            deadline = time.monotonic() + 60
+            while len(pids - first) < len(first) and time.monotonic() < deadline:
+                try:
+                    status, body = get(f"http://127.0.0.1:{port}/hello.py")
+                    assert status == 200
+                    pids.add(int(fields(body)["pid"]))
+                    answered.append(1)
+                except (OSError, AssertionError) as err:
+                    failures.append(err)
 
-        wait_until(replaced_workers_answer, what="a request answered by a replaced worker")
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            for future in [pool.submit(client) for _ in range(4)]:
+                future.result()
         assert failures == []
+        # As many new workers answered as there were first ones.
+        assert len(pids - first) >= len(first), (pids, first, len(answered))
     finally:
         srv.stop()
 
