@@ -122,19 +122,18 @@ pub(crate) async fn handle<A: Application>(
     // and thrown away only once `decision` (below) says the connection goes on.
     let mut body = Some(body);
 
-    let (mut response, refused) = match route(&conn, head, &mut body, request_id, received_at).await
+    let (mut response, made, refused) = match route(&conn, head, &mut body, request_id, received_at)
+        .await
     {
-        Ok(response) => (response, false),
+        Ok((response, made)) => (response, made, false),
         Err(refusal) => {
             tracing::info!(client.addr = %conn.remote, "refused: {} {}", refusal.status(), refusal.message());
-            (error_response(&refusal), true)
+            (error_response(&refusal), Made::ByServer, true)
         }
     };
     // httpd's error responses: the server's own 4xx and 5xx, a file's 404 — not the
     // application's responses, whatever their status.
-    let error = refused
-        || (response.status().as_u16() >= 400
-            && response.extensions().get::<FromApplication>().is_none());
+    let error = refused || (made == Made::ByServer && response.status().as_u16() >= 400);
     if error && !server.settings.url_space.error_documents.is_empty() {
         let status = response.status();
         let document = server
@@ -218,7 +217,7 @@ async fn route<A: Application>(
     body: &mut Option<IncomingBody>,
     request_id: String,
     received_at: SystemTime,
-) -> Result<Response<ResponseBody<A::Stream>>, Refusal> {
+) -> Result<(Response<ResponseBody<A::Stream>>, Made), Refusal> {
     let server = &conn.server;
     let limit = server.settings.http.limit_request_body;
     let head_limits = SizeLimits {
@@ -246,7 +245,7 @@ async fn route<A: Application>(
         _ => {}
     }
     if strict::check(&head)? == Verdict::ServerOptions {
-        return Ok(server_options());
+        return Ok((server_options(), Made::ByServer));
     }
     let protocol = &server.settings.http;
     if !protocol.chunked_requests && head.headers.contains_key(header::TRANSFER_ENCODING) {
@@ -256,7 +255,7 @@ async fn route<A: Application>(
         match protocol.trace {
             TraceMode::Application => {}
             TraceMode::Refuse => return Err(Refusal::TraceRefused),
-            TraceMode::Echo => return trace_echo(&head),
+            TraceMode::Echo => return trace_echo(&head).map(|r| (r, Made::ByServer)),
         }
     }
     if let Some(expect) = head.headers.get(header::EXPECT) {
@@ -292,20 +291,21 @@ async fn route<A: Application>(
     let (app, script_name_len) = match route {
         Route::Alias { alias, prefix_len } => {
             let rest = path.slice(prefix_len..);
-            return Ok(server
+            let response = server
                 .static_files
                 .alias(alias, static_request, &rest)
-                .await);
+                .await;
+            return Ok((response, Made::ByServer));
         }
         Route::App {
             app,
             script_name_len,
         } => match server.static_files.overlay(static_request, true).await {
-            Some(response) => return Ok(response),
+            Some(response) => return Ok((response, Made::ByServer)),
             None => (app, script_name_len),
         },
         Route::Unmounted => match server.static_files.overlay(static_request, false).await {
-            Some(response) => return Ok(response),
+            Some(response) => return Ok((response, Made::ByServer)),
             None => return Err(Refusal::NotFound),
         },
     };
@@ -330,7 +330,7 @@ async fn route<A: Application>(
         received_at,
     };
     match server.app.call(app_request).await {
-        Ok(response) => Ok(app_response(response)),
+        Ok(response) => Ok((app_response(response), Made::ByApplication)),
         Err(error) => Err(Refusal::from_app(error, limit)),
     }
 }
@@ -418,9 +418,12 @@ async fn error_document<A: Application>(
     Some(response)
 }
 
-/// Marks a response the application made (not the server, nor its files).
-#[derive(Debug, Clone, Copy)]
-struct FromApplication;
+/// Who made a response: the application, or the server (its files, its refusals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Made {
+    ByApplication,
+    ByServer,
+}
 
 fn app_response<S>(response: AppResponse<S>) -> Response<ResponseBody<S>> {
     let body = match response.body {
@@ -431,7 +434,6 @@ fn app_response<S>(response: AppResponse<S>) -> Response<ResponseBody<S>> {
     }
     .holding(response.in_flight);
     let mut out = Response::new(body);
-    out.extensions_mut().insert(FromApplication);
     *out.status_mut() = response.status;
     *out.headers_mut() = response.headers;
     if let Some(reason) = response.reason {
