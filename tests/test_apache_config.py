@@ -1026,3 +1026,39 @@ def test_application_group_names_follow_mod_wsgi(tmp_path, site_dir):
     result = oxwsgi("start-server", "--log-to-terminal", "--config", two)
     assert result.returncode == 2
     assert "scripts of one process group in different application groups" in result.stderr
+
+
+REFUSED_SITES = [
+    ("aliasmatch_tools", 24, "WSGIScriptAliasMatch is not supported yet by start-server"),
+    ("addhandler_scripts", 30, "AddHandler inside <Directory> is not supported yet by start-server"),
+    ("trac_like", 35, "AuthType is not supported: oxwsgi does not check passwords itself yet"),
+    ("multi_group_vhosts", 26, "a second process group on the same server (several "
+     "WSGIDaemonProcess groups serving requests) is not supported yet by start-server"),
+]
+
+
+@pytest.mark.parametrize("name,line,message", REFUSED_SITES, ids=[r[0] for r in REFUSED_SITES])
+def test_sites_start_server_cannot_run_yet_are_refused_by_file_and_line(name, line, message):
+    """The sites of tests/sites whose directives start-server does not run yet: each is refused
+    before anything listens, its first error naming the file, the line and the directive, and
+    each problem said once. check-config accepts them (valid httpd configuration) and lists
+    the same problems as warnings."""
+    shared, env = prepared_site(name)
+    try:
+        conf = f"{env['SITE_DIR']}/site.conf"
+        result = oxwsgi("start-server", "--log-to-terminal", "--config", conf, env=env)
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.splitlines()
+        assert lines[0].startswith(f"{conf}:{line}: error: {message}"), lines
+        errors = [l for l in lines if ": error: " in l]
+        assert len(errors) == len(set(errors)), lines
+        assert lines[-1].startswith("oxwsgi: the configuration has ")
+        assert not port_is_listening(int(env["PORT_A"]))
+        checked = oxwsgi("check-config", conf, env=env)
+        if name == "trac_like":
+            assert checked.returncode == 2  # its AuthType is refused outright
+        else:
+            assert checked.returncode == 0, checked.stderr
+            assert f"{conf}:{line}: warning: {message}" in checked.stderr
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)

@@ -152,7 +152,11 @@ pub fn server_config(
     if t.errors.is_empty() {
         config.ok_or_else(Vec::new)
     } else {
-        Err(t.errors)
+        // One problem, once (a line can be reached twice, as for a virtual host's script).
+        let mut errors = t.errors;
+        let mut seen = std::collections::BTreeSet::new();
+        errors.retain(|e| seen.insert((e.origin.to_string(), e.message.clone())));
+        Err(errors)
     }
 }
 
