@@ -44,7 +44,8 @@ WSGIDaemonProcess, ...), like `apachectl -t`: every directive is read the way ht
 virtual hosts, daemon process groups and applications are printed.\n\n\
 Exit status 0 when the files are valid, 2 with one `file:line: error: ...` line per problem \
 otherwise. Directives oxwsgi accepts without effect are listed with --verbose.\n\n\
-Running such files with start-server is not available yet: this checks them only."
+`oxwsgi start-server --config FILE` runs them; what it cannot run yet is listed here as \
+warnings (docs/apache.md says what runs)."
     )]
     CheckConfig(CheckConfig),
 }
