@@ -192,17 +192,21 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// A name no module oxwsgi knows defines: httpd's own words for it.
+    fn unknown(&mut self, name: &str, origin: &Origin) {
+        self.notice(
+            Severity::Error,
+            origin,
+            format!(
+                "Invalid command '{name}', perhaps misspelled or defined by a module not \
+                 included in the server configuration"
+            ),
+        );
+    }
+
     fn section(&mut self, section: &'a Section, scope: &Scope<'a>) {
         let Some(spec) = spec(&section.name, true) else {
-            self.notice(
-                Severity::Error,
-                &section.origin,
-                format!(
-                    "Invalid command '<{}>', perhaps misspelled or defined by a module not \
-                     included in the server configuration",
-                    section.name
-                ),
-            );
+            self.unknown(&format!("<{}>", section.name), &section.origin);
             return;
         };
         if !spec.contexts.allows(scope.context) {
@@ -239,15 +243,7 @@ impl<'a> Checker<'a> {
 
     fn directive(&mut self, directive: &'a Directive, scope: &Scope<'a>) {
         let Some(spec) = spec(&directive.name, false) else {
-            self.notice(
-                Severity::Error,
-                &directive.origin,
-                format!(
-                    "Invalid command '{}', perhaps misspelled or defined by a module not \
-                     included in the server configuration",
-                    directive.name
-                ),
-            );
+            self.unknown(&directive.name, &directive.origin);
             return;
         };
         let access_2_2 = ["Order", "Allow", "Deny", "Satisfy"]
