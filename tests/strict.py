@@ -7,6 +7,8 @@ import socket
 
 import pytest
 
+from support import wait_until
+
 REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -61,29 +63,53 @@ class Reply:
         return f"garbage {self.data[:200]!r}"
 
 
-def exchange(srv, data, half_close=False, timeout=10):
+def exchange(srv, data, half_close=False, timeout=10, fin_with_data=False):
     """Sends `data` on a new connection (then, with `half_close`, shuts down the sending side, as
     a client with nothing more to send) and reads until the server closes the connection, or sends
-    nothing for `timeout` seconds."""
+    nothing for `timeout` seconds. With `fin_with_data`, the data and the end of the sending side
+    go out in one TCP segment (corked: Linux puts the FIN on the last unsent segment), so that the
+    server finds both in the socket at once."""
     assert srv.running, "the server is no longer running"
     with srv.connect(timeout) as sock:
         try:
+            if fin_with_data:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+                half_close = True
             sock.sendall(data)
             if half_close:
                 sock.shutdown(socket.SHUT_WR)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the server refused early: what it said is read below
-        chunks = []
-        while True:
-            try:
-                chunk = sock.recv(65536)
-            except ConnectionResetError:
-                return Reply(b"".join(chunks), True)
-            except socket.timeout:
-                return Reply(b"".join(chunks), False)
-            if not chunk:
-                return Reply(b"".join(chunks), True)
-            chunks.append(chunk)
+        return read_reply(sock)
+
+
+def exchange_after_call(srv, first, then, case, timeout=10):
+    """Sends `first` on a new connection, waits until the application was called for `case`,
+    then sends `then`, and reads as `exchange` does."""
+    assert srv.running, "the server is no longer running"
+    with srv.connect(timeout) as sock:
+        sock.sendall(first)
+        wait_until(lambda: called(srv, case), timeout, f"the application's call for {case}")
+        try:
+            sock.sendall(then)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        return read_reply(sock)
+
+
+def read_reply(sock):
+    """Reads until the server closes the connection, or sends nothing for the socket's timeout."""
+    chunks = []
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            return Reply(b"".join(chunks), True)
+        except socket.timeout:
+            return Reply(b"".join(chunks), False)
+        if not chunk:
+            return Reply(b"".join(chunks), True)
+        chunks.append(chunk)
 
 
 def calls(srv):

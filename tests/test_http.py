@@ -151,17 +151,37 @@ def test_transfer_encoding_wins_over_content_length(server, state_dir):
 
 
 def test_malformed_chunked_body_gets_400_and_oserror_in_the_app(server, state_dir):
+    """The body turns out malformed while the application reads it: the read raises OSError,
+    the client gets a 400."""
     srv = server(APPS / "behaviours.wsgi", env={"OXWSGI_TEST_STATE": str(state_dir)})
-    data = srv.raw(
-        b"POST /input/disconnect?tag=m1 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
-        b"\r\n3\r\nabc\r\nzz\r\nmore\r\n0\r\n\r\n"
-    )
+    with srv.connect() as sock:
+        sock.sendall(
+            b"POST /input/disconnect?tag=m1 HTTP/1.1\r\nHost: t\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"
+        )
+        wait_for_file(state_dir / "input-started-m1")
+        sock.sendall(b"zz\r\nmore\r\n0\r\n\r\n")
+        data = read_until_closed(sock)
     assert data.startswith(b"HTTP/1.1 400 Bad Request\r\n"), data[:200]
     assert b"Bad request: the request body is not well-formed." in data
     report = wait_for_file(state_dir / "input-error-m1")
     assert report.read_text() == (
         "OSError: the request body is not well-formed (3 bytes received before the error)\n"
     )
+
+
+def test_malformed_chunked_body_that_came_with_its_head_never_reaches_the_app(server, state_dir):
+    srv = server(APPS / "behaviours.wsgi", env={"OXWSGI_TEST_STATE": str(state_dir)})
+    data = srv.raw(
+        b"POST /input/disconnect?tag=m2 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+        b"\r\n3\r\nabc\r\nzz\r\nmore\r\n0\r\n\r\n"
+    )
+    assert data.startswith(b"HTTP/1.1 400 Bad Request\r\n"), data[:200]
+    assert (
+        b"Bad request: a chunk size of the request body is not a hexadecimal number." in data
+    )
+    assert b"\r\nConnection: close\r\n" in data
+    assert not (state_dir / "input-started-m2").exists()
 
 
 def test_absolute_form_target_names_the_server_and_is_the_request_uri(server):

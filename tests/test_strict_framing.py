@@ -12,14 +12,25 @@ Decisions, from RFC 9112 and Apache httpd:
   hyper's); an invalid Content-Length there is refused all the same (400);
 - a Content-Length other than one run of digits, or several different ones: 400 (§6.3).
 
-A malformed chunked body can only be seen once the application has started reading it (bodies
-are streamed, as under Apache): there the application may be called, but it never gets the
-body, and the client gets a 400 or a closed connection, never the application's answer.
+A malformed or truncated body that arrives with its request's head (in the same read of the
+socket) is refused with the request, before the application: 400 and close, with what is wrong.
+One whose fault arrives later can only be seen as the application reads it (bodies are
+streamed, as under Apache): there the application is called, but it never gets the body, and
+the client gets a 400 or a closed connection, never the application's answer.
 """
 
 import pytest
 
-from strict import MALFORMED_BODY, assert_refused, body_reads, called, exchange, outcome, params
+from strict import (
+    MALFORMED_BODY,
+    assert_refused,
+    body_reads,
+    called,
+    exchange,
+    exchange_after_call,
+    outcome,
+    params,
+)
 
 HELLO_CHUNKED = b"5\r\nhello\r\n0\r\n\r\n"
 
@@ -140,23 +151,51 @@ def assert_body_refused(srv, reply, case, message=MALFORMED_BODY):
     assert not [read for read in body_reads(srv, case) if read.startswith("ok")], what
 
 
-@pytest.mark.parametrize(
-    "case,body",
-    params(
-        ("chunk-size-overflow", b"ffffffffffffffffff\r\nhello\r\n0\r\n\r\n"),
-        ("chunk-extension-nul", b"5;\x00\r\nhello\r\n0\r\n\r\n"),
-        ("chunk-extension-ctl", b"5;a=\x01\r\nhello\r\n0\r\n\r\n"),
-        ("chunk-data-without-crlf", b"5\r\nhelloXX0\r\n\r\n"),
-        # The trailer section is field lines ending in CRLF: a bare LF and a request line
-        # there are where parsers part ways (one sees trailers, another a second request).
-        ("trailer-bare-lf", b"5\r\nhello\r\n0\r\n\nGET /case-smuggled HTTP/1.1\r\n\r\n"),
-        ("trailer-request-line", b"5\r\nhello\r\n0\r\nGET /case-smuggled HTTP/1.1\r\n\r\n"),
-    ),
+def bad_body(why):
+    return b"Bad request: " + why + b"."
+
+
+BAD_CHUNK_SIZE = bad_body(b"a chunk size of the request body is not a hexadecimal number")
+CHUNK_TOO_LARGE = bad_body(b"a chunk size of the request body is too large")
+BAD_CHUNK_LINE = bad_body(b"a chunk-size line of the request body does not end in CRLF")
+BAD_CHUNK_END = bad_body(b"a chunk of the request body is not followed by CRLF")
+BAD_EXTENSION = bad_body(b"a chunk extension of the request body has a control byte")
+BAD_TRAILER = bad_body(b"the trailer section of the request body is malformed")
+MALFORMED_CHUNKED = params(
+    ("chunk-size-overflow", b"ffffffffffffffffff\r\nhello\r\n0\r\n\r\n", CHUNK_TOO_LARGE),
+    ("chunk-size-not-hex", b"zz\r\nhello\r\n0\r\n\r\n", BAD_CHUNK_SIZE),
+    ("chunk-size-sign", b"+5\r\nhello\r\n0\r\n\r\n", BAD_CHUNK_SIZE),
+    ("chunk-size-bare-lf", b"5\nhello\r\n0\r\n\r\n", BAD_CHUNK_SIZE),
+    ("chunk-size-bare-cr", b"5\rhello\r\n0\r\n\r\n", BAD_CHUNK_LINE),
+    ("chunk-extension-nul", b"5;\x00\r\nhello\r\n0\r\n\r\n", BAD_EXTENSION),
+    ("chunk-extension-ctl", b"5;a=\x01\r\nhello\r\n0\r\n\r\n", BAD_EXTENSION),
+    ("chunk-extension-bare-lf", b"5;a=b\nhello\r\n0\r\n\r\n", BAD_CHUNK_LINE),
+    ("chunk-data-without-crlf", b"5\r\nhelloXX0\r\n\r\n", BAD_CHUNK_END),
+    ("chunk-data-bare-lf", b"5\r\nhello\n0\r\n\r\n", BAD_CHUNK_END),
+    # The trailer section is field lines ending in CRLF: a bare LF and a request line there
+    # are where parsers part ways (one sees trailers, another a second request).
+    ("trailer-bare-lf", b"5\r\nhello\r\n0\r\n\nGET /case-smuggled HTTP/1.1\r\n\r\n", BAD_TRAILER),
+    ("trailer-request-line", b"5\r\nhello\r\n0\r\nGET /case-smuggled HTTP/1.1\r\n\r\n", BAD_TRAILER),
+    ("trailer-end-bare-cr", b"5\r\nhello\r\n0\r\n\rGET /case-smuggled HTTP/1.1\r\n\r\n", BAD_TRAILER),
 )
-def test_malformed_chunked_body_is_never_passed_on(recorder, case, body):
+
+
+@pytest.mark.parametrize("case,body,message", MALFORMED_CHUNKED)
+def test_malformed_chunked_body_is_refused_before_the_app(recorder, case, body, message):
     data = post(case, b"Transfer-Encoding: chunked\r\n", body, query=b"?report=body")
     data += b"GET /case-smuggled HTTP/1.1\r\nHost: t\r\n\r\n"
-    assert_body_refused(recorder, exchange(recorder, data), case)
+    reply = exchange(recorder, data)
+    assert_refused(recorder, reply, case, 400, message=message, closes=True)
+    assert not called(recorder, "smuggled")
+
+
+@pytest.mark.parametrize("case,body,message", MALFORMED_CHUNKED)
+def test_malformed_chunked_body_after_its_head_is_never_passed_on(recorder, case, body, message):
+    """The head goes first and the application is called; the malformed body then arrives."""
+    head = post(case + "-late", b"Transfer-Encoding: chunked\r\n", b"", query=b"?report=body")
+    then = body + b"GET /case-smuggled HTTP/1.1\r\nHost: t\r\n\r\n"
+    reply = exchange_after_call(recorder, head, then, case + "-late")
+    assert_body_refused(recorder, reply, case + "-late")
     assert not called(recorder, "smuggled")
 
 
@@ -166,13 +205,14 @@ def test_malformed_chunked_body_is_never_passed_on(recorder, case, body):
         ("truncated-last-chunk", b"Transfer-Encoding: chunked\r\n", b"5\r\nhello\r\n0\r\n"),
         ("truncated-chunk-data", b"Transfer-Encoding: chunked\r\n", b"5\r\nhel"),
         ("truncated-chunk-size", b"Transfer-Encoding: chunked\r\n", b"5\r\nhello\r\n"),
+        ("truncated-trailer", b"Transfer-Encoding: chunked\r\n", b"0\r\nX-T: 1\r\n"),
         ("truncated-content-length", b"Content-Length: 10\r\n", b"hello"),
     ),
 )
-def test_body_cut_short_by_the_client_is_never_passed_on(recorder, case, headers, body):
+def test_body_cut_short_by_the_client_is_refused_before_the_app(recorder, case, headers, body):
     data = post(case, headers, body, query=b"?report=body")
-    reply = exchange(recorder, data, half_close=True)
-    assert_body_refused(recorder, reply, case, message=INCOMPLETE_BODY)
+    reply = exchange(recorder, data, fin_with_data=True)
+    assert_refused(recorder, reply, case, 400, message=INCOMPLETE_BODY, closes=True)
 
 
 def test_trailer_fields_never_reach_the_environ(recorder):

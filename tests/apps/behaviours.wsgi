@@ -291,6 +291,7 @@ def application(environ, start_response):
         return text(start_response, "did not read the body\n")
 
     if path == "/input/disconnect":
+        note("input-started-" + tag, "started")
         try:
             environ["wsgi.input"].read()
         except OSError as exc:

@@ -224,56 +224,106 @@ enum Cut {
 }
 
 impl AsyncRead for TrackedIo {
+    /// One read for hyper: the bytes the socket has, followed by [`Framing`]. While a request
+    /// that started in this read waits for its body, the socket is read on at once (never
+    /// waiting: [`TrackedIo::read_on`]), so that a body already sent is followed before any of
+    /// the request goes on.
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let this = &mut *self;
+        if let Some(ended) = this.end_cut() {
+            return Poll::Ready(ended);
+        }
+        let start = buf.filled().len();
+        this.framing.start_read();
         loop {
-            match this.cut {
-                Some(Cut::BodyError(why)) => {
-                    this.cut = Some(Cut::Ended);
-                    let error = std::io::Error::new(std::io::ErrorKind::InvalidData, why);
-                    return Poll::Ready(Err(error));
-                }
-                Some(Cut::BeforeRefused) => {
-                    this.cut = Some(Cut::Ended);
-                    if let Some(Breach::Head(refusal)) = this.framing.breach() {
-                        let _ = this.activity.refused.set(refusal.clone());
-                    }
-                    return Poll::Ready(Ok(()));
-                }
-                Some(Cut::Ended) => return Poll::Ready(Ok(())),
-                None => {}
-            }
             let before = buf.filled().len();
-            ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+            if before == start {
+                ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+            } else if !this.read_on(buf) {
+                return Poll::Ready(Ok(()));
+            }
             let read = buf.filled().len() - before;
             this.activity.received(read);
             if read == 0 {
-                return Poll::Ready(Ok(()));
-            }
-            let passed = this.framing.feed(&mut buf.filled_mut()[before..]);
-            if passed == read {
-                return Poll::Ready(Ok(()));
-            }
-            buf.set_filled(before + passed);
-            match this.framing.breach() {
-                // A request line's version is being decided: read on, unless bytes before it
-                // can go now.
-                None if passed > 0 => return Poll::Ready(Ok(())),
-                None => {}
-                Some(breach) => {
-                    this.cut = Some(match breach {
-                        Breach::Head(_) => Cut::BeforeRefused,
-                        Breach::Body(why) => Cut::BodyError(why),
-                    });
-                    if passed > 0 {
-                        return Poll::Ready(Ok(()));
+                if let Some(request_start) = this.framing.end_of_stream() {
+                    buf.set_filled(start + request_start);
+                    this.cut = Some(Cut::BeforeRefused);
+                    if request_start == 0 {
+                        return Poll::Ready(this.end_cut().expect("the stream was cut"));
                     }
                 }
+                return Poll::Ready(Ok(()));
             }
+            let fed = before - start;
+            let passed = this.framing.feed(&mut buf.filled_mut()[start..], fed);
+            buf.set_filled(start + passed);
+            if let Some(breach) = this.framing.breach() {
+                this.cut = Some(match breach {
+                    Breach::Head(_) => Cut::BeforeRefused,
+                    Breach::Body(why) => Cut::BodyError(why),
+                });
+                if passed > 0 {
+                    return Poll::Ready(Ok(()));
+                }
+                return Poll::Ready(this.end_cut().expect("the stream was cut"));
+            }
+            if passed < fed + read {
+                // A request line's version is being decided: read on, unless bytes before it
+                // can go now.
+                if passed > 0 {
+                    return Poll::Ready(Ok(()));
+                }
+                continue;
+            }
+            if !(this.framing.awaits_fresh_body() && buf.remaining() > 0) {
+                return Poll::Ready(Ok(()));
+            }
+        }
+    }
+}
+
+/// The most a read-on takes at once (its buffer is zeroed first).
+const READ_ON_MAX: usize = 16 * 1024;
+
+impl TrackedIo {
+    /// Reads what the socket already has into `buf`, without waiting: whether it read anything
+    /// or found the end of the stream (then `buf` is as it was).
+    ///
+    /// A plain non-blocking `recv`, not tokio's read: tokio takes a read that did not fill its
+    /// buffer for a drained socket and waits for the next readiness event without asking the
+    /// socket again, and a client's last bytes and its FIN often come in one event.
+    fn read_on(&mut self, buf: &mut ReadBuf<'_>) -> bool {
+        let room = buf.initialize_unfilled_to(buf.remaining().min(READ_ON_MAX));
+        match rustix::net::recv(&self.inner, room, rustix::net::RecvFlags::DONTWAIT) {
+            Ok((read, _)) => {
+                buf.advance(read);
+                true
+            }
+            // Nothing yet, or an error the next read reports to hyper.
+            Err(_) => false,
+        }
+    }
+
+    /// What a read gives hyper once the stream was cut, if it was.
+    fn end_cut(&mut self) -> Option<std::io::Result<()>> {
+        match self.cut? {
+            Cut::BodyError(why) => {
+                self.cut = Some(Cut::Ended);
+                let error = std::io::Error::new(std::io::ErrorKind::InvalidData, why);
+                Some(Err(error))
+            }
+            Cut::BeforeRefused => {
+                self.cut = Some(Cut::Ended);
+                if let Some(Breach::Head(refusal)) = self.framing.breach() {
+                    let _ = self.activity.refused.set(refusal.clone());
+                }
+                Some(Ok(()))
+            }
+            Cut::Ended => Some(Ok(())),
         }
     }
 }

@@ -195,6 +195,10 @@ impl Refusal {
     }
 }
 
+/// Why a request whose body the client cut short is refused.
+pub(crate) const INCOMPLETE_BODY: &str =
+    "the client closed the connection before sending the whole request body";
+
 impl Refusal {
     /// The refusal for an application's failure; `body_limit` is the limit a too-large body
     /// exceeded.
@@ -207,9 +211,7 @@ impl Refusal {
             AppError::BodyTimeout => Refusal::RequestTimeout,
             AppError::RequestTimeout => Refusal::AppTimeout,
             AppError::MalformedBody => Refusal::BadRequest("the request body is not well-formed"),
-            AppError::IncompleteBody => Refusal::BadRequest(
-                "the client closed the connection before sending the whole request body",
-            ),
+            AppError::IncompleteBody => Refusal::BadRequest(INCOMPLETE_BODY),
         }
     }
 }

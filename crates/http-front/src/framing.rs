@@ -17,7 +17,10 @@
 //!   400;
 //! * control bytes in a chunk extension, which hyper's chunked decoder skips unread, and a
 //!   trailer section that is not field lines ending in CRLF (`0\r\n\nGET /x …`: hyper reads
-//!   the request line as a trailer, a stricter parser as the next request).
+//!   the request line as a trailer, a stricter parser as the next request);
+//! * the rest of a chunked body's framing (sizes, CRLFs), which hyper checks too but only as
+//!   the application reads: followed here, a malformed body that arrived with its head is
+//!   refused before the application is called (below).
 //!
 //! Why hand-written: hyper has no hook between the socket and its parser, and these bytes are
 //! gone, or answered, once it has parsed them. This is not a second parser. It only follows the
@@ -29,8 +32,16 @@
 //!
 //! A breach is found at a byte hyper has not seen yet: the bytes before it go on, the rest are
 //! held back, and the stream ends there for hyper. A breach in a head is answered by the
-//! connection itself once hyper is done with the requests before it ([`crate::conn`]); one in a
-//! body becomes a read error of that body, which its application sees as a malformed body.
+//! connection itself once hyper is done with the requests before it ([`crate::conn`]).
+//!
+//! A body is streamed to its application, so a malformed one is often found after the
+//! application was called: then the breach becomes a read error of that body, which the
+//! application sees as a malformed body, and the client a 400. But when the request began in
+//! the same read of the connection (see [`Framing::start_read`]), nothing of it has reached
+//! hyper yet: the whole request is held back and refused like a malformed head, and its
+//! application is never called. The connection reads on at once, without waiting, while such a
+//! request's body is incomplete ([`Framing::awaits_fresh_body`]), so that a malformed or
+//! truncated body that has already arrived is always seen this way.
 
 use crate::error_response::Refusal;
 
@@ -47,8 +58,13 @@ const FRAGMENT: &str = "the request target has a fragment (#), which a client ne
 const BAD_VERSION: &str = "the request line's protocol is not of the form HTTP/1.1";
 const BAD_LENGTH: &str = "the request's Content-Length is not a number of bytes";
 const LENGTHS_DIFFER: &str = "the request has Content-Length fields that differ";
+const BAD_CHUNK_SIZE: &str = "a chunk size of the request body is not a hexadecimal number";
+const CHUNK_TOO_LARGE: &str = "a chunk size of the request body is too large";
+const BAD_CHUNK_LINE: &str = "a chunk-size line of the request body does not end in CRLF";
+const BAD_CHUNK_END: &str = "a chunk of the request body is not followed by CRLF";
 const BAD_EXTENSION: &str = "a chunk extension of the request body has a control byte";
 const BAD_TRAILER: &str = "the trailer section of the request body is malformed";
+const INCOMPLETE_BODY: &str = crate::error_response::INCOMPLETE_BODY;
 
 /// The longest field name looked at: `transfer-encoding`.
 const NAME_CAP: usize = 17;
@@ -143,6 +159,9 @@ pub(crate) struct Framing {
     /// The version of the request line is being decided: bytes are held back until its end.
     withholding: bool,
     breach: Option<Breach>,
+    /// Where the request in progress starts in the bytes of the current read, if it started in
+    /// that read (nothing of it has gone to hyper then).
+    request_start: Option<usize>,
     /// Request heads seen whole.
     heads: u64,
 }
@@ -160,6 +179,7 @@ impl Framing {
             head: HeadFraming::default(),
             withholding: false,
             breach: None,
+            request_start: None,
             heads: 0,
         }
     }
@@ -181,27 +201,76 @@ impl Framing {
         matches!(self.state, State::LineStart)
     }
 
-    /// Follows `bytes`, the next ones read from the client, and returns how many of them may
-    /// go on to hyper: all of them, unless a breach is found (the bytes from it on are held
-    /// back, and every later byte too) or the version of a request line is being decided (held
-    /// back until the line ends). May rewrite a version's minor digit in place.
-    pub(crate) fn feed(&mut self, bytes: &mut [u8]) -> usize {
-        if self.breach.is_some() {
-            return 0;
+    /// Starts a read of the connection: the bytes fed until the next call are handed to hyper
+    /// together, so a request that starts among them can still be held back whole.
+    pub(crate) fn start_read(&mut self) {
+        self.request_start = None;
+    }
+
+    /// Whether a request that started in the current read has its head complete and its body
+    /// not yet: what the connection already holds of the body should be followed before any
+    /// of the request goes on.
+    pub(crate) fn awaits_fresh_body(&self) -> bool {
+        self.breach.is_none()
+            && self.request_start.is_some()
+            && matches!(
+                self.state,
+                State::Body { .. }
+                    | State::ChunkSize { .. }
+                    | State::ChunkSizeSpace { .. }
+                    | State::ChunkExtension { .. }
+                    | State::ChunkSizeLf { .. }
+                    | State::ChunkData { .. }
+                    | State::ChunkDataCr
+                    | State::ChunkDataLf
+                    | State::TrailerStart
+                    | State::TrailerLine { .. }
+                    | State::TrailerEndLf
+            )
+    }
+
+    /// The client closed its sending side. If that cuts short the body of a request that
+    /// started in the current read, the request is refused whole: returns where it starts
+    /// (the bytes from there on are held back).
+    pub(crate) fn end_of_stream(&mut self) -> Option<usize> {
+        if !self.awaits_fresh_body() {
+            return None;
         }
-        let mut hold_from = self.withholding.then_some(0);
-        let mut at = 0;
+        self.breach = Some(Breach::Head(Refusal::BadRequest(INCOMPLETE_BODY)));
+        self.request_start
+    }
+
+    /// Follows the bytes of the current read, `bytes`, of which the first `fed` were followed
+    /// by earlier calls, and returns how many of `bytes` may go on to hyper: all of them,
+    /// unless a breach is found (the bytes from it on are held back, and every later byte too;
+    /// from its request's start, for a body breach of a request that started in this read) or
+    /// the version of a request line is being decided (held back until the line ends). May
+    /// rewrite a version's minor digit in place.
+    pub(crate) fn feed(&mut self, bytes: &mut [u8], fed: usize) -> usize {
+        if self.breach.is_some() {
+            return fed;
+        }
+        let mut hold_from = self.withholding.then_some(fed);
+        let mut at = fed;
         while at < bytes.len() {
             match self.step(bytes, at, &mut hold_from) {
                 Ok(next) => at = next,
                 Err((breach, cut)) => {
+                    let (breach, cut) = match (breach, self.request_start) {
+                        (Breach::Body(why), Some(start)) => {
+                            (Breach::Head(Refusal::BadRequest(why)), start)
+                        }
+                        (breach, _) => (breach, cut),
+                    };
                     self.breach = Some(breach);
                     self.withholding = false;
                     return hold_from.unwrap_or(cut).min(cut);
                 }
             }
-            if matches!(self.state, State::Lost) {
-                return hold_from.unwrap_or(bytes.len());
+            match self.state {
+                State::Lost => return hold_from.unwrap_or(bytes.len()),
+                State::LineStart => self.request_start = None,
+                _ => {}
             }
         }
         hold_from.unwrap_or(bytes.len())
@@ -221,7 +290,10 @@ impl Framing {
             State::LineStart => match byte {
                 b'\r' | b'\n' => State::LineStart,
                 b' ' | b'\t' => State::Lost,
-                _ => State::Method,
+                _ => {
+                    self.request_start = Some(at);
+                    State::Method
+                }
             },
             State::Method => match memchr::memchr2(b' ', b'\n', &bytes[at..]) {
                 Some(offset) if bytes[at + offset] == b' ' => {
@@ -387,36 +459,36 @@ impl Framing {
             State::ChunkSize { size, digits } => match byte {
                 b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
                     let digit = (byte as char).to_digit(16).expect("a hex digit");
-                    match size.checked_mul(16) {
-                        Some(size) => State::ChunkSize {
-                            size: size + u64::from(digit),
-                            digits: digits + 1,
-                        },
-                        None => State::Lost,
+                    let size = size
+                        .checked_mul(16)
+                        .ok_or((Breach::Body(CHUNK_TOO_LARGE), at))?;
+                    State::ChunkSize {
+                        size: size + u64::from(digit),
+                        digits: digits + 1,
                     }
                 }
-                _ if digits == 0 => State::Lost,
+                _ if digits == 0 => return Err((Breach::Body(BAD_CHUNK_SIZE), at)),
                 b' ' | b'\t' => State::ChunkSizeSpace { size },
                 b';' => State::ChunkExtension { size },
                 b'\r' => State::ChunkSizeLf { size },
-                _ => State::Lost,
+                _ => return Err((Breach::Body(BAD_CHUNK_SIZE), at)),
             },
             State::ChunkSizeSpace { size } => match byte {
                 b' ' | b'\t' => State::ChunkSizeSpace { size },
                 b';' => State::ChunkExtension { size },
                 b'\r' => State::ChunkSizeLf { size },
-                _ => State::Lost,
+                _ => return Err((Breach::Body(BAD_CHUNK_SIZE), at)),
             },
             State::ChunkExtension { size } => match byte {
                 b'\r' => State::ChunkSizeLf { size },
-                b'\n' => State::Lost,
+                b'\n' => return Err((Breach::Body(BAD_CHUNK_LINE), at)),
                 b'\t' | b' '..=b'~' | 0x80..=0xff => State::ChunkExtension { size },
                 _ => return Err((Breach::Body(BAD_EXTENSION), at)),
             },
             State::ChunkSizeLf { size } => match (byte, size) {
                 (b'\n', 0) => State::TrailerStart,
                 (b'\n', size) => State::ChunkData { remaining: size },
-                _ => State::Lost,
+                _ => return Err((Breach::Body(BAD_CHUNK_LINE), at)),
             },
             State::ChunkData { remaining } => {
                 let (next_at, left) = skip(bytes.len(), at, remaining);
@@ -428,11 +500,11 @@ impl Framing {
             }
             State::ChunkDataCr => match byte {
                 b'\r' => State::ChunkDataLf,
-                _ => State::Lost,
+                _ => return Err((Breach::Body(BAD_CHUNK_END), at)),
             },
             State::ChunkDataLf => match byte {
                 b'\n' => State::ChunkSize { size: 0, digits: 0 },
-                _ => State::Lost,
+                _ => return Err((Breach::Body(BAD_CHUNK_END), at)),
             },
             State::TrailerStart => match byte {
                 b'\r' => State::TrailerEndLf,
@@ -458,7 +530,7 @@ impl Framing {
             },
             State::TrailerEndLf => match byte {
                 b'\n' => State::LineStart,
-                _ => State::Lost,
+                _ => return Err((Breach::Body(BAD_TRAILER), at)),
             },
             State::Lost => {
                 next = bytes.len();
@@ -506,13 +578,22 @@ fn version_refusal(seen: &[u8]) -> Refusal {
 mod tests {
     use super::*;
 
-    /// Feeds `input` in one piece: the bytes passed, and the breach.
+    /// Feeds `input` as one read: the bytes passed, and the breach.
     fn follow(input: &[u8]) -> (Vec<u8>, Option<Breach>) {
+        follow_in_reads(&[input])
+    }
+
+    /// Feeds each of `reads` as one read: the bytes passed, and the breach.
+    fn follow_in_reads(reads: &[&[u8]]) -> (Vec<u8>, Option<Breach>) {
         let mut framing = Framing::new();
-        let mut bytes = input.to_vec();
-        let passed = framing.feed(&mut bytes);
-        bytes.truncate(passed);
-        (bytes, framing.breach().cloned())
+        let mut passed = Vec::new();
+        for read in reads {
+            framing.start_read();
+            let mut bytes = read.to_vec();
+            let n = framing.feed(&mut bytes, 0);
+            passed.extend_from_slice(&bytes[..n]);
+        }
+        (passed, framing.breach().cloned())
     }
 
     const GET: &[u8] = b"GET /a HTTP/1.1\r\nHost: t\r\n\r\n";
@@ -528,7 +609,7 @@ mod tests {
         input.extend_from_slice(GET);
         let mut framing = Framing::new();
         let mut bytes = input.clone();
-        assert_eq!(framing.feed(&mut bytes), input.len());
+        assert_eq!(framing.feed(&mut bytes, 0), input.len());
         assert_eq!(bytes, input);
         assert_eq!(framing.heads(), 4);
         assert!(framing.between_requests());
@@ -555,10 +636,10 @@ mod tests {
     fn a_version_held_back_across_reads_is_decided_at_its_line_end() {
         let mut framing = Framing::new();
         let mut first = b"GET / HTTP/0".to_vec();
-        assert_eq!(framing.feed(&mut first), b"GET / HTTP/".len());
+        assert_eq!(framing.feed(&mut first, 0), b"GET / HTTP/".len());
         assert_eq!(framing.breach(), None);
         let mut second = b".9\r\n".to_vec();
-        assert_eq!(framing.feed(&mut second), 0);
+        assert_eq!(framing.feed(&mut second, 0), 0);
         assert_eq!(
             framing.breach(),
             Some(&Breach::Head(Refusal::VersionNotSupported))
@@ -614,18 +695,96 @@ mod tests {
         assert_eq!((passed.len(), breach), (45, None));
     }
 
+    const CHUNKED_HEAD: &[u8] = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+
     #[test]
-    fn control_bytes_in_a_chunk_extension_break_the_body() {
-        let head = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
-        for extension in [&b";\x00"[..], b";a=\x01", b";a=\x7f"] {
-            let mut input = head.to_vec();
-            input.extend_from_slice(b"5");
-            input.extend_from_slice(extension);
-            input.extend_from_slice(b"\r\nhello\r\n0\r\n\r\n");
-            let (passed, breach) = follow(&input);
-            assert_eq!(breach, Some(Breach::Body(BAD_EXTENSION)));
-            assert_eq!(passed.len(), head.len() + extension.len());
+    fn a_malformed_chunked_body_breaks_the_body_once_its_head_went_on() {
+        for (body, why) in [
+            (&b"5;\x00\r\nhello\r\n0\r\n\r\n"[..], BAD_EXTENSION),
+            (b"5;a=\x01\r\nhello\r\n0\r\n\r\n", BAD_EXTENSION),
+            (b"5;a=\x7f\r\nhello\r\n0\r\n\r\n", BAD_EXTENSION),
+            (b"5;a\nhello\r\n0\r\n\r\n", BAD_CHUNK_LINE),
+            (b"5\rhello\r\n0\r\n\r\n", BAD_CHUNK_LINE),
+            (b"zz\r\nhello\r\n0\r\n\r\n", BAD_CHUNK_SIZE),
+            (b"5x\r\nhello\r\n0\r\n\r\n", BAD_CHUNK_SIZE),
+            (b"5 x\r\nhello\r\n0\r\n\r\n", BAD_CHUNK_SIZE),
+            (b"fffffffffffffffff\r\nhello\r\n0\r\n\r\n", CHUNK_TOO_LARGE),
+            (b"5\r\nhelloXX\r\n0\r\n\r\n", BAD_CHUNK_END),
+            (b"5\r\nhello\rX0\r\n\r\n", BAD_CHUNK_END),
+            (b"0\r\n\rX", BAD_TRAILER),
+        ] {
+            let (passed, breach) = follow_in_reads(&[CHUNKED_HEAD, body]);
+            assert_eq!(breach, Some(Breach::Body(why)), "{body:?}");
+            assert!(passed.len() >= CHUNKED_HEAD.len(), "{body:?}");
+            assert!(passed.len() < CHUNKED_HEAD.len() + body.len(), "{body:?}");
         }
+    }
+
+    #[test]
+    fn a_malformed_body_that_came_with_its_head_holds_back_the_whole_request() {
+        let mut input = GET.to_vec();
+        input.extend_from_slice(CHUNKED_HEAD);
+        input.extend_from_slice(b"5;\x00\r\nhello\r\n0\r\n\r\n");
+        let (passed, breach) = follow(&input);
+        assert_eq!(passed, GET);
+        assert_eq!(
+            breach,
+            Some(Breach::Head(Refusal::BadRequest(BAD_EXTENSION)))
+        );
+        // The request's head came in an earlier read: the body breaks, as the request is
+        // already on its way.
+        let (passed, breach) =
+            follow_in_reads(&[&input[..GET.len() + 10], &input[GET.len() + 10..]]);
+        assert_eq!(passed.len(), GET.len() + CHUNKED_HEAD.len() + 2);
+        assert_eq!(breach, Some(Breach::Body(BAD_EXTENSION)));
+    }
+
+    #[test]
+    fn a_body_cut_short_in_the_read_of_its_head_holds_back_the_whole_request() {
+        for body in [&b""[..], b"5\r\nhel", b"5\r\nhello\r\n0\r\n"] {
+            let mut framing = Framing::new();
+            framing.start_read();
+            let mut input = GET.to_vec();
+            input.extend_from_slice(CHUNKED_HEAD);
+            input.extend_from_slice(body);
+            assert_eq!(framing.feed(&mut input, 0), input.len());
+            assert!(framing.awaits_fresh_body());
+            assert_eq!(framing.end_of_stream(), Some(GET.len()));
+            assert_eq!(
+                framing.breach(),
+                Some(&Breach::Head(Refusal::BadRequest(INCOMPLETE_BODY)))
+            );
+        }
+        // Once any of the request went on, its end is hyper's to see.
+        let mut framing = Framing::new();
+        framing.start_read();
+        let mut head = CHUNKED_HEAD.to_vec();
+        framing.feed(&mut head, 0);
+        framing.start_read();
+        assert!(!framing.awaits_fresh_body());
+        assert_eq!(framing.end_of_stream(), None);
+        // A complete request waits for nothing.
+        let mut framing = Framing::new();
+        framing.start_read();
+        let mut input = CHUNKED_HEAD.to_vec();
+        input.extend_from_slice(b"0\r\n\r\n");
+        framing.feed(&mut input, 0);
+        assert!(!framing.awaits_fresh_body());
+    }
+
+    #[test]
+    fn a_read_fed_in_parts_is_one_read() {
+        let mut input = CHUNKED_HEAD.to_vec();
+        input.extend_from_slice(b"5\r\nhelloXX");
+        let mut framing = Framing::new();
+        framing.start_read();
+        let split = CHUNKED_HEAD.len() + 3;
+        assert_eq!(framing.feed(&mut input[..split], 0), split);
+        assert_eq!(framing.feed(&mut input, split), 0);
+        assert_eq!(
+            framing.breach(),
+            Some(&Breach::Head(Refusal::BadRequest(BAD_CHUNK_END)))
+        );
     }
 
     #[test]
@@ -638,9 +797,7 @@ mod tests {
             b"GET /x HTTP/1.1\r\n\r\n",
             b"X-T: 1\n\r\n",
         ] {
-            let mut input = head.to_vec();
-            input.extend_from_slice(trailers);
-            let (_, breach) = follow(&input);
+            let (_, breach) = follow_in_reads(&[head, trailers]);
             assert_eq!(breach, Some(Breach::Body(BAD_TRAILER)), "{trailers:?}");
         }
         let mut fine = head.to_vec();
@@ -653,7 +810,6 @@ mod tests {
         for input in [
             &b"GET / HTTP/1.1\r\n folded\r\n\r\nGET /#x HTTP/1.1\r\n\r\n"[..],
             b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\nGET /#x HTTP/1.1\r\n\r\n",
-            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nGET /#x HTTP/1.1\r\n\r\n",
         ] {
             let (passed, breach) = follow(input);
             assert_eq!((passed.len(), breach), (input.len(), None));
@@ -664,9 +820,9 @@ mod tests {
     fn after_a_breach_nothing_passes() {
         let mut framing = Framing::new();
         let mut bytes = b"GET /#".to_vec();
-        assert_eq!(framing.feed(&mut bytes), 5);
+        assert_eq!(framing.feed(&mut bytes, 0), 5);
         let mut more = GET.to_vec();
-        assert_eq!(framing.feed(&mut more), 0);
+        assert_eq!(framing.feed(&mut more, 0), 0);
     }
 }
 
