@@ -4,7 +4,9 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
-use oxwsgi_config::{LogDestination, MountTarget, ServerConfig, StaticTarget};
+use oxwsgi_config::{
+    GroupRole, LogDestination, MountTarget, ProcessGroup, ServerConfig, StaticTarget,
+};
 
 /// The banner, one `Label : value` line per field.
 pub(crate) fn banner(config: &ServerConfig, bound: &[SocketAddr]) -> String {
@@ -65,60 +67,52 @@ pub(crate) fn banner(config: &ServerConfig, bound: &[SocketAddr]) -> String {
         line("Application", "none: static files only".to_owned());
     }
     line("Document Root", config.document_root.display().to_string());
-    if has_apps {
-        for group in &config.groups {
-            line("Python", oxwsgi_wsgi_bridge::describe_python(&group.python));
-            if let Some(run_as) = &group.run_as {
-                line(
-                    "Daemon User",
-                    format!("{} (uid {}, gid {})", run_as.user, run_as.uid, run_as.gid),
-                );
-            }
-        }
-    }
-    line("Operating Mode", "daemon".to_owned());
-    // Without an application, no Python runs: capacity in requests and Python's timeouts mean
-    // nothing there.
-    for group in config.groups.iter().filter(|_| has_apps) {
-        let lifecycle = &group.lifecycle;
-        let processes = if group.processes == 1 {
-            "process"
-        } else {
-            "processes"
-        };
-        line(
-            "Request Capacity",
-            format!(
-                "{} ({} {processes} * {} threads)",
-                group.processes * group.threads,
-                group.processes,
-                group.threads
-            ),
-        );
-        if let Some(timeout) = lifecycle.request_timeout {
+    let app_groups: Vec<_> = config
+        .groups
+        .iter()
+        .filter(|g| g.role == GroupRole::Applications)
+        .collect();
+    if has_apps && app_groups.len() > 1 {
+        // Several groups: one line each, and the front tier that spreads requests over them.
+        line("Operating Mode", "daemon".to_owned());
+        for group in &app_groups {
+            let user = group
+                .run_as
+                .as_ref()
+                .map(|run_as| format!(", user {}", run_as.user))
+                .unwrap_or_default();
             line(
-                "Request Timeout",
-                format!("{} (seconds)", timeout.as_secs()),
+                "Process Group",
+                format!(
+                    "{}: {} ({}) {}{user}",
+                    group.name,
+                    group.processes * group.threads,
+                    capacity(group),
+                    oxwsgi_wsgi_bridge::describe_python(&group.python),
+                ),
             );
         }
-        line(
-            "Startup Timeout",
-            format!("{} (seconds)", lifecycle.startup_timeout.as_secs()),
-        );
-        line(
-            "Queue Backlog",
-            format!("{} (requests)", group.queue_backlog),
-        );
-        line(
-            "Queue Timeout",
-            format!("{} (seconds)", group.queue_timeout.as_secs()),
-        );
-        if lifecycle.maximum_requests > 0 {
+        for front in config.groups.iter().filter(|g| g.role == GroupRole::Front) {
+            let user = front
+                .run_as
+                .as_ref()
+                .map(|run_as| format!(" as {}", run_as.user))
+                .unwrap_or_default();
             line(
-                "Maximum Requests",
-                format!("{} (per process)", lifecycle.maximum_requests),
+                "Front Tier",
+                format!(
+                    "{} {}{user}, forwarding to the groups over unix sockets",
+                    front.processes,
+                    if front.processes == 1 {
+                        "process"
+                    } else {
+                        "processes"
+                    },
+                ),
             );
         }
+    } else {
+        single_group(&mut line, config, has_apps);
     }
     line(
         "Server Capacity",
@@ -129,4 +123,69 @@ pub(crate) fn banner(config: &ServerConfig, bound: &[SocketAddr]) -> String {
     line("Locale Setting", config.locale.clone());
     line("PID File", config.pid_file.display().to_string());
     out
+}
+
+/// A group's processes and threads, as `2 processes * 5 threads`.
+fn capacity(group: &ProcessGroup) -> String {
+    let processes = if group.processes == 1 {
+        "process"
+    } else {
+        "processes"
+    };
+    format!(
+        "{} {processes} * {} threads",
+        group.processes, group.threads
+    )
+}
+
+/// The lines of a server whose applications run in one group (or that has none).
+fn single_group(line: &mut impl FnMut(&str, String), config: &ServerConfig, has_apps: bool) {
+    let group = config
+        .groups
+        .iter()
+        .find(|g| g.role == GroupRole::Applications);
+    if let Some(group) = group.filter(|_| has_apps) {
+        line("Python", oxwsgi_wsgi_bridge::describe_python(&group.python));
+        if let Some(run_as) = &group.run_as {
+            line(
+                "Daemon User",
+                format!("{} (uid {}, gid {})", run_as.user, run_as.uid, run_as.gid),
+            );
+        }
+    }
+    line("Operating Mode", "daemon".to_owned());
+    // Without an application, no Python runs: capacity in requests and Python's timeouts mean
+    // nothing there.
+    let Some(group) = group.filter(|_| has_apps) else {
+        return;
+    };
+    let lifecycle = &group.lifecycle;
+    line(
+        "Request Capacity",
+        format!("{} ({})", group.processes * group.threads, capacity(group)),
+    );
+    if let Some(timeout) = lifecycle.request_timeout {
+        line(
+            "Request Timeout",
+            format!("{} (seconds)", timeout.as_secs()),
+        );
+    }
+    line(
+        "Startup Timeout",
+        format!("{} (seconds)", lifecycle.startup_timeout.as_secs()),
+    );
+    line(
+        "Queue Backlog",
+        format!("{} (requests)", group.queue_backlog),
+    );
+    line(
+        "Queue Timeout",
+        format!("{} (seconds)", group.queue_timeout.as_secs()),
+    );
+    if lifecycle.maximum_requests > 0 {
+        line(
+            "Maximum Requests",
+            format!("{} (per process)", lifecycle.maximum_requests),
+        );
+    }
 }

@@ -260,10 +260,41 @@ fn run(config: ServerConfig) -> Result<(), String> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|err| format!("cannot read the bound address: {err}"))?;
 
+    let internal = internal_sockets(&config)?;
+
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(banner::banner(&config, &bound).as_bytes());
     let _ = stdout.flush();
     drop(stdout);
 
-    oxwsgi_supervisor::run(config, listeners).map_err(|err| err.to_string())
+    let sockets = oxwsgi_supervisor::Sockets {
+        listeners,
+        internal,
+    };
+    oxwsgi_supervisor::run(config, sockets).map_err(|err| err.to_string())
+}
+
+/// Binds the unix socket of each group the front tier forwards to, owned by the front tier's
+/// user: only it may connect.
+fn internal_sockets(
+    config: &ServerConfig,
+) -> Result<Vec<Option<std::os::unix::net::UnixListener>>, String> {
+    let front_user = config
+        .groups
+        .iter()
+        .find(|g| g.role == oxwsgi_config::GroupRole::Front)
+        .and_then(|g| g.run_as.as_ref())
+        .map(|run_as| (run_as.uid, run_as.gid));
+    config
+        .groups
+        .iter()
+        .map(|group| {
+            group
+                .internal_socket
+                .as_deref()
+                .map(|path| sockets::bind_internal(path, &group.name, front_user))
+                .transpose()
+                .map_err(|err| err.to_string())
+        })
+        .collect()
 }

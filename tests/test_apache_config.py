@@ -353,21 +353,6 @@ def test_pass_authorization_on_passes_the_header(tmp_path, site_dir):
         srv.stop()
 
 
-def test_what_start_server_does_not_run_yet_is_refused_by_file_and_line(tmp_path):
-    env = prepare("multi_group_vhosts", tmp_path)
-    site = env["SITE_DIR"]
-    result = oxwsgi("start-server", "--log-to-terminal", "--config", f"{site}/site.conf",
-                    env=env)
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.splitlines()
-    assert any(
-        line.startswith(f"{site}/site.conf:") and "is not supported yet by start-server" in line
-        for line in lines
-    ), lines
-    assert lines[-1].startswith("oxwsgi: the configuration has ")
-    assert not port_is_listening(int(env["PORT_A"]))
-
-
 def test_workers_run_as_the_daemon_groups_user(tmp_path, site_dir):
     """Seed 000 as written, with its user changed to one that exists: the worker runs as that
     user, with 5 threads, and the Authorization header reaches the app. Not root, naming
@@ -1042,8 +1027,8 @@ REFUSED_SITES = [
     ("aliasmatch_tools", 24, "WSGIScriptAliasMatch is not supported yet by start-server"),
     ("addhandler_scripts", 30, "AddHandler inside <Directory> is not supported yet by start-server"),
     ("trac_like", 35, "AuthType is not supported: oxwsgi does not check passwords itself yet"),
-    ("multi_group_vhosts", 26, "a second process group on the same server (several "
-     "WSGIDaemonProcess groups serving requests) is not supported yet by start-server"),
+    ("multi_group_vhosts", 20, "several process groups in one of several <VirtualHost>s is not "
+     "supported yet by start-server"),
 ]
 
 

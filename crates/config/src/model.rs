@@ -60,6 +60,23 @@ impl ServerConfig {
         self.groups[index].logging.as_ref().unwrap_or(&self.logging)
     }
 
+    /// The applications the front tier forwards, in mount order: each one's mount point, its
+    /// group, and its index among that group's applications (see [`Self::apps_of_group`]).
+    pub fn forwarded_apps(&self) -> Vec<(&MountPoint, usize, usize)> {
+        let mut counts = vec![0; self.groups.len()];
+        let mut apps = Vec::new();
+        for mount in &self.mounts {
+            if let MountTarget::Wsgi(app) = &mount.target {
+                let index = counts[app.group];
+                counts[app.group] += 1;
+                if self.groups[app.group].internal_socket.is_some() {
+                    apps.push((&mount.prefix, app.group, index));
+                }
+            }
+        }
+        apps
+    }
+
     /// The WSGI applications of one group, with their mount points, in mount order.
     pub fn apps_of_group(&self, group: usize) -> impl Iterator<Item = (&MountPoint, &WsgiApp)> {
         self.mounts
@@ -171,8 +188,13 @@ pub struct ProcessGroup {
     /// supervisor's user.
     pub run_as: Option<RunAs>,
     /// The listeners (indexes into [`ServerConfig::listeners`]) the group's workers accept
-    /// on; every one when empty. Groups that share none are each reached directly.
+    /// on themselves: a request on one of them reaches them with no hop.
     pub listeners: Vec<usize>,
+    /// Where the front tier reaches the group's workers (a unix socket they accept on), when
+    /// a listener's URL space spans several groups and the front tier serves it.
+    pub internal_socket: Option<PathBuf>,
+    /// What the group's workers run.
+    pub role: GroupRole,
     /// The group's own logs (those of the one virtual host it serves); the server's when
     /// `None`.
     pub logging: Option<LogSettings>,
@@ -181,8 +203,20 @@ pub struct ProcessGroup {
 impl ProcessGroup {
     /// Whether the group's workers accept on listener `index`.
     pub fn serves_listener(&self, index: usize) -> bool {
-        self.listeners.is_empty() || self.listeners.contains(&index)
+        self.listeners.contains(&index)
     }
+}
+
+/// What a process group's workers run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GroupRole {
+    /// The applications mounted for the group (or static files only, without any), in Python.
+    Applications,
+    /// The front tier of listeners whose URL space spans several groups: no Python; it serves
+    /// static files and refusals itself and forwards each application's requests to the
+    /// workers of its group, over their internal sockets (mod_wsgi's daemon mode, where
+    /// httpd's own processes forward to the daemons).
+    Front,
 }
 
 /// A user to run as, looked up when the configuration was resolved.

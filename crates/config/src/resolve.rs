@@ -223,7 +223,9 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         // Passed today; mod_wsgi-express passes it only with --pass-authorization.
         pass_authorization: true,
         run_as: None,
-        listeners: Vec::new(),
+        listeners: vec![0],
+        internal_socket: None,
+        role: GroupRole::Applications,
         logging: None,
     };
     crate::access_format::AccessFormat::parse(&args.access_log_format)?;

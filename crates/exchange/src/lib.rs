@@ -150,4 +150,8 @@ pub enum AppError {
     /// The client closed its side before sending the whole body: 400.
     #[error("the client closed the connection before sending the whole request body")]
     IncompleteBody,
+    /// The process running the application went away before its response started (the front
+    /// tier's hop to a worker that crashed or was killed): 502.
+    #[error("the process running the application ended before it answered")]
+    Lost,
 }

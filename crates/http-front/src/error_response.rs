@@ -49,6 +49,8 @@ pub enum Refusal {
     ConnectNotSupported,
     /// The application failed: 500.
     Internal,
+    /// The process running the application ended before it answered: 502.
+    BadGateway,
     /// The server cannot take the request now: 503.
     Unavailable,
     /// The request waited too long for a free thread: 504.
@@ -88,6 +90,7 @@ impl Refusal {
             Refusal::UnsupportedTransferCoding => StatusCode::NOT_IMPLEMENTED,
             Refusal::ConnectNotSupported => StatusCode::METHOD_NOT_ALLOWED,
             Refusal::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Refusal::BadGateway => StatusCode::BAD_GATEWAY,
             Refusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::QueueTimeout | Refusal::AppTimeout => StatusCode::GATEWAY_TIMEOUT,
             Refusal::VersionNotSupported => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
@@ -134,6 +137,11 @@ impl Refusal {
             Refusal::Internal => "The server encountered an internal error and could not \
                                   complete the request. The error has been logged."
                 .to_owned(),
+            Refusal::BadGateway => {
+                "The process running the application ended before it answered. The error has \
+                 been logged."
+                    .to_owned()
+            }
             Refusal::Unavailable => {
                 "The server is temporarily unable to take the request; try again shortly."
                     .to_owned()
@@ -212,6 +220,7 @@ impl Refusal {
             AppError::RequestTimeout => Refusal::AppTimeout,
             AppError::MalformedBody => Refusal::BadRequest("the request body is not well-formed"),
             AppError::IncompleteBody => Refusal::BadRequest(INCOMPLETE_BODY),
+            AppError::Lost => Refusal::BadGateway,
         }
     }
 }

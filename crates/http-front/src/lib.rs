@@ -28,6 +28,7 @@ mod router;
 mod service;
 mod static_files;
 mod strict;
+mod tier;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +48,7 @@ pub use error_response::{Refusal, error_response};
 pub use path::{PathError, normalize};
 pub use request_id::RequestIds;
 pub use router::{Mounted, Route, Router};
+pub use tier::forward::{ForwardTarget, Forwarder, Relayed};
 
 /// Settings of the HTTP side.
 #[derive(Debug, Clone)]
@@ -104,12 +106,14 @@ pub struct ServeReport {
 }
 
 /// Serves `listeners` (already listening; each with the index [`AppRequest::listener`]
-/// carries for it) until `stop` turns true, then drains: no new
+/// carries for it), and the front tier's requests on `internal` (the group's unix socket,
+/// listening), until `stop` turns true, then drains: no new
 /// connections are accepted, every further response closes its connection, in-flight requests
 /// finish, idle connections close after the keep-alive timeout, and after `grace` whatever is
 /// left is cut.
 pub async fn serve<A: Application>(
     listeners: Vec<(usize, std::net::TcpListener)>,
+    internal: Option<std::os::unix::net::UnixListener>,
     app: Arc<A>,
     settings: FrontSettings,
     access_log: Option<AccessLog>,
@@ -147,6 +151,14 @@ pub async fn serve<A: Application>(
         settings,
     });
     let (open_tx, open_rx) = watch::channel(());
+    if let Some(internal) = internal {
+        tokio::spawn(tier::internal::accept_loop(
+            tokio::net::UnixListener::from_std(internal)?,
+            Arc::clone(&server.app),
+            stop.clone(),
+            open_rx.clone(),
+        ));
+    }
     for (index, listener) in listeners {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         tokio::spawn(listener::accept_loop(

@@ -425,7 +425,7 @@ enum Made {
     ByServer,
 }
 
-fn app_response<S>(response: AppResponse<S>) -> Response<ResponseBody<S>> {
+pub(crate) fn app_response<S>(response: AppResponse<S>) -> Response<ResponseBody<S>> {
     let body = match response.body {
         AppBody::Empty => ResponseBody::empty(),
         AppBody::Full(data) => ResponseBody::full(data),

@@ -8,6 +8,9 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixListener;
+use std::path::Path;
 
 use oxwsgi_config::ListenerConfig;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
@@ -97,10 +100,54 @@ fn bind_address(address: SocketAddr, dual_stack: bool) -> io::Result<TcpListener
     Ok(socket.into())
 }
 
+/// A group's internal socket could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "could not create the socket {path} (the front tier's way to the group '{group}'): {source}"
+)]
+pub struct InternalSocketError {
+    /// The socket's path.
+    pub path: String,
+    /// The group's name.
+    pub group: String,
+    /// What the system said.
+    #[source]
+    pub source: io::Error,
+}
+
+/// Binds the unix socket on which the front tier reaches a group's workers, replacing a
+/// stale one a previous run left, and makes it `owner`'s (the front tier's user) with mode
+/// 0600: only the front tier can connect, so what a forwarded request says of its client can
+/// be trusted. Like a TCP listener, it listens only once a worker is ready.
+pub fn bind_internal(
+    path: &Path,
+    group: &str,
+    owner: Option<(u32, u32)>,
+) -> Result<UnixListener, InternalSocketError> {
+    let fail = |source| InternalSocketError {
+        path: path.display().to_string(),
+        group: group.to_owned(),
+        source,
+    };
+    match std::fs::remove_file(path) {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(fail(err)),
+        _ => {}
+    }
+    let socket = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(fail)?;
+    let address = socket2::SockAddr::unix(path).map_err(fail)?;
+    socket.bind(&address).map_err(fail)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(fail)?;
+    }
+    Ok(UnixListener::from(std::os::fd::OwnedFd::from(socket)))
+}
+
 /// Puts a bound socket in the listening state, with `backlog` places in its accept queue, and
 /// makes it non-blocking for the async runtime. Listening again on a listening socket only
 /// updates its backlog, so every worker may call this.
-pub fn listen(listener: &TcpListener, backlog: u32) -> io::Result<()> {
+pub fn listen(listener: &impl AsFd, backlog: u32) -> io::Result<()> {
     let socket = SockRef::from(listener);
     socket.listen(backlog.min(i32::MAX as u32) as i32)?;
     socket.set_nonblocking(true)

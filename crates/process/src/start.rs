@@ -19,6 +19,10 @@ pub struct WorkerStart {
     pub slot: usize,
     /// The inherited listening sockets, in the order of `config.listeners`.
     pub listener_fds: Vec<RawFd>,
+    /// The inherited unix sockets on which the front tier reaches each group's workers, by
+    /// group (see `ProcessGroup::internal_socket`). Like the listening sockets, a worker
+    /// closes those that are not its group's before any application code runs.
+    pub internal_fds: Vec<Option<RawFd>>,
     /// The write end of the control pipe to the supervisor.
     pub control_fd: RawFd,
     /// The supervisor's process id, to notice if it goes away.

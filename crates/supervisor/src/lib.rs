@@ -27,6 +27,8 @@ mod worker;
 
 use std::collections::VecDeque;
 use std::net::TcpListener;
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::sync::Arc;
@@ -140,9 +142,19 @@ struct GroupState {
     retries: Vec<(Instant, WorkerId, Why)>,
 }
 
-/// Runs the supervisor until the server stops. `listeners` are bound (not listening); the
-/// workers listen on them once their application is loaded.
-pub fn run(config: ServerConfig, listeners: Vec<TcpListener>) -> Result<(), SupervisorError> {
+/// The sockets the supervisor hands to its workers, bound (not listening): the workers listen
+/// on them once their application is loaded.
+#[derive(Debug)]
+pub struct Sockets {
+    /// The listening sockets, in the order of the configuration's listeners.
+    pub listeners: Vec<TcpListener>,
+    /// The unix sockets the front tier reaches each group on, by group (`None` for a group it
+    /// does not forward to).
+    pub internal: Vec<Option<UnixListener>>,
+}
+
+/// Runs the supervisor until the server stops.
+pub fn run(config: ServerConfig, sockets: Sockets) -> Result<(), SupervisorError> {
     let open_files = oxwsgi_process::limits::raise_open_files();
     tracing::debug!("open files limit: {open_files:?}");
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -153,14 +165,14 @@ pub fn run(config: ServerConfig, listeners: Vec<TcpListener>) -> Result<(), Supe
             source,
         })?;
     runtime.block_on(async move {
-        let mut supervisor = Supervisor::new(config, listeners)?;
+        let mut supervisor = Supervisor::new(config, sockets)?;
         supervisor.run().await
     })
 }
 
 struct Supervisor {
     config: Arc<ServerConfig>,
-    listeners: Vec<TcpListener>,
+    sockets: Sockets,
     exe: PathBuf,
     workers: Vec<Worker>,
     groups: Vec<GroupState>,
@@ -172,12 +184,14 @@ struct Supervisor {
 }
 
 impl Supervisor {
-    fn new(
-        config: ServerConfig,
-        listeners: Vec<TcpListener>,
-    ) -> Result<Supervisor, SupervisorError> {
-        for listener in &listeners {
-            fds::make_inheritable(listener).map_err(|source| SupervisorError::Io {
+    fn new(config: ServerConfig, sockets: Sockets) -> Result<Supervisor, SupervisorError> {
+        let fds = sockets
+            .listeners
+            .iter()
+            .map(|l| l.as_fd())
+            .chain(sockets.internal.iter().flatten().map(|l| l.as_fd()));
+        for fd in fds {
+            fds::make_inheritable(fd).map_err(|source| SupervisorError::Io {
                 what: "cannot share the listening sockets with the workers",
                 source,
             })?;
@@ -200,7 +214,7 @@ impl Supervisor {
                 .map(|_| GroupState::default())
                 .collect(),
             config: Arc::new(config),
-            listeners,
+            sockets,
             exe,
             workers: Vec::new(),
             next_id: 1,
@@ -273,7 +287,7 @@ impl Supervisor {
         let worker::Spawned { pid, signals } = worker::spawn(
             &self.exe,
             &self.config,
-            &self.listeners,
+            &self.sockets,
             group,
             slot,
             id,
@@ -374,6 +388,7 @@ impl Supervisor {
         }
         self.phase = Phase::Running;
         let addresses: Vec<String> = self
+            .sockets
             .listeners
             .iter()
             .filter_map(|l| l.local_addr().ok())

@@ -1,7 +1,6 @@
 //! Starting a worker process and following it: its reports and its exit arrive as [`Event`]s.
 
 use std::io;
-use std::net::TcpListener;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
@@ -120,7 +119,7 @@ pub(crate) struct Spawned {
 pub(crate) fn spawn(
     exe: &Path,
     config: &ServerConfig,
-    listeners: &[TcpListener],
+    sockets: &crate::Sockets,
     group: usize,
     slot: usize,
     id: WorkerId,
@@ -132,7 +131,12 @@ pub(crate) fn spawn(
         config: config.clone(),
         group,
         slot,
-        listener_fds: listeners.iter().map(|l| l.as_raw_fd()).collect(),
+        listener_fds: sockets.listeners.iter().map(|l| l.as_raw_fd()).collect(),
+        internal_fds: sockets
+            .internal
+            .iter()
+            .map(|socket| socket.as_ref().map(|s| s.as_raw_fd()))
+            .collect(),
         control_fd: writer.as_raw_fd(),
         supervisor_pid: std::process::id(),
     };

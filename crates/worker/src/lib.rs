@@ -23,12 +23,14 @@ mod control;
 mod lifecycle;
 mod privileges;
 
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use oxwsgi_config::{AppEntry, LogDestination, MountTarget, ServerConfig};
+use oxwsgi_config::{AppEntry, GroupRole, LogDestination, MountTarget, ServerConfig};
 use oxwsgi_http_front::{
-    AccessLog, AccessLogError, Application, FrontSettings, NoApplication, OpenedAccessLog, UrlSpace,
+    AccessLog, AccessLogError, Application, ForwardTarget, Forwarder, FrontSettings, NoApplication,
+    OpenedAccessLog, UrlSpace,
 };
 use oxwsgi_logging::notice;
 use oxwsgi_process::{ReplaceReason, WorkerStart, exit_status, fds, sockets};
@@ -103,15 +105,29 @@ pub fn run() -> i32 {
     }
     oxwsgi_logging::init(start.config.logging_of_group(start.group).level);
 
+    let group = start.config.group(start.group);
     let adopted = Control::adopt(start.control_fd).and_then(|control| {
-        let listeners = start
-            .listener_fds
-            .iter()
-            .map(|&fd| fds::adopt(fd).map(std::net::TcpListener::from))
-            .collect::<std::io::Result<Vec<_>>>()?;
-        Ok((control, listeners))
+        // Only the group's own sockets stay open: those of other groups (other users, other
+        // virtual hosts) are closed before any application code could reach them.
+        let mut listeners = Vec::new();
+        for (index, &fd) in start.listener_fds.iter().enumerate() {
+            let socket = fds::adopt(fd)?;
+            if group.serves_listener(index) {
+                listeners.push((index, std::net::TcpListener::from(socket)));
+            }
+        }
+        let mut internal = None;
+        for (index, fd) in start.internal_fds.iter().enumerate() {
+            if let Some(fd) = fd {
+                let socket = fds::adopt(*fd)?;
+                if index == start.group {
+                    internal = Some(std::os::unix::net::UnixListener::from(socket));
+                }
+            }
+        }
+        Ok((control, listeners, internal))
     });
-    let (control, listeners) = match adopted {
+    let (control, listeners, internal) = match adopted {
         Ok(adopted) => adopted,
         Err(err) => {
             eprintln!(
@@ -122,10 +138,10 @@ pub fn run() -> i32 {
         }
     };
 
-    let server_fds: Vec<_> = start
-        .listener_fds
+    let server_fds: Vec<_> = listeners
         .iter()
-        .copied()
+        .map(|(_, socket)| socket.as_raw_fd())
+        .chain(internal.as_ref().map(|socket| socket.as_raw_fd()))
         .chain([start.control_fd])
         .collect();
     // Descriptors 0-2 are open before any application code runs (a supervisor started with
@@ -149,7 +165,11 @@ pub fn run() -> i32 {
             return exit_status::APP_LOAD_FAILED;
         }
     };
-    match serve(worker, &start.config, listeners, Arc::new(control)) {
+    let sockets = GroupSockets {
+        listeners,
+        internal,
+    };
+    match serve(worker, &start.config, sockets, Arc::new(control)) {
         Ok(Stopped::Drained) => exit_status::STOPPED,
         Ok(Stopped::Deadlock) => exit_status::DEADLOCK,
         Err(err) => {
@@ -170,6 +190,16 @@ pub struct LoadedWorker {
     error_log: Option<std::os::fd::OwnedFd>,
     entry_files: Vec<std::path::PathBuf>,
     group: usize,
+    /// For the front tier: where each of its applications' requests go.
+    forward: Option<Vec<ForwardTarget>>,
+}
+
+/// The sockets a worker serves: its group's listeners, each with its index in the
+/// configuration (the environ describes a request's listener by it), and the group's internal
+/// socket, if the front tier forwards to it.
+struct GroupSockets {
+    listeners: Vec<(usize, std::net::TcpListener)>,
+    internal: Option<std::os::unix::net::UnixListener>,
 }
 
 /// Starts Python and loads the applications of process group `group`; a group without
@@ -218,6 +248,24 @@ pub fn load(
     let mut apps = Vec::new();
     let mut app_mounts = Vec::new();
     let mut entry_files = Vec::new();
+    let forward = (config.group(group).role == GroupRole::Front).then(|| {
+        config
+            .forwarded_apps()
+            .into_iter()
+            .map(|(mount, target, index)| {
+                app_mounts.push(mount.clone());
+                let target = config.group(target);
+                ForwardTarget {
+                    group: target.name.clone(),
+                    socket: target
+                        .internal_socket
+                        .clone()
+                        .expect("forwarded groups have a socket"),
+                    app: index,
+                }
+            })
+            .collect()
+    });
     for (mount, app) in config.apps_of_group(group) {
         let Some(python) = &python else { break };
         let script_filename = match &app.entry {
@@ -280,6 +328,7 @@ pub fn load(
         error_log,
         entry_files,
         group,
+        forward,
     })
 }
 
@@ -305,21 +354,21 @@ fn io_threads(processes: usize) -> usize {
 fn serve(
     worker: LoadedWorker,
     config: &ServerConfig,
-    listeners: Vec<std::net::TcpListener>,
+    sockets: GroupSockets,
     control: Arc<Control>,
 ) -> Result<Stopped, WorkerError> {
     let group = config.group(worker.group);
     let lifecycle = &group.lifecycle;
-    // The group's listeners only, each with its index in the configuration (the environ
-    // describes a request's listener by it).
-    let listeners: Vec<(usize, std::net::TcpListener)> = listeners
-        .into_iter()
-        .enumerate()
-        .filter(|(index, _)| group.serves_listener(*index))
-        .collect();
-    for (index, socket) in &listeners {
+    for (index, socket) in &sockets.listeners {
         let backlog = config.listeners[*index].backlog;
         sockets::listen(socket, backlog).map_err(WorkerError::io("cannot listen"))?;
+    }
+    if let Some(internal) = &sockets.internal {
+        // Requests wait here for a worker of the group, as in mod_wsgi's daemon socket
+        // (its `listen-backlog`).
+        sockets::listen(internal, group.queue_backlog.max(128) as u32).map_err(WorkerError::io(
+            "cannot listen on the group's internal socket",
+        ))?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(io_threads(group.processes))
@@ -333,7 +382,7 @@ fn serve(
         url_space: worker.url_space,
     };
     let serving = Serving {
-        listeners,
+        sockets,
         front,
         access_log: worker.access_log,
         error_log: worker.error_log,
@@ -345,9 +394,12 @@ fn serve(
     };
 
     let Some(python) = worker.python else {
-        // Static files only: no Python, no Python threads.
+        // Static files only, or the front tier: no Python, no Python threads.
         let (_never, events) = tokio::sync::mpsc::unbounded_channel();
-        let stopped = serving.run(&runtime, Arc::new(NoApplication), events)?;
+        let stopped = match worker.forward {
+            Some(targets) => serving.run(&runtime, Arc::new(Forwarder::new(targets)), events)?,
+            None => serving.run(&runtime, Arc::new(NoApplication), events)?,
+        };
         runtime.shutdown_timeout(Duration::from_secs(1));
         return Ok(stopped);
     };
@@ -358,7 +410,7 @@ fn serve(
         .iter()
         .enumerate()
         .map(|(index, listener)| {
-            let socket = serving.listeners.iter().find(|(i, _)| *i == index);
+            let socket = serving.sockets.listeners.iter().find(|(i, _)| *i == index);
             let port = match socket {
                 Some((_, socket)) => socket.local_addr()?.port(),
                 None => listener.port,
@@ -416,7 +468,7 @@ fn serve(
 
 /// What serving needs besides the application.
 struct Serving<'a> {
-    listeners: Vec<(usize, std::net::TcpListener)>,
+    sockets: GroupSockets,
     front: FrontSettings,
     access_log: Option<AccessLog>,
     error_log: Option<std::os::fd::OwnedFd>,
@@ -483,7 +535,8 @@ impl Serving<'_> {
                 }
             }
             let served = oxwsgi_http_front::serve(
-                self.listeners,
+                self.sockets.listeners,
+                self.sockets.internal,
                 app,
                 self.front,
                 self.access_log,

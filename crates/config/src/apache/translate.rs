@@ -2,14 +2,15 @@
 //! front end of the one model (the command line is the first).
 //!
 //! What runs so far: the main server and at most one `<VirtualHost>`, or several
-//! `<VirtualHost>`s each on addresses of its own; each with one process group (a
-//! `WSGIDaemonProcess`, or the default group when no script names one) running its
+//! `<VirtualHost>`s each on addresses of its own; with their process groups (a
+//! `WSGIDaemonProcess`, or the default group when no script names one) running their
 //! `WSGIScriptAlias` applications, `DocumentRoot` and `Alias` static files, logs, limits and
-//! timeouts. With several, each group's workers accept on its own virtual host's addresses
-//! only: a request reaches its group with no hop. A directive httpd would honour and oxwsgi does not
-//! yet (several process groups or virtual hosts, access rules other than "everyone",
-//! `SetEnv`, `Header`, …) stops the start with its file and line: a site that cannot run
-//! exactly as written never runs half.
+//! timeouts. A listener served by one group is accepted on by that group's workers: a request
+//! reaches its group with no hop. Where one site's scripts run in several groups, a front tier
+//! group (Python-free) accepts instead and forwards to the groups' internal sockets
+//! ([`GroupRole::Front`]). A directive httpd would honour and oxwsgi does not yet (name-based
+//! virtual hosts, access rules that need a user, …) stops the start with its file and line:
+//! a site that cannot run exactly as written never runs half.
 //!
 //! Started as root, the workers switch to the group's `user=` (else httpd's `User`) before
 //! Python starts, and one must be named: they never run as root, as with mod_wsgi. Not root,
@@ -325,6 +326,13 @@ impl<'a> Translator<'a> {
             let Some(one) = self.finish(&one_host, options) else {
                 continue;
             };
+            if one.groups.len() > 1 {
+                self.not_yet(
+                    &vhost.origin,
+                    "several process groups in one of several <VirtualHost>s",
+                );
+                return None;
+            }
             let listeners = self.vhost_listeners(vhost, &one.listeners);
             for &index in &listeners {
                 if claimed[index].is_some() {
@@ -1189,7 +1197,7 @@ impl<'a> Translator<'a> {
     /// The model, from what was read and the check's report.
     fn finish(&mut self, report: &Report, options: &StartOptions) -> Option<ServerConfig> {
         let site = std::mem::take(&mut self.site);
-        let (group, mounts) = self.group_and_mounts(report, &site)?;
+        let (mut groups, mounts) = self.groups_and_mounts(report, &site)?;
         let server_name = site
             .server_name
             .clone()
@@ -1288,10 +1296,15 @@ impl<'a> Translator<'a> {
                 header_edits.response.push(edit);
             }
         }
+        if groups.len() == 1 {
+            groups[0].listeners = (0..listeners.len()).collect();
+        } else {
+            self.add_front_tier(&mut groups, listeners.len(), &site, &server_root)?;
+        }
         Some(ServerConfig {
             server_name,
             listeners,
-            groups: vec![group],
+            groups,
             mounts: all_mounts,
             http: HttpSettings {
                 keep_alive_timeout: if keep_alive {
@@ -1347,32 +1360,25 @@ impl<'a> Translator<'a> {
         })
     }
 
-    /// The one process group and the applications it runs.
-    fn group_and_mounts(
+    /// The process groups the scripts name (the default group for those that name none, and
+    /// for a site without scripts), in order of first use, and the applications they run.
+    fn groups_and_mounts(
         &mut self,
         report: &Report,
         site: &Site,
-    ) -> Option<(ProcessGroup, Vec<Mount>)> {
-        let mut chosen: Option<Option<&str>> = None;
-        let mut application_group: Option<String> = None;
+    ) -> Option<(Vec<ProcessGroup>, Vec<Mount>)> {
+        // Each group's name (`None`: the default group) and application group.
+        let mut groups: Vec<(Option<&str>, Option<String>)> = Vec::new();
         let mut mounts = Vec::new();
         for script in &report.scripts {
             if script.pattern {
                 self.not_yet(&script.origin, "WSGIScriptAliasMatch");
                 continue;
             }
-            let group = script
+            let name = script
                 .process_group
                 .as_deref()
                 .filter(|g| *g != "%{GLOBAL}");
-            match chosen {
-                None => chosen = Some(group),
-                Some(previous) if previous != group => {
-                    self.not_yet(&script.origin, "a second process group on the same server (several WSGIDaemonProcess groups serving requests)");
-                    continue;
-                }
-                Some(_) => {}
-            }
             let path = self.path(&script.script);
             if path.is_dir() {
                 self.not_yet(
@@ -1410,8 +1416,15 @@ impl<'a> Translator<'a> {
             ) else {
                 continue;
             };
-            match &application_group {
-                None => application_group = Some(app_group),
+            let index = match groups.iter().position(|(n, _)| *n == name) {
+                Some(index) => index,
+                None => {
+                    groups.push((name, None));
+                    groups.len() - 1
+                }
+            };
+            match &groups[index].1 {
+                None => groups[index].1 = Some(app_group),
                 Some(previous) if *previous != app_group => {
                     // mod_wsgi gives each application group an interpreter of its own; oxwsgi
                     // runs one per process, so two would need two sets of workers.
@@ -1430,7 +1443,7 @@ impl<'a> Translator<'a> {
             mounts.push(Mount {
                 prefix,
                 target: MountTarget::Wsgi(WsgiApp {
-                    group: 0,
+                    group: index,
                     entry: AppEntry::Script(path),
                     callable: site
                         .callable
@@ -1441,12 +1454,83 @@ impl<'a> Translator<'a> {
                 group: None,
             });
         }
-        let daemon = chosen
-            .flatten()
-            .and_then(|name| report.daemons.iter().find(|d| d.name == name));
-        let application_group = application_group.unwrap_or_default();
-        let group = self.process_group(daemon, site, application_group)?;
-        Some((group, mounts))
+        if groups.is_empty() {
+            groups.push((None, None));
+        }
+        let mut process_groups = Vec::new();
+        for (name, application_group) in groups {
+            let daemon = name.and_then(|name| report.daemons.iter().find(|d| d.name == name));
+            let group = self.process_group(daemon, site, application_group.unwrap_or_default())?;
+            process_groups.push(group);
+        }
+        Some((process_groups, mounts))
+    }
+
+    /// The front tier of a site whose applications run in several groups: its workers accept
+    /// on every listener and forward to the groups, which accept on their internal sockets
+    /// only. Started as root, it runs as httpd's `User`, as httpd's own processes do, or
+    /// without one as the first group's user (it needs to read only what that group reads:
+    /// the site's static files).
+    fn add_front_tier(
+        &mut self,
+        groups: &mut Vec<ProcessGroup>,
+        listeners: usize,
+        site: &Site,
+        server_root: &Path,
+    ) -> Option<()> {
+        for (index, group) in groups.iter_mut().enumerate() {
+            group.listeners = Vec::new();
+            group.internal_socket = Some(server_root.join(format!("group-{index}.sock")));
+        }
+        let run_as = match &site.user {
+            Some((user, origin)) if self.env.uid == 0 => {
+                match crate::users::run_as(user, site.group.as_deref(), None) {
+                    Ok(run_as) => Some(run_as),
+                    Err(why) => {
+                        let origin = origin.clone();
+                        self.error(&origin, format!("user {user}: {why}"));
+                        return None;
+                    }
+                }
+            }
+            _ => groups[0].run_as.clone(),
+        };
+        let template = &groups[0];
+        let lifecycle = Lifecycle {
+            maximum_requests: 0,
+            maximum_requests_jitter: 0,
+            restart_interval: None,
+            inactivity_timeout: None,
+            request_timeout: None,
+            deadlock_timeout: None,
+            reload_on_script_change: false,
+            // It drains as long as the longest of the groups it forwards to.
+            graceful_timeout: groups
+                .iter()
+                .map(|g| g.lifecycle.graceful_timeout)
+                .max()
+                .unwrap_or_default(),
+            ..template.lifecycle.clone()
+        };
+        let front = ProcessGroup {
+            name: "front-tier".to_owned(),
+            threads: 1,
+            processes: 1,
+            multiprocess: false,
+            python: template.python.clone(),
+            application_group: String::new(),
+            queue_backlog: template.queue_backlog,
+            queue_timeout: template.queue_timeout,
+            lifecycle,
+            pass_authorization: false,
+            run_as,
+            listeners: (0..listeners).collect(),
+            internal_socket: None,
+            role: GroupRole::Front,
+            logging: None,
+        };
+        groups.push(front);
+        Some(())
     }
 
     fn process_group(
@@ -1531,6 +1615,8 @@ impl<'a> Translator<'a> {
             pass_authorization: site.pass_authorization,
             run_as,
             listeners: Vec::new(),
+            internal_socket: None,
+            role: GroupRole::Applications,
             logging: None,
         })
     }

@@ -1,0 +1,243 @@
+//! The front tier's application: each request goes on to the workers of its application's
+//! group, over the group's unix socket, and their answer comes back as the response.
+//!
+//! One connection per request, as in mod_wsgi's daemon mode. A kept-alive connection could be
+//! closed by a draining worker just as a request is written on it, and that request would fail
+//! though no application ever saw it; a new connection is always accepted by a worker that
+//! serves it (a draining worker stops accepting, and its replacement is ready before). The cost
+//! is one `connect` and one `accept` per request.
+//!
+//! The body streams through as the application reads it. (The client is asked for a body it
+//! announced with `Expect: 100-continue` when the request is forwarded, not when the
+//! application first reads, as on the direct path: the hop cannot tell the front tier when.)
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use http::{Version, header};
+use http_body::{Body, Frame, SizeHint};
+use hyper_util::rt::TokioIo;
+use oxwsgi_exchange::{BodyError, RequestBody};
+
+use super::hop::{ERROR, Hop, error_from_token};
+use crate::application::{AppBody, AppError, AppRequest, AppResponse, Application, BoxError};
+
+/// Where the front tier sends one mounted application's requests.
+#[derive(Debug, Clone)]
+pub struct ForwardTarget {
+    /// The group's name, for the log.
+    pub group: String,
+    /// The unix socket its workers accept on.
+    pub socket: PathBuf,
+    /// The application's index among its group's applications.
+    pub app: usize,
+}
+
+/// Forwards each request to the workers of its application's group.
+#[derive(Debug)]
+pub struct Forwarder {
+    /// Indexed like the front tier's application mounts.
+    targets: Vec<Arc<ForwardTarget>>,
+}
+
+impl Forwarder {
+    /// A forwarder for the applications mounted at the front tier, in mount order.
+    pub fn new(targets: Vec<ForwardTarget>) -> Forwarder {
+        Forwarder {
+            targets: targets.into_iter().map(Arc::new).collect(),
+        }
+    }
+}
+
+impl Application for Forwarder {
+    type Stream = Relayed;
+
+    fn call(
+        &self,
+        request: AppRequest,
+    ) -> impl Future<Output = Result<AppResponse<Relayed>, AppError>> + Send + 'static {
+        let target = Arc::clone(&self.targets[request.app]);
+        forward(target, request)
+    }
+}
+
+async fn forward(
+    target: Arc<ForwardTarget>,
+    request: AppRequest,
+) -> Result<AppResponse<Relayed>, AppError> {
+    let AppRequest {
+        mut head,
+        body,
+        script_name_len,
+        listener,
+        remote,
+        local,
+        request_id,
+        received_at,
+        body_limit,
+        ..
+    } = request;
+    let hop = Hop {
+        app: target.app,
+        script_name_len,
+        listener,
+        remote,
+        local,
+        request_id,
+        received_at,
+        body_limit,
+        version: head.version,
+    };
+    hop.write(&mut head.headers);
+    head.version = Version::HTTP_11;
+    let fault = Arc::new(OnceLock::new());
+    let body = ForwardedBody {
+        inner: body,
+        fault: Arc::clone(&fault),
+    };
+    let request = http::Request::from_parts(head, body);
+
+    let stream = tokio::net::UnixStream::connect(&target.socket)
+        .await
+        .map_err(|err| {
+            let hint = match err.kind() {
+                std::io::ErrorKind::PermissionDenied => {
+                    " (the front tier's user must be able to traverse every directory above \
+                     the socket: choose a --server-root it can reach)"
+                }
+                std::io::ErrorKind::ConnectionRefused => " (no worker of the group is ready)",
+                _ => "",
+            };
+            tracing::error!(
+                "cannot reach the workers of group '{}' at {}: {err}{hint}",
+                target.group,
+                target.socket.display()
+            );
+            AppError::Unavailable
+        })?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|err| {
+            tracing::error!(
+                "cannot talk to the workers of group '{}': {err}",
+                target.group
+            );
+            AppError::Unavailable
+        })?;
+    tokio::spawn(async move {
+        if let Err(err) = connection.await {
+            tracing::debug!("forwarded connection ended: {err}");
+        }
+    });
+    let response = match sender.send_request(request).await {
+        Ok(response) => response,
+        Err(err) => {
+            return Err(match fault.get() {
+                // The client's body failed: that, not the hop, is why.
+                Some(fault) => *fault,
+                None => {
+                    tracing::error!(
+                        "the worker of group '{}' serving {hop_id} ended before it answered: {err}",
+                        target.group,
+                        hop_id = hop.request_id
+                    );
+                    AppError::Lost
+                }
+            });
+        }
+    };
+    let (mut parts, body) = response.into_parts();
+    if let Some(token) = parts.headers.get(ERROR) {
+        return Err(error_from_token(token.as_bytes()).unwrap_or(AppError::Internal));
+    }
+    // The hop's own framing and connection headers are not the client's.
+    for name in [
+        header::CONNECTION,
+        header::TRANSFER_ENCODING,
+        header::HeaderName::from_static("keep-alive"),
+    ] {
+        parts.headers.remove(name);
+    }
+    let reason = parts
+        .extensions
+        .get::<hyper::ext::ReasonPhrase>()
+        .map(|reason| Bytes::copy_from_slice(reason.as_bytes()));
+    Ok(AppResponse {
+        status: parts.status,
+        reason,
+        headers: parts.headers,
+        body: AppBody::Stream(Relayed(body)),
+        in_flight: None,
+    })
+}
+
+/// The client's body on its way to the worker, noting why it failed if it does.
+struct ForwardedBody {
+    inner: Option<RequestBody>,
+    fault: Arc<OnceLock<AppError>>,
+}
+
+impl Body for ForwardedBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let Some(inner) = self.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let frame = ready!(inner.as_mut().poll_frame(cx));
+        if let Some(Err(error)) = &frame {
+            let _ = self.fault.set(match error {
+                BodyError::Malformed(_) => AppError::MalformedBody,
+                BodyError::Disconnected(_) => AppError::IncompleteBody,
+                BodyError::TooSlow => AppError::BodyTimeout,
+            });
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner
+            .as_ref()
+            .is_none_or(|inner| inner.is_end_stream())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), |inner| inner.size_hint())
+    }
+}
+
+/// A worker's response body, relayed to the client.
+#[derive(Debug)]
+pub struct Relayed(hyper::body::Incoming);
+
+impl Body for Relayed {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        Pin::new(&mut self.0)
+            .poll_frame(cx)
+            .map_err(|err| Box::new(err) as BoxError)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.0.size_hint()
+    }
+}

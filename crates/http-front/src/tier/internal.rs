@@ -1,0 +1,146 @@
+//! A worker's side of the front tier's hop: the requests the front tier forwards, taken from
+//! the group's unix socket and handed to the application.
+//!
+//! Everything a client could get wrong was checked by the front tier, which also writes the
+//! access log, applies the access rules and serves the error pages: here a request only has its
+//! hop fields taken out of its headers ([`super::hop`]) and goes to the application, and the
+//! answer goes back as it is, or, when the application produced none, as a bare status with
+//! the reason in a header, for the front tier to answer as it would itself.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use oxwsgi_exchange::{BodyError, RequestBody};
+use tokio::net::UnixListener;
+use tokio::sync::watch;
+
+use super::hop::{ERROR, Hop, error_token};
+use crate::application::{AppRequest, Application};
+use crate::body::ResponseBody;
+use crate::error_response::{Refusal, error_response};
+use crate::path::normalize;
+use crate::service::app_response;
+
+/// Accepts the front tier's connections until the server drains; each serves one request.
+pub(crate) async fn accept_loop<A: Application>(
+    listener: UnixListener,
+    app: Arc<A>,
+    mut stop: watch::Receiver<bool>,
+    open_connections: watch::Receiver<()>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.changed() => {
+                if *stop.borrow() { return } else { continue }
+            }
+        };
+        match accepted {
+            Ok((stream, _)) => {
+                let app = Arc::clone(&app);
+                let open = open_connections.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        handle(Arc::clone(&app), request)
+                    });
+                    let served = hyper::server::conn::http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .keep_alive(false)
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                    if let Err(err) = served {
+                        tracing::debug!("forwarded request's connection ended: {err}");
+                    }
+                    drop(open);
+                });
+            }
+            Err(err) => {
+                tracing::error!(
+                    "accept error on the group's internal socket: {err}; retrying in 1s"
+                );
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn handle<A: Application>(
+    app: Arc<A>,
+    request: Request<Incoming>,
+) -> Result<Response<ResponseBody<A::Stream>>, Infallible> {
+    let (mut head, body) = request.into_parts();
+    let hop = match Hop::take(&mut head.headers) {
+        Ok(hop) => hop,
+        Err(err) => {
+            tracing::error!("refused a request on the group's internal socket: {err}");
+            return Ok(error_response(&Refusal::BadRequest(
+                "the request did not come from the front tier",
+            )));
+        }
+    };
+    head.version = hop.version;
+    // The front tier routed by the same normalisation: the result is the same.
+    let path = match normalize(head.uri.path()) {
+        Ok(path) => path,
+        Err(err) => return Ok(error_response(&Refusal::from(err))),
+    };
+    let body = (!body.is_end_stream()).then(|| Box::pin(HopBody(body)) as RequestBody);
+    let request = AppRequest {
+        app: hop.app,
+        listener: hop.listener,
+        head,
+        path,
+        script_name_len: hop.script_name_len,
+        body,
+        body_limit: hop.body_limit,
+        remote: hop.remote,
+        local: hop.local,
+        request_id: hop.request_id,
+        received_at: hop.received_at,
+    };
+    Ok(match app.call(request).await {
+        Ok(response) => app_response(response),
+        Err(error) => {
+            let mut response = Response::new(ResponseBody::empty());
+            *response.status_mut() = Refusal::from_app(error, 0).status();
+            response
+                .headers_mut()
+                .insert(ERROR, HeaderValue::from_static(error_token(error)));
+            response
+        }
+    })
+}
+
+/// The body as the front tier relays it. If it breaks, the front tier knows why and tells the
+/// client; the application sees the client gone.
+struct HopBody(Incoming);
+
+impl Body for HopBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        Pin::new(&mut self.0)
+            .poll_frame(cx)
+            .map_err(|err| BodyError::Disconnected(Box::new(err)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.0.size_hint()
+    }
+}
