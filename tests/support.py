@@ -7,7 +7,9 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
+import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 APPS = ROOT / "tests" / "apps"
@@ -275,14 +277,66 @@ def closed_tags(state_dir):
     return path.read_text().split() if path.exists() else []
 
 
-def wait_closed(state_dir, tag, timeout=15):
-    """Waits for close() of `tag`; returns how many times it was called."""
-    deadline = time.monotonic() + timeout
-    while tag not in closed_tags(state_dir):
-        assert time.monotonic() < deadline, f"close() never called for {tag}"
-        time.sleep(0.02)
-    time.sleep(0.2)  # room for a wrong second call to show up
+def closing_threads(state_dir):
+    """{tag: the Python thread (threading.get_ident()) of its first close() call}, as the test
+    applications recorded them."""
+    path = state_dir / "closed-by.log"
+    threads = {}
+    for line in path.read_text().splitlines() if path.exists() else []:
+        tag, thread = line.split()
+        threads.setdefault(tag, thread)
+    return threads
+
+
+def wait_closed(state_dir, tag, url, timeout=15):
+    """Waits for close() of `tag`, then until the Python thread that called it has taken a later
+    request: a thread takes a new request only once it is done with the old one, so by then a
+    wrong second close() would have been recorded. Returns how many times close() was called.
+
+    The later requests (`url` + "/thread/hold") are held in the application until that thread
+    is found: each takes a thread of its own, so it is found within as many requests as the
+    process has threads."""
+    wait_until(lambda: tag in closing_threads(state_dir), timeout, what=f"close() of {tag}")
+    thread = closing_threads(state_dir)[tag]
+    held = []
+    try:
+        while True:
+            fence = f"{tag}-{len(held)}"
+            client = threading.Thread(
+                target=_get, args=(f"{url}/thread/hold?tag={fence}", timeout * 4), daemon=True
+            )
+            client.start()
+            held.append((fence, client))
+            holding = state_dir / f"holding-{fence}"
+            wait_until(lambda: holding.exists() and holding.read_text().strip(), timeout,
+                       what=f"request {fence} to reach a Python thread")
+            if holding.read_text().strip() == thread:
+                break
+    finally:
+        for fence, _ in held:
+            (state_dir / f"unhold-{fence}").touch()
+        for _, client in held:
+            client.join(timeout)
     return closed_tags(state_dir).count(tag)
+
+
+def _get(url, timeout):
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        response.read()
+
+
+def wait_until_steady(read, what, timeout=30, polls=5):
+    """Waits until `read()` returns the same value on `polls` polls in a row (something that
+    progressed has stopped: an application blocked by a client that reads nothing); returns
+    that value."""
+    seen = []
+
+    def steady():
+        seen.append(read())
+        return len(seen) >= polls and all(value == seen[-1] for value in seen[-polls:])
+
+    wait_until(steady, timeout, what=f"{what} to stop changing")
+    return seen[-1]
 
 
 def recv_until(sock, done, received=b""):

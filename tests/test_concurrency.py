@@ -4,11 +4,10 @@ that waits too long for a thread gets a 504 without running."""
 import json
 import socket
 import threading
-import time
 
 import requests
 
-from support import APPS, read_response, wait_for_file
+from support import APPS, read_response, wait_for_file, wait_until, wait_until_steady
 
 
 def start(server, state_dir, *args):
@@ -42,16 +41,26 @@ def test_full_queue_answers_503(server, state_dir):
     srv = start(server, state_dir, "--threads", "1", "--daemon-backlog", "1")
     blocked, _ = in_background(srv.url + "/block?tag=q1")
     wait_for_file(state_dir / "blocked.log")
-    queued, queued_result = in_background(srv.url + "/ran?tag=queued")
-    time.sleep(0.5)  # the second request reaches the queue and fills its one place
-    response = requests.get(srv.url + "/ran?tag=refused", timeout=10)
+    # Two more requests at once: whichever reaches the queue first fills its one place, so the
+    # other is answered 503 at once, while the first waits for the thread.
+    clients = {tag: in_background(srv.url + f"/ran?tag={tag}") for tag in ("a", "b")}
+    wait_until(
+        lambda: any("response" in result for _, result in clients.values()),
+        timeout=15,
+        what="an answer to one of the two requests",
+    )
+    (refused,) = [tag for tag, (_, result) in clients.items() if "response" in result]
+    (queued,) = [tag for tag in clients if tag != refused]
+    response = clients[refused][1]["response"]
     assert response.status_code == 503
     assert "The server is temporarily unable to take the request" in response.text
+    assert "response" not in clients[queued][1], "the queued request ran before the thread was free"
     (state_dir / "unblock-q1").touch()
     blocked.join(timeout=15)
-    queued.join(timeout=15)
-    assert queued_result["response"].text == "ran queued\n"
-    assert (state_dir / "ran.log").read_text().split() == ["queued"]
+    for thread, _ in clients.values():
+        thread.join(timeout=15)
+    assert clients[queued][1]["response"].text == f"ran {queued}\n"
+    assert (state_dir / "ran.log").read_text().split() == [queued]
 
 
 def test_request_waiting_past_the_queue_timeout_gets_504_and_never_runs(server, state_dir):
@@ -71,10 +80,8 @@ def test_two_blocked_requests_leave_the_third_thread_serving(server, state_dir):
     srv = start(server, state_dir, "--threads", "3")
     first, first_result = in_background(srv.url + "/block?tag=t1")
     second, second_result = in_background(srv.url + "/block?tag=t2")
-    deadline = time.monotonic() + 15
-    while len(read_lines(state_dir / "blocked.log")) < 2:
-        assert time.monotonic() < deadline, "the two blocking requests never both started"
-        time.sleep(0.02)
+    wait_until(lambda: len(read_lines(state_dir / "blocked.log")) == 2, timeout=15,
+               what="the two blocking requests to start")
     for _ in range(5):
         assert requests.get(srv.url + "/", timeout=10).text == "ok\n"
     for tag in ("t1", "t2"):
@@ -90,10 +97,10 @@ def test_a_thread_waiting_for_an_upload_does_not_hold_the_gil(server, state_dir)
     with srv.connect() as stalled:
         # Half a body, then nothing: the app's wsgi.input.read() waits on the socket.
         stalled.sendall(
-            b"POST /input/sha256 HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n"
+            b"POST /input/sha256?tag=u1 HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n"
             + b"a" * 50000
         )
-        time.sleep(0.5)
+        wait_for_file(state_dir / "input-started-u1")  # the app goes on to read the body
         # Another Python thread needs the GIL to answer; it must get it at once.
         for _ in range(5):
             assert requests.get(srv.url + "/", timeout=5).text == "ok\n"
@@ -109,8 +116,10 @@ def test_a_thread_waiting_for_a_slow_reader_does_not_hold_the_gil(server, state_
         slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         slow.sendall(b"GET /slow-consumer?tag=r1 HTTP/1.1\r\nHost: t\r\n\r\n")
         assert slow.recv(100).startswith(b"HTTP/1.1 200 OK")
-        wait_for_file(state_dir / "produced-r1")
-        time.sleep(0.5)  # the response channel and socket buffers fill up; the app waits
+        produced = wait_for_file(state_dir / "produced-r1")
+        # The response channel and socket buffers fill up; the app waits: its count of chunks
+        # stops growing.
+        wait_until_steady(lambda: len(produced.read_text().split()), "the app's chunks")
         for _ in range(5):
             assert requests.get(srv.url + "/", timeout=5).text == "ok\n"
 

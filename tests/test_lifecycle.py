@@ -13,7 +13,7 @@ import time
 import requests
 
 from load import Load
-from support import Server, free_port, port_is_listening, wait_until
+from support import Server, free_port, port_is_listening, wait_for_file, wait_until
 
 
 def write_app(path, version):
@@ -31,12 +31,20 @@ def write_app(path, version):
     os.utime(path, (stamp, stamp))
 
 
+def sleep_markers(app):
+    """The files the identity app creates when a /sleep request starts and when it ends."""
+    return app.with_name(app.name + ".sleep-started"), app.with_name(app.name + ".sleep-ended")
+
+
 def identity_app(path):
+    started, ended = sleep_markers(path)
     path.write_text(
         "import json, os, time\n"
         "def application(environ, start_response):\n"
         "    if environ['PATH_INFO'] == '/sleep':\n"
+        f"        open({str(started)!r}, 'w').close()\n"
         "        time.sleep(float(environ['QUERY_STRING'] or '1'))\n"
+        f"        open({str(ended)!r}, 'w').close()\n"
         "    body = json.dumps({'pid': os.getpid(),\n"
         "                       'multiprocess': environ['wsgi.multiprocess'],\n"
         "                       'multithread': environ['wsgi.multithread'],\n"
@@ -180,10 +188,17 @@ def test_touching_the_script_reloads_the_code_without_a_failed_request(server, t
 def test_disable_reloading_keeps_the_loaded_code(server, tmp_path):
     app = tmp_path / "app.wsgi"
     write_app(app, "v1")
-    srv = server("--disable-reloading", app)
+    # The worker checks the inactivity timeout and the script's time on the same one-second
+    # tick: its asking to be replaced for inactivity shows that the ticks after the change ran.
+    srv = server("--disable-reloading", "--inactivity-timeout", "3", app)
+    first = srv.worker_pid()
     write_app(app, "v2")
-    time.sleep(2.5)  # more than two checking periods
+    # The last request, after the change: the three idle seconds (more than two checking
+    # periods) count from its end.
     assert requests.get(srv.url + "/").text == "v1"
+    srv.wait_for_log(rf"\(pid {first}\) will be replaced: inactivity-timeout")
+    log = srv.error_log()
+    assert "script-changed" not in log, log
 
 
 def test_killed_worker_is_replaced_and_service_continues(server, tmp_path):
@@ -212,7 +227,7 @@ def test_request_past_the_timeout_gets_504_with_the_stack_logged(server, tmp_pat
     assert response.status_code == 504
     assert "The application did not answer within the request timeout." in response.text
     srv.wait_for_log(
-        rf"request timeout: GET /sleep\?10 has run for 2\.\d+s on Python thread \d+ of worker "
+        rf"request timeout: GET /sleep\?10 has run for [\d.]+s on Python thread \d+ of worker "
         rf"process {first}; it was answered with a 504"
     )
     srv.wait_for_log(r"time\.sleep\(float\(environ\['QUERY_STRING'\] or '1'\)\)")
@@ -260,13 +275,14 @@ def test_worker_failing_on_every_restart_stops_the_server(tmp_path):
 
 
 def test_sigterm_lets_the_running_request_finish_then_exits_0(server, tmp_path):
-    srv = server(identity_app(tmp_path / "id.wsgi"))
+    app = identity_app(tmp_path / "id.wsgi")
+    srv = server(app)
     result = {}
     thread = threading.Thread(
         target=lambda: result.setdefault("r", requests.get(srv.url + "/sleep?2", timeout=30))
     )
     thread.start()
-    time.sleep(0.5)  # the request is running
+    wait_for_file(sleep_markers(app)[0])  # the request is running
     srv.send_signal(signal.SIGTERM)
     thread.join()
     assert result["r"].status_code == 200
@@ -342,7 +358,9 @@ def test_workers_get_the_locale(server, tmp_path):
 
 
 def test_graceful_timeout_cuts_a_request_that_runs_on(server, tmp_path):
-    srv = server("--graceful-timeout", "1", "--shutdown-timeout", "2", identity_app(tmp_path / "id.wsgi"))
+    app = identity_app(tmp_path / "id.wsgi")
+    started, ended = sleep_markers(app)
+    srv = server("--graceful-timeout", "1", "--shutdown-timeout", "2", app)
     outcome = {}
 
     def long_request():
@@ -353,13 +371,15 @@ def test_graceful_timeout_cuts_a_request_that_runs_on(server, tmp_path):
 
     client = threading.Thread(target=long_request)
     client.start()
-    time.sleep(0.5)  # the request is running
+    wait_for_file(started)  # the request is running
     srv.send_signal(signal.SIGTERM)
-    # Far sooner than the request's 30 s: the graceful timeout cut it.
-    assert srv.wait_exit(timeout=20) == 0
-    client.join(timeout=10)
-    assert "error" in outcome, outcome
     srv.wait_for_log(r"1 connection\(s\) still busy after the graceful timeout \(1s\) were cut")
+    assert srv.wait_exit(timeout=60) == 0
+    client.join(timeout=60)
+    # The request was cut, not answered: the server and its worker are gone and the
+    # application's sleep never came to its end.
+    assert "error" in outcome, outcome
+    assert not ended.exists(), "the request ran to its end"
 
 
 def test_shutdown_timeout_kills_a_worker_that_will_not_exit(server, tmp_path):

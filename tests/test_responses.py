@@ -4,12 +4,19 @@ rules, HEAD, wsgi.file_wrapper, and close() called exactly once on every path.""
 import os
 import re
 import socket
-import time
 
 import pytest
 import requests
 
-from support import APPS, read_response, read_until_closed, recv_until, wait_closed, wait_for_file
+from support import (
+    APPS,
+    read_response,
+    read_until_closed,
+    recv_until,
+    wait_closed,
+    wait_for_file,
+    wait_until_steady,
+)
 
 
 def start(server, state_dir, *args):
@@ -33,14 +40,14 @@ def test_close_is_called_once_after_a_normal_response(server, state_dir):
     srv = start(server, state_dir)
     response = requests.get(srv.url + "/close/normal?tag=n1")
     assert response.text == "one two\n"
-    assert wait_closed(state_dir, "n1") == 1
+    assert wait_closed(state_dir, "n1", srv.url) == 1
 
 
 def test_close_is_called_once_after_an_exception_while_iterating(server, state_dir):
     srv = start(server, state_dir)
     response = requests.get(srv.url + "/close/raise-before-body?tag=e1")
     assert response.status_code == 500
-    assert wait_closed(state_dir, "e1") == 1
+    assert wait_closed(state_dir, "e1", srv.url) == 1
     # Raising after the head went out: the connection is cut, and close() still runs once.
     with srv.connect() as sock:
         sock.sendall(b"GET /close/raise?tag=e2 HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -48,7 +55,7 @@ def test_close_is_called_once_after_an_exception_while_iterating(server, state_d
     assert data.startswith(b"HTTP/1.1 200 OK")
     assert b"partial" in data
     assert not data.endswith(b"0\r\n\r\n"), "a cut body must not look complete"
-    assert wait_closed(state_dir, "e2") == 1
+    assert wait_closed(state_dir, "e2", srv.url) == 1
     srv.wait_for_log(r"RuntimeError: failing while streaming, as asked")
 
 
@@ -57,7 +64,7 @@ def test_close_is_called_once_after_the_client_disconnects(server, state_dir):
     with srv.connect() as sock:
         sock.sendall(b"GET /close/forever?tag=c1 HTTP/1.1\r\nHost: t\r\n\r\n")
         assert sock.recv(100).startswith(b"HTTP/1.1 200 OK")
-    assert wait_closed(state_dir, "c1") == 1
+    assert wait_closed(state_dir, "c1", srv.url) == 1
     srv.wait_for_log(
         r"GET /close/forever\?tag=c1: the client closed the connection before the response was "
         r"complete \(\d+ bytes of body produced; the application was at File "
@@ -73,8 +80,8 @@ def test_slow_client_slows_the_app_instead_of_growing_memory(server, state_dir):
         assert sock.recv(100).startswith(b"HTTP/1.1 200 OK")
         produced = state_dir / "produced-s1"
         wait_for_file(produced)
-        time.sleep(1.0)  # let the app run as far ahead as it can
-        ahead = len(produced.read_text().split())
+        # The app runs as far ahead as it can, then waits: its count of chunks stops growing.
+        ahead = wait_until_steady(lambda: len(produced.read_text().split()), "the app's chunks")
         # 200 chunks of 1 MiB exist; with a bounded channel and socket buffers only a few may
         # have been produced while the client reads nothing.
         assert ahead < 20, f"the app produced {ahead} MiB ahead of a client that reads nothing"
@@ -201,11 +208,7 @@ def test_head_sends_headers_without_a_body(server, state_dir):
     srv = start(server, state_dir)
     with srv.connect() as sock:
         sock.sendall(b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n")
-        time.sleep(0.3)
-        data = b""
-        sock.settimeout(2)
-        while data.count(b"HTTP/1.1 200 OK") < 2 or not data.endswith(b"ok\n"):
-            data += sock.recv(65536)
+        data = recv_until(sock, lambda r: r.count(b"HTTP/1.1 200 OK") == 2 and r.endswith(b"ok\n"))
     first, second = data.split(b"HTTP/1.1 200 OK")[1:]
     assert b"Content-Length: 3" in first
     assert first.endswith(b"\r\n\r\n"), "HEAD must not send body bytes"
@@ -225,17 +228,17 @@ def test_file_wrapper_sends_a_real_file_and_closes_it_once(server, state_dir):
     response = requests.get(srv.url + "/file-wrapper?name=blob.bin&tag=f1")
     assert response.content == content
     assert response.headers["Content-Length"] == str(len(content))
-    assert wait_closed(state_dir, "f1") == 1
+    assert wait_closed(state_dir, "f1", srv.url) == 1
     assert not (state_dir / "python-reads.log").exists(), "the file went through Python"
     # The control: once the head is out, the wrapper is iterated, through Python's read().
     response = requests.get(srv.url + "/file-wrapper?name=blob.bin&tag=f3&write-first=1")
     assert response.content == content
-    assert wait_closed(state_dir, "f3") == 1
+    assert wait_closed(state_dir, "f3", srv.url) == 1
     assert "f3" in (state_dir / "python-reads.log").read_text().split()
     # From the current position of the file object.
     response = requests.get(srv.url + "/file-wrapper?name=blob.bin&tag=f2&skip=1000")
     assert response.content == content[1000:]
-    assert wait_closed(state_dir, "f2") == 1
+    assert wait_closed(state_dir, "f2", srv.url) == 1
 
 
 def test_file_wrapper_over_a_non_file_is_iterated(server, state_dir):

@@ -3,13 +3,21 @@ server exits before anything listens. Also the Python environment options."""
 
 import re
 import subprocess
-import time
 import sys
 
 import pytest
 import requests
 
-from support import APPS, BINARY, EXAMPLES, Server, free_port, port_is_listening
+from support import (
+    APPS,
+    BINARY,
+    EXAMPLES,
+    Server,
+    free_port,
+    port_is_listening,
+    wait_for_file,
+    wait_until,
+)
 
 
 def start_failing(tmp_path, *args, python_home=True):
@@ -287,21 +295,21 @@ def test_python_path_is_repeatable(server, tmp_path):
 
 
 def test_nothing_listens_while_the_application_loads_and_after_it_fails(tmp_path):
+    loading = tmp_path / "loading"
     release = tmp_path / "release"
     app = tmp_path / "slow_then_broken.wsgi"
     app.write_text(
         "import os, time\n"
+        f"open({str(loading)!r}, 'w').close()\n"
         f"while not os.path.exists({str(release)!r}):\n"
         "    time.sleep(0.05)\n"
         "raise RuntimeError('broken after a slow start')\n"
     )
     port = free_port()
     srv = Server([app], tmp_path, port=port, wait=False)
-    deadline = time.monotonic() + 30
-    while "Server URL" not in srv.stdout:  # the banner: the supervisor is up, the app loading
-        assert time.monotonic() < deadline and srv.running, srv.stderr
-        time.sleep(0.05)
-    time.sleep(0.5)
+    # The worker is importing the application, which holds until `release` exists.
+    wait_for_file(loading, timeout=30)
+    wait_until(lambda: "Server URL" in srv.stdout, timeout=30, what="the banner")
     assert srv.running
     assert not port_is_listening(port), "the port accepted connections before the app loaded"
     release.touch()

@@ -7,13 +7,12 @@ import os
 import pathlib
 import socket
 import threading
-import time
 
 import brotli
 import pytest
 import requests
 
-from support import APPS, EXAMPLES, wait_until
+from support import APPS, EXAMPLES, recv_until, wait_until
 
 
 @pytest.fixture
@@ -302,10 +301,8 @@ def test_static_files_are_served_while_every_python_thread_is_blocked(server, si
     for thread in blocked:
         thread.start()
     log = state_dir / "blocked.log"
-    deadline = time.monotonic() + 15
-    while not (log.exists() and len(log.read_text().split()) == 2):
-        assert time.monotonic() < deadline, "the two requests never blocked"
-        time.sleep(0.02)
+    wait_until(lambda: log.exists() and len(log.read_text().split()) == 2, timeout=15,
+               what="the two requests to block")
     # Both Python threads are blocked; every static request is still answered (a hang here
     # fails the test through its timeout).
     for _ in range(20):
@@ -458,7 +455,15 @@ def test_enable_sendfile_maps_the_file_instead_of_reading_it(server, site, sendf
     with srv.connect() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         sock.sendall(b"GET /mapped.bin HTTP/1.1\r\nHost: t\r\n\r\n")
-        assert sock.recv(100).startswith(b"HTTP/1.1 200 OK")
-        time.sleep(0.3)  # the client reads no more: the server holds the file mid-send
-        maps = pathlib.Path(f"/proc/{worker}/maps").read_text()
-    assert (str(big) in maps) == sendfile, "the file is memory-mapped exactly when asked"
+        # The head and the first bytes of the body: the server is sending the file. The client
+        # reads no more, so the server holds the file mid-send.
+        received = recv_until(sock, lambda r: len(r.partition(b"\r\n\r\n")[2]) > 0)
+        assert received.startswith(b"HTTP/1.1 200 OK")
+
+        def mapped():
+            return str(big) in pathlib.Path(f"/proc/{worker}/maps").read_text()
+
+        if sendfile:
+            wait_until(mapped, timeout=10, what="the file to be mapped")
+        else:
+            assert not mapped(), "the file is memory-mapped though --enable-sendfile is off"

@@ -173,11 +173,11 @@ def test_requests_through_wsgiref_validator_raise_no_warning(server, state_dir, 
 
     # --- close() exactly once: normal end, exception, client disconnect -------------------
     assert get("/close/normal?tag=n1").text == "one two\n"
-    assert wait_closed(state_dir, "n1") == 1
+    assert wait_closed(state_dir, "n1", url) == 1
 
     failed = get("/close/raise-at-first-chunk?tag=f1")
     assert (failed.status_code, failed.text) == (500, ERROR_PAGE)
-    assert wait_closed(state_dir, "f1") == 1
+    assert wait_closed(state_dir, "f1", url) == 1
 
     with srv.connect() as sock:  # raising after the head went out cuts the response
         sock.sendall(b"GET %s/close/raise?tag=e2 HTTP/1.1\r\nHost: t\r\n\r\n" % mount.encode())
@@ -185,13 +185,13 @@ def test_requests_through_wsgiref_validator_raise_no_warning(server, state_dir, 
     head, _, body = cut.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK\r\n")
     assert chunks_of(body) == [b"partial"], "a cut body must not look complete"
-    assert wait_closed(state_dir, "e2") == 1
+    assert wait_closed(state_dir, "e2", url) == 1
 
     with srv.connect() as sock:
         sock.sendall(b"GET %s/close/forever?tag=c1 HTTP/1.1\r\nHost: t\r\n\r\n" % mount.encode())
         assert sock.recv(100).startswith(b"HTTP/1.1 200 OK\r\n")
         wait_for_file(state_dir / "produced-c1")
-    assert wait_closed(state_dir, "c1") == 1
+    assert wait_closed(state_dir, "c1", url) == 1
 
     # --- errors of the application: 500 each --------------------------------------------
     for path in ["/raise", "/bad-status", "/bad-status/injection", "/start-twice"]:

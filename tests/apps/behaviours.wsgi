@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import sys
+import threading
 import time
 from urllib.parse import parse_qs
 
@@ -14,6 +15,13 @@ STATE = os.environ.get("OXWSGI_TEST_STATE", "/tmp")
 def note(name, text):
     with open(os.path.join(STATE, name), "a") as f:
         f.write(text + "\n")
+
+
+def note_closed(tag):
+    """Records a close() call: its tag in closed.log, and in closed-by.log with the Python thread
+    that made it (tests wait for that thread to take a later request, see /thread/hold)."""
+    note("closed.log", tag)
+    note("closed-by.log", "%s %d" % (tag, threading.get_ident()))
 
 
 def wait_for_marker(name, timeout=30):
@@ -47,7 +55,7 @@ class Closing:
             time.sleep(0.005)
 
     def close(self):
-        note("closed.log", self.tag)
+        note_closed(self.tag)
 
 
 class RaisesAtOnce:
@@ -60,7 +68,7 @@ class RaisesAtOnce:
         raise RuntimeError("raised before producing anything")
 
     def close(self):
-        note("closed.log", self.tag)
+        note_closed(self.tag)
 
 
 # Things one request keeps for a later one to misuse.
@@ -83,6 +91,13 @@ def application(environ, start_response):
 
     if path == "/":
         return text(start_response, "ok\n")
+
+    if path == "/thread/hold":
+        # Holds a Python thread, named in holding-<tag>, until the marker unhold-<tag> exists
+        # (the thread of a close() call is in closed-by.log).
+        note("holding-" + tag, "%d" % threading.get_ident())
+        wait_for_marker("unhold-" + tag)
+        return text(start_response, "released\n")
 
     if path == "/close/normal":
         start_response("200 OK", [("Content-Type", "text/plain")])
@@ -192,7 +207,7 @@ def application(environ, start_response):
         original_close = f.close
 
         def close():
-            note("closed.log", tag)
+            note_closed(tag)
             original_close()
 
         f.close = close
@@ -257,6 +272,8 @@ def application(environ, start_response):
 
     if path == "/input/sha256":
         # Reads the body in 64 KiB blocks, as a streaming upload handler would.
+        if "tag" in query:
+            note("input-started-" + tag, "reading")
         digest, total = hashlib.sha256(), 0
         stream = environ["wsgi.input"]
         while True:
