@@ -70,12 +70,13 @@ pub(crate) fn banner(config: &ServerConfig, bound: &[SocketAddr]) -> String {
     let app_groups: Vec<_> = config
         .groups
         .iter()
-        .filter(|g| g.role == GroupRole::Applications)
+        .enumerate()
+        .filter(|(_, g)| g.role == GroupRole::Applications)
         .collect();
     if has_apps && app_groups.len() > 1 {
         // Several groups: one line each, and the front tier that spreads requests over them.
         line("Operating Mode", "daemon".to_owned());
-        for group in &app_groups {
+        for &(index, group) in &app_groups {
             let user = group
                 .run_as
                 .as_ref()
@@ -85,7 +86,7 @@ pub(crate) fn banner(config: &ServerConfig, bound: &[SocketAddr]) -> String {
                 "Process Group",
                 format!(
                     "{}: {} ({}) {}{user}",
-                    group.name,
+                    config.group_title(index),
                     group.processes * group.threads,
                     capacity(group),
                     oxwsgi_wsgi_bridge::describe_python(&group.python),

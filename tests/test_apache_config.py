@@ -979,8 +979,8 @@ def test_error_documents_replace_the_servers_error_pages_only(tmp_path, site_dir
 def test_application_group_names_follow_mod_wsgi(tmp_path, site_dir):
     """WSGIApplicationGroup's values name mod_wsgi.application_group: the default (and
     %{RESOURCE}) is the server name with its port and the mount point, %{SERVER} the server
-    name with its port, %{ENV:NAME} a variable the configuration sets. Two scripts of one
-    process group in two application groups would need two interpreters: refused for now."""
+    name with its port, %{ENV:NAME} a variable the configuration sets. (Two application groups
+    of one process group: test_process_groups.py.)"""
     write(site_dir / "app.wsgi", RECORDING_APP)
     cases = [
         ("", "/tool", "tools.example:{port}|/tool"),
@@ -1007,20 +1007,6 @@ def test_application_group_names_follow_mod_wsgi(tmp_path, site_dir):
             assert got["application_group"] == expected.format(port=port), (extra, got)
         finally:
             srv.stop()
-    two = write(
-        site_dir / "two.conf",
-        f"""
-        Listen 127.0.0.1:{free_port()}
-        {user_directive()}
-        WSGIDaemonProcess g threads=1
-        WSGIProcessGroup g
-        WSGIScriptAlias /a {site_dir}/app.wsgi
-        WSGIScriptAlias /b {site_dir}/app.wsgi
-        """,
-    )
-    result = oxwsgi("start-server", "--log-to-terminal", "--config", two)
-    assert result.returncode == 2
-    assert "scripts of one process group in different application groups" in result.stderr
 
 
 REFUSED_SITES = [

@@ -65,6 +65,16 @@ def application(environ, start_response):
 """
 
 
+# Appended to APP: the application group too.
+EXTRA_FIELDS = """
+_plain = application
+
+def application(environ, start_response):
+    body = b"".join(_plain(environ, start_response))
+    return [body + ("application_group=%s\\n" % environ["mod_wsgi.application_group"]).encode()]
+"""
+
+
 def fields(body):
     return dict(line.split("=", 1) for line in body.splitlines() if "=" in line)
 
@@ -292,5 +302,43 @@ def test_recycling_a_forwarded_group_under_load_fails_no_request(site):
                 future.result()
         assert failures == []
         assert len(seen - first) >= 2, (seen, first)
+    finally:
+        srv.stop()
+
+
+def test_each_application_group_of_a_process_group_gets_its_own_workers(site):
+    """mod_wsgi runs each application group in a sub-interpreter of its own; oxwsgi runs one
+    interpreter per process, so each application group of a process group gets workers of its
+    own, with the group's settings, behind the front tier. Scripts of one application group
+    share them."""
+    for name in ("a", "b", "c"):
+        (site / f"{name}.wsgi").write_text(APP.replace("APP_NAME", name) + EXTRA_FIELDS)
+    port = free_port()
+    conf = site / "site.conf"
+    conf.write_text(textwrap.dedent(f"""\
+        Listen 127.0.0.1:{port}
+        ServerName tools.example
+        WSGIDaemonProcess tools processes=1 threads=2 {user_option(USER_A)}
+        WSGIProcessGroup tools
+        WSGIScriptAlias /a {site}/a.wsgi
+        WSGIScriptAlias /b {site}/b.wsgi application-group=shared
+        WSGIScriptAlias /c {site}/c.wsgi application-group=shared
+        <Directory {site}>
+            Require all granted
+        </Directory>
+        """))
+    srv = start(site, conf)
+    try:
+        got = {
+            name: fields(requests.get(f"http://127.0.0.1:{port}/{name}/x").text)
+            for name in ("a", "b", "c")
+        }
+        assert got["a"]["application_group"] == f"tools.example:{port}|/a"
+        assert got["b"]["application_group"] == got["c"]["application_group"] == "shared"
+        assert {g["process_group"] for g in got.values()} == {"tools"}
+        assert got["b"]["pid"] == got["c"]["pid"] != got["a"]["pid"]
+        assert int(got["a"]["pid"]) in group_pids(srv, f"tools:tools.example:{port}|/a")
+        assert int(got["b"]["pid"]) in group_pids(srv, "tools:shared")
+        assert len(group_pids(srv, "front-tier")) == 1
     finally:
         srv.stop()

@@ -55,6 +55,22 @@ impl ServerConfig {
         &self.groups[index]
     }
 
+    /// What a group's workers are called in process titles and logs: its name, and where
+    /// several groups share a name (one `WSGIDaemonProcess` split by application group), its
+    /// application group too (`%{GLOBAL}` for the main one).
+    pub fn group_title(&self, index: usize) -> String {
+        let group = &self.groups[index];
+        if self.groups.iter().filter(|g| g.name == group.name).count() > 1 {
+            let application_group = match group.application_group.as_str() {
+                "" => "%{GLOBAL}",
+                name => name,
+            };
+            format!("{}:{application_group}", group.name)
+        } else {
+            group.name.clone()
+        }
+    }
+
     /// The logs of a group's workers: its own, or the server's.
     pub fn logging_of_group(&self, index: usize) -> &LogSettings {
         self.groups[index].logging.as_ref().unwrap_or(&self.logging)

@@ -297,7 +297,7 @@ impl Supervisor {
             what: "cannot start a worker process",
             source,
         })?;
-        let name = &self.config.group(group).name;
+        let name = &self.config.group_title(group);
         if self.phase == Phase::Spawning {
             // Quiet during start-up: the "ready" line names these workers.
             tracing::info!("worker {slot} of '{name}' started (pid {pid})");
@@ -344,7 +344,7 @@ impl Supervisor {
         worker.state = WorkerState::Ready;
         worker.since = Instant::now();
         let (group, slot, pid, replaces) = (worker.group, worker.slot, worker.pid, worker.replaces);
-        let group_name = self.config.group(group).name.clone();
+        let group_name = self.config.group_title(group);
         tracing::info!("worker {slot} of '{group_name}' ready (pid {pid})");
         self.groups[group].failed_starts = 0;
 
@@ -426,7 +426,7 @@ impl Supervisor {
         notice!(
             "worker {} of '{}' (pid {}) will be replaced: {why}",
             worker.slot,
-            self.config.group(group).name,
+            self.config.group_title(group),
             worker.pid
         );
         self.groups[group].pending.push_back((id, why));
@@ -463,7 +463,7 @@ impl Supervisor {
             return Ok(());
         };
         let worker = self.workers.remove(index);
-        let group_name = self.config.group(worker.group).name.clone();
+        let group_name = self.config.group_title(worker.group);
         let how = describe_exit(status, !matches!(worker.state, WorkerState::Starting));
         let (slot, pid, group) = (worker.slot, worker.pid, worker.group);
         match worker.state {
@@ -563,7 +563,7 @@ impl Supervisor {
         if !backoff.is_zero() {
             notice!(
                 "worker {slot} of '{}' starts again in {:.1}s",
-                self.config.group(group).name,
+                self.config.group_title(group),
                 backoff.as_secs_f64()
             );
         }
@@ -662,7 +662,7 @@ impl Supervisor {
         let now = Instant::now();
         for worker in self.workers.iter_mut().filter(|w| !w.killed) {
             let lifecycle = &self.config.group(worker.group).lifecycle;
-            let name = &self.config.group(worker.group).name;
+            let name = &self.config.group_title(worker.group);
             match worker.state {
                 WorkerState::Starting if now >= worker.since + lifecycle.startup_timeout => {
                     tracing::error!(

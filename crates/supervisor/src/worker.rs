@@ -142,7 +142,7 @@ pub(crate) fn spawn(
     };
     let mut command = tokio::process::Command::new(exe);
     command
-        .arg0(title::worker(slot, &config.group(group).name))
+        .arg0(title::worker(slot, &config.group_title(group)))
         .stdin(Stdio::piped())
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit())

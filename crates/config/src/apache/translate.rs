@@ -1416,30 +1416,17 @@ impl<'a> Translator<'a> {
             ) else {
                 continue;
             };
-            let index = match groups.iter().position(|(n, _)| *n == name) {
+            // mod_wsgi gives each application group an interpreter of its own; oxwsgi runs
+            // one per process, so each application group of a process group gets workers of
+            // its own, with the group's settings (docs/apache.md).
+            let key = (name, Some(app_group));
+            let index = match groups.iter().position(|group| *group == key) {
                 Some(index) => index,
                 None => {
-                    groups.push((name, None));
+                    groups.push(key);
                     groups.len() - 1
                 }
             };
-            match &groups[index].1 {
-                None => groups[index].1 = Some(app_group),
-                Some(previous) if *previous != app_group => {
-                    // mod_wsgi gives each application group an interpreter of its own; oxwsgi
-                    // runs one per process, so two would need two sets of workers.
-                    self.not_yet(
-                        &script.origin,
-                        &format!(
-                            "scripts of one process group in different application groups \
-                             ('{previous}' and '{app_group}'; mod_wsgi's default gives each \
-                             script its own: set WSGIApplicationGroup %{{GLOBAL}} to share one)"
-                        ),
-                    );
-                    continue;
-                }
-                Some(_) => {}
-            }
             mounts.push(Mount {
                 prefix,
                 target: MountTarget::Wsgi(WsgiApp {
