@@ -721,6 +721,94 @@ def prepared_site(name):
     return shared, env
 
 
+def host_get(port, path, host, headers=(), source=None):
+    """A GET on a new connection, from `source` (an address of 127/8) if given: its status and
+    body's fields."""
+    source_address = (source, 0) if source else None
+    with socket.create_connection(("127.0.0.1", port), source_address=source_address) as sock:
+        extra = "".join(f"{name}: {value}\r\n" for name, value in headers)
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n"
+                     .encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.decode().partition("\r\n\r\n")
+    return int(head.split()[1]), fields(body)
+
+
+def test_multi_group_vhosts_site_routes_by_host_and_url_to_its_groups():
+    """tests/sites/multi_group_vhosts (README 7.1-7.13): two name-based virtual hosts on one
+    port, chosen by Host (ServerName, ServerAlias with a wildcard, case and port ignored, the
+    first the default); in the first, / and /api in two daemon groups with their own venvs,
+    reached through the front tier, and /api/admin only from 127.0.0.2. oxwsgi runs each
+    application group in workers of its own (docs/apache.md), so where httpd answers 7.9
+    from 7.1's process, oxwsgi answers from another of portal-front's settings."""
+    shared, env = prepared_site("multi_group_vhosts")
+    try:
+        site = env["SITE_DIR"]
+        srv = Server(["--config", f"{site}/site.conf"], shared, apache=True, env=env)
+        try:
+            port = int(env["PORT_A"])
+            front_venv, api_venv = f"{site}/venvs/front", f"{site}/venvs/api"
+            auth = ("Authorization", "Basic Zm9vOmJhcg==")
+            status, root = host_get(port, "/", "portal.test", [auth])
+            assert status == 200
+            assert (root["app"], root["prefix"], root["process_group"]) == (
+                "portal-front", front_venv, "portal-front")
+            assert (root["application_group"], root["authorization"]) == ("", "None")
+            assert (root["script_name"], root["path_info"], root["multiprocess"]) == (
+                "", "/", "True")
+            status, news = host_get(port, "/news", f"www.portal.test:{port}")
+            assert (status, news["app"], news["path_info"]) == (200, "portal-front", "/news")
+            status, other = host_get(port, "/", "unknown.example")
+            assert (status, other["app"]) == (200, "portal-front")
+
+            status, api = host_get(port, "/api/v1/items", "portal.test",
+                                  [("Authorization", "Bearer t")])
+            assert status == 200
+            assert (api["app"], api["prefix"], api["process_group"]) == (
+                "portal-api", api_venv, "portal-api")
+            assert (api["application_group"], api["authorization"]) == (
+                "portal-api-interp", "Bearer t")
+            assert (api["script_name"], api["path_info"]) == ("/api", "/v1/items")
+            status, bare = host_get(port, "/api", "portal.test")
+            assert (status, bare["app"], bare["script_name"], bare["path_info"]) == (
+                200, "portal-api", "/api", "")
+            status, apiary = host_get(port, "/apiary", "portal.test")
+            assert (status, apiary["app"], apiary["path_info"]) == (
+                200, "portal-front", "/apiary")
+
+            status, refused = host_get(port, "/api/admin/users", "portal.test")
+            assert (status, refused) == (403, {})
+            status, admin = host_get(port, "/api/admin/users", "portal.test", source="127.0.0.2")
+            assert (status, admin["app"], admin["path_info"]) == (
+                200, "portal-api", "/admin/users")
+
+            status, status_root = host_get(port, "/", "status.test")
+            assert status == 200
+            assert (status_root["app"], status_root["process_group"]) == (
+                "portal-status", "portal-front")
+            assert (status_root["application_group"], status_root["prefix"]) == (
+                "status-interp", front_venv)
+            # Another application group of portal-front: other workers (httpd: one process).
+            assert status_root["pid"] != root["pid"]
+            status, health = host_get(port, "/health", f"STATUS.TEST:{port}")
+            assert (status, health["app"], health["path_info"]) == (
+                200, "portal-status", "/health")
+            status, wildcard = host_get(port, "/", "status-3.internal.test")
+            assert (status, wildcard["app"]) == (200, "portal-status")
+            status, elsewhere = host_get(port, "/api/admin", "status.portal.test")
+            assert (status, elsewhere["app"], elsewhere["path_info"]) == (
+                200, "portal-status", "/api/admin")
+
+            pids = {host_get(port, "/api/x", "portal.test")[1]["pid"] for _ in range(20)}
+            assert 1 <= len(pids) <= 2 and root["pid"] not in pids
+        finally:
+            srv.stop()
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
 def test_graphite_like_site_preloads_its_script_and_sets_headers(tmp_path):
     """tests/sites/graphite_like: WSGIImportScript and WSGIScriptAlias of one script load it
     once, at process start; Header set applies to the application's and the files' responses,
@@ -1013,8 +1101,6 @@ REFUSED_SITES = [
     ("aliasmatch_tools", 24, "WSGIScriptAliasMatch is not supported yet by start-server"),
     ("addhandler_scripts", 30, "AddHandler inside <Directory> is not supported yet by start-server"),
     ("trac_like", 35, "AuthType is not supported: oxwsgi does not check passwords itself yet"),
-    ("multi_group_vhosts", 20, "several process groups in one of several <VirtualHost>s is not "
-     "supported yet by start-server"),
 ]
 
 

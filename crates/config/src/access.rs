@@ -61,9 +61,9 @@ pub struct AccessControl {
     pub prefix: MountPoint,
     /// Who may.
     pub rule: AccessRule,
-    /// The only process group it applies in (one virtual host's rules); every group when
-    /// `None`.
-    pub group: Option<usize>,
+    /// The only virtual host (index into [`crate::ServerConfig::hosts`]) it applies in;
+    /// every one when `None`.
+    pub host: Option<usize>,
 }
 
 /// The access rules of a server.
@@ -81,11 +81,11 @@ impl AccessRules {
         self.directories.is_empty() && self.locations.is_empty()
     }
 
-    /// The rules that apply in process group `group`.
-    pub fn of_group(&self, group: usize) -> AccessRules {
+    /// The rules that apply in virtual host `host`.
+    pub fn of_host(&self, host: usize) -> AccessRules {
         let keep = |list: &[AccessControl]| {
             list.iter()
-                .filter(|c| c.group.is_none_or(|g| g == group))
+                .filter(|c| c.host.is_none_or(|h| h == host))
                 .cloned()
                 .collect()
         };
@@ -120,7 +120,7 @@ mod tests {
         AccessControl {
             prefix: MountPoint::parse(prefix).unwrap(),
             rule,
-            group: None,
+            host: None,
         }
     }
 

@@ -27,8 +27,8 @@ pub enum HeaderAction {
 pub struct HeaderEdit {
     /// The URL path (and what is below it) it applies under.
     pub prefix: MountPoint,
-    /// The only process group it applies in (one virtual host's); every group when `None`.
-    pub group: Option<usize>,
+    /// The only virtual host it applies in; every one when `None`.
+    pub host: Option<usize>,
     /// Response headers: also on the server's own error responses (`Header always`), not only
     /// on the application's and the files' responses.
     pub always: bool,
@@ -55,11 +55,11 @@ impl HeaderEdits {
         self.request.is_empty() && self.response.is_empty()
     }
 
-    /// Those that apply in process group `group`.
-    pub fn of_group(&self, group: usize) -> HeaderEdits {
+    /// Those that apply in virtual host `host`.
+    pub fn of_host(&self, host: usize) -> HeaderEdits {
         let keep = |list: &[HeaderEdit]| {
             list.iter()
-                .filter(|e| e.group.is_none_or(|g| g == group))
+                .filter(|e| e.host.is_none_or(|h| h == host))
                 .cloned()
                 .collect()
         };

@@ -20,6 +20,10 @@ pub struct ServerConfig {
     pub server_name: String,
     /// Where connections are accepted.
     pub listeners: Vec<ListenerConfig>,
+    /// The virtual hosts: which names on which listeners. A request goes to the first host of
+    /// its listener whose names include its `Host`, else to the first host of its listener
+    /// (httpd's name-based virtual hosts). The command line makes one, on every listener.
+    pub hosts: Vec<VirtualHost>,
     /// The groups of worker processes; the command line makes exactly one.
     pub groups: Vec<ProcessGroup>,
     /// The URL space: which prefix goes to which application. Ordered longest prefix first.
@@ -76,9 +80,9 @@ impl ServerConfig {
         self.groups[index].logging.as_ref().unwrap_or(&self.logging)
     }
 
-    /// The applications the front tier forwards, in mount order: each one's mount point, its
+    /// The applications the front tier forwards, in mount order: each one's mount, its
     /// group, and its index among that group's applications (see [`Self::apps_of_group`]).
-    pub fn forwarded_apps(&self) -> Vec<(&MountPoint, usize, usize)> {
+    pub fn forwarded_apps(&self) -> Vec<(&Mount, usize, usize)> {
         let mut counts = vec![0; self.groups.len()];
         let mut apps = Vec::new();
         for mount in &self.mounts {
@@ -86,11 +90,21 @@ impl ServerConfig {
                 let index = counts[app.group];
                 counts[app.group] += 1;
                 if self.groups[app.group].internal_socket.is_some() {
-                    apps.push((&mount.prefix, app.group, index));
+                    apps.push((mount, app.group, index));
                 }
             }
         }
         apps
+    }
+
+    /// The WSGI applications of one group, with their mounts, in mount order.
+    pub fn app_mounts_of_group(&self, group: usize) -> impl Iterator<Item = (&Mount, &WsgiApp)> {
+        self.mounts
+            .iter()
+            .filter_map(move |mount| match &mount.target {
+                MountTarget::Wsgi(app) if app.group == group => Some((mount, app)),
+                MountTarget::Wsgi(_) | MountTarget::Static(_) => None,
+            })
     }
 
     /// The WSGI applications of one group, with their mount points, in mount order.
@@ -113,6 +127,41 @@ pub struct ListenerConfig {
     pub port: u16,
     /// The kernel's accept queue length for this socket.
     pub backlog: u32,
+}
+
+/// A virtual host: the names it answers to, where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VirtualHost {
+    /// `ServerName` and the `ServerAlias`es, lower case and without a port; an alias may hold
+    /// `*` and `?` wildcards. Empty: the host answers only as its listener's default.
+    pub names: Vec<String>,
+    /// The listeners (indexes into [`ServerConfig::listeners`]) it answers on.
+    pub listeners: Vec<usize>,
+    /// Its own logs (its access log is written by whichever process serves it); the server's
+    /// when `None`.
+    pub logging: Option<LogSettings>,
+}
+
+impl VirtualHost {
+    /// Whether `host` (a `Host` value without its port, lower case) is one of the names.
+    pub fn answers_to(&self, host: &str) -> bool {
+        self.names
+            .iter()
+            .any(|name| glob_matches(name.as_bytes(), host.as_bytes()))
+    }
+}
+
+/// httpd's wildcard match of a `ServerAlias`: `*` any run of characters, `?` one.
+fn glob_matches(pattern: &[u8], text: &[u8]) -> bool {
+    match (pattern.split_first(), text.split_first()) {
+        (None, None) => true,
+        (Some((b'*', rest)), _) => {
+            glob_matches(rest, text) || (!text.is_empty() && glob_matches(pattern, &text[1..]))
+        }
+        (Some((b'?', rest)), Some((_, text_rest))) => glob_matches(rest, text_rest),
+        (Some((p, rest)), Some((t, text_rest))) => p == t && glob_matches(rest, text_rest),
+        _ => false,
+    }
 }
 
 /// HTTP limits and timeouts that apply to every connection.
@@ -197,9 +246,6 @@ pub struct ProcessGroup {
     pub queue_timeout: Duration,
     /// When worker processes are recycled and how long each step of their life may take.
     pub lifecycle: Lifecycle,
-    /// Whether the `Authorization` header reaches the applications (mod_wsgi's
-    /// `WSGIPassAuthorization`).
-    pub pass_authorization: bool,
     /// The user the workers switch to before Python starts; `None`: they stay the
     /// supervisor's user.
     pub run_as: Option<RunAs>,
@@ -427,9 +473,9 @@ pub struct Mount {
     pub prefix: MountPoint,
     /// What answers there.
     pub target: MountTarget,
-    /// For static files: the only process group that serves them (those of one virtual
-    /// host); every group when `None`. An application's group is in its [`WsgiApp`].
-    pub group: Option<usize>,
+    /// The only virtual host (index into [`ServerConfig::hosts`]) it is mounted in; every one
+    /// when `None`. An application's process group is in its [`WsgiApp`].
+    pub host: Option<usize>,
 }
 
 /// What answers requests under a mount point.
@@ -462,6 +508,9 @@ pub struct WsgiApp {
     /// Variables added to every request's environ (httpd's `SetEnv` and `PassEnv` for the
     /// application), in order; the server's own keys win over them.
     pub environ: Vec<(String, String)>,
+    /// Whether the `Authorization` header reaches it as `HTTP_AUTHORIZATION` (mod_wsgi's
+    /// `WSGIPassAuthorization`, which may differ from one URL to another).
+    pub pass_authorization: bool,
 }
 
 /// How an application is found, one per `--application-type`.

@@ -23,8 +23,8 @@ pub struct Redirect {
     pub status: u16,
     /// Where to (none for `gone`): an absolute URL, or a path the request's host is put before.
     pub target: Option<String>,
-    /// The only process group it applies in (one virtual host's); every group when `None`.
-    pub group: Option<usize>,
+    /// The only virtual host it applies in; every one when `None`.
+    pub host: Option<usize>,
 }
 
 /// What a server error response is replaced with (httpd's `ErrorDocument`).
@@ -46,6 +46,6 @@ pub struct ErrorDocument {
     pub status: u16,
     /// With what.
     pub body: ErrorBody,
-    /// The only process group it applies in; every group when `None`.
-    pub group: Option<usize>,
+    /// The only virtual host it applies in; every one when `None`.
+    pub host: Option<usize>,
 }

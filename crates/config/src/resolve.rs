@@ -220,8 +220,6 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         queue_backlog: args.daemon_backlog,
         queue_timeout: seconds(args.queue_timeout),
         lifecycle,
-        // Passed today; mod_wsgi-express passes it only with --pass-authorization.
-        pass_authorization: true,
         run_as: None,
         listeners: vec![0],
         internal_socket: None,
@@ -239,6 +237,11 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
     });
 
     Ok(ServerConfig {
+        hosts: vec![VirtualHost {
+            names: Vec::new(),
+            listeners: vec![0],
+            logging: None,
+        }],
         listeners: vec![ListenerConfig {
             host: args.host.clone(),
             port: args.port,
@@ -255,8 +258,11 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
                         entry,
                         callable: args.callable_object.clone(),
                         environ: Vec::new(),
+                        // Passed today; mod_wsgi-express passes it only with
+                        // --pass-authorization.
+                        pass_authorization: true,
                     }),
-                    group: None,
+                    host: None,
                 });
             }
             mounts
@@ -363,7 +369,7 @@ fn url_aliases(values: &[String], env: &Environment) -> Result<Vec<Mount>, Confi
         mounts.push(Mount {
             prefix,
             target: MountTarget::Static(target),
-            group: None,
+            host: None,
         });
     }
     Ok(mounts)

@@ -80,7 +80,7 @@ mod tests {
     ) -> HeaderEdit {
         HeaderEdit {
             prefix: MountPoint::parse(prefix).unwrap(),
-            group: None,
+            host: None,
             always,
             action,
             name: name.to_owned(),

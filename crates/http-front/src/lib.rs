@@ -55,16 +55,28 @@ pub use tier::forward::{ForwardTarget, Forwarder, Relayed};
 pub struct FrontSettings {
     /// Protocol limits and timeouts.
     pub http: HttpSettings,
-    /// What is served where.
-    pub url_space: UrlSpace,
+    /// The virtual hosts served, each with what it serves where.
+    pub hosts: Vec<HostSettings>,
 }
 
-/// The URL space one server serves.
+/// One virtual host: which requests it takes, what it serves, where it logs them.
+#[derive(Debug, Clone)]
+pub struct HostSettings {
+    /// Its names and listeners (httpd's name-based virtual hosts: see
+    /// [`oxwsgi_config::VirtualHost`]).
+    pub host: oxwsgi_config::VirtualHost,
+    /// What it serves where.
+    pub url_space: UrlSpace,
+    /// Its access log.
+    pub access_log: Option<Arc<AccessLog>>,
+}
+
+/// The URL space one virtual host serves.
 #[derive(Debug, Clone)]
 pub struct UrlSpace {
-    /// The mount points of the applications; an application's index in this list is the
-    /// index [`AppRequest::app`] carries.
-    pub apps: Vec<MountPoint>,
+    /// The mount points of the applications, each with the index [`AppRequest::app`]
+    /// carries for it.
+    pub apps: Vec<(MountPoint, usize)>,
     /// The `--url-alias` mounts.
     pub aliases: Vec<(MountPoint, StaticTarget)>,
     /// The document root.
@@ -116,35 +128,22 @@ pub async fn serve<A: Application>(
     internal: Option<std::os::unix::net::UnixListener>,
     app: Arc<A>,
     settings: FrontSettings,
-    access_log: Option<AccessLog>,
     stop: watch::Receiver<bool>,
     grace: Duration,
 ) -> std::io::Result<ServeReport> {
-    let space = &settings.url_space;
-    let mut mounts: Vec<(MountPoint, Mounted)> = space
-        .apps
+    let hosts = settings
+        .hosts
         .iter()
-        .enumerate()
-        .map(|(index, mount)| (mount.clone(), Mounted::App(index)))
+        .map(service::HostShared::new)
         .collect();
-    mounts.extend(
-        space
-            .aliases
-            .iter()
-            .enumerate()
-            .map(|(index, (mount, _))| (mount.clone(), Mounted::Alias(index))),
-    );
-    let aliases: Vec<&StaticTarget> = space.aliases.iter().map(|(_, target)| target).collect();
-    let static_files =
-        static_files::StaticFiles::new(&space.static_files, &space.document_root, &aliases);
-    static_files.spawn_refresher();
+    let compress_responses = settings
+        .hosts
+        .iter()
+        .any(|host| host.url_space.static_files.compress_responses);
     let server = Arc::new(service::ServerShared {
         app,
-        router: Router::new(mounts),
-        redirects: redirect::Redirects::new(&space.redirects),
-        compress_responses: space.static_files.compress_responses,
-        static_files,
-        access_log: access_log.map(Arc::new),
+        hosts,
+        compress_responses,
         ids: RequestIds::new(),
         connection_slots: Arc::new(tokio::sync::Semaphore::new(settings.http.max_connections)),
         draining: std::sync::atomic::AtomicBool::new(false),

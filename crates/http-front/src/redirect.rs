@@ -117,7 +117,7 @@ mod tests {
             when,
             status,
             target: target.map(str::to_owned),
-            group: None,
+            host: None,
         }
     }
 

@@ -25,25 +25,111 @@ use crate::limits::{self, SizeLimits};
 use crate::path::normalize;
 use crate::request_body::{BodyRate, DrainDecision, DrainLimits, IncomingBody};
 use crate::request_id::RequestIds;
-use crate::router::{Route, Router};
+use crate::router::{Mounted, Route, Router};
 use crate::static_files::{StaticFiles, StaticRequest};
 use crate::strict::{self, Verdict};
 use oxwsgi_config::TraceMode;
 use oxwsgi_config::redirect::{ErrorBody, ErrorDocument};
+use oxwsgi_config::{MountPoint, StaticTarget};
 
 /// What every connection of a server shares.
 pub(crate) struct ServerShared<A> {
     pub(crate) app: Arc<A>,
     pub(crate) settings: FrontSettings,
-    pub(crate) router: Router,
-    pub(crate) redirects: crate::redirect::Redirects,
-    pub(crate) static_files: StaticFiles,
+    /// The virtual hosts, in the configuration's order (a listener's first is its default).
+    pub(crate) hosts: Vec<HostShared>,
     pub(crate) compress_responses: bool,
-    pub(crate) access_log: Option<Arc<AccessLog>>,
     pub(crate) ids: RequestIds,
     pub(crate) connection_slots: Arc<tokio::sync::Semaphore>,
     /// Set when the server drains: every response then closes its connection.
     pub(crate) draining: std::sync::atomic::AtomicBool,
+}
+
+/// One virtual host, ready to serve.
+pub(crate) struct HostShared {
+    host: oxwsgi_config::VirtualHost,
+    router: Router,
+    redirects: crate::redirect::Redirects,
+    static_files: StaticFiles,
+    access_log: Option<Arc<AccessLog>>,
+    access: oxwsgi_config::access::AccessRules,
+    header_edits: oxwsgi_config::headers::HeaderEdits,
+    error_documents: Vec<ErrorDocument>,
+}
+
+impl HostShared {
+    pub(crate) fn new(settings: &crate::HostSettings) -> HostShared {
+        let space = &settings.url_space;
+        let mut mounts: Vec<(MountPoint, Mounted)> = space
+            .apps
+            .iter()
+            .map(|(mount, index)| (mount.clone(), Mounted::App(*index)))
+            .collect();
+        mounts.extend(
+            space
+                .aliases
+                .iter()
+                .enumerate()
+                .map(|(index, (mount, _))| (mount.clone(), Mounted::Alias(index))),
+        );
+        let aliases: Vec<&StaticTarget> = space.aliases.iter().map(|(_, target)| target).collect();
+        let static_files = StaticFiles::new(&space.static_files, &space.document_root, &aliases);
+        static_files.spawn_refresher();
+        HostShared {
+            host: settings.host.clone(),
+            router: Router::new(mounts),
+            redirects: crate::redirect::Redirects::new(&space.redirects),
+            static_files,
+            access_log: settings.access_log.clone(),
+            access: space.access.clone(),
+            header_edits: space.header_edits.clone(),
+            error_documents: space.error_documents.clone(),
+        }
+    }
+}
+
+impl<A> ServerShared<A> {
+    /// The virtual host a request on `listener` goes to: the first of the listener's hosts
+    /// whose names include the request's host (its target's, else its `Host`), else the
+    /// listener's first host, as in httpd.
+    fn host_for<B>(&self, listener: usize, request: &Request<B>) -> &HostShared {
+        if let [only] = self.hosts.as_slice() {
+            return only;
+        }
+        let name = request
+            .uri()
+            .host()
+            .or_else(|| {
+                request
+                    .headers()
+                    .get(header::HOST)
+                    .and_then(|value| value.to_str().ok())
+                    .map(without_port)
+            })
+            .map(|name| name.trim_end_matches('.').to_ascii_lowercase());
+        let mut default = None;
+        for host in self.hosts.iter() {
+            if !host.host.listeners.contains(&listener) {
+                continue;
+            }
+            if name
+                .as_deref()
+                .is_some_and(|name| host.host.answers_to(name))
+            {
+                return host;
+            }
+            default.get_or_insert(host);
+        }
+        default.unwrap_or(&self.hosts[0])
+    }
+}
+
+/// A `Host` value without its port (`example.org:8080`, `[::1]:8080`).
+fn without_port(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
 }
 
 /// What one connection's requests share.
@@ -75,8 +161,9 @@ pub(crate) async fn handle<A: Application>(
     let started = Instant::now();
     let received_at = SystemTime::now();
     let server = &conn.server;
+    let host = server.host_for(conn.listener, &request);
     let request_id = server.ids.next();
-    let log = server.access_log.as_ref().map(|log| {
+    let log = host.access_log.as_ref().map(|log| {
         let entry = log.begin(&request, conn.remote, conn.local, &request_id, started);
         (Arc::clone(log), Box::new(entry))
     });
@@ -106,7 +193,7 @@ pub(crate) async fn handle<A: Application>(
     };
     let client_closes = client_closes(&request);
     // With header edits configured: the path they are chosen by, and the request's own.
-    let edits = &server.settings.url_space.header_edits;
+    let edits = &host.header_edits;
     let edit_path = if edits.is_empty() {
         None
     } else {
@@ -122,8 +209,15 @@ pub(crate) async fn handle<A: Application>(
     // and thrown away only once `decision` (below) says the connection goes on.
     let mut body = Some(body);
 
-    let (mut response, made, refused) = match route(&conn, head, &mut body, request_id, received_at)
-        .await
+    let (mut response, made, refused) = match route(
+        &conn,
+        host,
+        head,
+        &mut body,
+        request_id,
+        received_at,
+    )
+    .await
     {
         Ok((response, made)) => (response, made, false),
         Err(refusal) => {
@@ -134,16 +228,14 @@ pub(crate) async fn handle<A: Application>(
     // httpd's error responses: the server's own 4xx and 5xx, a file's 404 — not the
     // application's responses, whatever their status.
     let error = refused || (made == Made::ByServer && response.status().as_u16() >= 400);
-    if error && !server.settings.url_space.error_documents.is_empty() {
+    if error && !host.error_documents.is_empty() {
         let status = response.status();
-        let document = server
-            .settings
-            .url_space
+        let document = host
             .error_documents
             .iter()
             .find(|d| d.status == status.as_u16());
         if let Some(document) = document {
-            if let Some(replaced) = error_document(server, document, status).await {
+            if let Some(replaced) = error_document(host, document, status).await {
                 response = replaced;
             }
         }
@@ -213,6 +305,7 @@ fn client_closes<B>(request: &Request<B>) -> bool {
 /// Checks, routes and answers a request; the application takes `body` only if it is called.
 async fn route<A: Application>(
     conn: &ConnShared<A>,
+    host: &HostShared,
     head: http::request::Parts,
     body: &mut Option<IncomingBody>,
     request_id: String,
@@ -264,24 +357,24 @@ async fn route<A: Application>(
         }
     }
     let path = normalize(head.uri.path())?;
-    if !server.redirects.is_empty() {
-        let host = head
+    if !host.redirects.is_empty() {
+        let authority = head
             .headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
             .map_or_else(|| conn.local.to_string(), str::to_owned);
-        if let Some(redirect) = server
+        if let Some(redirect) = host
             .redirects
-            .find(path.as_ref(), head.uri.query(), &host)
+            .find(path.as_ref(), head.uri.query(), &authority)
         {
             return Err(redirect);
         }
     }
-    let access = &server.settings.url_space.access;
+    let access = &host.access;
     if !access.is_empty() && !access.allows(path.as_ref(), conn.remote.ip()) {
         return Err(Refusal::Forbidden);
     }
-    let route = server.router.route(&path);
+    let route = host.router.route(&path);
     let static_request = StaticRequest {
         method: &head.method,
         headers: &head.headers,
@@ -291,20 +384,17 @@ async fn route<A: Application>(
     let (app, script_name_len) = match route {
         Route::Alias { alias, prefix_len } => {
             let rest = path.slice(prefix_len..);
-            let response = server
-                .static_files
-                .alias(alias, static_request, &rest)
-                .await;
+            let response = host.static_files.alias(alias, static_request, &rest).await;
             return Ok((response, Made::ByServer));
         }
         Route::App {
             app,
             script_name_len,
-        } => match server.static_files.overlay(static_request, true).await {
+        } => match host.static_files.overlay(static_request, true).await {
             Some(response) => return Ok((response, Made::ByServer)),
             None => (app, script_name_len),
         },
-        Route::Unmounted => match server.static_files.overlay(static_request, false).await {
+        Route::Unmounted => match host.static_files.overlay(static_request, false).await {
             Some(response) => return Ok((response, Made::ByServer)),
             None => return Err(Refusal::NotFound),
         },
@@ -373,11 +463,11 @@ fn trace_echo<S>(head: &http::request::Parts) -> Result<Response<ResponseBody<S>
 /// An `ErrorDocument`'s page for an error response with `status`: its text, a redirect to its
 /// URL, or the file a static alias serves at its path (with the error's status). `None` keeps
 /// the server's own page (the document's file is missing).
-async fn error_document<A: Application>(
-    server: &ServerShared<A>,
+async fn error_document<S: Send + 'static>(
+    host: &HostShared,
     document: &ErrorDocument,
     status: http::StatusCode,
-) -> Option<Response<ResponseBody<A::Stream>>> {
+) -> Option<Response<ResponseBody<S>>> {
     let mut response = match &document.body {
         ErrorBody::Text(text) => {
             let mut response = Response::new(ResponseBody::full(bytes::Bytes::from(text.clone())));
@@ -396,7 +486,7 @@ async fn error_document<A: Application>(
         }
         ErrorBody::Local(path) => {
             let path = normalize(path).ok()?;
-            let Route::Alias { alias, prefix_len } = server.router.route(&path) else {
+            let Route::Alias { alias, prefix_len } = host.router.route(&path) else {
                 return None;
             };
             let headers = http::HeaderMap::new();
@@ -407,7 +497,7 @@ async fn error_document<A: Application>(
                 query: None,
             };
             let rest = path.slice(prefix_len..);
-            let response = server.static_files.alias(alias, request, &rest).await;
+            let response = host.static_files.alias(alias, request, &rest).await;
             if response.status() != http::StatusCode::OK {
                 return None;
             }

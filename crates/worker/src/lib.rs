@@ -20,6 +20,7 @@
 
 mod adapter;
 mod control;
+mod hosts;
 mod lifecycle;
 mod privileges;
 
@@ -27,10 +28,10 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use oxwsgi_config::{AppEntry, GroupRole, LogDestination, MountTarget, ServerConfig};
+use oxwsgi_config::{AppEntry, GroupRole, LogDestination, ServerConfig};
 use oxwsgi_http_front::{
-    AccessLog, AccessLogError, Application, ForwardTarget, Forwarder, FrontSettings, NoApplication,
-    OpenedAccessLog, UrlSpace,
+    AccessLogError, Application, ForwardTarget, Forwarder, FrontSettings, HostSettings,
+    NoApplication,
 };
 use oxwsgi_logging::notice;
 use oxwsgi_process::{ReplaceReason, WorkerStart, exit_status, fds, sockets};
@@ -42,6 +43,7 @@ use tokio::sync::watch;
 
 use crate::adapter::WsgiApplication;
 use crate::control::Control;
+use crate::hosts::AppMount;
 use crate::lifecycle::Activity;
 
 /// What `SERVER_SOFTWARE` says.
@@ -184,8 +186,8 @@ pub struct LoadedWorker {
     /// Python, when the group has applications (a static-files server never starts it).
     python: Option<PythonRuntime>,
     apps: Vec<MountedApp>,
-    url_space: UrlSpace,
-    access_log: Option<AccessLog>,
+    /// The virtual hosts it serves itself.
+    hosts: Vec<HostSettings>,
     /// The error log file, opened before the switch to the group's user.
     error_log: Option<std::os::fd::OwnedFd>,
     entry_files: Vec<std::path::PathBuf>,
@@ -212,12 +214,10 @@ pub fn load(
     server_fds: &[std::os::fd::RawFd],
 ) -> Result<LoadedWorker, WorkerError> {
     // Opened before any application code runs: an application that closes a standard
-    // descriptor at import must not see the access log take its number.
+    // descriptor at import must not see an access log take its number.
     let logging = config.logging_of_group(group);
-    let access_log = match &logging.access_log {
-        Some(settings) => Some(AccessLog::prepare(settings, &config.server_name)?),
-        None => None,
-    };
+    let served_hosts = hosts::of_group(config, group);
+    let access_logs = hosts::PreparedLogs::open(config, &served_hosts)?;
     // Opened now, and written to once the worker is ready: the group's user, switched to next,
     // may not be allowed to open it.
     let error_log = match &logging.error_log {
@@ -235,7 +235,7 @@ pub fn load(
     if let Some(run_as) = &config.group(group).run_as {
         privileges::switch_user(run_as)?;
     }
-    let access_log = access_log.map(OpenedAccessLog::start).transpose()?;
+    let access_logs = access_logs.start()?;
     let has_apps = config.apps_of_group(group).next().is_some();
     let python = if has_apps {
         let python = oxwsgi_wsgi_bridge::initialize(&config.group(group).python)?;
@@ -253,7 +253,11 @@ pub fn load(
             .forwarded_apps()
             .into_iter()
             .map(|(mount, target, index)| {
-                app_mounts.push(mount.clone());
+                app_mounts.push(AppMount {
+                    host: mount.host,
+                    prefix: mount.prefix.clone(),
+                    index: app_mounts.len(),
+                });
                 let target = config.group(target);
                 ForwardTarget {
                     group: target.name.clone(),
@@ -266,7 +270,7 @@ pub fn load(
             })
             .collect()
     });
-    for (mount, app) in config.apps_of_group(group) {
+    for (mount, app) in config.app_mounts_of_group(group) {
         let Some(python) = &python else { break };
         let script_filename = match &app.entry {
             AppEntry::Script(path) | AppEntry::Paste(path) => {
@@ -284,47 +288,23 @@ pub fn load(
         apps.push(MountedApp {
             app: loaded,
             identity: AppIdentity {
-                script_name: mount.as_str().to_owned(),
+                script_name: mount.prefix.as_str().to_owned(),
                 script_filename,
                 callable: app.callable.clone(),
                 environ: app.environ.clone(),
+                pass_authorization: app.pass_authorization,
             },
         });
-        app_mounts.push(mount.clone());
+        app_mounts.push(AppMount {
+            host: mount.host,
+            prefix: mount.prefix.clone(),
+            index: app_mounts.len(),
+        });
     }
-    let aliases = config
-        .mounts
-        .iter()
-        .filter(|mount| mount.group.is_none_or(|only| only == group))
-        .filter_map(|mount| match &mount.target {
-            MountTarget::Static(target) => Some((mount.prefix.clone(), target.clone())),
-            MountTarget::Wsgi(_) => None,
-        })
-        .collect();
     Ok(LoadedWorker {
         python,
         apps,
-        url_space: UrlSpace {
-            apps: app_mounts,
-            aliases,
-            document_root: config.document_root.clone(),
-            static_files: config.static_files.clone(),
-            access: config.access.of_group(group),
-            header_edits: config.header_edits.of_group(group),
-            redirects: config
-                .redirects
-                .iter()
-                .filter(|r| r.group.is_none_or(|g| g == group))
-                .cloned()
-                .collect(),
-            error_documents: config
-                .error_documents
-                .iter()
-                .filter(|e| e.group.is_none_or(|g| g == group))
-                .cloned()
-                .collect(),
-        },
-        access_log,
+        hosts: hosts::settings(config, &served_hosts, &app_mounts, access_logs),
         error_log,
         entry_files,
         group,
@@ -379,12 +359,11 @@ fn serve(
     let activity = Arc::new(Activity::new(lifecycle, Arc::clone(&control)));
     let front = FrontSettings {
         http: config.http.clone(),
-        url_space: worker.url_space,
+        hosts: worker.hosts,
     };
     let serving = Serving {
         sockets,
         front,
-        access_log: worker.access_log,
         error_log: worker.error_log,
         config,
         control: &control,
@@ -443,7 +422,6 @@ fn serve(
                 run_once: group.threads == 1 && lifecycle.maximum_requests == 1,
                 document_root: config.document_root.display().to_string(),
                 listeners: identities,
-                pass_authorization: group.pass_authorization,
             },
             runtime: runtime.handle().clone(),
             request_timeout: lifecycle.request_timeout,
@@ -470,7 +448,6 @@ fn serve(
 struct Serving<'a> {
     sockets: GroupSockets,
     front: FrontSettings,
-    access_log: Option<AccessLog>,
     error_log: Option<std::os::fd::OwnedFd>,
     config: &'a ServerConfig,
     control: &'a Arc<Control>,
@@ -539,7 +516,6 @@ impl Serving<'_> {
                 self.sockets.internal,
                 app,
                 self.front,
-                self.access_log,
                 stop_rx,
                 grace,
             );

@@ -47,13 +47,13 @@ impl RequestPath {
                 port: 8000,
                 scheme: "http",
             }],
-            pass_authorization: true,
         };
         let identity = AppIdentity {
             script_name: String::new(),
             script_filename: Some("/srv/app.wsgi".to_owned()),
             callable: "application".to_owned(),
             environ: Vec::new(),
+            pass_authorization: true,
         };
         let file_wrapper = py.get_type::<FileWrapper>();
         let environ = EnvironBuilder::new(py, &settings, &[identity], file_wrapper.as_any())?;

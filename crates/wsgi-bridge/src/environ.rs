@@ -42,9 +42,6 @@ pub struct EnvironSettings {
     pub document_root: String,
     /// The listeners, indexed by [`AppRequest::listener`].
     pub listeners: Vec<ListenerIdentity>,
-    /// Whether the `Authorization` header reaches the application as `HTTP_AUTHORIZATION`
-    /// (mod_wsgi's `WSGIPassAuthorization`).
-    pub pass_authorization: bool,
 }
 
 /// What the environ says about the socket a request came in on.
@@ -70,6 +67,9 @@ pub struct AppIdentity {
     /// Variables from the configuration (`SetEnv`), set before the server's own keys, which
     /// win.
     pub environ: Vec<(String, String)>,
+    /// Whether the `Authorization` header reaches the application as `HTTP_AUTHORIZATION`
+    /// (mod_wsgi's `WSGIPassAuthorization`).
+    pub pass_authorization: bool,
 }
 
 /// The mod_wsgi version whose environ oxwsgi reproduces; apps test `mod_wsgi.version` to find
@@ -85,7 +85,8 @@ pub(crate) struct EnvironBuilder {
     /// The latin-1 `SERVER_NAME` and its port string used when there is no `Host` header.
     default_server_name: Py<PyString>,
     listener_ports: Vec<Py<PyString>>,
-    pass_authorization: bool,
+    /// Per application: whether `Authorization` reaches it.
+    pass_authorization: Vec<bool>,
 }
 
 impl EnvironBuilder {
@@ -119,7 +120,7 @@ impl EnvironBuilder {
                 .iter()
                 .map(|l| PyString::new(py, &l.port.to_string()).unbind())
                 .collect(),
-            pass_authorization: settings.pass_authorization,
+            pass_authorization: apps.iter().map(|app| app.pass_authorization).collect(),
         })
     }
 
@@ -164,7 +165,7 @@ impl EnvironBuilder {
             address_strings(py, request.local).0,
         )?;
         self.set_server_name_and_port(py, &environ, request)?;
-        self.set_headers(py, &environ, head)?;
+        self.set_headers(py, &environ, head, self.pass_authorization[request.app])?;
 
         environ.set_item(intern!(py, "wsgi.input"), per_request.input)?;
         environ.set_item(intern!(py, "wsgi.errors"), per_request.errors)?;
@@ -234,6 +235,7 @@ impl EnvironBuilder {
         py: Python<'_>,
         environ: &Bound<'_, PyDict>,
         head: &http::request::Parts,
+        pass_authorization: bool,
     ) -> PyResult<()> {
         // A name's values come one after the other, each with a reference to the same name:
         // walking them in order needs no lookup by name.
@@ -255,7 +257,7 @@ impl EnvironBuilder {
                     latin1(py, &joined)
                 }
             };
-            if name == header::AUTHORIZATION && !self.pass_authorization {
+            if name == header::AUTHORIZATION && !pass_authorization {
                 continue;
             }
             if name == header::CONTENT_TYPE {

@@ -166,7 +166,7 @@ pub(super) fn parse_redirect(d: &Directive) -> Result<Redirect, String> {
         when,
         status,
         target,
-        group: None,
+        host: None,
     })
 }
 

@@ -145,14 +145,7 @@ pub fn server_config(
             Node::Section(s) => t.section(s),
         }
     }
-    let config = if virtual_hosts.len() <= 1 {
-        for vhost in &virtual_hosts {
-            t.apply(vhost);
-        }
-        t.finish(report, options)
-    } else {
-        t.several_hosts(&virtual_hosts, report, options)
-    };
+    let config = t.sites(&virtual_hosts, report, options);
     if t.errors.is_empty() {
         config.ok_or_else(Vec::new)
     } else {
@@ -169,6 +162,8 @@ pub fn server_config(
 struct Site {
     listens: Vec<(Option<String>, u16)>,
     server_name: Option<String>,
+    /// `ServerAlias` names, lower case.
+    server_aliases: Vec<String>,
     document_root: Option<PathBuf>,
     aliases: Vec<(String, PathBuf, Origin)>,
     directory_index: Option<Option<String>>,
@@ -193,6 +188,10 @@ struct Site {
     python_path: Vec<PathBuf>,
     callable: Option<String>,
     pass_authorization: bool,
+    /// `WSGIPassAuthorization` in `<Directory>` (by file-system path) and `<Location>` (by URL
+    /// path) sections.
+    directory_pass_authorization: Vec<(PathBuf, bool)>,
+    location_pass_authorization: Vec<(String, bool, Origin)>,
     script_reloading: Option<bool>,
     user: Option<(String, Origin)>,
     group: Option<String>,
@@ -285,16 +284,32 @@ impl<'a> Translator<'a> {
         }
     }
 
-    /// Several `<VirtualHost>`s: each on addresses of its own, served by a process group of
-    /// its own, whose workers accept on those addresses only (no hop between them). What
-    /// the model keeps once for the server (limits, timeouts, the document root) must be the
-    /// same in all.
-    fn several_hosts(
+    /// The main server, or its `<VirtualHost>`s, as one configuration: each virtual host a
+    /// [`VirtualHost`] with its names, listeners and logs, what it mounts and its rules tagged
+    /// with it, its process groups merged with the others' (a `WSGIDaemonProcess` at server
+    /// level may serve several). What the model keeps once for the server (limits, timeouts,
+    /// the document root) must be the same in all. Then each listener goes to the one group
+    /// whose applications it serves, or to a front tier ([`Self::route_listeners`]).
+    fn sites(
         &mut self,
         virtual_hosts: &[&Section],
         report: &Report,
         options: &StartOptions,
     ) -> Option<ServerConfig> {
+        if virtual_hosts.len() <= 1 {
+            // The main server's scripts are the one virtual host's too, as httpd merges them.
+            if let Some(vhost) = virtual_hosts.first() {
+                self.apply(vhost);
+            }
+            let user = self.front_user();
+            let mut one = self.finish(report, options)?;
+            for group in &mut one.groups {
+                group.logging = None;
+            }
+            one.hosts[0].logging = None;
+            self.route_listeners(&mut one, user)?;
+            return Some(one);
+        }
         if let Some(script) = report
             .scripts
             .iter()
@@ -307,8 +322,9 @@ impl<'a> Translator<'a> {
             return None;
         }
         let base = std::mem::take(&mut self.site);
+        self.site = base.clone();
+        let user = self.front_user();
         let mut merged: Option<ServerConfig> = None;
-        let mut claimed: Vec<Option<Origin>> = vec![None; base.listens.len()];
         for vhost in virtual_hosts {
             self.site = base.clone();
             self.apply(vhost);
@@ -323,62 +339,14 @@ impl<'a> Translator<'a> {
                 daemons: report.daemons.clone(),
                 ..Report::default()
             };
-            let Some(one) = self.finish(&one_host, options) else {
+            let Some(mut one) = self.finish(&one_host, options) else {
                 continue;
             };
-            if one.groups.len() > 1 {
-                self.not_yet(
-                    &vhost.origin,
-                    "several process groups in one of several <VirtualHost>s",
-                );
-                return None;
-            }
-            let listeners = self.vhost_listeners(vhost, &one.listeners);
-            for &index in &listeners {
-                if claimed[index].is_some() {
-                    self.not_yet(
-                        &vhost.origin,
-                        "two <VirtualHost>s on the same address (name-based virtual hosts)",
-                    );
-                    return None;
-                }
-                claimed[index] = Some(vhost.origin.clone());
-            }
-            let mut group = one.groups[0].clone();
-            group.listeners = listeners;
-            group.logging = Some(one.logging.clone());
+            one.hosts[0].listeners = self.vhost_listeners(vhost, &one.listeners);
             match &mut merged {
                 None => {
-                    let mut first = one;
-                    for mount in &mut first.mounts {
-                        if matches!(mount.target, MountTarget::Static(_)) {
-                            mount.group = Some(0);
-                        }
-                    }
-                    first.groups = vec![group];
-                    for control in first
-                        .access
-                        .directories
-                        .iter_mut()
-                        .chain(first.access.locations.iter_mut())
-                    {
-                        control.group = Some(0);
-                    }
-                    for edit in first
-                        .header_edits
-                        .request
-                        .iter_mut()
-                        .chain(first.header_edits.response.iter_mut())
-                    {
-                        edit.group = Some(0);
-                    }
-                    for redirect in &mut first.redirects {
-                        redirect.group = Some(0);
-                    }
-                    for document in &mut first.error_documents {
-                        document.group = Some(0);
-                    }
-                    merged = Some(first);
+                    tag_host(&mut one, 0);
+                    merged = Some(one);
                 }
                 Some(all) => {
                     if one.http != all.http
@@ -392,49 +360,14 @@ impl<'a> Translator<'a> {
                         );
                         return None;
                     }
-                    if all.groups.iter().any(|g| g.name == group.name) {
-                        self.not_yet(&vhost.origin, "a process group serving two <VirtualHost>s");
-                        return None;
-                    }
-                    let index = all.groups.len();
-                    all.groups.push(group);
-                    let mut access = one.access;
-                    for control in access
-                        .directories
-                        .iter_mut()
-                        .chain(access.locations.iter_mut())
-                    {
-                        control.group = Some(index);
-                    }
-                    all.access.directories.extend(access.directories);
-                    all.access.locations.extend(access.locations);
-                    let mut edits = one.header_edits;
-                    for edit in edits.request.iter_mut().chain(edits.response.iter_mut()) {
-                        edit.group = Some(index);
-                    }
-                    all.header_edits.request.extend(edits.request);
-                    all.header_edits.response.extend(edits.response);
-                    all.redirects.extend(one.redirects.into_iter().map(|mut r| {
-                        r.group = Some(index);
-                        r
-                    }));
-                    all.error_documents
-                        .extend(one.error_documents.into_iter().map(|mut e| {
-                            e.group = Some(index);
-                            e
-                        }));
-                    for mut mount in one.mounts {
-                        match &mut mount.target {
-                            MountTarget::Wsgi(app) => app.group = index,
-                            MountTarget::Static(_) => mount.group = Some(index),
-                        }
-                        all.mounts.push(mount);
-                    }
+                    self.merge_host(all, one, &vhost.origin)?;
                 }
             }
         }
         let mut merged = merged?;
-        if let Some(index) = claimed.iter().position(Option::is_none) {
+        if let Some(index) = (0..merged.listeners.len())
+            .find(|l| !merged.hosts.iter().any(|h| h.listeners.contains(l)))
+        {
             let listen = &merged.listeners[index];
             let address = format!("{}:{}", listen.host.as_deref().unwrap_or("*"), listen.port);
             let origin = virtual_hosts[0].origin.clone();
@@ -449,7 +382,146 @@ impl<'a> Translator<'a> {
             .sort_by_key(|mount| std::cmp::Reverse(mount.prefix.as_str().len()));
         // The supervisor's own messages go to the main server's log.
         merged.logging = self.logging(&base, options, &merged.server_root);
+        self.route_listeners(&mut merged, user)?;
         Some(merged)
+    }
+
+    /// Adds virtual host `one` (a configuration of its own, already tagged with nothing) to
+    /// `all`: its groups are merged with those of the same name and application group, which
+    /// must then have the same settings.
+    fn merge_host(
+        &mut self,
+        all: &mut ServerConfig,
+        mut one: ServerConfig,
+        origin: &Origin,
+    ) -> Option<()> {
+        let host = all.hosts.len();
+        tag_host(&mut one, host);
+        let mut group_index = Vec::new();
+        for group in one.groups {
+            let same = all.groups.iter().position(|g| {
+                g.name == group.name && g.application_group == group.application_group
+            });
+            match same {
+                Some(index) => {
+                    let mut existing = all.groups[index].clone();
+                    existing.logging = group.logging.clone();
+                    if existing != group {
+                        self.not_yet(
+                            origin,
+                            &format!(
+                                "the process group '{}' in two <VirtualHost>s that give it \
+                                 different settings (a user, a Python, WSGIPassAuthorization)",
+                                group.name
+                            ),
+                        );
+                        return None;
+                    }
+                    // Its error log is the server's once it serves several hosts.
+                    all.groups[index].logging = None;
+                    group_index.push(index);
+                }
+                None => {
+                    group_index.push(all.groups.len());
+                    all.groups.push(group);
+                }
+            }
+        }
+        for mut mount in one.mounts {
+            if let MountTarget::Wsgi(app) = &mut mount.target {
+                app.group = group_index[app.group];
+            }
+            all.mounts.push(mount);
+        }
+        all.hosts.extend(one.hosts);
+        all.access.directories.extend(one.access.directories);
+        all.access.locations.extend(one.access.locations);
+        all.header_edits.request.extend(one.header_edits.request);
+        all.header_edits.response.extend(one.header_edits.response);
+        all.redirects.extend(one.redirects);
+        all.error_documents.extend(one.error_documents);
+        Some(())
+    }
+
+    /// Decides who accepts on each listener: the one group whose applications its virtual
+    /// hosts mount (no hop), or, where they mount those of several, the front tier, which
+    /// forwards to the groups' internal sockets. A listener whose hosts mount no application
+    /// goes to a group without applications (static files only). Groups left with nothing to
+    /// serve are dropped.
+    fn route_listeners(&mut self, config: &mut ServerConfig, user: FrontUser) -> Option<()> {
+        let mut front_listeners = Vec::new();
+        let mut forwarded = vec![false; config.groups.len()];
+        for listener in 0..config.listeners.len() {
+            let hosts: Vec<usize> = (0..config.hosts.len())
+                .filter(|h| config.hosts[*h].listeners.contains(&listener))
+                .collect();
+            let mut groups: Vec<usize> = config
+                .mounts
+                .iter()
+                .filter(|m| m.host.is_none_or(|h| hosts.contains(&h)))
+                .filter_map(|m| match &m.target {
+                    MountTarget::Wsgi(app) => Some(app.group),
+                    MountTarget::Static(_) => None,
+                })
+                .collect();
+            groups.sort_unstable();
+            groups.dedup();
+            match groups.as_slice() {
+                [] => {
+                    let without_apps = (0..config.groups.len())
+                        .find(|g| config.apps_of_group(*g).next().is_none());
+                    if let Some(group) = without_apps {
+                        config.groups[group].listeners.push(listener);
+                    }
+                }
+                [group] => config.groups[*group].listeners.push(listener),
+                several => {
+                    front_listeners.push(listener);
+                    for group in several {
+                        forwarded[*group] = true;
+                    }
+                }
+            }
+        }
+        // Drop the groups left with nothing to serve (a host's own default group, when
+        // another group serves its listener).
+        let keep: Vec<bool> = (0..config.groups.len())
+            .map(|g| forwarded[g] || !config.groups[g].listeners.is_empty())
+            .collect();
+        let mut new_index = Vec::new();
+        let mut next = 0;
+        for kept in &keep {
+            new_index.push(next);
+            next += usize::from(*kept);
+        }
+        for mount in &mut config.mounts {
+            if let MountTarget::Wsgi(app) = &mut mount.target {
+                app.group = new_index[app.group];
+            }
+        }
+        let mut index = 0;
+        config.groups.retain(|_| {
+            index += 1;
+            keep[index - 1]
+        });
+        let forwarded: Vec<bool> = forwarded
+            .into_iter()
+            .zip(&keep)
+            .filter(|(_, kept)| **kept)
+            .map(|(f, _)| f)
+            .collect();
+        if !front_listeners.is_empty() {
+            self.add_front_tier(config, front_listeners, &forwarded, user)?;
+        }
+        Some(())
+    }
+
+    /// httpd's `User` and `Group` as the site sets them, for the front tier.
+    fn front_user(&self) -> FrontUser {
+        FrontUser {
+            user: self.site.user.clone(),
+            group: self.site.group.clone(),
+        }
     }
 
     /// The listeners (indexes) a `<VirtualHost addr:port ...>` answers on.
@@ -508,7 +580,7 @@ impl<'a> Translator<'a> {
                 by_url.push(AccessControl {
                     prefix,
                     rule,
-                    group: None,
+                    host: None,
                 });
             }
             for (inner, rule) in &directories {
@@ -523,7 +595,7 @@ impl<'a> Translator<'a> {
                     by_url.push(AccessControl {
                         prefix,
                         rule: rule.clone(),
-                        group: None,
+                        host: None,
                     });
                 }
             }
@@ -541,7 +613,7 @@ impl<'a> Translator<'a> {
                         by_url.push(AccessControl {
                             prefix: mount.prefix.clone(),
                             rule,
-                            group: None,
+                            host: None,
                         });
                     }
                 }
@@ -558,7 +630,7 @@ impl<'a> Translator<'a> {
                     by_url.push(AccessControl {
                         prefix: mount.prefix.clone(),
                         rule,
-                        group: None,
+                        host: None,
                     });
                 }
             }
@@ -570,7 +642,7 @@ impl<'a> Translator<'a> {
                 Some(prefix) => Some(AccessControl {
                     prefix,
                     rule: rule.clone(),
-                    group: None,
+                    host: None,
                 }),
                 None => {
                     self.error(
@@ -597,6 +669,7 @@ impl<'a> Translator<'a> {
         site: &Site,
         script: &Path,
         mount: &MountPoint,
+        mounts: &[MountPoint],
     ) -> Option<Vec<(String, String)>> {
         let mut environ = Vec::new();
         apply_environ(&mut environ, &site.environ);
@@ -616,7 +689,7 @@ impl<'a> Translator<'a> {
             };
             if location.matches(mount.as_str().as_bytes()) {
                 locations.push((location, changes));
-            } else if mount.matches(location.as_str().as_bytes()) {
+            } else if inside_app(&location, mount, mounts) {
                 self.not_yet(
                     at,
                     &format!("SetEnv in <Location {url}> inside the application at {mount}"),
@@ -629,6 +702,51 @@ impl<'a> Translator<'a> {
             apply_environ(&mut environ, changes);
         }
         Some(environ)
+    }
+
+    /// Whether `Authorization` reaches a script: the server's or virtual host's
+    /// `WSGIPassAuthorization`, then the `<Directory>`s around the script, then the
+    /// `<Location>`s around its URL space, each more specific one winning (mod_wsgi's merge).
+    /// One inside its URL space would apply per request: not yet.
+    fn pass_authorization(
+        &mut self,
+        site: &Site,
+        script: &Path,
+        mount: &MountPoint,
+        mounts: &[MountPoint],
+    ) -> Option<bool> {
+        let mut pass = site.pass_authorization;
+        let mut directories: Vec<&(PathBuf, bool)> = site
+            .directory_pass_authorization
+            .iter()
+            .filter(|(dir, _)| script.starts_with(dir))
+            .collect();
+        directories.sort_by_key(|(dir, _)| dir.components().count());
+        if let Some((_, on)) = directories.last() {
+            pass = *on;
+        }
+        let mut locations = Vec::new();
+        for (url, on, at) in &site.location_pass_authorization {
+            let Some(location) = MountPoint::parse(url) else {
+                continue;
+            };
+            if location.matches(mount.as_str().as_bytes()) {
+                locations.push((location, *on));
+            } else if inside_app(&location, mount, mounts) {
+                self.not_yet(
+                    at,
+                    &format!(
+                        "WSGIPassAuthorization in <Location {url}> inside the application at {mount}"
+                    ),
+                );
+                return None;
+            }
+        }
+        locations.sort_by_key(|(location, _)| location.as_str().len());
+        if let Some((_, on)) = locations.last() {
+            pass = *on;
+        }
+        Some(pass)
     }
 
     /// The `ErrorDocument`s; a local path must be served by a static alias (an application's
@@ -653,7 +771,7 @@ impl<'a> Translator<'a> {
             documents.push(ErrorDocument {
                 status: *status,
                 body: body.clone(),
-                group: None,
+                host: None,
             });
         }
         documents
@@ -854,7 +972,20 @@ impl<'a> Translator<'a> {
                 // httpd: no handler here, so the static files' own. The router already
                 // gives an `Alias` precedence over an application.
             }
-            "wsgipassauthorization" => self.site.pass_authorization = on(d),
+            "wsgipassauthorization" => {
+                let place = section.args.first().cloned().unwrap_or_default();
+                if section.is("Location") {
+                    let origin = d.origin.clone();
+                    self.site
+                        .location_pass_authorization
+                        .push((place, on(d), origin));
+                } else if section.is("Directory") {
+                    let dir = self.path(&place);
+                    self.site.directory_pass_authorization.push((dir, on(d)));
+                } else {
+                    self.not_yet(&d.origin, &format!("{} inside <{}>", d.name, section.name));
+                }
+            }
             "wsgiscriptreloading" => self.site.script_reloading = Some(on(d)),
             _ => self.not_yet(&d.origin, &format!("{} inside <{}>", d.name, section.name)),
         }
@@ -882,8 +1013,11 @@ impl<'a> Translator<'a> {
                     .map_or(name, |(h, _)| h);
                 self.site.server_name = Some(host.to_owned());
             }
-            // One site answers for any Host: its aliases are served already.
-            "serveralias" | "serverroot" => {}
+            "serveralias" => self
+                .site
+                .server_aliases
+                .extend(d.args.iter().map(|a| a.to_ascii_lowercase())),
+            "serverroot" => {}
             "documentroot" => self.site.document_root = Some(self.path(first)),
             "alias" => match d.args.as_slice() {
                 [url, path] => {
@@ -1263,7 +1397,7 @@ impl<'a> Translator<'a> {
             all_mounts.push(Mount {
                 prefix,
                 target: MountTarget::Static(target),
-                group: None,
+                host: None,
             });
         }
         all_mounts.extend(mounts);
@@ -1284,7 +1418,7 @@ impl<'a> Translator<'a> {
             };
             let edit = HeaderEdit {
                 prefix,
-                group: None,
+                host: None,
                 always: edit.always,
                 action: edit.action,
                 name: edit.name.clone(),
@@ -1296,14 +1430,24 @@ impl<'a> Translator<'a> {
                 header_edits.response.push(edit);
             }
         }
-        if groups.len() == 1 {
-            groups[0].listeners = (0..listeners.len()).collect();
-        } else {
-            self.add_front_tier(&mut groups, listeners.len(), &site, &server_root)?;
+        for group in &mut groups {
+            group.logging = Some(logging.clone());
         }
+        let mut names: Vec<String> = site
+            .server_name
+            .iter()
+            .map(|name| name.to_ascii_lowercase())
+            .collect();
+        names.extend(site.server_aliases.iter().cloned());
+        let hosts = vec![VirtualHost {
+            names,
+            listeners: (0..listeners.len()).collect(),
+            logging: Some(logging.clone()),
+        }];
         Some(ServerConfig {
             server_name,
             listeners,
+            hosts,
             groups,
             mounts: all_mounts,
             http: HttpSettings {
@@ -1369,6 +1513,14 @@ impl<'a> Translator<'a> {
     ) -> Option<(Vec<ProcessGroup>, Vec<Mount>)> {
         // Each group's name (`None`: the default group) and application group.
         let mut groups: Vec<(Option<&str>, Option<String>)> = Vec::new();
+        // What is mounted where: a `<Location>` below one of these is not another's.
+        let mount_points: Vec<MountPoint> = report
+            .scripts
+            .iter()
+            .map(|script| script.url.as_str())
+            .chain(site.aliases.iter().map(|(url, _, _)| url.as_str()))
+            .filter_map(MountPoint::parse)
+            .collect();
         let mut mounts = Vec::new();
         for script in &report.scripts {
             if script.pattern {
@@ -1404,7 +1556,12 @@ impl<'a> Translator<'a> {
                 );
                 continue;
             };
-            let Some(environ) = self.script_environ(site, &path, &prefix) else {
+            let Some(environ) = self.script_environ(site, &path, &prefix, &mount_points) else {
+                continue;
+            };
+            let Some(pass_authorization) =
+                self.pass_authorization(site, &path, &prefix, &mount_points)
+            else {
                 continue;
             };
             let Some(app_group) = self.application_group_name(
@@ -1437,8 +1594,9 @@ impl<'a> Translator<'a> {
                         .clone()
                         .unwrap_or_else(|| "application".to_owned()),
                     environ,
+                    pass_authorization,
                 }),
-                group: None,
+                host: None,
             });
         }
         if groups.is_empty() {
@@ -1453,36 +1611,42 @@ impl<'a> Translator<'a> {
         Some((process_groups, mounts))
     }
 
-    /// The front tier of a site whose applications run in several groups: its workers accept
-    /// on every listener and forward to the groups, which accept on their internal sockets
-    /// only. Started as root, it runs as httpd's `User`, as httpd's own processes do, or
-    /// without one as the first group's user (it needs to read only what that group reads:
-    /// the site's static files).
+    /// The front tier of listeners whose applications run in several groups: its workers
+    /// accept on those listeners and forward to the groups marked in `forwarded`, which get
+    /// internal sockets. Started as root, it runs as httpd's `User`, as httpd's own processes
+    /// do, or without one as the first forwarded group's user (it needs to read only what
+    /// that group reads: the site's static files).
     fn add_front_tier(
         &mut self,
-        groups: &mut Vec<ProcessGroup>,
-        listeners: usize,
-        site: &Site,
-        server_root: &Path,
+        config: &mut ServerConfig,
+        listeners: Vec<usize>,
+        forwarded: &[bool],
+        user: FrontUser,
     ) -> Option<()> {
+        let server_root = config.server_root.clone();
+        let groups = &mut config.groups;
         for (index, group) in groups.iter_mut().enumerate() {
-            group.listeners = Vec::new();
-            group.internal_socket = Some(server_root.join(format!("group-{index}.sock")));
+            if forwarded[index] {
+                group.internal_socket = Some(server_root.join(format!("group-{index}.sock")));
+            }
         }
-        let run_as = match &site.user {
-            Some((user, origin)) if self.env.uid == 0 => {
-                match crate::users::run_as(user, site.group.as_deref(), None) {
+        let first = forwarded
+            .iter()
+            .position(|f| *f)
+            .expect("a forwarded group");
+        let run_as = match &user.user {
+            Some((name, origin)) if self.env.uid == 0 => {
+                match crate::users::run_as(name, user.group.as_deref(), None) {
                     Ok(run_as) => Some(run_as),
                     Err(why) => {
-                        let origin = origin.clone();
-                        self.error(&origin, format!("user {user}: {why}"));
+                        self.error(origin, format!("user {name}: {why}"));
                         return None;
                     }
                 }
             }
-            _ => groups[0].run_as.clone(),
+            _ => groups[first].run_as.clone(),
         };
-        let template = &groups[0];
+        let template = &groups[first];
         let lifecycle = Lifecycle {
             maximum_requests: 0,
             maximum_requests_jitter: 0,
@@ -1509,9 +1673,8 @@ impl<'a> Translator<'a> {
             queue_backlog: template.queue_backlog,
             queue_timeout: template.queue_timeout,
             lifecycle,
-            pass_authorization: false,
             run_as,
-            listeners: (0..listeners).collect(),
+            listeners,
             internal_socket: None,
             role: GroupRole::Front,
             logging: None,
@@ -1599,7 +1762,6 @@ impl<'a> Translator<'a> {
                 .filter(|d| !d.is_zero()),
                 reload_on_script_change: site.script_reloading.unwrap_or(true),
             },
-            pass_authorization: site.pass_authorization,
             run_as,
             listeners: Vec::new(),
             internal_socket: None,
@@ -1668,6 +1830,51 @@ impl<'a> Translator<'a> {
             }
         }
     }
+}
+
+/// httpd's `User` and `Group`, which the front tier runs as when started as root.
+struct FrontUser {
+    user: Option<(String, Origin)>,
+    group: Option<String>,
+}
+
+/// Tags what a virtual host's configuration mounts and sets as that host's (`host`).
+fn tag_host(config: &mut ServerConfig, host: usize) {
+    for mount in &mut config.mounts {
+        mount.host = Some(host);
+    }
+    for control in config
+        .access
+        .directories
+        .iter_mut()
+        .chain(config.access.locations.iter_mut())
+    {
+        control.host = Some(host);
+    }
+    for edit in config
+        .header_edits
+        .request
+        .iter_mut()
+        .chain(config.header_edits.response.iter_mut())
+    {
+        edit.host = Some(host);
+    }
+    for redirect in &mut config.redirects {
+        redirect.host = Some(host);
+    }
+    for document in &mut config.error_documents {
+        document.host = Some(host);
+    }
+}
+
+/// Whether some requests under `location` reach the application at `mount`: it is below the
+/// mount, and not within a longer mount point (another application's, or an `Alias`).
+fn inside_app(location: &MountPoint, mount: &MountPoint, mounts: &[MountPoint]) -> bool {
+    let path = location.as_str().as_bytes();
+    mount.matches(path)
+        && !mounts
+            .iter()
+            .any(|other| other.as_str().len() > mount.as_str().len() && other.matches(path))
 }
 
 /// mod_wsgi's queue has no timeout unless `queue-timeout` is set: a very long one.

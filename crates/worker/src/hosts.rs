@@ -1,0 +1,135 @@
+//! What a worker serves: the virtual hosts on its group's listeners, each with its URL space
+//! (the worker's applications mounted there, its static files and rules) and its access log.
+//!
+//! A group reached only through the front tier serves no host itself: its requests come
+//! routed, naming their application.
+
+use std::sync::Arc;
+
+use oxwsgi_config::{AccessLogSettings, MountPoint, MountTarget, ServerConfig};
+use oxwsgi_http_front::{AccessLog, AccessLogError, HostSettings, OpenedAccessLog, UrlSpace};
+
+/// An application this worker runs (or, in the front tier, forwards), where it is mounted.
+#[derive(Debug, Clone)]
+pub(crate) struct AppMount {
+    /// The virtual host it is mounted in; every one when `None`.
+    pub(crate) host: Option<usize>,
+    pub(crate) prefix: MountPoint,
+    /// Its index among the worker's applications (what a request names it by).
+    pub(crate) index: usize,
+}
+
+/// The virtual hosts (indexes) on the group's own listeners.
+pub(crate) fn of_group(config: &ServerConfig, group: usize) -> Vec<usize> {
+    let group = config.group(group);
+    (0..config.hosts.len())
+        .filter(|&h| {
+            config.hosts[h]
+                .listeners
+                .iter()
+                .any(|&l| group.serves_listener(l))
+        })
+        .collect()
+}
+
+/// The access logs of the hosts, opened (before the switch to the group's user, who may not
+/// be allowed to open them), each file once however many hosts share it.
+pub(crate) struct PreparedLogs {
+    logs: Vec<(AccessLogSettings, OpenedAccessLog)>,
+    /// For each host served, its log among `logs`.
+    of_host: Vec<Option<usize>>,
+}
+
+impl PreparedLogs {
+    pub(crate) fn open(
+        config: &ServerConfig,
+        hosts: &[usize],
+    ) -> Result<PreparedLogs, AccessLogError> {
+        let mut logs: Vec<(AccessLogSettings, OpenedAccessLog)> = Vec::new();
+        let mut of_host = Vec::new();
+        for &host in hosts {
+            let logging = config.hosts[host]
+                .logging
+                .as_ref()
+                .unwrap_or(&config.logging);
+            let Some(settings) = &logging.access_log else {
+                of_host.push(None);
+                continue;
+            };
+            match logs.iter().position(|(open, _)| open == settings) {
+                Some(index) => of_host.push(Some(index)),
+                None => {
+                    let opened = AccessLog::prepare(settings, &config.server_name)?;
+                    of_host.push(Some(logs.len()));
+                    logs.push((settings.clone(), opened));
+                }
+            }
+        }
+        Ok(PreparedLogs { logs, of_host })
+    }
+
+    /// Starts the logs' writers: each host's log.
+    pub(crate) fn start(self) -> Result<Vec<Option<Arc<AccessLog>>>, AccessLogError> {
+        let started = self
+            .logs
+            .into_iter()
+            .map(|(_, opened)| opened.start().map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self
+            .of_host
+            .iter()
+            .map(|index| index.map(|i| Arc::clone(&started[i])))
+            .collect())
+    }
+}
+
+/// The settings of each host served: its applications among `apps`, the static files and
+/// rules the configuration gives it.
+pub(crate) fn settings(
+    config: &ServerConfig,
+    hosts: &[usize],
+    apps: &[AppMount],
+    logs: Vec<Option<Arc<AccessLog>>>,
+) -> Vec<HostSettings> {
+    let in_host = |tag: Option<usize>, host: usize| tag.is_none_or(|h| h == host);
+    hosts
+        .iter()
+        .zip(logs)
+        .map(|(&host, access_log)| HostSettings {
+            host: config.hosts[host].clone(),
+            url_space: UrlSpace {
+                apps: apps
+                    .iter()
+                    .filter(|app| in_host(app.host, host))
+                    .map(|app| (app.prefix.clone(), app.index))
+                    .collect(),
+                aliases: config
+                    .mounts
+                    .iter()
+                    .filter(|mount| in_host(mount.host, host))
+                    .filter_map(|mount| match &mount.target {
+                        MountTarget::Static(target) => Some((mount.prefix.clone(), target.clone())),
+                        MountTarget::Wsgi(_) => None,
+                    })
+                    .collect(),
+                document_root: config.document_root.clone(),
+                static_files: config.static_files.clone(),
+                access: config.access.of_host(host),
+                header_edits: config.header_edits.of_host(host),
+                redirects: config
+                    .redirects
+                    .iter()
+                    .filter(|r| in_host(r.host, host))
+                    .cloned()
+                    .collect(),
+                error_documents: config
+                    .error_documents
+                    .iter()
+                    .filter(|e| in_host(e.host, host))
+                    .cloned()
+                    .collect(),
+            },
+            access_log,
+        })
+        .collect()
+}
