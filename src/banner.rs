@@ -44,10 +44,11 @@ pub(crate) fn banner(config: &ServerConfig, bound: &[SocketAddr]) -> String {
         match &mount.target {
             MountTarget::Wsgi(app) => {
                 has_apps = true;
-                line(
-                    "Application",
-                    format!("{} at {}", app.entry.describe(), mount.prefix),
-                );
+                let at = match &mount.pattern {
+                    Some(pattern) => format!("paths matching {}", pattern.regex),
+                    None => mount.prefix.to_string(),
+                };
+                line("Application", format!("{} at {at}", app.entry.describe()));
             }
             MountTarget::Static(StaticTarget::File(path)) => {
                 line(

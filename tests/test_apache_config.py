@@ -809,6 +809,77 @@ def test_multi_group_vhosts_site_routes_by_host_and_url_to_its_groups():
         shutil.rmtree(shared, ignore_errors=True)
 
 
+def test_aliasmatch_tools_site_runs_the_script_its_pattern_names(tmp_path):
+    """tests/sites/aliasmatch_tools (README 8.1-8.13): WSGIScriptAliasMatch with $1 picks the
+    script; the matched part is SCRIPT_NAME; a name with no script, or not matched, falls to
+    the ErrorDocument 404; with RedirectMatch, Redirect gone, an ErrorDocument text for a
+    <Location> that refuses, and the DocumentRoot serving what nothing mounts."""
+    shared, env = prepared_site("aliasmatch_tools")
+    try:
+        site = env["SITE_DIR"]
+        srv = Server(["--config", f"{site}/site.conf"], tmp_path, apache=True, env=env)
+        try:
+            port = int(env["PORT_A"])
+            here = f"localhost:{port}"
+            status, headers, _ = raw_get(port, "/", here)
+            assert (status, headers["Location"]) == (302, f"http://{here}/tools/alpha")
+            status, _, body = raw_get(port, "/tools/alpha", here)
+            alpha = fields(body)
+            assert status == 200
+            assert (alpha["app"], alpha["process_group"], alpha["application_group"]) == (
+                "tool-alpha", "toolbox", "")
+            assert (alpha["script_name"], alpha["path_info"], alpha["multiprocess"]) == (
+                "/tools/alpha", "", "True")
+            status, _, body = raw_get(port, "/tools/beta/x/y", here)
+            beta = fields(body)
+            assert (status, beta["app"], beta["script_name"], beta["path_info"]) == (
+                200, "tool-beta", "/tools/beta", "/x/y")
+            assert beta["pid"] == alpha["pid"]
+            assert raw_get(port, "/tools/gamma", here)[::2] == (403, "Tools are closed today")
+            not_found = (404, "toolbox: no such page\n")
+            for path in ("/tools/delta", "/nowhere", "/tools/ALPHA", "/tools/alphabet"):
+                status, headers, body = raw_get(port, path, here)
+                assert (status, body) == not_found, path
+                assert headers["Content-Type"].startswith("text/plain"), path
+            status, _, body = raw_get(port, "/tools/alpha/app-404", here)
+            assert (status, fields(body)["app"], fields(body)["path_info"]) == (
+                404, "tool-alpha", "/app-404")
+            status, headers, _ = raw_get(port, "/tool/beta", here)
+            assert (status, headers["Location"]) == (301, f"http://{here}/tools/beta")
+            status, headers, _ = raw_get(port, "/tool/beta?x=1", here)
+            assert (status, headers["Location"]) == (301, f"http://{here}/tools/beta?x=1")
+            assert raw_get(port, "/tools/retired", here)[0] == 410
+            status, headers, body = raw_get(port, "/robots.txt", here)
+            assert (status, body) == (200, "User-agent: *\nDisallow: /tools/\n")
+            assert headers["Content-Type"].startswith("text/plain")
+        finally:
+            srv.stop()
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_a_script_pattern_needs_scripts_and_an_expression_oxwsgi_can_use(tmp_path):
+    conf = write(
+        tmp_path / "site.conf",
+        f"""
+        Listen 127.0.0.1:{free_port()}
+        WSGIScriptAliasMatch ^/tools/([a-z]+) {tmp_path}/tools/$1.wsgi application-group=%{{GLOBAL}}
+        WSGIScriptAliasMatch ^/(?=x)(.*) {tmp_path}/$1.wsgi application-group=%{{GLOBAL}}
+        """,
+    )
+    result = oxwsgi("start-server", "--log-to-terminal", "--config", conf)
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert lines[0] == (
+        f"{conf}:2: error: WSGIScriptAliasMatch: no script matches '{tmp_path}/tools/$1.wsgi' "
+        "($1… standing for any name); oxwsgi loads a pattern's scripts at start"
+    )
+    assert lines[1].startswith(
+        f"{conf}:3: error: WSGIScriptAliasMatch '^/(?=x)(.*)' is not a regular expression "
+        "oxwsgi can use (Rust's regex syntax: no look-around, no back-references): "
+    ), lines
+
+
 def test_graphite_like_site_preloads_its_script_and_sets_headers(tmp_path):
     """tests/sites/graphite_like: WSGIImportScript and WSGIScriptAlias of one script load it
     once, at process start; Header set applies to the application's and the files' responses,
@@ -1098,7 +1169,6 @@ def test_application_group_names_follow_mod_wsgi(tmp_path, site_dir):
 
 
 REFUSED_SITES = [
-    ("aliasmatch_tools", 24, "WSGIScriptAliasMatch is not supported yet by start-server"),
     ("addhandler_scripts", 30, "AddHandler inside <Directory> is not supported yet by start-server"),
     ("trac_like", 35, "AuthType is not supported: oxwsgi does not check passwords itself yet"),
 ]

@@ -448,9 +448,11 @@ impl fmt::Display for MountPoint {
 /// How static files are served (the document root overlay and URL aliases).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaticSettings {
-    /// Whether files of the document root overlay the applications. Off when the document root
-    /// is the default one and does not exist.
+    /// Whether the document root's files are served, where nothing is mounted.
     pub overlay: bool,
+    /// Whether they are served over the applications too (mod_wsgi-express's overlay: a file
+    /// wins over the application mounted at its URL); httpd's `DocumentRoot` does not.
+    pub overlay_applications: bool,
     /// The file served for a directory that contains it, such as `index.html`.
     pub directory_index: Option<String>,
     /// Whether directories without an index file are listed.
@@ -476,6 +478,20 @@ pub struct Mount {
     /// The only virtual host (index into [`ServerConfig::hosts`]) it is mounted in; every one
     /// when `None`. An application's process group is in its [`WsgiApp`].
     pub host: Option<usize>,
+    /// For an application mounted by `WSGIScriptAliasMatch`: the pattern that leads to it (it
+    /// is one of the scripts the pattern names; `prefix` is then the pattern's literal start,
+    /// for the configuration's rules, not where it is mounted).
+    pub pattern: Option<ScriptPattern>,
+}
+
+/// A `WSGIScriptAliasMatch`: a request whose path the expression matches goes to the script
+/// it names, with the matched part as `SCRIPT_NAME`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptPattern {
+    /// The regular expression on the decoded path, as written.
+    pub regex: String,
+    /// The script file, `$1`… standing for the expression's groups.
+    pub script: String,
 }
 
 /// What answers requests under a mount point.

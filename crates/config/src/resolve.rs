@@ -109,6 +109,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
     };
     let static_files = StaticSettings {
         overlay: true,
+        overlay_applications: true,
         directory_index: args
             .directory_index
             .clone()
@@ -263,6 +264,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
                         pass_authorization: true,
                     }),
                     host: None,
+                    pattern: None,
                 });
             }
             mounts
@@ -370,6 +372,7 @@ fn url_aliases(values: &[String], env: &Environment) -> Result<Vec<Mount>, Confi
             prefix,
             target: MountTarget::Static(target),
             host: None,
+            pattern: None,
         });
     }
     Ok(mounts)

@@ -77,6 +77,9 @@ pub struct UrlSpace {
     /// The mount points of the applications, each with the index [`AppRequest::app`]
     /// carries for it.
     pub apps: Vec<(MountPoint, usize)>,
+    /// `WSGIScriptAliasMatch` patterns, in order, each with the applications loaded from the
+    /// scripts it names (file, index).
+    pub app_patterns: Vec<(oxwsgi_config::ScriptPattern, Vec<(PathBuf, usize)>)>,
     /// The `--url-alias` mounts.
     pub aliases: Vec<(MountPoint, StaticTarget)>,
     /// The document root.

@@ -1,7 +1,12 @@
 //! Which mount a request path belongs to: the longest mount point that contains it, an alias
-//! winning a tie with an application.
+//! winning a tie with an application; where no alias contains it, a `WSGIScriptAliasMatch`
+//! pattern whose expression matches it and names a loaded script comes first (patterns in
+//! the configuration's order).
 
-use oxwsgi_config::MountPoint;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use oxwsgi_config::{MountPoint, ScriptPattern};
 
 /// What a mount point serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +42,16 @@ pub enum Route {
 #[derive(Debug, Clone)]
 pub struct Router {
     mounts: Vec<(MountPoint, Mounted)>,
+    patterns: Vec<PatternRoute>,
+}
+
+/// A `WSGIScriptAliasMatch`, ready to route.
+#[derive(Debug, Clone)]
+struct PatternRoute {
+    regex: regex::bytes::Regex,
+    script: String,
+    /// The applications loaded from the scripts it can name, by file name.
+    apps: HashMap<Vec<u8>, usize>,
 }
 
 impl Router {
@@ -48,12 +63,43 @@ impl Router {
                 matches!(what, Mounted::App(_)),
             )
         });
-        Router { mounts }
+        Router {
+            mounts,
+            patterns: Vec::new(),
+        }
+    }
+
+    /// Adds `WSGIScriptAliasMatch` patterns, each with the applications loaded from the
+    /// scripts it names (file, application index).
+    ///
+    /// The expressions were checked when the configuration was read.
+    pub fn with_patterns(mut self, patterns: &[(ScriptPattern, Vec<(PathBuf, usize)>)]) -> Router {
+        use std::os::unix::ffi::OsStrExt;
+        for (pattern, scripts) in patterns {
+            let regex = regex::bytes::Regex::new(&pattern.regex)
+                .expect("the configuration checked the expression");
+            let apps = scripts
+                .iter()
+                .map(|(file, app)| (file.as_os_str().as_bytes().to_vec(), *app))
+                .collect();
+            self.patterns.push(PatternRoute {
+                regex,
+                script: pattern.script.clone(),
+                apps,
+            });
+        }
+        self
     }
 
     /// Where a decoded path goes.
     pub fn route(&self, path: &[u8]) -> Route {
-        match self.mounts.iter().find(|(mount, _)| mount.matches(path)) {
+        let by_prefix = self.mounts.iter().find(|(mount, _)| mount.matches(path));
+        if !matches!(by_prefix, Some((_, Mounted::Alias(_)))) {
+            if let Some(route) = self.route_by_pattern(path) {
+                return route;
+            }
+        }
+        match by_prefix {
             Some((mount, Mounted::App(app))) => Route::App {
                 app: *app,
                 script_name_len: mount.path_len(),
@@ -65,6 +111,42 @@ impl Router {
             None => Route::Unmounted,
         }
     }
+
+    /// The application a pattern leads `path` to: the first expression that matches it and
+    /// names one of its scripts, with the matched part as the mount point.
+    fn route_by_pattern(&self, path: &[u8]) -> Option<Route> {
+        self.patterns.iter().find_map(|pattern| {
+            let captures = pattern.regex.captures(path)?;
+            let script = substitute(&pattern.script, &captures);
+            let app = *pattern.apps.get(&script)?;
+            let matched = captures.get(0).expect("group 0 is the match");
+            // The matched part is SCRIPT_NAME only if the path starts with it (`^…`).
+            (matched.start() == 0).then_some(Route::App {
+                app,
+                script_name_len: matched.end(),
+            })
+        })
+    }
+}
+
+/// `script` with `$0`…`$9` replaced by the expression's groups (an unmatched group by
+/// nothing), as httpd's `ap_pregsub` does.
+fn substitute(script: &str, captures: &regex::bytes::Captures<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(script.len() + 16);
+    let mut bytes = script.bytes().peekable();
+    while let Some(byte) = bytes.next() {
+        match (byte, bytes.peek()) {
+            (b'$', Some(digit @ b'0'..=b'9')) => {
+                let group = usize::from(digit - b'0');
+                bytes.next();
+                if let Some(value) = captures.get(group) {
+                    out.extend_from_slice(value.as_bytes());
+                }
+            }
+            _ => out.push(byte),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -122,6 +204,45 @@ mod tests {
             Route::App {
                 app: 0,
                 script_name_len: 0
+            }
+        );
+    }
+
+    #[test]
+    fn a_pattern_names_the_script_and_its_match_is_the_mount_point() {
+        let pattern = ScriptPattern {
+            regex: "^/tools/([a-z]+)".to_owned(),
+            script: "/srv/tools/$1.wsgi".to_owned(),
+        };
+        let scripts = vec![
+            (PathBuf::from("/srv/tools/alpha.wsgi"), 1),
+            (PathBuf::from("/srv/tools/beta.wsgi"), 2),
+        ];
+        let router = Router::new(vec![
+            (MountPoint::root(), Mounted::App(0)),
+            (mount("/tools/static"), Mounted::Alias(0)),
+        ])
+        .with_patterns(&[(pattern, scripts)]);
+        assert_eq!(
+            router.route(b"/tools/beta/x/y"),
+            Route::App {
+                app: 2,
+                script_name_len: 11
+            }
+        );
+        // A script the pattern names but that was not loaded: the rest of the URL space.
+        assert_eq!(
+            router.route(b"/tools/delta"),
+            Route::App {
+                app: 0,
+                script_name_len: 0
+            }
+        );
+        assert_eq!(
+            router.route(b"/tools/static/a.css"),
+            Route::Alias {
+                alias: 0,
+                prefix_len: 13
             }
         );
     }

@@ -77,7 +77,7 @@ impl HostShared {
         static_files.spawn_refresher();
         HostShared {
             host: settings.host.clone(),
-            router: Router::new(mounts),
+            router: Router::new(mounts).with_patterns(&space.app_patterns),
             redirects: crate::redirect::Redirects::new(&space.redirects),
             static_files,
             access_log: settings.access_log.clone(),

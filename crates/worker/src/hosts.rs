@@ -4,9 +4,13 @@
 //! A group reached only through the front tier serves no host itself: its requests come
 //! routed, naming their application.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use oxwsgi_config::{AccessLogSettings, MountPoint, MountTarget, ServerConfig};
+use oxwsgi_config::{
+    AccessLogSettings, AppEntry, Mount, MountPoint, MountTarget, ScriptPattern, ServerConfig,
+    WsgiApp,
+};
 use oxwsgi_http_front::{AccessLog, AccessLogError, HostSettings, OpenedAccessLog, UrlSpace};
 
 /// An application this worker runs (or, in the front tier, forwards), where it is mounted.
@@ -17,6 +21,30 @@ pub(crate) struct AppMount {
     pub(crate) prefix: MountPoint,
     /// Its index among the worker's applications (what a request names it by).
     pub(crate) index: usize,
+    /// For a script a `WSGIScriptAliasMatch` names: the pattern, and the script's file.
+    pub(crate) pattern: Option<(ScriptPattern, PathBuf)>,
+}
+
+impl AppMount {
+    /// The application `index` of `mount`.
+    pub(crate) fn of(mount: &Mount, index: usize) -> AppMount {
+        let pattern = mount.pattern.as_ref().map(|pattern| {
+            let file = match &mount.target {
+                MountTarget::Wsgi(WsgiApp {
+                    entry: AppEntry::Script(file),
+                    ..
+                }) => file.clone(),
+                _ => PathBuf::new(),
+            };
+            (pattern.clone(), file)
+        });
+        AppMount {
+            host: mount.host,
+            prefix: mount.prefix.clone(),
+            index,
+            pattern,
+        }
+    }
 }
 
 /// The virtual hosts (indexes) on the group's own listeners.
@@ -100,9 +128,10 @@ pub(crate) fn settings(
             url_space: UrlSpace {
                 apps: apps
                     .iter()
-                    .filter(|app| in_host(app.host, host))
+                    .filter(|app| in_host(app.host, host) && app.pattern.is_none())
                     .map(|app| (app.prefix.clone(), app.index))
                     .collect(),
+                app_patterns: patterns(apps.iter().filter(|app| in_host(app.host, host))),
                 aliases: config
                     .mounts
                     .iter()
@@ -132,4 +161,22 @@ pub(crate) fn settings(
             access_log,
         })
         .collect()
+}
+
+/// The patterns of `apps`, in order, each with the scripts it names.
+fn patterns<'a>(
+    apps: impl Iterator<Item = &'a AppMount>,
+) -> Vec<(ScriptPattern, Vec<(PathBuf, usize)>)> {
+    let mut patterns: Vec<(ScriptPattern, Vec<(PathBuf, usize)>)> = Vec::new();
+    for app in apps {
+        let Some((pattern, file)) = &app.pattern else {
+            continue;
+        };
+        let entry = (file.clone(), app.index);
+        match patterns.iter_mut().find(|(p, _)| p == pattern) {
+            Some((_, scripts)) => scripts.push(entry),
+            None => patterns.push((pattern.clone(), vec![entry])),
+        }
+    }
+    patterns
 }

@@ -253,11 +253,7 @@ pub fn load(
             .forwarded_apps()
             .into_iter()
             .map(|(mount, target, index)| {
-                app_mounts.push(AppMount {
-                    host: mount.host,
-                    prefix: mount.prefix.clone(),
-                    index: app_mounts.len(),
-                });
+                app_mounts.push(AppMount::of(mount, app_mounts.len()));
                 let target = config.group(target);
                 ForwardTarget {
                     group: target.name.clone(),
@@ -288,18 +284,17 @@ pub fn load(
         apps.push(MountedApp {
             app: loaded,
             identity: AppIdentity {
-                script_name: mount.prefix.as_str().to_owned(),
+                script_name: mount
+                    .pattern
+                    .is_none()
+                    .then(|| mount.prefix.as_str().to_owned()),
                 script_filename,
                 callable: app.callable.clone(),
                 environ: app.environ.clone(),
                 pass_authorization: app.pass_authorization,
             },
         });
-        app_mounts.push(AppMount {
-            host: mount.host,
-            prefix: mount.prefix.clone(),
-            index: app_mounts.len(),
-        });
+        app_mounts.push(AppMount::of(mount, app_mounts.len()));
     }
     Ok(LoadedWorker {
         python,

@@ -49,7 +49,7 @@ impl RequestPath {
             }],
         };
         let identity = AppIdentity {
-            script_name: String::new(),
+            script_name: Some(String::new()),
             script_filename: Some("/srv/app.wsgi".to_owned()),
             callable: "application".to_owned(),
             environ: Vec::new(),

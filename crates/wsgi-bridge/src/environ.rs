@@ -58,8 +58,9 @@ pub struct ListenerIdentity {
 /// What the template of one mounted application needs to know about it.
 #[derive(Debug, Clone)]
 pub struct AppIdentity {
-    /// `SCRIPT_NAME`: the mount point, `""` at the root.
-    pub script_name: String,
+    /// `SCRIPT_NAME`: the mount point, `""` at the root; `None`: the part of each request's
+    /// path its route matched (`WSGIScriptAliasMatch`).
+    pub script_name: Option<String>,
     /// `SCRIPT_FILENAME`: the script or ini file, when there is one.
     pub script_filename: Option<String>,
     /// `mod_wsgi.callable_object`.
@@ -87,6 +88,8 @@ pub(crate) struct EnvironBuilder {
     listener_ports: Vec<Py<PyString>>,
     /// Per application: whether `Authorization` reaches it.
     pass_authorization: Vec<bool>,
+    /// Per application: whether its `SCRIPT_NAME` comes from each request.
+    script_name_per_request: Vec<bool>,
 }
 
 impl EnvironBuilder {
@@ -121,6 +124,7 @@ impl EnvironBuilder {
                 .map(|l| PyString::new(py, &l.port.to_string()).unbind())
                 .collect(),
             pass_authorization: apps.iter().map(|app| app.pass_authorization).collect(),
+            script_name_per_request: apps.iter().map(|app| app.script_name.is_none()).collect(),
         })
     }
 
@@ -141,6 +145,12 @@ impl EnvironBuilder {
             intern!(py, "PATH_INFO"),
             latin1(py, &request.path[request.script_name_len..]),
         )?;
+        if self.script_name_per_request[request.app] {
+            environ.set_item(
+                intern!(py, "SCRIPT_NAME"),
+                latin1(py, &request.path[..request.script_name_len]),
+            )?;
+        }
         let query = head.uri.query().unwrap_or("");
         environ.set_item(intern!(py, "QUERY_STRING"), PyString::new(py, query))?;
         // The request target as the client sent it: usually origin-form (`/path?query`), but a
@@ -302,7 +312,9 @@ fn template<'py>(
     t.set_item(intern!(py, "wsgi.run_once"), settings.run_once)?;
     t.set_item(intern!(py, "wsgi.input_terminated"), true)?;
     t.set_item(intern!(py, "wsgi.file_wrapper"), file_wrapper)?;
-    t.set_item(intern!(py, "SCRIPT_NAME"), &app.script_name)?;
+    if let Some(script_name) = &app.script_name {
+        t.set_item(intern!(py, "SCRIPT_NAME"), script_name)?;
+    }
     if let Some(filename) = &app.script_filename {
         t.set_item(intern!(py, "SCRIPT_FILENAME"), filename)?;
     }

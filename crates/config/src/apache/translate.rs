@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::access;
+use super::check::ScriptMount;
 use super::check::{Notice, Report, Severity};
 use super::daemon::DaemonProcess;
 use super::directives::{Disposition, spec};
@@ -74,6 +75,7 @@ pub const RUNS: &[&str] = &[
     "WSGIScriptReloading",
     "WSGIDaemonProcess",
     "WSGIScriptAlias",
+    "WSGIScriptAliasMatch",
     "WSGIProcessGroup",
     "WSGIApplicationGroup",
     "WSGIImportScript",
@@ -1169,6 +1171,7 @@ impl<'a> Translator<'a> {
             // Read through the check's report, or decided while reading.
             "wsgidaemonprocess"
             | "wsgiscriptalias"
+            | "wsgiscriptaliasmatch"
             | "wsgiprocessgroup"
             | "wsgiapplicationgroup"
             | "include"
@@ -1398,6 +1401,7 @@ impl<'a> Translator<'a> {
                 prefix,
                 target: MountTarget::Static(target),
                 host: None,
+                pattern: None,
             });
         }
         all_mounts.extend(mounts);
@@ -1480,7 +1484,8 @@ impl<'a> Translator<'a> {
             logging,
             locale: locale(None, self.env.locale.as_deref()),
             static_files: StaticSettings {
-                overlay: false,
+                overlay: true,
+                overlay_applications: false,
                 directory_index: site
                     .directory_index
                     .clone()
@@ -1523,81 +1528,68 @@ impl<'a> Translator<'a> {
             .collect();
         let mut mounts = Vec::new();
         for script in &report.scripts {
-            if script.pattern {
-                self.not_yet(&script.origin, "WSGIScriptAliasMatch");
-                continue;
-            }
             let name = script
                 .process_group
                 .as_deref()
                 .filter(|g| *g != "%{GLOBAL}");
-            let path = self.path(&script.script);
-            if path.is_dir() {
-                self.not_yet(
-                    &script.origin,
-                    "a WSGIScriptAlias to a directory of scripts",
-                );
-                continue;
-            }
-            if !path.is_file() {
-                self.error(
-                    &script.origin,
-                    format!("the WSGI script '{}' does not exist", path.display()),
-                );
-                continue;
-            }
-            let Some(prefix) = MountPoint::parse(&script.url) else {
-                self.error(
-                    &script.origin,
-                    format!(
-                        "WSGIScriptAlias '{}': the URL path must start with /",
-                        script.url
-                    ),
-                );
+            let Some(entries) = self.script_entries(script) else {
                 continue;
             };
-            let Some(environ) = self.script_environ(site, &path, &prefix, &mount_points) else {
-                continue;
-            };
-            let Some(pass_authorization) =
-                self.pass_authorization(site, &path, &prefix, &mount_points)
-            else {
-                continue;
-            };
-            let Some(app_group) = self.application_group_name(
-                script.application_group.as_deref(),
-                site,
-                &prefix,
-                &environ,
-                &script.origin,
-            ) else {
-                continue;
-            };
-            // mod_wsgi gives each application group an interpreter of its own; oxwsgi runs
-            // one per process, so each application group of a process group gets workers of
-            // its own, with the group's settings (docs/apache.md).
-            let key = (name, Some(app_group));
-            let index = match groups.iter().position(|group| *group == key) {
-                Some(index) => index,
-                None => {
-                    groups.push(key);
-                    groups.len() - 1
+            for (path, prefix, pattern) in entries {
+                let Some(environ) = self.script_environ(site, &path, &prefix, &mount_points) else {
+                    continue;
+                };
+                let Some(pass_authorization) =
+                    self.pass_authorization(site, &path, &prefix, &mount_points)
+                else {
+                    continue;
+                };
+                if pattern.is_some() && script.application_group.is_none() {
+                    // %{RESOURCE} names each request's SCRIPT_NAME, which a pattern
+                    // decides per request: one interpreter per script cannot follow it.
+                    self.not_yet(
+                        &script.origin,
+                        "WSGIScriptAliasMatch with the default application group \
+                         (%{RESOURCE}; set WSGIApplicationGroup %{GLOBAL} or a name)",
+                    );
+                    break;
                 }
-            };
-            mounts.push(Mount {
-                prefix,
-                target: MountTarget::Wsgi(WsgiApp {
-                    group: index,
-                    entry: AppEntry::Script(path),
-                    callable: site
-                        .callable
-                        .clone()
-                        .unwrap_or_else(|| "application".to_owned()),
-                    environ,
-                    pass_authorization,
-                }),
-                host: None,
-            });
+                let Some(app_group) = self.application_group_name(
+                    script.application_group.as_deref(),
+                    site,
+                    &prefix,
+                    &environ,
+                    &script.origin,
+                ) else {
+                    continue;
+                };
+                // mod_wsgi gives each application group an interpreter of its own; oxwsgi runs
+                // one per process, so each application group of a process group gets workers of
+                // its own, with the group's settings (docs/apache.md).
+                let key = (name, Some(app_group));
+                let index = match groups.iter().position(|group| *group == key) {
+                    Some(index) => index,
+                    None => {
+                        groups.push(key);
+                        groups.len() - 1
+                    }
+                };
+                mounts.push(Mount {
+                    prefix,
+                    target: MountTarget::Wsgi(WsgiApp {
+                        group: index,
+                        entry: AppEntry::Script(path),
+                        callable: site
+                            .callable
+                            .clone()
+                            .unwrap_or_else(|| "application".to_owned()),
+                        environ,
+                        pass_authorization,
+                    }),
+                    host: None,
+                    pattern: pattern.clone(),
+                });
+            }
         }
         if groups.is_empty() {
             groups.push((None, None));
@@ -1609,6 +1601,79 @@ impl<'a> Translator<'a> {
             process_groups.push(group);
         }
         Some((process_groups, mounts))
+    }
+
+    /// The scripts a `WSGIScriptAlias` or `WSGIScriptAliasMatch` mounts: each one's file, the
+    /// mount point its rules are found by, and the pattern that leads to it. A pattern's
+    /// scripts are the files its script names (`$1`… as `*`), loaded at start; one added later
+    /// is not served until a restart.
+    fn script_entries(
+        &mut self,
+        script: &ScriptMount,
+    ) -> Option<Vec<(PathBuf, MountPoint, Option<ScriptPattern>)>> {
+        if !script.pattern {
+            let path = self.path(&script.script);
+            if path.is_dir() {
+                self.not_yet(
+                    &script.origin,
+                    "a WSGIScriptAlias to a directory of scripts",
+                );
+                return None;
+            }
+            if !path.is_file() {
+                self.error(
+                    &script.origin,
+                    format!("the WSGI script '{}' does not exist", path.display()),
+                );
+                return None;
+            }
+            let Some(prefix) = MountPoint::parse(&script.url) else {
+                self.error(
+                    &script.origin,
+                    format!(
+                        "WSGIScriptAlias '{}': the URL path must start with /",
+                        script.url
+                    ),
+                );
+                return None;
+            };
+            return Some(vec![(path, prefix, None)]);
+        }
+        if let Err(err) = regex::bytes::Regex::new(&script.url) {
+            self.error(
+                &script.origin,
+                format!(
+                    "WSGIScriptAliasMatch '{}' is not a regular expression oxwsgi can use \
+                     (Rust's regex syntax: no look-around, no back-references): {err}",
+                    script.url
+                ),
+            );
+            return None;
+        }
+        let target = self.path(&script.script);
+        let target = target.to_string_lossy();
+        let files = script_files(&target);
+        if files.is_empty() {
+            self.error(
+                &script.origin,
+                format!(
+                    "WSGIScriptAliasMatch: no script matches '{target}' ($1… standing for any \
+                     name); oxwsgi loads a pattern's scripts at start"
+                ),
+            );
+            return None;
+        }
+        let pattern = ScriptPattern {
+            regex: script.url.clone(),
+            script: target.into_owned(),
+        };
+        let prefix = literal_prefix(&script.url);
+        Some(
+            files
+                .into_iter()
+                .map(|file| (file, prefix.clone(), Some(pattern.clone())))
+                .collect(),
+        )
     }
 
     /// The front tier of listeners whose applications run in several groups: its workers
@@ -1865,6 +1930,42 @@ fn tag_host(config: &mut ServerConfig, host: usize) {
     for document in &mut config.error_documents {
         document.host = Some(host);
     }
+}
+
+/// The files a pattern's script can name: `$0`…`$9` as `*`, the rest taken literally.
+fn script_files(script: &str) -> Vec<PathBuf> {
+    let mut glob = String::new();
+    let mut literal = String::new();
+    let mut chars = script.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            chars.next();
+            glob.push_str(&glob::Pattern::escape(&literal));
+            literal.clear();
+            glob.push('*');
+        } else {
+            literal.push(c);
+        }
+    }
+    glob.push_str(&glob::Pattern::escape(&literal));
+    let Ok(paths) = glob::glob(&glob) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = paths.flatten().filter(|p| p.is_file()).collect();
+    files.sort();
+    files
+}
+
+/// The literal start of a `WSGIScriptAliasMatch` expression, up to its last `/` before the
+/// first special character: the URL path the configuration's `<Location>`s are compared with.
+fn literal_prefix(regex: &str) -> MountPoint {
+    let text = regex.strip_prefix('^').unwrap_or(regex);
+    let literal: String = text
+        .chars()
+        .take_while(|c| !"\\.+*?()|[]{}^$".contains(*c))
+        .collect();
+    let cut = literal.rfind('/').map_or("/", |at| &literal[..at.max(1)]);
+    MountPoint::parse(cut).unwrap_or_else(MountPoint::root)
 }
 
 /// Whether some requests under `location` reach the application at `mount`: it is below the

@@ -52,6 +52,8 @@ use respond::{FileToServe, Transfer};
 /// Static file serving for one server.
 pub(crate) struct StaticFiles {
     overlay: Option<Arc<DocumentRoot>>,
+    /// Whether the document root's files win over the applications mounted at their URLs.
+    overlay_applications: bool,
     aliases: Vec<Alias>,
     rules: Arc<Rules>,
 }
@@ -101,6 +103,7 @@ impl StaticFiles {
         });
         StaticFiles {
             overlay,
+            overlay_applications: settings.overlay_applications,
             aliases: aliases
                 .iter()
                 .map(|target| match target {
@@ -153,6 +156,9 @@ impl StaticFiles {
         app_follows: bool,
     ) -> Option<Response<ResponseBody<S>>> {
         let docroot = self.overlay.as_ref()?;
+        if app_follows && !self.overlay_applications {
+            return None;
+        }
         let may_answer = if request.path[..] == b"/"[..] {
             // The root itself: only its index file, or a listing where no application follows.
             // `/` is the commonest application URL, so this is decided without the disk.

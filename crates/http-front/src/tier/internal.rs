@@ -19,7 +19,7 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use oxwsgi_exchange::{BodyError, RequestBody};
-use tokio::net::UnixListener;
+use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::watch;
 
 use super::hop::{ERROR, Hop, error_token};
@@ -54,7 +54,7 @@ pub(crate) async fn accept_loop<A: Application>(
                     let served = hyper::server::conn::http1::Builder::new()
                         .timer(TokioTimer::new())
                         .keep_alive(false)
-                        .serve_connection(TokioIo::new(stream), service)
+                        .serve_connection(TokioIo::new(Lingering(Some(stream))), service)
                         .await;
                     if let Err(err) = served {
                         tracing::debug!("forwarded request's connection ended: {err}");
@@ -69,6 +69,72 @@ pub(crate) async fn accept_loop<A: Application>(
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
+    }
+}
+
+/// The front tier's connection, closed the way httpd closes one (its "lingering close"):
+/// once the response is out, what the front tier still sends — the rest of a body the
+/// application left unread — is read and thrown away until it stops, so that the front tier,
+/// still writing it, is not cut off before it has read the response.
+struct Lingering(Option<UnixStream>);
+
+/// How long a lingering close waits for more bytes, and at most in all.
+const LINGER_IDLE: Duration = Duration::from_secs(2);
+const LINGER_MAX: Duration = Duration::from_secs(30);
+
+impl Drop for Lingering {
+    fn drop(&mut self) {
+        let (Some(mut stream), Ok(runtime)) = (self.0.take(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        runtime.spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let mut scratch = vec![0; 64 * 1024];
+            let deadline = tokio::time::Instant::now() + LINGER_MAX;
+            loop {
+                let read = tokio::time::timeout(LINGER_IDLE, stream.read(&mut scratch));
+                match tokio::time::timeout_at(deadline, read).await {
+                    Ok(Ok(Ok(n))) if n > 0 => continue,
+                    _ => break,
+                }
+            }
+        });
+    }
+}
+
+impl tokio::io::AsyncRead for Lingering {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let stream = self.0.as_mut().expect("open until dropped");
+        Pin::new(stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Lingering {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let stream = self.0.as_mut().expect("open until dropped");
+        Pin::new(stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let stream = self.0.as_mut().expect("open until dropped");
+        Pin::new(stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let stream = self.0.as_mut().expect("open until dropped");
+        Pin::new(stream).poll_shutdown(cx)
     }
 }
 
