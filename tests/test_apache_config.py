@@ -8,6 +8,7 @@ which fills in ${SITE_DIR}, ${PORT_A}, ${PORT_B}, ${TEST_USER} and ${TEST_GROUP}
 
 import concurrent.futures
 import os
+import pathlib
 import pwd
 import re
 import shutil
@@ -880,6 +881,92 @@ def test_a_script_pattern_needs_scripts_and_an_expression_oxwsgi_can_use(tmp_pat
     ), lines
 
 
+def embedded_mode_user(shared):
+    """The extra configuration a site in embedded mode (no user= anywhere) needs when the tests
+    run as root, where workers must not run as root: httpd's `User`."""
+    if not TEST_USER:
+        return []
+    extra = pathlib.Path(shared) / "user.conf"
+    extra.write_text(f"{user_directive()}\n")
+    return ["--config", extra]
+
+
+def test_addhandler_scripts_site_runs_each_script_of_its_directory(tmp_path):
+    """tests/sites/addhandler_scripts (README 6.1-6.8): AddHandler wsgi-script .wsgi with
+    Options ExecCGI in the <Directory> an Alias serves: each .wsgi file is an application at
+    its URL, in embedded mode (no process group) with mod_wsgi's default application group per
+    script; DirectoryIndex names index.wsgi; other files are static; the DocumentRoot serves /."""
+    shared, env = prepared_site("addhandler_scripts")
+    try:
+        site = env["SITE_DIR"]
+        args = [*embedded_mode_user(shared), "--config", f"{site}/site.conf"]
+        srv = Server(args, shared, apache=True, env=env)
+        try:
+            port = int(env["PORT_A"])
+            here = f"localhost:{port}"
+            uid = pwd.getpwnam(TEST_USER).pw_uid if TEST_USER else os.getuid()
+            status, _, body = raw_get(port, "/scripts/alpha.wsgi", here)
+            alpha = fields(body)
+            assert status == 200
+            assert (alpha["app"], alpha["process_group"], alpha["uid"]) == (
+                "scripts-alpha", "", str(uid))
+            assert alpha["application_group"] == f"{here}|/scripts/alpha.wsgi"
+            assert (alpha["script_name"], alpha["path_info"], alpha["helper"]) == (
+                "/scripts/alpha.wsgi", "", "helper-from-pylib")
+            status, _, body = raw_get(port, "/scripts/beta.wsgi/extra/path", here)
+            beta = fields(body)
+            assert (status, beta["app"], beta["application_group"]) == (
+                200, "scripts-beta", f"{here}|/scripts/beta.wsgi")
+            assert (beta["script_name"], beta["path_info"]) == ("/scripts/beta.wsgi", "/extra/path")
+            status, _, body = raw_get(port, "/scripts/", here)
+            index = fields(body)
+            assert (status, index["app"], index["script_name"], index["path_info"]) == (
+                200, "scripts-index", "/scripts/index.wsgi", "")
+            assert index["application_group"] == f"{here}|/scripts/index.wsgi"
+            status, headers, _ = raw_get(port, "/scripts", here)
+            assert (status, headers["Location"]) == (301, f"http://{here}/scripts/")
+            status, headers, body = raw_get(port, "/scripts/notes.txt", here)
+            assert (status, body) == (200, "notes served as a plain file, not run\n")
+            assert headers["Content-Type"].startswith("text/plain")
+            assert raw_get(port, "/scripts/missing.wsgi", here)[0] == 404
+            status, headers, body = raw_get(port, "/", here)
+            assert (status, body) == (200, "addhandler front page stand-in\n")
+            assert headers["Content-Type"].startswith("text/html")
+            status, _, body = raw_get(port, "/scripts/alpha.wsgi", f"127.0.0.1:{port}")
+            assert fields(body)["application_group"] == f"{here}|/scripts/alpha.wsgi"
+        finally:
+            srv.stop()
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_guarded_site_skips_what_its_ifmodule_sections_guard(tmp_path):
+    """tests/sites/refused_rewrite_proxy/guarded.conf (README 9.1-9.4): the mod_rewrite and
+    mod_proxy rules inside <IfModule> are skipped, as by an httpd without those modules, and
+    the script runs in embedded mode."""
+    shared, env = prepared_site("refused_rewrite_proxy")
+    try:
+        site = env["SITE_DIR"]
+        args = [*embedded_mode_user(shared), "--config", f"{site}/guarded.conf"]
+        srv = Server(args, shared, apache=True, env=env)
+        try:
+            port = int(env["PORT_A"])
+            status, _, body = raw_get(port, "/app")
+            app = fields(body)
+            assert status == 200
+            assert (app["app"], app["process_group"], app["application_group"]) == (
+                "rewritten", "", "")
+            assert (app["script_name"], app["path_info"]) == ("/app", "")
+            status, _, body = raw_get(port, "/app/x")
+            assert (status, fields(body)["path_info"]) == (200, "/x")
+            assert raw_get(port, "/old/x")[0] == 404
+            assert raw_get(port, "/legacy/x")[0] == 404
+        finally:
+            srv.stop()
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
 def test_graphite_like_site_preloads_its_script_and_sets_headers(tmp_path):
     """tests/sites/graphite_like: WSGIImportScript and WSGIScriptAlias of one script load it
     once, at process start; Header set applies to the application's and the files' responses,
@@ -1169,7 +1256,6 @@ def test_application_group_names_follow_mod_wsgi(tmp_path, site_dir):
 
 
 REFUSED_SITES = [
-    ("addhandler_scripts", 30, "AddHandler inside <Directory> is not supported yet by start-server"),
     ("trac_like", 35, "AuthType is not supported: oxwsgi does not check passwords itself yet"),
 ]
 

@@ -49,6 +49,20 @@ pub struct ServerConfig {
     pub redirects: Vec<crate::redirect::Redirect>,
     /// The server's error pages replaced (httpd's `ErrorDocument`).
     pub error_documents: Vec<crate::redirect::ErrorDocument>,
+    /// Directory URLs whose `DirectoryIndex` is a script: a request for one runs the script.
+    pub index_scripts: Vec<IndexScript>,
+}
+
+/// A directory URL whose index is a WSGI script (httpd's `DirectoryIndex index.wsgi` in a
+/// directory of scripts): the request runs the script, as mod_dir's internal redirect does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexScript {
+    /// The directory's URL path, ending in `/`.
+    pub directory: String,
+    /// The script's URL path.
+    pub script: String,
+    /// The only virtual host it applies in; every one when `None`.
+    pub host: Option<usize>,
 }
 
 impl ServerConfig {
@@ -64,14 +78,19 @@ impl ServerConfig {
     /// application group too (`%{GLOBAL}` for the main one).
     pub fn group_title(&self, index: usize) -> String {
         let group = &self.groups[index];
+        // mod_wsgi's embedded mode names no process group.
+        let name = match group.name.as_str() {
+            "" => "embedded",
+            name => name,
+        };
         if self.groups.iter().filter(|g| g.name == group.name).count() > 1 {
             let application_group = match group.application_group.as_str() {
                 "" => "%{GLOBAL}",
                 name => name,
             };
-            format!("{}:{application_group}", group.name)
+            format!("{name}:{application_group}")
         } else {
-            group.name.clone()
+            name.to_owned()
         }
     }
 

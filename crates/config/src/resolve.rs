@@ -314,6 +314,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         header_edits: Default::default(),
         redirects: Vec::new(),
         error_documents: Vec::new(),
+        index_scripts: Vec::new(),
     })
 }
 

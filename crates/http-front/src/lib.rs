@@ -80,6 +80,9 @@ pub struct UrlSpace {
     /// `WSGIScriptAliasMatch` patterns, in order, each with the applications loaded from the
     /// scripts it names (file, index).
     pub app_patterns: Vec<(oxwsgi_config::ScriptPattern, Vec<(PathBuf, usize)>)>,
+    /// Directory URLs (ending in `/`) whose index is a script, with the script's URL: a
+    /// request for the directory is routed as one for the script.
+    pub index_scripts: Vec<(String, String)>,
     /// The `--url-alias` mounts.
     pub aliases: Vec<(MountPoint, StaticTarget)>,
     /// The document root.

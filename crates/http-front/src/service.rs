@@ -55,6 +55,7 @@ pub(crate) struct HostShared {
     access: oxwsgi_config::access::AccessRules,
     header_edits: oxwsgi_config::headers::HeaderEdits,
     error_documents: Vec<ErrorDocument>,
+    index_scripts: Vec<(String, String)>,
 }
 
 impl HostShared {
@@ -84,6 +85,7 @@ impl HostShared {
             access: space.access.clone(),
             header_edits: space.header_edits.clone(),
             error_documents: space.error_documents.clone(),
+            index_scripts: space.index_scripts.clone(),
         }
     }
 }
@@ -356,7 +358,35 @@ async fn route<A: Application>(
             return Err(Refusal::ExpectationFailed);
         }
     }
-    let path = normalize(head.uri.path())?;
+    let mut path = normalize(head.uri.path())?;
+    if !host.index_scripts.is_empty() {
+        for (directory, script) in &host.index_scripts {
+            let directory = directory.as_bytes();
+            if directory == &path[..] {
+                // mod_dir's internal redirect to a script index: the request runs the script.
+                path = bytes::Bytes::from(script.clone().into_bytes());
+                break;
+            }
+            if directory.len() == path.len() + 1 && directory.starts_with(&path) {
+                // mod_dir's DirectorySlash, with httpd's absolute URL.
+                let authority = head
+                    .headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .map_or_else(|| conn.local.to_string(), str::to_owned);
+                let query = head
+                    .uri
+                    .query()
+                    .map(|q| format!("?{q}"))
+                    .unwrap_or_default();
+                let directory = String::from_utf8_lossy(directory);
+                return Err(Refusal::Redirect {
+                    status: 301,
+                    location: format!("http://{authority}{directory}{query}"),
+                });
+            }
+        }
+    }
     if !host.redirects.is_empty() {
         let authority = head
             .headers

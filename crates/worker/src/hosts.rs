@@ -132,6 +132,12 @@ pub(crate) fn settings(
                     .map(|app| (app.prefix.clone(), app.index))
                     .collect(),
                 app_patterns: patterns(apps.iter().filter(|app| in_host(app.host, host))),
+                index_scripts: config
+                    .index_scripts
+                    .iter()
+                    .filter(|index| in_host(index.host, host))
+                    .map(|index| (index.directory.clone(), index.script.clone()))
+                    .collect(),
                 aliases: config
                     .mounts
                     .iter()

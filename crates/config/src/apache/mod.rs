@@ -16,6 +16,7 @@ mod check;
 mod daemon;
 pub mod directives;
 mod error;
+mod handlers;
 mod lines;
 mod reader;
 mod syntax;

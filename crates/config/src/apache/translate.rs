@@ -30,6 +30,7 @@ use super::check::ScriptMount;
 use super::check::{Notice, Report, Severity};
 use super::daemon::DaemonProcess;
 use super::directives::{Disposition, spec};
+use super::handlers::ScriptDirectories;
 use super::lines::{
     EnvChange, ParsedEdit, apply_environ, env_changes, parse_header_edit, parse_redirect,
 };
@@ -105,6 +106,8 @@ pub const RUNS: &[&str] = &[
     "RequireNone",
     "Options",
     "AllowOverride",
+    "AddHandler",
+    "SetHandler",
     "User",
     "Group",
     "Directory",
@@ -214,6 +217,8 @@ struct Site {
     header_edits: Vec<(String, bool, ParsedEdit)>,
     /// `Redirect` and `RedirectMatch` lines, in order.
     redirects: Vec<Redirect>,
+    /// Directories of scripts (`AddHandler wsgi-script`).
+    script_directories: ScriptDirectories,
     /// `WSGIChunkedRequest On`.
     chunked_requests: bool,
     /// `ErrorDocument` lines.
@@ -442,6 +447,7 @@ impl<'a> Translator<'a> {
         all.header_edits.response.extend(one.header_edits.response);
         all.redirects.extend(one.redirects);
         all.error_documents.extend(one.error_documents);
+        all.index_scripts.extend(one.index_scripts);
         Some(())
     }
 
@@ -933,8 +939,27 @@ impl<'a> Translator<'a> {
         let args: Vec<String> = d.args.iter().map(|a| a.to_ascii_lowercase()).collect();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         match d.name.to_ascii_lowercase().as_str() {
-            // Read by the check's routing (process and application groups), or harmless.
+            // Read by the check's routing (process and application groups), or harmless; a
+            // directory of scripts takes its groups from its own.
+            "wsgiprocessgroup" | "wsgiapplicationgroup" if section.is("Directory") => {
+                let dir = self.path(section.args.first().map_or("", String::as_str));
+                let value = d.args.first().cloned().unwrap_or_default();
+                if d.is("WSGIProcessGroup") {
+                    self.site.script_directories.process_group(dir, value);
+                } else {
+                    self.site.script_directories.application_group(dir, value);
+                }
+            }
             "wsgiprocessgroup" | "wsgiapplicationgroup" | "allowoverride" => {}
+            "addhandler" | "sethandler"
+                if section.is("Directory") && args.first() == Some(&"wsgi-script") =>
+            {
+                let dir = self.path(section.args.first().map_or("", String::as_str));
+                let extensions = d.is("AddHandler").then(|| d.args[1..].to_vec());
+                self.site
+                    .script_directories
+                    .handler(dir, extensions, &d.origin);
+            }
             "options" => {
                 let is_document_root = section.is("Directory")
                     && section.args.first().is_some_and(|dir| {
@@ -943,6 +968,14 @@ impl<'a> Translator<'a> {
                             .as_deref()
                             .is_some_and(|root| Path::new(dir.trim_end_matches('/')) == root)
                     });
+                if section.is("Directory")
+                    && args
+                        .iter()
+                        .any(|a| matches!(*a, "execcgi" | "+execcgi" | "all"))
+                {
+                    let dir = self.path(section.args.first().map_or("", String::as_str));
+                    self.site.script_directories.exec_cgi(dir);
+                }
                 for option in &args {
                     let option = option.trim_start_matches(['+', '-']);
                     match option {
@@ -965,7 +998,13 @@ impl<'a> Translator<'a> {
                     }
                 }
             }
-            "directoryindex" => self.directory_index(d),
+            "directoryindex" => {
+                if section.is("Directory") {
+                    let dir = self.path(section.args.first().map_or("", String::as_str));
+                    self.site.script_directories.index(dir, d.args.clone());
+                }
+                self.directory_index(d);
+            }
             "header" | "requestheader" if section.is("Location") => {
                 let location = section.args.first().cloned().unwrap_or_default();
                 self.header_line(d, &location);
@@ -1334,6 +1373,8 @@ impl<'a> Translator<'a> {
     /// The model, from what was read and the check's report.
     fn finish(&mut self, report: &Report, options: &StartOptions) -> Option<ServerConfig> {
         let site = std::mem::take(&mut self.site);
+        let (with_handlers, index_scripts) = self.handler_scripts(report, &site)?;
+        let report = with_handlers.as_ref().unwrap_or(report);
         let (mut groups, mounts) = self.groups_and_mounts(report, &site)?;
         let server_name = site
             .server_name
@@ -1505,6 +1546,7 @@ impl<'a> Translator<'a> {
             header_edits,
             redirects: site.redirects.clone(),
             error_documents,
+            index_scripts,
             server_root,
         })
     }
@@ -1601,6 +1643,55 @@ impl<'a> Translator<'a> {
             process_groups.push(group);
         }
         Some((process_groups, mounts))
+    }
+
+    /// The report with the scripts of the site's directories of scripts added, and the
+    /// directory URLs whose index is a script (`None`: the site has none).
+    fn handler_scripts(
+        &mut self,
+        report: &Report,
+        site: &Site,
+    ) -> Option<(Option<Report>, Vec<IndexScript>)> {
+        if site.script_directories.is_empty() {
+            return Some((None, Vec::new()));
+        }
+        let mut bases: Vec<(String, PathBuf)> = site
+            .aliases
+            .iter()
+            .map(|(url, path, _)| (url.clone(), path.clone()))
+            .collect();
+        if let Some(root) = &site.document_root {
+            bases.push(("/".to_owned(), root.clone()));
+        }
+        // The longest URL first: a file under an Alias is served there, not by the root.
+        bases.sort_by_key(|(url, _)| std::cmp::Reverse(url.len()));
+        let default_index: Vec<String> = match &site.directory_index {
+            Some(Some(name)) => vec![name.clone()],
+            Some(None) => Vec::new(),
+            None => vec!["index.html".to_owned()],
+        };
+        match site.script_directories.scripts(&bases, &default_index) {
+            Ok(found) => {
+                let mut report = report.clone();
+                report.scripts.extend(found.scripts);
+                let indexes = found
+                    .index_scripts
+                    .into_iter()
+                    .map(|(directory, script)| IndexScript {
+                        directory,
+                        script,
+                        host: None,
+                    })
+                    .collect();
+                Some((Some(report), indexes))
+            }
+            Err(errors) => {
+                for (origin, message) in errors {
+                    self.error(&origin, message);
+                }
+                None
+            }
+        }
     }
 
     /// The scripts a `WSGIScriptAlias` or `WSGIScriptAliasMatch` mounts: each one's file, the
@@ -1794,9 +1885,7 @@ impl<'a> Translator<'a> {
         let working_directory = option("home")
             .map(|h| self.path(h))
             .unwrap_or_else(|| self.env.current_dir.clone());
-        let name = daemon
-            .map(|d| d.name.clone())
-            .unwrap_or_else(|| "default".to_owned());
+        let name = daemon.map(|d| d.name.clone()).unwrap_or_default();
         Some(ProcessGroup {
             name,
             threads: number("threads").map_or(15, |n| n as usize),
@@ -1929,6 +2018,9 @@ fn tag_host(config: &mut ServerConfig, host: usize) {
     }
     for document in &mut config.error_documents {
         document.host = Some(host);
+    }
+    for index in &mut config.index_scripts {
+        index.host = Some(host);
     }
 }
 

@@ -72,6 +72,7 @@ async fn forward(
     let AppRequest {
         mut head,
         body,
+        path,
         script_name_len,
         listener,
         remote,
@@ -91,6 +92,7 @@ async fn forward(
         received_at,
         body_limit,
         version: head.version,
+        path,
     };
     hop.write(&mut head.headers);
     head.version = Version::HTTP_11;

@@ -12,7 +12,16 @@
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Version};
+
+/// What a path escapes in its hop header: everything but unreserved characters and `/`.
+const ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 use oxwsgi_exchange::AppError;
 
 /// Every header of the hop is named so.
@@ -27,6 +36,7 @@ const REQUEST_ID: &str = "oxwsgi-internal-request-id";
 const RECEIVED: &str = "oxwsgi-internal-received-us";
 const BODY_LIMIT: &str = "oxwsgi-internal-body-limit";
 const VERSION: &str = "oxwsgi-internal-version";
+const PATH: &str = "oxwsgi-internal-path";
 /// On a response: the application produced none, and why ([`AppError`]).
 pub(crate) const ERROR: HeaderName = HeaderName::from_static("oxwsgi-internal-error");
 
@@ -44,6 +54,9 @@ pub(crate) struct Hop {
     pub(crate) body_limit: u64,
     /// The client's HTTP version (the hop is always HTTP/1.1).
     pub(crate) version: Version,
+    /// The decoded path the request was routed by (it may differ from the target's: a
+    /// directory's index script).
+    pub(crate) path: Bytes,
 }
 
 /// A forwarded request lacked a field of the hop, or had a malformed one.
@@ -90,6 +103,8 @@ impl Hop {
                 HeaderValue::from_static("1.0"),
             );
         }
+        let path = percent_encoding::percent_encode(&self.path, ESCAPED).to_string();
+        headers.insert(HeaderName::from_static(PATH), text(&path));
     }
 
     /// Takes the fields out of a forwarded request's headers (every `oxwsgi-internal-` header
@@ -109,7 +124,16 @@ impl Hop {
                 Some(_) => return Err(HopError(VERSION)),
                 None => Version::HTTP_11,
             },
+            path: match headers.get(PATH) {
+                Some(value) => Bytes::from(
+                    percent_encoding::percent_decode(value.as_bytes()).collect::<Vec<u8>>(),
+                ),
+                None => return Err(HopError(PATH)),
+            },
         };
+        if hop.script_name_len > hop.path.len() {
+            return Err(HopError(SCRIPT_NAME_LEN));
+        }
         remove_all(headers);
         Ok(hop)
     }
@@ -195,6 +219,7 @@ mod tests {
             received_at: UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456),
             body_limit: u64::MAX,
             version: Version::HTTP_10,
+            path: Bytes::from_static(b"/a b/\xff/%2F"),
         };
         let mut headers = HeaderMap::new();
         headers.insert("host", HeaderValue::from_static("example.org"));

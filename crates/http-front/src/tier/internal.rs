@@ -26,7 +26,6 @@ use super::hop::{ERROR, Hop, error_token};
 use crate::application::{AppRequest, Application};
 use crate::body::ResponseBody;
 use crate::error_response::{Refusal, error_response};
-use crate::path::normalize;
 use crate::service::app_response;
 
 /// Accepts the front tier's connections until the server drains; each serves one request.
@@ -84,7 +83,8 @@ const LINGER_MAX: Duration = Duration::from_secs(30);
 
 impl Drop for Lingering {
     fn drop(&mut self) {
-        let (Some(mut stream), Ok(runtime)) = (self.0.take(), tokio::runtime::Handle::try_current())
+        let (Some(mut stream), Ok(runtime)) =
+            (self.0.take(), tokio::runtime::Handle::try_current())
         else {
             return;
         };
@@ -129,10 +129,7 @@ impl tokio::io::AsyncWrite for Lingering {
         Pin::new(stream).poll_flush(cx)
     }
 
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         let stream = self.0.as_mut().expect("open until dropped");
         Pin::new(stream).poll_shutdown(cx)
     }
@@ -153,17 +150,12 @@ async fn handle<A: Application>(
         }
     };
     head.version = hop.version;
-    // The front tier routed by the same normalisation: the result is the same.
-    let path = match normalize(head.uri.path()) {
-        Ok(path) => path,
-        Err(err) => return Ok(error_response(&Refusal::from(err))),
-    };
     let body = (!body.is_end_stream()).then(|| Box::pin(HopBody(body)) as RequestBody);
     let request = AppRequest {
         app: hop.app,
         listener: hop.listener,
         head,
-        path,
+        path: hop.path,
         script_name_len: hop.script_name_len,
         body,
         body_limit: hop.body_limit,
