@@ -170,17 +170,34 @@ impl VirtualHost {
     }
 }
 
-/// httpd's wildcard match of a `ServerAlias`: `*` any run of characters, `?` one.
+/// httpd's wildcard match of a `ServerAlias`: `*` any run of characters, `?` one. The host is
+/// the client's: the match backtracks only to the last `*`, so it takes at most
+/// pattern × host steps, whatever the pattern.
 fn glob_matches(pattern: &[u8], text: &[u8]) -> bool {
-    match (pattern.split_first(), text.split_first()) {
-        (None, None) => true,
-        (Some((b'*', rest)), _) => {
-            glob_matches(rest, text) || (!text.is_empty() && glob_matches(pattern, &text[1..]))
+    let (mut p, mut t) = (0, 0);
+    // Where the last `*` was, and the text position it now stands up to.
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((star_p, star_t)) => {
+                    p = star_p + 1;
+                    t = star_t + 1;
+                    star = Some((star_p, star_t + 1));
+                }
+                None => return false,
+            },
         }
-        (Some((b'?', rest)), Some((_, text_rest))) => glob_matches(rest, text_rest),
-        (Some((p, rest)), Some((t, text_rest))) => p == t && glob_matches(rest, text_rest),
-        _ => false,
     }
+    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 /// HTTP limits and timeouts that apply to every connection.
@@ -697,3 +714,7 @@ mod tests {
         assert!(LogLevel::Error < LogLevel::Info);
     }
 }
+
+#[cfg(test)]
+#[path = "fuzz/model.rs"]
+mod fuzz;

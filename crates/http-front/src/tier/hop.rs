@@ -263,3 +263,7 @@ mod tests {
         assert_eq!(error_from_token(b"other"), None);
     }
 }
+
+#[cfg(test)]
+#[path = "fuzz/hop.rs"]
+mod fuzz;
