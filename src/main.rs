@@ -126,6 +126,49 @@ fn apache_server_config(args: &StartServer, given: &[String]) -> Result<ServerCo
     }
 }
 
+/// Applies the `--include-file`s on top of the command line's configuration, printing what
+/// the files get wrong, by file and line.
+fn include_files(
+    args: &StartServer,
+    env: &Environment,
+    config: &mut ServerConfig,
+) -> Result<(), String> {
+    if args.include_file.is_empty() {
+        return Ok(());
+    }
+    let options = read_options(&args.define);
+    let files = apache::read_config(&args.include_file, &options).map_err(|err| err.to_string())?;
+    let checked = apache::check(&files, args.ignore_unsupported);
+    let applied = if checked.has_errors() {
+        Err(Vec::new())
+    } else {
+        apache::apply_include(&files, &checked, env, config)
+    };
+    let mut notices: Vec<&apache::Notice> = checked
+        .notices
+        .iter()
+        .filter(|n| n.severity != apache::Severity::Info)
+        .collect();
+    if let Err(errors) = &applied {
+        notices.extend(errors);
+    }
+    for notice in &notices {
+        eprintln!("{notice}");
+    }
+    match applied {
+        Ok(()) => Ok(()),
+        Err(_) => {
+            let errors = notices
+                .iter()
+                .filter(|n| n.severity == apache::Severity::Error)
+                .count();
+            Err(format!(
+                "the --include-file configuration has {errors} error(s); nothing was started"
+            ))
+        }
+    }
+}
+
 fn read_options(defines: &[String]) -> apache::ReadOptions {
     apache::ReadOptions {
         defines: defines
@@ -205,8 +248,12 @@ fn start_server(args: &StartServer, given: &[String], role: title::Role) -> Exit
             .map_err(|err| format!("cannot read the configuration handed over: {err}"))
     } else if args.config.is_empty() {
         Environment::from_process()
-            .and_then(|env| resolve::start_server(args, &env))
             .map_err(|err| err.to_string())
+            .and_then(|env| {
+                let mut config = resolve::start_server(args, &env).map_err(|e| e.to_string())?;
+                include_files(args, &env, &mut config)?;
+                Ok(config)
+            })
     } else {
         apache_server_config(args, given)
     };

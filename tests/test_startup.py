@@ -216,6 +216,7 @@ NO_DEFAULT = {
     "--define": "as httpd's -D does",
     "--python-path": "Repeat for several",
     "--url-alias": "Repeat for several",
+    "--include-file": "May be repeated",
 }
 
 

@@ -105,8 +105,21 @@ pub struct StartServer {
     )]
     pub config: Vec<PathBuf>,
 
+    /// Apache configuration applied on top of what the command line says (mod_wsgi-express's
+    /// option: the file is included at the end of the configuration): Alias, Require and
+    /// Order/Allow in <Directory> and <Location>, SetEnv, Header, Redirect, ErrorDocument,
+    /// AddType, WSGIPassAuthorization, limits and timeouts. What an option says (Listen,
+    /// WSGIScriptAlias, WSGIDaemonProcess, User, logs, ...) is refused, naming the option. May
+    /// be repeated; the files are read in order. See docs/apache.md.
+    #[arg(
+        long = "include-file",
+        value_name = "FILE",
+        help_heading = "Apache configuration"
+    )]
+    pub include_file: Vec<PathBuf>,
+
     /// Defines a name for the configuration's <IfDefine> and ${NAME}, as httpd's -D does:
-    /// NAME or NAME=VALUE (with --config).
+    /// NAME or NAME=VALUE (with --config or --include-file).
     #[arg(
         long = "define",
         value_name = "NAME[=VALUE]",
@@ -116,7 +129,7 @@ pub struct StartServer {
 
     /// Skip the configuration's directives that change what a request gets and that oxwsgi
     /// does not implement (RewriteRule, ProxyPass, ...), with a warning each, instead of
-    /// refusing to start (with --config).
+    /// refusing to start (with --config or --include-file).
     #[arg(long, help_heading = "Apache configuration")]
     pub ignore_unsupported: bool,
 

@@ -30,7 +30,7 @@ pub use check::{Notice, Report, ScriptMount, Severity, check, listen_port};
 pub use daemon::{DaemonError, DaemonProcess};
 pub use error::ApacheError;
 pub use reader::{APACHE_VERSION, ReadOptions, is_implemented_module};
-pub use translate::{RUNS, StartOptions, server_config};
+pub use translate::{RUNS, StartOptions, apply_include, server_config};
 
 /// Where a directive or section was written: its file and the line it starts on.
 #[derive(Debug, Clone, PartialEq, Eq)]

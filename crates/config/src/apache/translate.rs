@@ -119,6 +119,31 @@ pub const RUNS: &[&str] = &[
     "VirtualHost",
 ];
 
+mod include;
+
+/// Applies the directives of `--include-file`s (`config`, checked into `report`) on top of
+/// the configuration the command line made: see [`include`].
+pub fn apply_include(
+    config: &ApacheConfig,
+    report: &Report,
+    env: &Environment,
+    base: &mut ServerConfig,
+) -> Result<(), Vec<Notice>> {
+    let mut t = Translator {
+        root: &config.server_root,
+        env,
+        errors: Vec::new(),
+        site: Site::default(),
+    };
+    t.site.first_origin = config.nodes.first().map(|n| n.origin().clone());
+    t.include(config, report, base);
+    if t.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(t.errors)
+    }
+}
+
 /// What the start adds to the files.
 #[derive(Debug, Clone, Default)]
 pub struct StartOptions {
@@ -192,7 +217,7 @@ struct Site {
     python_home: Option<(PathBuf, Origin)>,
     python_path: Vec<PathBuf>,
     callable: Option<String>,
-    pass_authorization: bool,
+    pass_authorization: Option<bool>,
     /// `WSGIPassAuthorization` in `<Directory>` (by file-system path) and `<Location>` (by URL
     /// path) sections.
     directory_pass_authorization: Vec<(PathBuf, bool)>,
@@ -722,8 +747,9 @@ impl<'a> Translator<'a> {
         script: &Path,
         mount: &MountPoint,
         mounts: &[MountPoint],
+        base: bool,
     ) -> Option<bool> {
-        let mut pass = site.pass_authorization;
+        let mut pass = site.pass_authorization.unwrap_or(base);
         let mut directories: Vec<&(PathBuf, bool)> = site
             .directory_pass_authorization
             .iter()
@@ -1205,7 +1231,7 @@ impl<'a> Translator<'a> {
                 let changes = env_changes(d);
                 self.site.environ.extend(changes);
             }
-            "wsgipassauthorization" => self.site.pass_authorization = on(d),
+            "wsgipassauthorization" => self.site.pass_authorization = Some(on(d)),
             "wsgiscriptreloading" => self.site.script_reloading = Some(on(d)),
             // Read through the check's report, or decided while reading.
             "wsgidaemonprocess"
@@ -1409,42 +1435,7 @@ impl<'a> Translator<'a> {
                 .unwrap_or_else(|| PathBuf::from("/tmp"));
             tmp.join(format!("oxwsgi-{server_name}:{port}:{}", self.env.uid))
         });
-        let mut all_mounts = Vec::new();
-        for (url, path, origin) in &site.aliases {
-            // `Alias /static/ …` serves what is below /static/, not /static itself.
-            let prefix = if url.len() > 1 && url.ends_with('/') {
-                MountPoint::below_only(url)
-            } else {
-                MountPoint::parse(url)
-            };
-            let Some(prefix) = prefix else {
-                self.error(
-                    origin,
-                    format!("Alias '{url}': the URL path must start with /"),
-                );
-                continue;
-            };
-            let target = if path.is_dir() {
-                StaticTarget::Directory(path.clone())
-            } else if path.is_file() {
-                StaticTarget::File(path.clone())
-            } else {
-                self.error(
-                    origin,
-                    format!(
-                        "Alias {url}: '{}' is neither a file nor a directory",
-                        path.display()
-                    ),
-                );
-                continue;
-            };
-            all_mounts.push(Mount {
-                prefix,
-                target: MountTarget::Static(target),
-                host: None,
-                pattern: None,
-            });
-        }
+        let mut all_mounts = self.alias_mounts(&site);
         all_mounts.extend(mounts);
         all_mounts.sort_by_key(|mount| std::cmp::Reverse(mount.prefix.as_str().len()));
         let timeouts = site.request_read_timeout.unwrap_or_default();
@@ -1456,25 +1447,7 @@ impl<'a> Translator<'a> {
         let logging = self.logging(&site, options, &server_root);
         let access = self.access_rules(&site, &all_mounts, &document_root);
         let error_documents = self.error_documents(&site, &all_mounts);
-        let mut header_edits = HeaderEdits::default();
-        for (location, request, edit) in &site.header_edits {
-            let Some(prefix) = MountPoint::parse(location) else {
-                continue;
-            };
-            let edit = HeaderEdit {
-                prefix,
-                host: None,
-                always: edit.always,
-                action: edit.action,
-                name: edit.name.clone(),
-                value: edit.value.clone(),
-            };
-            if *request {
-                header_edits.request.push(edit);
-            } else {
-                header_edits.response.push(edit);
-            }
-        }
+        let header_edits = self.header_edits(&site);
         for group in &mut groups {
             group.logging = Some(logging.clone());
         }
@@ -1551,6 +1524,71 @@ impl<'a> Translator<'a> {
         })
     }
 
+    /// The static mounts of the site's `Alias`es.
+    fn alias_mounts(&mut self, site: &Site) -> Vec<Mount> {
+        let mut mounts = Vec::new();
+        for (url, path, origin) in &site.aliases {
+            // `Alias /static/ …` serves what is below /static/, not /static itself.
+            let prefix = if url.len() > 1 && url.ends_with('/') {
+                MountPoint::below_only(url)
+            } else {
+                MountPoint::parse(url)
+            };
+            let Some(prefix) = prefix else {
+                self.error(
+                    origin,
+                    format!("Alias '{url}': the URL path must start with /"),
+                );
+                continue;
+            };
+            let target = if path.is_dir() {
+                StaticTarget::Directory(path.clone())
+            } else if path.is_file() {
+                StaticTarget::File(path.clone())
+            } else {
+                self.error(
+                    origin,
+                    format!(
+                        "Alias {url}: '{}' is neither a file nor a directory",
+                        path.display()
+                    ),
+                );
+                continue;
+            };
+            mounts.push(Mount {
+                prefix,
+                target: MountTarget::Static(target),
+                host: None,
+                pattern: None,
+            });
+        }
+        mounts
+    }
+
+    /// The site's `Header` and `RequestHeader` lines.
+    fn header_edits(&self, site: &Site) -> HeaderEdits {
+        let mut header_edits = HeaderEdits::default();
+        for (location, request, edit) in &site.header_edits {
+            let Some(prefix) = MountPoint::parse(location) else {
+                continue;
+            };
+            let edit = HeaderEdit {
+                prefix,
+                host: None,
+                always: edit.always,
+                action: edit.action,
+                name: edit.name.clone(),
+                value: edit.value.clone(),
+            };
+            if *request {
+                header_edits.request.push(edit);
+            } else {
+                header_edits.response.push(edit);
+            }
+        }
+        header_edits
+    }
+
     /// The process groups the scripts name (the default group for those that name none, and
     /// for a site without scripts), in order of first use, and the applications they run.
     fn groups_and_mounts(
@@ -1582,7 +1620,7 @@ impl<'a> Translator<'a> {
                     continue;
                 };
                 let Some(pass_authorization) =
-                    self.pass_authorization(site, &path, &prefix, &mount_points)
+                    self.pass_authorization(site, &path, &prefix, &mount_points, false)
                 else {
                     continue;
                 };
