@@ -17,6 +17,7 @@
 #![deny(unsafe_code)]
 
 mod banner;
+mod routing;
 
 use std::io::Write as _;
 use std::os::fd::AsRawFd;
@@ -101,29 +102,32 @@ fn apache_server_config(args: &StartServer, given: &[String]) -> Result<ServerCo
     } else {
         apache::server_config(&config, &checked, &env, &start)
     };
+    told(&checked, translated, "configuration")
+}
+
+/// Prints the check's warnings and errors and those of what was made from the files, and
+/// gives what was made, or the count of errors (`what` names the files in it).
+fn told<T>(
+    checked: &apache::Report,
+    made: Result<T, Vec<apache::Notice>>,
+    what: &str,
+) -> Result<T, String> {
     let mut notices: Vec<&apache::Notice> = checked
         .notices
         .iter()
         .filter(|n| n.severity != apache::Severity::Info)
         .collect();
-    if let Err(errors) = &translated {
+    if let Err(errors) = &made {
         notices.extend(errors);
     }
     for notice in &notices {
         eprintln!("{notice}");
     }
-    match translated {
-        Ok(config) => Ok(config),
-        Err(_) => {
-            let errors = notices
-                .iter()
-                .filter(|n| n.severity == apache::Severity::Error)
-                .count();
-            Err(format!(
-                "the configuration has {errors} error(s); nothing was started"
-            ))
-        }
-    }
+    let errors = notices
+        .iter()
+        .filter(|n| n.severity == apache::Severity::Error)
+        .count();
+    made.map_err(|_| format!("the {what} has {errors} error(s); nothing was started"))
 }
 
 /// Applies the `--include-file`s on top of the command line's configuration, printing what
@@ -144,29 +148,7 @@ fn include_files(
     } else {
         apache::apply_include(&files, &checked, env, config)
     };
-    let mut notices: Vec<&apache::Notice> = checked
-        .notices
-        .iter()
-        .filter(|n| n.severity != apache::Severity::Info)
-        .collect();
-    if let Err(errors) = &applied {
-        notices.extend(errors);
-    }
-    for notice in &notices {
-        eprintln!("{notice}");
-    }
-    match applied {
-        Ok(()) => Ok(()),
-        Err(_) => {
-            let errors = notices
-                .iter()
-                .filter(|n| n.severity == apache::Severity::Error)
-                .count();
-            Err(format!(
-                "the --include-file configuration has {errors} error(s); nothing was started"
-            ))
-        }
-    }
+    told(&checked, applied, "--include-file configuration")
 }
 
 fn read_options(defines: &[String]) -> apache::ReadOptions {
@@ -194,16 +176,18 @@ fn check_config(args: &CheckConfig) -> ExitCode {
         }
     };
     let mut report = apache::check(&config, args.ignore_unsupported);
+    let mut would_run = None;
     if !report.has_errors() {
         // What httpd would run but start-server cannot yet: told, not an error of the files.
         let env = Environment::from_process().ok().unwrap_or_default();
-        if let Err(problems) = apache::server_config(&config, &report, &env, &Default::default()) {
-            report
+        match apache::server_config(&config, &report, &env, &Default::default()) {
+            Ok(resolved) => would_run = Some(routing::summary(&resolved)),
+            Err(problems) => report
                 .notices
                 .extend(problems.into_iter().map(|mut notice| {
                     notice.severity = apache::Severity::Warning;
                     notice
-                }));
+                })),
         }
     }
     for notice in &report.notices {
@@ -221,6 +205,9 @@ fn check_config(args: &CheckConfig) -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     }
     print!("{}", report.summary());
+    if let Some(would_run) = would_run {
+        print!("{would_run}");
+    }
     println!("Syntax OK");
     ExitCode::SUCCESS
 }

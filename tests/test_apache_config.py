@@ -810,6 +810,39 @@ def test_multi_group_vhosts_site_routes_by_host_and_url_to_its_groups():
         shutil.rmtree(shared, ignore_errors=True)
 
 
+def test_check_config_prints_what_would_run():
+    """check-config's routing summary comes from the configuration start-server would run:
+    who accepts on each address (here the front tier), each virtual host's names and mounts,
+    each group (application groups split) with its processes, threads, user and venv."""
+    shared, env = prepared_site("multi_group_vhosts")
+    try:
+        site, port = env["SITE_DIR"], env["PORT_A"]
+        result = oxwsgi("check-config", f"{site}/site.conf", env=env)
+        assert result.returncode == 0, result.stderr
+        user = f", as {TEST_USER}" if TEST_USER else ""
+        routing = result.stdout[result.stdout.index("Would run:"):].splitlines()
+        assert routing == [
+            "Would run:",
+            f"  *:{port} -> the front tier, forwarding to portal-api, portal-front:%{{GLOBAL}}, "
+            "portal-front:status-interp over unix sockets",
+            f"  virtual host portal.test, www.portal.test on *:{port}:",
+            f"    /api -> WSGI script '{site}/api/api.wsgi' in group portal-api",
+            f"    / -> WSGI script '{site}/front/front.wsgi' in group portal-front:%{{GLOBAL}}",
+            f"  virtual host status.test, status.portal.test, status-*.internal.test on *:{port}:",
+            f"    / -> WSGI script '{site}/status/status.wsgi' in group "
+            "portal-front:status-interp",
+            f"  group portal-api: 2 process(es) x 2 thread(s){user}, venv {site}/venvs/api",
+            f"  group portal-front:%{{GLOBAL}}: 1 process(es) x 4 thread(s){user}, "
+            f"venv {site}/venvs/front",
+            f"  group portal-front:status-interp: 1 process(es) x 4 thread(s){user}, "
+            f"venv {site}/venvs/front",
+            f"  front tier: 1 process(es), no Python{user}",
+            "Syntax OK",
+        ]
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
 def test_aliasmatch_tools_site_runs_the_script_its_pattern_names(tmp_path):
     """tests/sites/aliasmatch_tools (README 8.1-8.13): WSGIScriptAliasMatch with $1 picks the
     script; the matched part is SCRIPT_NAME; a name with no script, or not matched, falls to

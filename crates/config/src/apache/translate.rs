@@ -356,6 +356,17 @@ impl<'a> Translator<'a> {
         let base = std::mem::take(&mut self.site);
         self.site = base.clone();
         let user = self.front_user();
+        // One server root for all of them (each would otherwise derive its own, and with it
+        // its own default document root, from its ServerName).
+        let options = &StartOptions {
+            server_root: Some(
+                options
+                    .server_root
+                    .clone()
+                    .unwrap_or_else(|| self.default_server_root(&base)),
+            ),
+            ..options.clone()
+        };
         let mut merged: Option<ServerConfig> = None;
         for vhost in virtual_hosts {
             self.site = base.clone();
@@ -1426,15 +1437,10 @@ impl<'a> Translator<'a> {
             }
             return None;
         }
-        let port = listeners[0].port;
-        let server_root = options.server_root.clone().unwrap_or_else(|| {
-            let tmp = self
-                .env
-                .tmpdir
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("/tmp"));
-            tmp.join(format!("oxwsgi-{server_name}:{port}:{}", self.env.uid))
-        });
+        let server_root = options
+            .server_root
+            .clone()
+            .unwrap_or_else(|| self.default_server_root(&site));
         let mut all_mounts = self.alias_mounts(&site);
         all_mounts.extend(mounts);
         all_mounts.sort_by_key(|mount| std::cmp::Reverse(mount.prefix.as_str().len()));
@@ -1522,6 +1528,19 @@ impl<'a> Translator<'a> {
             index_scripts,
             server_root,
         })
+    }
+
+    /// Where run-time files go when neither the files nor `--server-root` say:
+    /// `$TMPDIR/oxwsgi-NAME:PORT:UID`, as mod_wsgi-express names its server root.
+    fn default_server_root(&self, site: &Site) -> PathBuf {
+        let name = site.server_name.as_deref().unwrap_or("localhost");
+        let port = site.listens.first().map_or(80, |(_, port)| *port);
+        let tmp = self
+            .env
+            .tmpdir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/tmp"));
+        tmp.join(format!("oxwsgi-{name}:{port}:{}", self.env.uid))
     }
 
     /// The static mounts of the site's `Alias`es.
