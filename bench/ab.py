@@ -3,6 +3,8 @@
 
     bench/ab.py REPS SECONDS 'NAME=ENV;ARGS' ...
     bench/ab.py 6 5 "before=BIN:/tmp/oxwsgi.before;" "after=BIN:target/release/oxwsgi;"
+    bench/ab.py 6 5 "cli=;" "site=CONFIG:bench/sites/one-group.conf;" \
+        "hop=CONFIG:bench/sites/two-groups.conf;"
 
 Each variant (a name, `KEY:VALUE` environment pairs — `BIN` picks the binary — and extra
 start-server arguments) serves bench/hello.py (APP=... another app) on its own port; wrk (one
@@ -12,6 +14,11 @@ whole process group's user+system time from /proc, divided by the requests wrk c
 design's cost, less sensitive than throughput to what else the machine does. Prints, per
 variant, the median and range of requests per second, the median CPU per request and each
 round's p99.
+
+`CONFIG:FILE` runs an Apache site file instead of the command line: FILE is a template whose
+`{port}`, `{app}` and `{user_line}` (`User oxwsgi-test` when run as root) are filled in; the
+files in bench/sites/ serve the same application directly (one group) and through the front
+tier (two groups on one address), to measure the hop.
 """
 
 import os
@@ -58,8 +65,16 @@ for _ in range(reps):
             key, _, value = pair.partition(":")
             env[key] = value
         port += 1
-        command = [env.get("BIN", BIN), "start-server", APP, "--port", str(port),
-                   "--daemon-backlog", "1024", "--log-level", "warn"] + args.split()
+        if "CONFIG" in env:
+            template = open(os.path.join(ROOT, env["CONFIG"])).read()
+            user_line = "User oxwsgi-test" if os.getuid() == 0 else ""
+            config = f"/tmp/oxwsgi-ab-{os.getpid()}-{port}.conf"
+            with open(config, "w") as out:
+                out.write(template.format(port=port, app=APP, user_line=user_line))
+            command = [env.get("BIN", BIN), "start-server", "--config", config] + args.split()
+        else:
+            command = [env.get("BIN", BIN), "start-server", APP, "--port", str(port),
+                       "--daemon-backlog", "1024", "--log-level", "warn"] + args.split()
         server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 30

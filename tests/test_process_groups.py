@@ -25,7 +25,7 @@ import time
 import pytest
 import requests
 
-from support import VENV, Server, free_port, read_until_closed, wait_until
+from support import VENV, Server, free_port, port_is_listening, read_until_closed, wait_until
 
 ROOT = os.getuid() == 0
 USER_A = "oxwsgi-test" if ROOT else None
@@ -340,5 +340,33 @@ def test_each_application_group_of_a_process_group_gets_its_own_workers(site):
         assert int(got["a"]["pid"]) in group_pids(srv, f"tools:tools.example:{port}|/a")
         assert int(got["b"]["pid"]) in group_pids(srv, "tools:shared")
         assert len(group_pids(srv, "front-tier")) == 1
+    finally:
+        srv.stop()
+
+
+def test_the_front_tier_listens_only_once_its_groups_are_ready(site):
+    """Until every group it forwards to has loaded its application, the front tier is not
+    started: connections are refused (as on the direct path, where a worker listens once its
+    application has loaded), never answered with a 503 by a front tier whose groups are not
+    there yet."""
+    port = free_port()
+    conf, _, _ = two_groups(site, port)
+    markers = site / "markers"
+    api = site / "api" / "api.wsgi"
+    api.write_text(
+        "import os, time\n"
+        f"open({str(markers / 'loading')!r}, 'w').close()\n"
+        f"while not os.path.exists({str(markers / 'go')!r}):\n"
+        "    time.sleep(0.05)\n" + api.read_text()
+    )
+    srv = Server(["--config", conf], site, apache=True, wait=False)
+    try:
+        wait_until(lambda: (markers / "loading").exists(), 30, "group api to start loading")
+        assert group_pids(srv, "front-tier") == []
+        assert not port_is_listening(port)
+        (markers / "go").touch()
+        srv.wait_ready()
+        assert len(group_pids(srv, "front-tier")) == 1
+        assert requests.get(f"http://127.0.0.1:{port}/api/x").status_code == 203
     finally:
         srv.stop()

@@ -215,8 +215,12 @@ class Oxwsgi(Server):
     name, title = "oxwsgi", "oxwsgi"
     static = True
 
+    def binary(self) -> Path:
+        return OXWSGI
+
     def missing(self):
-        return None if OXWSGI.exists() else f"{OXWSGI} is missing (cargo build --release)"
+        binary = self.binary()
+        return None if binary.exists() else f"{binary} is missing (cargo build --release)"
 
     def notes(self):
         return (f"`--daemon-backlog {CONNECTION_ROOM}` (default 100: more requests waiting for a "
@@ -224,7 +228,7 @@ class Oxwsgi(Server):
 
     def launch(self, ctx, app, config, port, static):
         argv = [
-            str(OXWSGI), "start-server", "--host", "127.0.0.1", "--port", str(port),
+            str(self.binary()), "start-server", "--host", "127.0.0.1", "--port", str(port),
             "--processes", str(config.processes), "--threads", str(config.threads),
             "--server-root", str(ctx.fresh_dir(self.name)), "--python-home", str(VENV),
             "--daemon-backlog", str(CONNECTION_ROOM), "--log-to-terminal",
@@ -232,6 +236,76 @@ class Oxwsgi(Server):
         if static:
             argv += ["--url-alias", "/static", str(ctx.static)]
         return Launch(argv + [str(app.script)])
+
+
+class OxwsgiBaseline(Oxwsgi):
+    """The same command line on another build of oxwsgi, named by OXWSGI_BASELINE: an
+    earlier commit, beside this one in the same run."""
+
+    name, title = "oxwsgi-base", "oxwsgi, baseline build"
+
+    def binary(self) -> Path:
+        return Path(os.environ.get("OXWSGI_BASELINE", "/nonexistent/oxwsgi-baseline"))
+
+    def missing(self):
+        if "OXWSGI_BASELINE" not in os.environ:
+            return "OXWSGI_BASELINE names no binary (build an earlier commit and set it)"
+        return super().missing()
+
+    def notes(self):
+        return f"`{self.binary()}`, with the same options as oxwsgi"
+
+
+class OxwsgiSite(Server):
+    """oxwsgi running an Apache site file: the application in one WSGIDaemonProcess, whose
+    workers accept on the address themselves (no hop)."""
+
+    name, title = "oxwsgi-site", "oxwsgi, Apache site file"
+    static = True
+    other_group = False
+
+    def missing(self):
+        return None if OXWSGI.exists() else f"{OXWSGI} is missing (cargo build --release)"
+
+    def notes(self):
+        if self.other_group:
+            return ("a second WSGIDaemonProcess mounted at /other makes the address the front "
+                    "tier's, which forwards each request to the first group over its unix socket")
+        return "`WSGIDaemonProcess app processes=P threads=T` and `WSGIScriptAlias /`"
+
+    def launch(self, ctx, app, config, port, static):
+        root = ctx.fresh_dir(self.name)
+        root.mkdir()
+        # The front tier (the bench user) reaches the groups' sockets here.
+        root.chmod(0o755)
+        user = f"User {BENCH_USER}" if os.getuid() == 0 else ""
+        lines = [
+            f"Listen 127.0.0.1:{port}",
+            "LogLevel warn",
+            user,
+            f"WSGIDaemonProcess app processes={config.processes} threads={config.threads} "
+            f"python-home={VENV} listen-backlog={CONNECTION_ROOM}",
+        ]
+        if self.other_group:
+            lines += [
+                f"WSGIDaemonProcess other processes=1 threads=1 python-home={VENV}",
+                f"WSGIScriptAlias /other {app.script} process-group=other "
+                "application-group=%{GLOBAL}",
+            ]
+        lines.append(f"WSGIScriptAlias / {app.script} process-group=app application-group=%{{GLOBAL}}")
+        if static:
+            lines += [f"Alias /static {ctx.static}",
+                      f"<Directory {ctx.static}>", "  Require all granted", "</Directory>"]
+        conf = root / "site.conf"
+        conf.write_text("\n".join(lines) + "\n")
+        conf.chmod(0o644)
+        return Launch([str(OXWSGI), "start-server", "--server-root", str(root), "--log-to-terminal",
+                       "--config", str(conf)])
+
+
+class OxwsgiHop(OxwsgiSite):
+    name, title = "oxwsgi-hop", "oxwsgi, front tier hop"
+    other_group = True
 
 
 class ReferenceServer(Server):
@@ -510,11 +584,12 @@ http {{
 
 SERVERS: list[Server] = [
     Oxwsgi(), Hyper(), Inline(), Granian(), GunicornSync(), GunicornGthread(), ModWsgi(),
-    Uwsgi(), Waitress(), Pyruvate(), Nginx(),
+    Uwsgi(), Waitress(), Pyruvate(), Nginx(), OxwsgiBaseline(), OxwsgiSite(), OxwsgiHop(),
 ]
 SERVER_BY_NAME = {s.name: s for s in SERVERS}
 SERVER_ALIASES = {"gunicorn": ["gunicorn-sync", "gunicorn-gthread"], "mod_wsgi-express": ["mod_wsgi"],
-                  "apache": ["mod_wsgi"], "references": ["hyper", "inline"]}
+                  "apache": ["mod_wsgi"], "references": ["hyper", "inline"],
+                  "oxwsgi-paths": ["oxwsgi", "oxwsgi-base", "oxwsgi-site", "oxwsgi-hop"]}
 
 
 # --- A run's plan -----------------------------------------------------------------------------

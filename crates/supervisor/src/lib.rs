@@ -34,7 +34,7 @@ use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use oxwsgi_config::{LogDestination, ServerConfig};
+use oxwsgi_config::{GroupRole, LogDestination, ServerConfig};
 use oxwsgi_logging::notice;
 use oxwsgi_process::{ReplaceReason, Report, fds};
 use tokio::sync::mpsc;
@@ -229,8 +229,11 @@ impl Supervisor {
         self.watch_signals()?;
         write_pid_file(&self.config);
         for group in 0..self.config.groups.len() {
-            // The first worker starts alone; the others follow when it is ready.
-            self.start_worker(group, 1, None)?;
+            // The first worker starts alone; the others follow when it is ready. The front
+            // tier waits for the groups it forwards to (`start_front_tier`).
+            if self.config.group(group).role != GroupRole::Front {
+                self.start_worker(group, 1, None)?;
+            }
         }
         let result = self.event_loop().await;
         let _ = std::fs::remove_file(&self.config.pid_file);
@@ -369,7 +372,35 @@ impl Supervisor {
                     self.start_worker(group, slot, None)?;
                 }
             }
+            self.start_front_tier()?;
             self.check_spawned();
+        }
+        Ok(())
+    }
+
+    /// Starts the front tier once every group it forwards to has a ready worker: it listens
+    /// as soon as it is ready, and until then connections wait in the kernel's queue rather
+    /// than get a 503 from a front tier whose groups are still loading their applications.
+    fn start_front_tier(&mut self) -> Result<(), SupervisorError> {
+        let groups = &self.config.groups;
+        let fronts: Vec<usize> = (0..groups.len())
+            .filter(|&g| groups[g].role == GroupRole::Front)
+            .filter(|&g| !self.workers.iter().any(|w| w.group == g))
+            .collect();
+        if fronts.is_empty() {
+            return Ok(());
+        }
+        let groups_ready = (0..groups.len())
+            .filter(|&g| groups[g].role != GroupRole::Front)
+            .all(|g| {
+                self.workers
+                    .iter()
+                    .any(|w| w.group == g && w.state == WorkerState::Ready)
+            });
+        if groups_ready {
+            for front in fronts {
+                self.start_worker(front, 1, None)?;
+            }
         }
         Ok(())
     }
