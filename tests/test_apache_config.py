@@ -892,6 +892,40 @@ def test_aliasmatch_tools_site_runs_the_script_its_pattern_names(tmp_path):
         shutil.rmtree(shared, ignore_errors=True)
 
 
+def test_alias_match_serves_the_file_its_target_names_and_nothing_above_it(tmp_path, site_dir):
+    """AliasMatch replaces the path with its target, $1 filled in (mod_alias's meaning); the
+    file is looked up below the target's literal directory, as a directory alias's are."""
+    icons = site_dir / "icons"
+    (icons / "sub").mkdir(parents=True)
+    (icons / "a.png").write_bytes(b"png bytes")
+    (icons / "sub" / "b.txt").write_text("deep file\n")
+    (site_dir / "secret.txt").write_text("not below the alias\n")
+    port = free_port()
+    conf = write(
+        site_dir / "site.conf",
+        f"""
+        Listen 127.0.0.1:{port}
+        {user_directive()}
+        AliasMatch ^/icons/(.*)$ {icons}/$1
+        AliasMatch ^/v[0-9]+/assets/(.*)$ {icons}/$1
+        <Directory {site_dir}>
+            Require all granted
+        </Directory>
+        """,
+    )
+    srv = Server(["--config", conf], tmp_path, apache=True)
+    try:
+        assert raw_get(port, "/icons/a.png")[::2] == (200, "png bytes")
+        assert raw_get(port, "/icons/sub/b.txt")[::2] == (200, "deep file\n")
+        assert raw_get(port, "/v12/assets/sub/b.txt")[::2] == (200, "deep file\n")
+        assert raw_get(port, "/vX/assets/sub/b.txt")[0] == 404
+        assert raw_get(port, "/icons/missing")[0] == 404
+        # A normalised path has no `..`: what is above the directory stays out of reach.
+        assert raw_get(port, "/icons/%2e%2e/secret.txt")[0] == 404
+    finally:
+        srv.stop()
+
+
 def test_a_script_pattern_needs_scripts_and_an_expression_oxwsgi_can_use(tmp_path):
     conf = write(
         tmp_path / "site.conf",

@@ -80,6 +80,8 @@ pub struct UrlSpace {
     /// `WSGIScriptAliasMatch` patterns, in order, each with the applications loaded from the
     /// scripts it names (file, index).
     pub app_patterns: Vec<(oxwsgi_config::ScriptPattern, Vec<(PathBuf, usize)>)>,
+    /// `AliasMatch` patterns, in order, each with the directory its targets are below.
+    pub alias_patterns: Vec<(oxwsgi_config::ScriptPattern, PathBuf)>,
     /// Directory URLs (ending in `/`) whose index is a script, with the script's URL: a
     /// request for the directory is routed as one for the script.
     pub index_scripts: Vec<(String, String)>,

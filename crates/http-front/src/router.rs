@@ -18,7 +18,7 @@ pub enum Mounted {
 }
 
 /// Where a request goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     /// To an application; `script_name_len` bytes of the path are its mount point.
     App {
@@ -34,6 +34,13 @@ pub enum Route {
         /// The length of its URL path.
         prefix_len: usize,
     },
+    /// To an alias, at a path below its directory an `AliasMatch` named.
+    AliasAt {
+        /// The alias's index.
+        alias: usize,
+        /// The path below the alias's directory.
+        relative: Vec<u8>,
+    },
     /// Nowhere but, maybe, the document root.
     Unmounted,
 }
@@ -43,6 +50,17 @@ pub enum Route {
 pub struct Router {
     mounts: Vec<(MountPoint, Mounted)>,
     patterns: Vec<PatternRoute>,
+    alias_patterns: Vec<AliasPattern>,
+}
+
+/// An `AliasMatch`, ready to route.
+#[derive(Debug, Clone)]
+struct AliasPattern {
+    regex: regex::bytes::Regex,
+    target: String,
+    /// The alias (a directory: the target's literal start) its paths are below.
+    alias: usize,
+    root: Vec<u8>,
 }
 
 /// A `WSGIScriptAliasMatch`, ready to route.
@@ -66,7 +84,26 @@ impl Router {
         Router {
             mounts,
             patterns: Vec::new(),
+            alias_patterns: Vec::new(),
         }
+    }
+
+    /// Adds `AliasMatch` patterns, each with its alias (a directory, `root`, which the
+    /// target starts with).
+    ///
+    /// The expressions were checked when the configuration was read.
+    pub fn with_alias_patterns(mut self, patterns: &[(ScriptPattern, PathBuf, usize)]) -> Router {
+        use std::os::unix::ffi::OsStrExt;
+        for (pattern, root, alias) in patterns {
+            self.alias_patterns.push(AliasPattern {
+                regex: regex::bytes::Regex::new(&pattern.regex)
+                    .expect("the configuration checked the expression"),
+                target: pattern.script.clone(),
+                alias: *alias,
+                root: root.as_os_str().as_bytes().to_vec(),
+            });
+        }
+        self
     }
 
     /// Adds `WSGIScriptAliasMatch` patterns, each with the applications loaded from the
@@ -95,6 +132,9 @@ impl Router {
     pub fn route(&self, path: &[u8]) -> Route {
         let by_prefix = self.mounts.iter().find(|(mount, _)| mount.matches(path));
         if !matches!(by_prefix, Some((_, Mounted::Alias(_)))) {
+            if let Some(route) = self.route_by_alias_pattern(path) {
+                return route;
+            }
             if let Some(route) = self.route_by_pattern(path) {
                 return route;
             }
@@ -110,6 +150,25 @@ impl Router {
             },
             None => Route::Unmounted,
         }
+    }
+
+    /// Where an `AliasMatch` leads `path`: its target with the groups put in (httpd replaces
+    /// the whole path with it), below the alias's directory. A target that would leave the
+    /// directory (only a `$1` holding `..` could, and normalised paths hold none) leads nowhere.
+    fn route_by_alias_pattern(&self, path: &[u8]) -> Option<Route> {
+        self.alias_patterns.iter().find_map(|pattern| {
+            let captures = pattern.regex.captures(path)?;
+            let target = substitute(&pattern.target, &captures);
+            let relative = target.strip_prefix(pattern.root.as_slice())?;
+            let relative = relative.strip_prefix(b"/").unwrap_or(relative);
+            if relative.split(|&b| b == b'/').any(|part| part == b"..") {
+                return None;
+            }
+            Some(Route::AliasAt {
+                alias: pattern.alias,
+                relative: relative.to_vec(),
+            })
+        })
     }
 
     /// The application a pattern leads `path` to: the first expression that matches it and
@@ -243,6 +302,31 @@ mod tests {
             Route::Alias {
                 alias: 0,
                 prefix_len: 13
+            }
+        );
+    }
+
+    #[test]
+    fn an_alias_pattern_names_a_path_below_its_directory() {
+        let pattern = ScriptPattern {
+            regex: "^/icons/(.*)$".to_owned(),
+            script: "/usr/share/icons/$1".to_owned(),
+        };
+        let router = Router::new(vec![(MountPoint::root(), Mounted::App(0))])
+            .with_alias_patterns(&[(pattern, PathBuf::from("/usr/share/icons"), 3)]);
+        assert_eq!(
+            router.route(b"/icons/sub/a.png"),
+            Route::AliasAt {
+                alias: 3,
+                relative: b"sub/a.png".to_vec()
+            }
+        );
+        // A group that climbs out of the directory leads nowhere (the application, here).
+        assert_eq!(
+            router.route(b"/icons/../etc/passwd"),
+            Route::App {
+                app: 0,
+                script_name_len: 0
             }
         );
     }

@@ -30,7 +30,8 @@ use crate::static_files::{StaticFiles, StaticRequest};
 use crate::strict::{self, Verdict};
 use oxwsgi_config::TraceMode;
 use oxwsgi_config::redirect::{ErrorBody, ErrorDocument};
-use oxwsgi_config::{MountPoint, StaticTarget};
+use oxwsgi_config::{MountPoint, ScriptPattern, StaticTarget};
+use std::path::PathBuf;
 
 /// What every connection of a server shares.
 pub(crate) struct ServerShared<A> {
@@ -73,12 +74,31 @@ impl HostShared {
                 .enumerate()
                 .map(|(index, (mount, _))| (mount.clone(), Mounted::Alias(index))),
         );
-        let aliases: Vec<&StaticTarget> = space.aliases.iter().map(|(_, target)| target).collect();
+        // The `AliasMatch` directories come after the prefix aliases, in the same numbering.
+        let pattern_roots: Vec<StaticTarget> = space
+            .alias_patterns
+            .iter()
+            .map(|(_, root)| StaticTarget::Directory(root.clone()))
+            .collect();
+        let aliases: Vec<&StaticTarget> = space
+            .aliases
+            .iter()
+            .map(|(_, target)| target)
+            .chain(&pattern_roots)
+            .collect();
+        let alias_patterns: Vec<(ScriptPattern, PathBuf, usize)> = space
+            .alias_patterns
+            .iter()
+            .enumerate()
+            .map(|(i, (pattern, root))| (pattern.clone(), root.clone(), space.aliases.len() + i))
+            .collect();
         let static_files = StaticFiles::new(&space.static_files, &space.document_root, &aliases);
         static_files.spawn_refresher();
         HostShared {
             host: settings.host.clone(),
-            router: Router::new(mounts).with_patterns(&space.app_patterns),
+            router: Router::new(mounts)
+                .with_patterns(&space.app_patterns)
+                .with_alias_patterns(&alias_patterns),
             redirects: crate::redirect::Redirects::new(&space.redirects),
             static_files,
             access_log: settings.access_log.clone(),
@@ -415,6 +435,13 @@ async fn route<A: Application>(
         Route::Alias { alias, prefix_len } => {
             let rest = path.slice(prefix_len..);
             let response = host.static_files.alias(alias, static_request, &rest).await;
+            return Ok((response, Made::ByServer));
+        }
+        Route::AliasAt { alias, relative } => {
+            let response = host
+                .static_files
+                .alias(alias, static_request, &relative)
+                .await;
             return Ok((response, Made::ByServer));
         }
         Route::App {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use oxwsgi_config::{
     AccessLogSettings, AppEntry, Mount, MountPoint, MountTarget, ScriptPattern, ServerConfig,
-    WsgiApp,
+    StaticTarget, WsgiApp,
 };
 use oxwsgi_http_front::{AccessLog, AccessLogError, HostSettings, OpenedAccessLog, UrlSpace};
 
@@ -141,10 +141,21 @@ pub(crate) fn settings(
                 aliases: config
                     .mounts
                     .iter()
-                    .filter(|mount| in_host(mount.host, host))
+                    .filter(|mount| in_host(mount.host, host) && mount.pattern.is_none())
                     .filter_map(|mount| match &mount.target {
                         MountTarget::Static(target) => Some((mount.prefix.clone(), target.clone())),
                         MountTarget::Wsgi(_) => None,
+                    })
+                    .collect(),
+                alias_patterns: config
+                    .mounts
+                    .iter()
+                    .filter(|mount| in_host(mount.host, host))
+                    .filter_map(|mount| match (&mount.target, &mount.pattern) {
+                        (MountTarget::Static(StaticTarget::Directory(root)), Some(pattern)) => {
+                            Some((pattern.clone(), root.clone()))
+                        }
+                        _ => None,
                     })
                     .collect(),
                 document_root: config.document_root.clone(),

@@ -43,6 +43,7 @@ pub const RUNS: &[&str] = &[
     "ServerRoot",
     "DocumentRoot",
     "Alias",
+    "AliasMatch",
     "DirectoryIndex",
     "ErrorLog",
     "LogFormat",
@@ -193,6 +194,8 @@ struct Site {
     server_aliases: Vec<String>,
     document_root: Option<PathBuf>,
     aliases: Vec<(String, PathBuf, Origin)>,
+    /// `AliasMatch` lines: the expression, the target (`$1`… in it), where.
+    alias_matches: Vec<(String, String, Origin)>,
     directory_index: Option<Option<String>>,
     directory_listing: bool,
     error_log: Option<LogDestination>,

@@ -447,7 +447,7 @@ fn script_files(script: &str) -> Vec<PathBuf> {
 
 /// The literal start of a `WSGIScriptAliasMatch` expression, up to its last `/` before the
 /// first special character: the URL path the configuration's `<Location>`s are compared with.
-fn literal_prefix(regex: &str) -> MountPoint {
+pub(super) fn literal_prefix(regex: &str) -> MountPoint {
     let text = regex.strip_prefix('^').unwrap_or(regex);
     let literal: String = text
         .chars()

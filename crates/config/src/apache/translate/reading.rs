@@ -234,6 +234,18 @@ impl Translator<'_> {
                 }
                 _ => self.error(&d.origin, "Alias takes a URL path and a file or directory"),
             },
+            "aliasmatch" => match d.args.as_slice() {
+                [regex, target] => {
+                    let target = self.path(target).to_string_lossy().into_owned();
+                    self.site
+                        .alias_matches
+                        .push((regex.clone(), target, d.origin.clone()));
+                }
+                _ => self.error(
+                    &d.origin,
+                    "AliasMatch takes a regular expression and a file or directory",
+                ),
+            },
             "directoryindex" => self.directory_index(d),
             "errorlog" => {
                 if first.starts_with('|') || first.starts_with("syslog") {

@@ -11,7 +11,9 @@ use crate::access::{AccessControl, AccessRules};
 use crate::apache::access;
 use crate::apache::lines::{EnvChange, apply_environ};
 use crate::headers::{HeaderEdit, HeaderEdits};
-use crate::model::{AppEntry, Mount, MountPoint, MountTarget, StaticTarget, WsgiApp};
+use crate::model::{
+    AppEntry, Mount, MountPoint, MountTarget, ScriptPattern, StaticTarget, WsgiApp,
+};
 use crate::redirect::{ErrorBody, ErrorDocument};
 
 impl Translator<'_> {
@@ -281,6 +283,44 @@ impl Translator<'_> {
                 target: MountTarget::Static(target),
                 host: None,
                 pattern: None,
+            });
+        }
+        for (regex, target, origin) in &site.alias_matches {
+            if let Err(err) = regex::bytes::Regex::new(regex) {
+                self.error(
+                    origin,
+                    format!(
+                        "AliasMatch '{regex}' is not a regular expression oxwsgi can use (Rust's \
+                         regex syntax: no look-around, no back-references): {err}"
+                    ),
+                );
+                continue;
+            }
+            // What the target names is resolved below its literal start, as a directory
+            // alias's files are below its directory: `$1` cannot climb out of it.
+            let literal = target.split('$').next().unwrap_or("");
+            let root = match literal.rfind('/') {
+                Some(at) => PathBuf::from(&literal[..at.max(1)]),
+                None => PathBuf::from("/"),
+            };
+            if !root.is_dir() {
+                self.error(
+                    origin,
+                    format!(
+                        "AliasMatch {regex}: '{}', where '{target}' starts, is not a directory",
+                        root.display()
+                    ),
+                );
+                continue;
+            }
+            mounts.push(Mount {
+                prefix: super::groups::literal_prefix(regex),
+                target: MountTarget::Static(StaticTarget::Directory(root)),
+                host: None,
+                pattern: Some(ScriptPattern {
+                    regex: regex.clone(),
+                    script: target.clone(),
+                }),
             });
         }
         mounts
