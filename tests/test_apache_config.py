@@ -7,6 +7,7 @@ which fills in ${SITE_DIR}, ${PORT_A}, ${PORT_B}, ${TEST_USER} and ${TEST_GROUP}
 """
 
 import concurrent.futures
+import contextlib
 import os
 import pathlib
 import pwd
@@ -744,70 +745,63 @@ def test_multi_group_vhosts_site_routes_by_host_and_url_to_its_groups():
     reached through the front tier, and /api/admin only from 127.0.0.2. oxwsgi runs each
     application group in workers of its own (docs/apache.md), so where httpd answers 7.9
     from 7.1's process, oxwsgi answers from another of portal-front's settings."""
-    shared, env = prepared_site("multi_group_vhosts")
-    try:
+    with running_site("multi_group_vhosts") as (env, srv):
         site = env["SITE_DIR"]
-        srv = Server(["--config", f"{site}/site.conf"], shared, apache=True, env=env)
-        try:
-            port = int(env["PORT_A"])
-            front_venv, api_venv = f"{site}/venvs/front", f"{site}/venvs/api"
-            auth = ("Authorization", "Basic Zm9vOmJhcg==")
-            status, root = host_get(port, "/", "portal.test", [auth])
-            assert status == 200
-            assert (root["app"], root["prefix"], root["process_group"]) == (
-                "portal-front", front_venv, "portal-front")
-            assert (root["application_group"], root["authorization"]) == ("", "None")
-            assert (root["script_name"], root["path_info"], root["multiprocess"]) == (
-                "", "/", "True")
-            status, news = host_get(port, "/news", f"www.portal.test:{port}")
-            assert (status, news["app"], news["path_info"]) == (200, "portal-front", "/news")
-            status, other = host_get(port, "/", "unknown.example")
-            assert (status, other["app"]) == (200, "portal-front")
+        port = int(env["PORT_A"])
+        front_venv, api_venv = f"{site}/venvs/front", f"{site}/venvs/api"
+        auth = ("Authorization", "Basic Zm9vOmJhcg==")
+        status, root = host_get(port, "/", "portal.test", [auth])
+        assert status == 200
+        assert (root["app"], root["prefix"], root["process_group"]) == (
+            "portal-front", front_venv, "portal-front")
+        assert (root["application_group"], root["authorization"]) == ("", "None")
+        assert (root["script_name"], root["path_info"], root["multiprocess"]) == (
+            "", "/", "True")
+        status, news = host_get(port, "/news", f"www.portal.test:{port}")
+        assert (status, news["app"], news["path_info"]) == (200, "portal-front", "/news")
+        status, other = host_get(port, "/", "unknown.example")
+        assert (status, other["app"]) == (200, "portal-front")
 
-            status, api = host_get(port, "/api/v1/items", "portal.test",
-                                  [("Authorization", "Bearer t")])
-            assert status == 200
-            assert (api["app"], api["prefix"], api["process_group"]) == (
-                "portal-api", api_venv, "portal-api")
-            assert (api["application_group"], api["authorization"]) == (
-                "portal-api-interp", "Bearer t")
-            assert (api["script_name"], api["path_info"]) == ("/api", "/v1/items")
-            status, bare = host_get(port, "/api", "portal.test")
-            assert (status, bare["app"], bare["script_name"], bare["path_info"]) == (
-                200, "portal-api", "/api", "")
-            status, apiary = host_get(port, "/apiary", "portal.test")
-            assert (status, apiary["app"], apiary["path_info"]) == (
-                200, "portal-front", "/apiary")
+        status, api = host_get(port, "/api/v1/items", "portal.test",
+                              [("Authorization", "Bearer t")])
+        assert status == 200
+        assert (api["app"], api["prefix"], api["process_group"]) == (
+            "portal-api", api_venv, "portal-api")
+        assert (api["application_group"], api["authorization"]) == (
+            "portal-api-interp", "Bearer t")
+        assert (api["script_name"], api["path_info"]) == ("/api", "/v1/items")
+        status, bare = host_get(port, "/api", "portal.test")
+        assert (status, bare["app"], bare["script_name"], bare["path_info"]) == (
+            200, "portal-api", "/api", "")
+        status, apiary = host_get(port, "/apiary", "portal.test")
+        assert (status, apiary["app"], apiary["path_info"]) == (
+            200, "portal-front", "/apiary")
 
-            status, refused = host_get(port, "/api/admin/users", "portal.test")
-            assert (status, refused) == (403, {})
-            status, admin = host_get(port, "/api/admin/users", "portal.test", source="127.0.0.2")
-            assert (status, admin["app"], admin["path_info"]) == (
-                200, "portal-api", "/admin/users")
+        status, refused = host_get(port, "/api/admin/users", "portal.test")
+        assert (status, refused) == (403, {})
+        status, admin = host_get(port, "/api/admin/users", "portal.test", source="127.0.0.2")
+        assert (status, admin["app"], admin["path_info"]) == (
+            200, "portal-api", "/admin/users")
 
-            status, status_root = host_get(port, "/", "status.test")
-            assert status == 200
-            assert (status_root["app"], status_root["process_group"]) == (
-                "portal-status", "portal-front")
-            assert (status_root["application_group"], status_root["prefix"]) == (
-                "status-interp", front_venv)
-            # Another application group of portal-front: other workers (httpd: one process).
-            assert status_root["pid"] != root["pid"]
-            status, health = host_get(port, "/health", f"STATUS.TEST:{port}")
-            assert (status, health["app"], health["path_info"]) == (
-                200, "portal-status", "/health")
-            status, wildcard = host_get(port, "/", "status-3.internal.test")
-            assert (status, wildcard["app"]) == (200, "portal-status")
-            status, elsewhere = host_get(port, "/api/admin", "status.portal.test")
-            assert (status, elsewhere["app"], elsewhere["path_info"]) == (
-                200, "portal-status", "/api/admin")
+        status, status_root = host_get(port, "/", "status.test")
+        assert status == 200
+        assert (status_root["app"], status_root["process_group"]) == (
+            "portal-status", "portal-front")
+        assert (status_root["application_group"], status_root["prefix"]) == (
+            "status-interp", front_venv)
+        # Another application group of portal-front: other workers (httpd: one process).
+        assert status_root["pid"] != root["pid"]
+        status, health = host_get(port, "/health", f"STATUS.TEST:{port}")
+        assert (status, health["app"], health["path_info"]) == (
+            200, "portal-status", "/health")
+        status, wildcard = host_get(port, "/", "status-3.internal.test")
+        assert (status, wildcard["app"]) == (200, "portal-status")
+        status, elsewhere = host_get(port, "/api/admin", "status.portal.test")
+        assert (status, elsewhere["app"], elsewhere["path_info"]) == (
+            200, "portal-status", "/api/admin")
 
-            pids = {host_get(port, "/api/x", "portal.test")[1]["pid"] for _ in range(20)}
-            assert 1 <= len(pids) <= 2 and root["pid"] not in pids
-        finally:
-            srv.stop()
-    finally:
-        shutil.rmtree(shared, ignore_errors=True)
+        pids = {host_get(port, "/api/x", "portal.test")[1]["pid"] for _ in range(20)}
+        assert 1 <= len(pids) <= 2 and root["pid"] not in pids
 
 
 def test_check_config_prints_what_would_run():
@@ -848,48 +842,41 @@ def test_aliasmatch_tools_site_runs_the_script_its_pattern_names(tmp_path):
     script; the matched part is SCRIPT_NAME; a name with no script, or not matched, falls to
     the ErrorDocument 404; with RedirectMatch, Redirect gone, an ErrorDocument text for a
     <Location> that refuses, and the DocumentRoot serving what nothing mounts."""
-    shared, env = prepared_site("aliasmatch_tools")
-    try:
+    with running_site("aliasmatch_tools") as (env, srv):
         site = env["SITE_DIR"]
-        srv = Server(["--config", f"{site}/site.conf"], tmp_path, apache=True, env=env)
-        try:
-            port = int(env["PORT_A"])
-            here = f"localhost:{port}"
-            status, headers, _ = raw_get(port, "/", here)
-            assert (status, headers["Location"]) == (302, f"http://{here}/tools/alpha")
-            status, _, body = raw_get(port, "/tools/alpha", here)
-            alpha = fields(body)
-            assert status == 200
-            assert (alpha["app"], alpha["process_group"], alpha["application_group"]) == (
-                "tool-alpha", "toolbox", "")
-            assert (alpha["script_name"], alpha["path_info"], alpha["multiprocess"]) == (
-                "/tools/alpha", "", "True")
-            status, _, body = raw_get(port, "/tools/beta/x/y", here)
-            beta = fields(body)
-            assert (status, beta["app"], beta["script_name"], beta["path_info"]) == (
-                200, "tool-beta", "/tools/beta", "/x/y")
-            assert beta["pid"] == alpha["pid"]
-            assert raw_get(port, "/tools/gamma", here)[::2] == (403, "Tools are closed today")
-            not_found = (404, "toolbox: no such page\n")
-            for path in ("/tools/delta", "/nowhere", "/tools/ALPHA", "/tools/alphabet"):
-                status, headers, body = raw_get(port, path, here)
-                assert (status, body) == not_found, path
-                assert headers["Content-Type"].startswith("text/plain"), path
-            status, _, body = raw_get(port, "/tools/alpha/app-404", here)
-            assert (status, fields(body)["app"], fields(body)["path_info"]) == (
-                404, "tool-alpha", "/app-404")
-            status, headers, _ = raw_get(port, "/tool/beta", here)
-            assert (status, headers["Location"]) == (301, f"http://{here}/tools/beta")
-            status, headers, _ = raw_get(port, "/tool/beta?x=1", here)
-            assert (status, headers["Location"]) == (301, f"http://{here}/tools/beta?x=1")
-            assert raw_get(port, "/tools/retired", here)[0] == 410
-            status, headers, body = raw_get(port, "/robots.txt", here)
-            assert (status, body) == (200, "User-agent: *\nDisallow: /tools/\n")
-            assert headers["Content-Type"].startswith("text/plain")
-        finally:
-            srv.stop()
-    finally:
-        shutil.rmtree(shared, ignore_errors=True)
+        port = int(env["PORT_A"])
+        here = f"localhost:{port}"
+        status, headers, _ = raw_get(port, "/", here)
+        assert (status, headers["Location"]) == (302, f"http://{here}/tools/alpha")
+        status, _, body = raw_get(port, "/tools/alpha", here)
+        alpha = fields(body)
+        assert status == 200
+        assert (alpha["app"], alpha["process_group"], alpha["application_group"]) == (
+            "tool-alpha", "toolbox", "")
+        assert (alpha["script_name"], alpha["path_info"], alpha["multiprocess"]) == (
+            "/tools/alpha", "", "True")
+        status, _, body = raw_get(port, "/tools/beta/x/y", here)
+        beta = fields(body)
+        assert (status, beta["app"], beta["script_name"], beta["path_info"]) == (
+            200, "tool-beta", "/tools/beta", "/x/y")
+        assert beta["pid"] == alpha["pid"]
+        assert raw_get(port, "/tools/gamma", here)[::2] == (403, "Tools are closed today")
+        not_found = (404, "toolbox: no such page\n")
+        for path in ("/tools/delta", "/nowhere", "/tools/ALPHA", "/tools/alphabet"):
+            status, headers, body = raw_get(port, path, here)
+            assert (status, body) == not_found, path
+            assert headers["Content-Type"].startswith("text/plain"), path
+        status, _, body = raw_get(port, "/tools/alpha/app-404", here)
+        assert (status, fields(body)["app"], fields(body)["path_info"]) == (
+            404, "tool-alpha", "/app-404")
+        status, headers, _ = raw_get(port, "/tool/beta", here)
+        assert (status, headers["Location"]) == (301, f"http://{here}/tools/beta")
+        status, headers, _ = raw_get(port, "/tool/beta?x=1", here)
+        assert (status, headers["Location"]) == (301, f"http://{here}/tools/beta?x=1")
+        assert raw_get(port, "/tools/retired", here)[0] == 410
+        status, headers, body = raw_get(port, "/robots.txt", here)
+        assert (status, body) == (200, "User-agent: *\nDisallow: /tools/\n")
+        assert headers["Content-Type"].startswith("text/plain")
 
 
 def test_alias_match_serves_the_file_its_target_names_and_nothing_above_it(tmp_path, site_dir):
@@ -958,117 +945,112 @@ def embedded_mode_user(shared):
     return ["--config", extra]
 
 
+@contextlib.contextmanager
+def running_site(name, conf="site.conf", embedded=False):
+    """oxwsgi running tests/sites/<name>/<conf> (a copy the workers' user can read), with
+    `User` added when root for a site in embedded mode; yields its variables and the server,
+    and removes the copy afterwards."""
+    shared, env = prepared_site(name)
+    try:
+        extra = embedded_mode_user(shared) if embedded else []
+        site = env["SITE_DIR"]
+        srv = Server([*extra, "--config", f"{site}/{conf}"], shared, apache=True, env=env)
+        try:
+            yield env, srv
+        finally:
+            srv.stop()
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
 def test_addhandler_scripts_site_runs_each_script_of_its_directory(tmp_path):
     """tests/sites/addhandler_scripts (README 6.1-6.8): AddHandler wsgi-script .wsgi with
     Options ExecCGI in the <Directory> an Alias serves: each .wsgi file is an application at
     its URL, in embedded mode (no process group) with mod_wsgi's default application group per
     script; DirectoryIndex names index.wsgi; other files are static; the DocumentRoot serves /."""
-    shared, env = prepared_site("addhandler_scripts")
-    try:
+    with running_site("addhandler_scripts", embedded=True) as (env, srv):
         site = env["SITE_DIR"]
-        args = [*embedded_mode_user(shared), "--config", f"{site}/site.conf"]
-        srv = Server(args, shared, apache=True, env=env)
-        try:
-            port = int(env["PORT_A"])
-            here = f"localhost:{port}"
-            uid = pwd.getpwnam(TEST_USER).pw_uid if TEST_USER else os.getuid()
-            status, _, body = raw_get(port, "/scripts/alpha.wsgi", here)
-            alpha = fields(body)
-            assert status == 200
-            assert (alpha["app"], alpha["process_group"], alpha["uid"]) == (
-                "scripts-alpha", "", str(uid))
-            assert alpha["application_group"] == f"{here}|/scripts/alpha.wsgi"
-            assert (alpha["script_name"], alpha["path_info"], alpha["helper"]) == (
-                "/scripts/alpha.wsgi", "", "helper-from-pylib")
-            status, _, body = raw_get(port, "/scripts/beta.wsgi/extra/path", here)
-            beta = fields(body)
-            assert (status, beta["app"], beta["application_group"]) == (
-                200, "scripts-beta", f"{here}|/scripts/beta.wsgi")
-            assert (beta["script_name"], beta["path_info"]) == ("/scripts/beta.wsgi", "/extra/path")
-            status, _, body = raw_get(port, "/scripts/", here)
-            index = fields(body)
-            assert (status, index["app"], index["script_name"], index["path_info"]) == (
-                200, "scripts-index", "/scripts/index.wsgi", "")
-            assert index["application_group"] == f"{here}|/scripts/index.wsgi"
-            status, headers, _ = raw_get(port, "/scripts", here)
-            assert (status, headers["Location"]) == (301, f"http://{here}/scripts/")
-            status, headers, body = raw_get(port, "/scripts/notes.txt", here)
-            assert (status, body) == (200, "notes served as a plain file, not run\n")
-            assert headers["Content-Type"].startswith("text/plain")
-            assert raw_get(port, "/scripts/missing.wsgi", here)[0] == 404
-            status, headers, body = raw_get(port, "/", here)
-            assert (status, body) == (200, "addhandler front page stand-in\n")
-            assert headers["Content-Type"].startswith("text/html")
-            status, _, body = raw_get(port, "/scripts/alpha.wsgi", f"127.0.0.1:{port}")
-            assert fields(body)["application_group"] == f"{here}|/scripts/alpha.wsgi"
-        finally:
-            srv.stop()
-    finally:
-        shutil.rmtree(shared, ignore_errors=True)
+        port = int(env["PORT_A"])
+        here = f"localhost:{port}"
+        uid = pwd.getpwnam(TEST_USER).pw_uid if TEST_USER else os.getuid()
+        status, _, body = raw_get(port, "/scripts/alpha.wsgi", here)
+        alpha = fields(body)
+        assert status == 200
+        assert (alpha["app"], alpha["process_group"], alpha["uid"]) == (
+            "scripts-alpha", "", str(uid))
+        assert alpha["application_group"] == f"{here}|/scripts/alpha.wsgi"
+        assert (alpha["script_name"], alpha["path_info"], alpha["helper"]) == (
+            "/scripts/alpha.wsgi", "", "helper-from-pylib")
+        status, _, body = raw_get(port, "/scripts/beta.wsgi/extra/path", here)
+        beta = fields(body)
+        assert (status, beta["app"], beta["application_group"]) == (
+            200, "scripts-beta", f"{here}|/scripts/beta.wsgi")
+        assert (beta["script_name"], beta["path_info"]) == ("/scripts/beta.wsgi", "/extra/path")
+        status, _, body = raw_get(port, "/scripts/", here)
+        index = fields(body)
+        assert (status, index["app"], index["script_name"], index["path_info"]) == (
+            200, "scripts-index", "/scripts/index.wsgi", "")
+        assert index["application_group"] == f"{here}|/scripts/index.wsgi"
+        status, headers, _ = raw_get(port, "/scripts", here)
+        assert (status, headers["Location"]) == (301, f"http://{here}/scripts/")
+        status, headers, body = raw_get(port, "/scripts/notes.txt", here)
+        assert (status, body) == (200, "notes served as a plain file, not run\n")
+        assert headers["Content-Type"].startswith("text/plain")
+        assert raw_get(port, "/scripts/missing.wsgi", here)[0] == 404
+        status, headers, body = raw_get(port, "/", here)
+        assert (status, body) == (200, "addhandler front page stand-in\n")
+        assert headers["Content-Type"].startswith("text/html")
+        status, _, body = raw_get(port, "/scripts/alpha.wsgi", f"127.0.0.1:{port}")
+        assert fields(body)["application_group"] == f"{here}|/scripts/alpha.wsgi"
 
 
 def test_guarded_site_skips_what_its_ifmodule_sections_guard(tmp_path):
     """tests/sites/refused_rewrite_proxy/guarded.conf (README 9.1-9.4): the mod_rewrite and
     mod_proxy rules inside <IfModule> are skipped, as by an httpd without those modules, and
     the script runs in embedded mode."""
-    shared, env = prepared_site("refused_rewrite_proxy")
-    try:
+    with running_site("refused_rewrite_proxy", "guarded.conf", embedded=True) as (env, srv):
         site = env["SITE_DIR"]
-        args = [*embedded_mode_user(shared), "--config", f"{site}/guarded.conf"]
-        srv = Server(args, shared, apache=True, env=env)
-        try:
-            port = int(env["PORT_A"])
-            status, _, body = raw_get(port, "/app")
-            app = fields(body)
-            assert status == 200
-            assert (app["app"], app["process_group"], app["application_group"]) == (
-                "rewritten", "", "")
-            assert (app["script_name"], app["path_info"]) == ("/app", "")
-            status, _, body = raw_get(port, "/app/x")
-            assert (status, fields(body)["path_info"]) == (200, "/x")
-            assert raw_get(port, "/old/x")[0] == 404
-            assert raw_get(port, "/legacy/x")[0] == 404
-        finally:
-            srv.stop()
-    finally:
-        shutil.rmtree(shared, ignore_errors=True)
+        port = int(env["PORT_A"])
+        status, _, body = raw_get(port, "/app")
+        app = fields(body)
+        assert status == 200
+        assert (app["app"], app["process_group"], app["application_group"]) == (
+            "rewritten", "", "")
+        assert (app["script_name"], app["path_info"]) == ("/app", "")
+        status, _, body = raw_get(port, "/app/x")
+        assert (status, fields(body)["path_info"]) == (200, "/x")
+        assert raw_get(port, "/old/x")[0] == 404
+        assert raw_get(port, "/legacy/x")[0] == 404
 
 
 def test_graphite_like_site_preloads_its_script_and_sets_headers(tmp_path):
     """tests/sites/graphite_like: WSGIImportScript and WSGIScriptAlias of one script load it
     once, at process start; Header set applies to the application's and the files' responses,
     Header always set to the server's 404 as well (README 4.1-4.6)."""
-    shared, env = prepared_site("graphite_like")
-    try:
+    with running_site("graphite_like") as (env, srv):
         site = env["SITE_DIR"]
-        srv = Server(["--config", f"{site}/site.conf"], tmp_path, apache=True, env=env)
-        try:
-            port = int(env["PORT_A"])
-            preloaded = sorted(p for p in os.listdir(f"{site}/run") if p.startswith("plotter-"))
-            pids = set(srv.worker_pids())
-            assert {int(p.rsplit(".", 1)[1]) for p in preloaded} == pids
-            for path in ("/", "/render/"):
-                response = requests.get(f"http://127.0.0.1:{port}{path}")
-                got = fields(response.text)
-                assert (got["app"], got["process_group"], got["path_info"]) == (
-                    "plotter", "plotter", path)
-                assert got["imports"] == "1" and int(got["pid"]) in pids
-                assert response.headers["X-Served-By"] == "plotter-stand-in"
-                assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
-            js = requests.get(f"http://127.0.0.1:{port}/static/js/dashboard.js")
-            assert js.status_code == 200
-            assert js.headers["Content-Type"].startswith("text/javascript")
-            assert js.text == ('// plotter dashboard stand-in\n'
-                               'window.plotter = {version: "stand-in"};\n')
-            assert js.headers["X-Served-By"] == "plotter-stand-in"
-            missing = requests.get(f"http://127.0.0.1:{port}/static/nope.js")
-            assert missing.status_code == 404
-            assert missing.headers["X-Frame-Options"] == "SAMEORIGIN"
-            assert "X-Served-By" not in missing.headers
-        finally:
-            srv.stop()
-    finally:
-        shutil.rmtree(shared, ignore_errors=True)
+        port = int(env["PORT_A"])
+        preloaded = sorted(p for p in os.listdir(f"{site}/run") if p.startswith("plotter-"))
+        pids = set(srv.worker_pids())
+        assert {int(p.rsplit(".", 1)[1]) for p in preloaded} == pids
+        for path in ("/", "/render/"):
+            response = requests.get(f"http://127.0.0.1:{port}{path}")
+            got = fields(response.text)
+            assert (got["app"], got["process_group"], got["path_info"]) == (
+                "plotter", "plotter", path)
+            assert got["imports"] == "1" and int(got["pid"]) in pids
+            assert response.headers["X-Served-By"] == "plotter-stand-in"
+            assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
+        js = requests.get(f"http://127.0.0.1:{port}/static/js/dashboard.js")
+        assert js.status_code == 200
+        assert js.headers["Content-Type"].startswith("text/javascript")
+        assert js.text == ('// plotter dashboard stand-in\n'
+                           'window.plotter = {version: "stand-in"};\n')
+        assert js.headers["X-Served-By"] == "plotter-stand-in"
+        missing = requests.get(f"http://127.0.0.1:{port}/static/nope.js")
+        assert missing.status_code == 404
+        assert missing.headers["X-Frame-Options"] == "SAMEORIGIN"
+        assert "X-Served-By" not in missing.headers
 
 
 def test_django_like_site_serves_the_app_its_static_files_and_refuses_private_ones(tmp_path):
@@ -1076,38 +1058,31 @@ def test_django_like_site_serves_the_app_its_static_files_and_refuses_private_on
     made by prepare) and python-path=, Alias /static/ and /media/ that leave /static and
     /media to the application, single-file Aliases, and a private directory denied inside a
     granted one (README 2.1-2.10)."""
-    shared, env = prepared_site("django_like")
-    try:
+    with running_site("django_like") as (env, srv):
         site = env["SITE_DIR"]
-        srv = Server(["--config", f"{site}/site.conf"], tmp_path, apache=True, env=env)
-        try:
-            url = f"http://127.0.0.1:{env['PORT_A']}"
-            for path in ("/", "/blog/2024/", "/static", "/media"):
-                response = requests.get(url + path)
-                got = fields(response.text)
-                assert response.status_code == 200, path
-                assert (got["app"], got["path_info"], got["script_name"]) == (
-                    "almanac", path, "")
-                assert got["prefix"] == f"{site}/venv"
-                assert (got["process_group"], got["application_group"]) == (
-                    "almanac.example", "")
-                assert got["settings_module"] == "almanac.settings"
-                assert got["settings_site_title"] == "Almanac stand-in"
-                assert got["multiprocess"] == "True"
-            css = requests.get(url + "/static/css/site.css")
-            assert (css.status_code, css.text) == (
-                200, "body { color: #123456; } /* almanac stand-in */\n")
-            assert css.headers["Content-Type"].startswith("text/css")
-            assert requests.get(url + "/robots.txt").text == "User-agent: *\nDisallow: /admin/\n"
-            assert requests.get(url + "/favicon.ico").text == "almanac-favicon-stand-in\n"
-            assert requests.get(url + "/media/uploads/hello.txt").text == "an uploaded file\n"
-            private = requests.get(url + "/static/private/notes.txt")
-            assert private.status_code == 403 and FORBIDDEN in private.text
-            assert requests.get(url + "/static/missing.css").status_code == 404
-        finally:
-            srv.stop()
-    finally:
-        shutil.rmtree(shared, ignore_errors=True)
+        url = f"http://127.0.0.1:{env['PORT_A']}"
+        for path in ("/", "/blog/2024/", "/static", "/media"):
+            response = requests.get(url + path)
+            got = fields(response.text)
+            assert response.status_code == 200, path
+            assert (got["app"], got["path_info"], got["script_name"]) == (
+                "almanac", path, "")
+            assert got["prefix"] == f"{site}/venv"
+            assert (got["process_group"], got["application_group"]) == (
+                "almanac.example", "")
+            assert got["settings_module"] == "almanac.settings"
+            assert got["settings_site_title"] == "Almanac stand-in"
+            assert got["multiprocess"] == "True"
+        css = requests.get(url + "/static/css/site.css")
+        assert (css.status_code, css.text) == (
+            200, "body { color: #123456; } /* almanac stand-in */\n")
+        assert css.headers["Content-Type"].startswith("text/css")
+        assert requests.get(url + "/robots.txt").text == "User-agent: *\nDisallow: /admin/\n"
+        assert requests.get(url + "/favicon.ico").text == "almanac-favicon-stand-in\n"
+        assert requests.get(url + "/media/uploads/hello.txt").text == "an uploaded file\n"
+        private = requests.get(url + "/static/private/notes.txt")
+        assert private.status_code == 403 and FORBIDDEN in private.text
+        assert requests.get(url + "/static/missing.css").status_code == 404
 
 
 def test_distro_package_like_site_reads_its_enabled_snippets_only(tmp_path):
@@ -1115,33 +1090,26 @@ def test_distro_package_like_site_reads_its_enabled_snippets_only(tmp_path):
     conf-enabled/*.conf in name order (and of a missing directory), <IfModule> with its
     fallback, home= and python-path=, an Alias under the application's mount, and SetEnv
     (README 5.1-5.5). The shipped but not enabled debug snippet must have no effect."""
-    shared, env = prepared_site("distro_package_like")
-    try:
+    with running_site("distro_package_like") as (env, srv):
         site = env["SITE_DIR"]
-        srv = Server(["--config", f"{site}/site.conf"], tmp_path, apache=True, env=env)
-        try:
-            url = f"http://127.0.0.1:{env['PORT_A']}"
-            for path, path_info in (("/ledger", ""), ("/ledger/", "/"),
-                                    ("/ledger/accounts/7", "/accounts/7")):
-                response = requests.get(url + path)
-                got = fields(response.text)
-                assert response.status_code == 200, path
-                assert (got["app"], got["process_group"], got["application_group"]) == (
-                    "ledger", "ledger", "")
-                assert (got["script_name"], got["path_info"]) == ("/ledger", path_info)
-                assert got["LEDGER_CONFIG"] == f"{site}/etc/ledger/ledger.ini"
-                assert got["settings_flavour"] == "packaged"
-                assert got["cwd"] == f"{site}/share/ledger"
-                assert got["multiprocess"] == "True"
-                assert "X-Ledger-Debug" not in response.headers
-            css = requests.get(url + "/ledger/static/ledger.css")
-            assert (css.status_code, css.text) == (200, "/* ledger stand-in stylesheet */\n")
-            assert css.headers["Content-Type"].startswith("text/css")
-            assert requests.get(url + "/ledgers").status_code == 404
-        finally:
-            srv.stop()
-    finally:
-        shutil.rmtree(shared, ignore_errors=True)
+        url = f"http://127.0.0.1:{env['PORT_A']}"
+        for path, path_info in (("/ledger", ""), ("/ledger/", "/"),
+                                ("/ledger/accounts/7", "/accounts/7")):
+            response = requests.get(url + path)
+            got = fields(response.text)
+            assert response.status_code == 200, path
+            assert (got["app"], got["process_group"], got["application_group"]) == (
+                "ledger", "ledger", "")
+            assert (got["script_name"], got["path_info"]) == ("/ledger", path_info)
+            assert got["LEDGER_CONFIG"] == f"{site}/etc/ledger/ledger.ini"
+            assert got["settings_flavour"] == "packaged"
+            assert got["cwd"] == f"{site}/share/ledger"
+            assert got["multiprocess"] == "True"
+            assert "X-Ledger-Debug" not in response.headers
+        css = requests.get(url + "/ledger/static/ledger.css")
+        assert (css.status_code, css.text) == (200, "/* ledger stand-in stylesheet */\n")
+        assert css.headers["Content-Type"].startswith("text/css")
+        assert requests.get(url + "/ledgers").status_code == 404
 
 
 def raw_get(port, path, host=None):

@@ -127,13 +127,7 @@ pub fn apply_include(
     env: &Environment,
     base: &mut ServerConfig,
 ) -> Result<(), Vec<Notice>> {
-    let mut t = Translator {
-        root: &config.server_root,
-        env,
-        errors: Vec::new(),
-        site: Site::default(),
-    };
-    t.site.first_origin = config.nodes.first().map(|n| n.origin().clone());
+    let mut t = Translator::new(config, env);
     t.include(config, report, base);
     if t.errors.is_empty() {
         Ok(())
@@ -158,13 +152,7 @@ pub fn server_config(
     env: &Environment,
     options: &StartOptions,
 ) -> Result<ServerConfig, Vec<Notice>> {
-    let mut t = Translator {
-        root: &config.server_root,
-        env,
-        errors: Vec::new(),
-        site: Site::default(),
-    };
-    t.site.first_origin = config.nodes.first().map(|n| n.origin().clone());
+    let mut t = Translator::new(config, env);
     let mut virtual_hosts = Vec::new();
     for node in &config.nodes {
         match node {
@@ -278,6 +266,18 @@ struct Translator<'a> {
 }
 
 impl<'a> Translator<'a> {
+    fn new(config: &'a ApacheConfig, env: &'a Environment) -> Translator<'a> {
+        Translator {
+            root: &config.server_root,
+            env,
+            errors: Vec::new(),
+            site: Site {
+                first_origin: config.nodes.first().map(|n| n.origin().clone()),
+                ..Site::default()
+            },
+        }
+    }
+
     fn error(&mut self, origin: &Origin, message: impl Into<String>) {
         self.errors.push(Notice {
             severity: Severity::Error,

@@ -13,13 +13,13 @@
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use http::{Version, header};
-use http_body::{Body, Frame, SizeHint};
+use http_body_util::combinators::{MapErr, UnsyncBoxBody};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use oxwsgi_exchange::{BodyError, RequestBody};
 
@@ -97,10 +97,7 @@ async fn forward(
     hop.write(&mut head.headers);
     head.version = Version::HTTP_11;
     let fault = Arc::new(OnceLock::new());
-    let body = ForwardedBody {
-        inner: body,
-        fault: Arc::clone(&fault),
-    };
+    let body = forwarded_body(body, Arc::clone(&fault));
     let request = http::Request::from_parts(head, body);
 
     let stream = tokio::net::UnixStream::connect(&target.socket)
@@ -172,74 +169,33 @@ async fn forward(
         status: parts.status,
         reason,
         headers: parts.headers,
-        body: AppBody::Stream(Relayed(body)),
+        body: AppBody::Stream(body.map_err(relay_error as fn(hyper::Error) -> BoxError)),
         in_flight: None,
     })
 }
 
-/// The client's body on its way to the worker, noting why it failed if it does.
-struct ForwardedBody {
-    inner: Option<RequestBody>,
-    fault: Arc<OnceLock<AppError>>,
-}
-
-impl Body for ForwardedBody {
-    type Data = Bytes;
-    type Error = BodyError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
-        let Some(inner) = self.inner.as_mut() else {
-            return Poll::Ready(None);
-        };
-        let frame = ready!(inner.as_mut().poll_frame(cx));
-        if let Some(Err(error)) = &frame {
-            let _ = self.fault.set(match error {
-                BodyError::Malformed(_) => AppError::MalformedBody,
-                BodyError::Disconnected(_) => AppError::IncompleteBody,
-                BodyError::TooSlow => AppError::BodyTimeout,
-            });
-        }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner
-            .as_ref()
-            .is_none_or(|inner| inner.is_end_stream())
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner
-            .as_ref()
-            .map_or_else(|| SizeHint::with_exact(0), |inner| inner.size_hint())
-    }
-}
-
 /// A worker's response body, relayed to the client.
-#[derive(Debug)]
-pub struct Relayed(hyper::body::Incoming);
+pub type Relayed = MapErr<Incoming, fn(hyper::Error) -> BoxError>;
 
-impl Body for Relayed {
-    type Data = Bytes;
-    type Error = BoxError;
+fn relay_error(error: hyper::Error) -> BoxError {
+    Box::new(error)
+}
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        Pin::new(&mut self.0)
-            .poll_frame(cx)
-            .map_err(|err| Box::new(err) as BoxError)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.0.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.0.size_hint()
-    }
+/// The client's body on its way to the worker, noting in `fault` why it failed if it does.
+fn forwarded_body(
+    body: Option<RequestBody>,
+    fault: Arc<OnceLock<AppError>>,
+) -> UnsyncBoxBody<Bytes, BodyError> {
+    let Some(body) = body else {
+        return Empty::new().map_err(|never| match never {}).boxed_unsync();
+    };
+    body.map_err(move |error| {
+        let _ = fault.set(match &error {
+            BodyError::Malformed(_) => AppError::MalformedBody,
+            BodyError::Disconnected(_) => AppError::IncompleteBody,
+            BodyError::TooSlow => AppError::BodyTimeout,
+        });
+        error
+    })
+    .boxed_unsync()
 }

@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::{HeaderValue, Request, Response};
-use http_body::{Body, Frame, SizeHint};
+use http_body::Body;
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use oxwsgi_exchange::{BodyError, RequestBody};
@@ -150,7 +150,11 @@ async fn handle<A: Application>(
         }
     };
     head.version = hop.version;
-    let body = (!body.is_end_stream()).then(|| Box::pin(HopBody(body)) as RequestBody);
+    // If the body breaks, the front tier knows why and tells the client; the application
+    // sees the client gone.
+    let body = (!body.is_end_stream()).then(|| {
+        Box::pin(body.map_err(|err| BodyError::Disconnected(Box::new(err)))) as RequestBody
+    });
     let request = AppRequest {
         app: hop.app,
         listener: hop.listener,
@@ -175,30 +179,4 @@ async fn handle<A: Application>(
             response
         }
     })
-}
-
-/// The body as the front tier relays it. If it breaks, the front tier knows why and tells the
-/// client; the application sees the client gone.
-struct HopBody(Incoming);
-
-impl Body for HopBody {
-    type Data = Bytes;
-    type Error = BodyError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
-        Pin::new(&mut self.0)
-            .poll_frame(cx)
-            .map_err(|err| BodyError::Disconnected(Box::new(err)))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.0.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.0.size_hint()
-    }
 }
