@@ -32,13 +32,14 @@ USER_A = "oxwsgi-test" if ROOT else None
 USER_B = "oxwsgi-test2" if ROOT else None
 
 APP = """
-import os, sys, time
+import os, sys, threading
 
 def application(environ, start_response):
     path = environ["PATH_INFO"]
     if path == "/sleep":
+        # Holds the request until the test kills this worker.
         open(os.path.join(environ["MARKERS"], "sleeping"), "w").close()
-        time.sleep(60)
+        threading.Event().wait(60)
     if path == "/stream":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return (b"part %d\\n" % i for i in range(3))
@@ -102,7 +103,7 @@ def make_venv(path):
     return path
 
 
-def two_groups(site, port, api_options="", extra=""):
+def two_groups(site, port, api_options="", extra="", api_processes=2):
     """`/` → group `web` (venv a, user A), `/api` → group `api` (venv b, user B)."""
     for name in ("web", "api"):
         (site / name).mkdir()
@@ -118,7 +119,7 @@ def two_groups(site, port, api_options="", extra=""):
         Listen 127.0.0.1:{port}
         {"User " + USER_A if USER_A else ""}
         WSGIDaemonProcess web processes=1 threads=2 {user_option(USER_A)} python-home={venv_a}
-        WSGIDaemonProcess api processes=2 threads=2 {user_option(USER_B)} python-home={venv_b} {api_options}
+        WSGIDaemonProcess api processes={api_processes} threads=2 {user_option(USER_B)} python-home={venv_b} {api_options}
         WSGIScriptAlias /api {site}/api/api.wsgi process-group=api application-group=%{{GLOBAL}}
         WSGIScriptAlias / {site}/web/web.wsgi process-group=web application-group=%{{GLOBAL}}
         Alias /static {site}/static
@@ -350,21 +351,26 @@ def test_the_front_tier_listens_only_once_its_groups_are_ready(site):
     application has loaded), never answered with a 503 by a front tier whose groups are not
     there yet."""
     port = free_port()
-    conf, _, _ = two_groups(site, port)
+    # One process: the pipe below lets one worker through.
+    conf, _, _ = two_groups(site, port, api_processes=1)
     markers = site / "markers"
+    # The group's application loads until the test writes to this pipe (opening it for
+    # reading blocks until then).
+    go = markers / "go"
+    os.mkfifo(go)
+    os.chmod(go, 0o666)
     api = site / "api" / "api.wsgi"
     api.write_text(
-        "import os, time\n"
         f"open({str(markers / 'loading')!r}, 'w').close()\n"
-        f"while not os.path.exists({str(markers / 'go')!r}):\n"
-        "    time.sleep(0.05)\n" + api.read_text()
+        f"open({str(go)!r}).read()\n" + api.read_text()
     )
     srv = Server(["--config", conf], site, apache=True, wait=False)
     try:
         wait_until(lambda: (markers / "loading").exists(), 30, "group api to start loading")
         assert group_pids(srv, "front-tier") == []
         assert not port_is_listening(port)
-        (markers / "go").touch()
+        with open(go, "w") as pipe:
+            pipe.write("go")
         srv.wait_ready()
         assert len(group_pids(srv, "front-tier")) == 1
         assert requests.get(f"http://127.0.0.1:{port}/api/x").status_code == 203

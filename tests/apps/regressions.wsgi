@@ -98,6 +98,7 @@ def application(environ, start_response):
     # --- 2. a request body the application does not read --------------------------------------
 
     if path == "/ignore-body":
+        note("ignored-body", "answered")
         return text(start_response, "ignored the body\n")
 
     if path == "/ignore-body-and-raise":
