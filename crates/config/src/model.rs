@@ -162,7 +162,7 @@ pub struct VirtualHost {
 }
 
 impl VirtualHost {
-    /// Whether `host` (a `Host` value without its port, lower case) is one of the names.
+    /// Whether `host` (a `Host` value without its port, in any case) is one of the names.
     pub fn answers_to(&self, host: &str) -> bool {
         self.names
             .iter()
@@ -170,7 +170,8 @@ impl VirtualHost {
     }
 }
 
-/// httpd's wildcard match of a `ServerAlias`: `*` any run of characters, `?` one. The host is
+/// httpd's wildcard match of a `ServerAlias` (`pattern`, lower case): `*` any run of
+/// characters, `?` one; letters of `text` in any case. The host is
 /// the client's: the match backtracks only to the last `*`, so it takes at most
 /// pattern × host steps, whatever the pattern.
 fn glob_matches(pattern: &[u8], text: &[u8]) -> bool {
@@ -183,7 +184,7 @@ fn glob_matches(pattern: &[u8], text: &[u8]) -> bool {
                 star = Some((p, t));
                 p += 1;
             }
-            Some(&c) if c == b'?' || c == text[t] => {
+            Some(&c) if c == b'?' || c.eq_ignore_ascii_case(&text[t]) => {
                 p += 1;
                 t += 1;
             }

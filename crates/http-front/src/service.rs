@@ -128,16 +128,13 @@ impl<A> ServerShared<A> {
                     .and_then(|value| value.to_str().ok())
                     .map(without_port)
             })
-            .map(|name| name.trim_end_matches('.').to_ascii_lowercase());
+            .map(|name| name.trim_end_matches('.'));
         let mut default = None;
         for host in self.hosts.iter() {
             if !host.host.listeners.contains(&listener) {
                 continue;
             }
-            if name
-                .as_deref()
-                .is_some_and(|name| host.host.answers_to(name))
-            {
+            if name.is_some_and(|name| host.host.answers_to(name)) {
                 return host;
             }
             default.get_or_insert(host);

@@ -242,6 +242,70 @@ struct Site {
     first_origin: Option<Origin>,
 }
 
+/// httpd's own limits and timeouts, before a configuration sets any: `KeepAlive On` with
+/// `KeepAliveTimeout` 5 s, `Timeout` 60 s, `LimitRequestBody` 1 GiB (httpd 2.4.54 and
+/// later), `LimitRequestLine` and `LimitRequestFieldSize` 8190, `LimitRequestFields` 100,
+/// mod_reqtimeout's `header=20-40,MinRate=500 body=20,MinRate=500`, chunked bodies refused
+/// (`WSGIChunkedRequest Off`), `TraceEnable On`.
+const HTTPD_DEFAULTS: HttpSettings = HttpSettings {
+    keep_alive_timeout: Duration::from_secs(5),
+    header_timeout: Duration::from_secs(20),
+    header_max_timeout: Duration::from_secs(40),
+    header_min_rate: 500,
+    body_timeout: Duration::from_secs(20),
+    body_max_timeout: None,
+    body_min_rate: 500,
+    limit_request_body: 1 << 30,
+    socket_timeout: Duration::from_secs(60),
+    limit_request_line: 8190,
+    limit_request_field_size: 8190,
+    limit_request_fields: 100,
+    max_connections: 100,
+    chunked_requests: false,
+    trace: TraceMode::Echo,
+};
+
+/// The limits and timeouts a site sets, over `http` (httpd's defaults for a site file, the
+/// command line's for `--include-file`).
+fn apply_http_settings(site: &Site, http: &mut HttpSettings) {
+    if let Some(limit) = site.limit_request_body {
+        http.limit_request_body = if limit == 0 { u64::MAX } else { limit };
+    }
+    if let Some(limit) = site.limit_request_line {
+        http.limit_request_line = limit.max(1);
+    }
+    if let Some(limit) = site.limit_request_field_size {
+        http.limit_request_field_size = limit.max(1);
+    }
+    if let Some(limit) = site.limit_request_fields {
+        http.limit_request_fields = limit.max(1);
+    }
+    if let Some(timeout) = site.timeout {
+        http.socket_timeout = seconds(timeout.max(1));
+    }
+    match (site.keep_alive, site.keep_alive_timeout) {
+        (Some(false), _) => http.keep_alive_timeout = Duration::ZERO,
+        (_, Some(timeout)) => http.keep_alive_timeout = seconds(timeout),
+        _ => {}
+    }
+    if let Some(timeouts) = site.request_read_timeout {
+        http.header_timeout = seconds(timeouts.header.0.max(1));
+        http.header_max_timeout = seconds(timeouts.header.1.max(timeouts.header.0).max(1));
+        http.header_min_rate = timeouts.header.2;
+        http.body_timeout = seconds(timeouts.body.0.max(1));
+        http.body_max_timeout = (timeouts.body.1 > 0).then(|| seconds(timeouts.body.1));
+        http.body_min_rate = timeouts.body.2;
+    }
+    if site.chunked_requests {
+        http.chunked_requests = true;
+    }
+    match site.trace_enable.as_deref() {
+        Some("off") => http.trace = TraceMode::Refuse,
+        Some("on") => http.trace = TraceMode::Echo,
+        _ => {}
+    }
+}
+
 /// mod_reqtimeout's settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ReadTimeouts {
@@ -380,8 +444,6 @@ impl<'a> Translator<'a> {
         let mut all_mounts = self.alias_mounts(&site);
         all_mounts.extend(mounts);
         all_mounts.sort_by_key(|mount| std::cmp::Reverse(mount.prefix.as_str().len()));
-        let timeouts = site.request_read_timeout.unwrap_or_default();
-        let keep_alive = site.keep_alive.unwrap_or(true);
         let document_root = site
             .document_root
             .clone()
@@ -404,39 +466,15 @@ impl<'a> Translator<'a> {
             listeners: (0..listeners.len()).collect(),
             logging: Some(logging.clone()),
         }];
+        let mut http = HTTPD_DEFAULTS;
+        apply_http_settings(&site, &mut http);
         Some(ServerConfig {
             server_name,
             listeners,
             hosts,
             groups,
             mounts: all_mounts,
-            http: HttpSettings {
-                keep_alive_timeout: if keep_alive {
-                    seconds(site.keep_alive_timeout.unwrap_or(5))
-                } else {
-                    Duration::ZERO
-                },
-                header_timeout: seconds(timeouts.header.0.max(1)),
-                header_max_timeout: seconds(timeouts.header.1.max(timeouts.header.0).max(1)),
-                header_min_rate: timeouts.header.2,
-                body_timeout: seconds(timeouts.body.0.max(1)),
-                body_max_timeout: (timeouts.body.1 > 0).then(|| seconds(timeouts.body.1)),
-                body_min_rate: timeouts.body.2,
-                limit_request_body: match site.limit_request_body.unwrap_or(1 << 30) {
-                    0 => u64::MAX,
-                    limit => limit,
-                },
-                socket_timeout: seconds(site.timeout.unwrap_or(60).max(1)),
-                limit_request_line: site.limit_request_line.unwrap_or(8190).max(1),
-                limit_request_field_size: site.limit_request_field_size.unwrap_or(8190).max(1),
-                limit_request_fields: site.limit_request_fields.unwrap_or(100).max(1),
-                max_connections: 100,
-                chunked_requests: site.chunked_requests,
-                trace: match site.trace_enable.as_deref() {
-                    Some("off") => TraceMode::Refuse,
-                    _ => TraceMode::Echo,
-                },
-            },
+            http,
             logging,
             locale: locale(None, self.env.locale.as_deref()),
             static_files: StaticSettings {

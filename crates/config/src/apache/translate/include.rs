@@ -11,11 +11,8 @@
 //! `TraceEnable`, and the limits and timeouts (`LimitRequest*`, `Timeout`, `KeepAlive*`,
 //! `RequestReadTimeout`), which replace the command line's values.
 
-use std::time::Duration;
-
 use super::{ApacheConfig, MountPoint, Node, Report, ServerConfig, Translator};
-use crate::model::{AppEntry, MountTarget, TraceMode};
-use crate::resolve::seconds;
+use crate::model::{AppEntry, MountTarget};
 
 /// Directives that say what the command line says, with the option that says it.
 const COMMAND_LINE_SAYS: &[(&str, &str)] = &[
@@ -167,42 +164,6 @@ impl Translator<'_> {
         }
 
         // The limits and timeouts the file sets replace the command line's.
-        let http = &mut base.http;
-        if let Some(limit) = site.limit_request_body {
-            http.limit_request_body = if limit == 0 { u64::MAX } else { limit };
-        }
-        if let Some(limit) = site.limit_request_line {
-            http.limit_request_line = limit;
-        }
-        if let Some(limit) = site.limit_request_field_size {
-            http.limit_request_field_size = limit;
-        }
-        if let Some(limit) = site.limit_request_fields {
-            http.limit_request_fields = limit;
-        }
-        if let Some(timeout) = site.timeout {
-            http.socket_timeout = seconds(timeout.max(1));
-        }
-        match (site.keep_alive, site.keep_alive_timeout) {
-            (Some(false), _) => http.keep_alive_timeout = Duration::ZERO,
-            (_, Some(timeout)) => http.keep_alive_timeout = seconds(timeout),
-            _ => {}
-        }
-        if let Some(timeouts) = site.request_read_timeout {
-            http.header_timeout = seconds(timeouts.header.0.max(1));
-            http.header_max_timeout = seconds(timeouts.header.1.max(timeouts.header.0).max(1));
-            http.header_min_rate = timeouts.header.2;
-            http.body_timeout = seconds(timeouts.body.0.max(1));
-            http.body_max_timeout = (timeouts.body.1 > 0).then(|| seconds(timeouts.body.1));
-            http.body_min_rate = timeouts.body.2;
-        }
-        if site.chunked_requests {
-            http.chunked_requests = true;
-        }
-        match site.trace_enable.as_deref() {
-            Some("off") => http.trace = TraceMode::Refuse,
-            Some("on") => http.trace = TraceMode::Echo,
-            _ => {}
-        }
+        super::apply_http_settings(&site, &mut base.http);
     }
 }
