@@ -69,6 +69,11 @@ pub(crate) fn summary(config: &ServerConfig) -> String {
             };
             let _ = writeln!(out, "    {at} -> {what}");
         }
+        let _ = writeln!(
+            out,
+            "    other paths -> files of {}/ (document root)",
+            config.document_root_of(Some(index)).display()
+        );
     }
     for (index, group) in config.groups.iter().enumerate() {
         let user = group

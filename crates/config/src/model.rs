@@ -94,6 +94,18 @@ impl ServerConfig {
         }
     }
 
+    /// The document root of virtual host `host` (the server's for `None`).
+    pub fn document_root_of(&self, host: Option<usize>) -> &std::path::Path {
+        host.and_then(|h| self.hosts[h].document_root.as_deref())
+            .unwrap_or(&self.document_root)
+    }
+
+    /// How virtual host `host` serves static files (the server's settings for `None`).
+    pub fn static_files_of(&self, host: Option<usize>) -> &StaticSettings {
+        host.and_then(|h| self.hosts[h].static_files.as_ref())
+            .unwrap_or(&self.static_files)
+    }
+
     /// The logs of a group's workers: its own, or the server's.
     pub fn logging_of_group(&self, index: usize) -> &LogSettings {
         self.groups[index].logging.as_ref().unwrap_or(&self.logging)
@@ -159,6 +171,11 @@ pub struct VirtualHost {
     /// Its own logs (its access log is written by whichever process serves it); the server's
     /// when `None`.
     pub logging: Option<LogSettings>,
+    /// Its own `DocumentRoot`; the server's when `None`.
+    pub document_root: Option<PathBuf>,
+    /// How it serves static files (`DirectoryIndex`, `Options Indexes`, `AddType`, …); the
+    /// server's when `None`.
+    pub static_files: Option<StaticSettings>,
 }
 
 impl VirtualHost {

@@ -242,6 +242,8 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
             names: Vec::new(),
             listeners: vec![0],
             logging: None,
+            document_root: None,
+            static_files: None,
         }],
         listeners: vec![ListenerConfig {
             host: args.host.clone(),

@@ -158,8 +158,8 @@ pub(crate) fn settings(
                         _ => None,
                     })
                     .collect(),
-                document_root: config.document_root.clone(),
-                static_files: config.static_files.clone(),
+                document_root: config.document_root_of(Some(host)).to_path_buf(),
+                static_files: config.static_files_of(Some(host)).clone(),
                 access: config.access.of_host(host),
                 header_edits: config.header_edits.of_host(host),
                 redirects: config

@@ -292,6 +292,7 @@ pub fn load(
                 callable: app.callable.clone(),
                 environ: app.environ.clone(),
                 pass_authorization: app.pass_authorization,
+                document_root: config.document_root_of(mount.host).display().to_string(),
             },
         });
         app_mounts.push(AppMount::of(mount, app_mounts.len()));
@@ -415,7 +416,6 @@ fn serve(
                 multiprocess: group.multiprocess,
                 // mod_wsgi's rule: a process that runs exactly one request and then exits.
                 run_once: group.threads == 1 && lifecycle.maximum_requests == 1,
-                document_root: config.document_root.display().to_string(),
                 listeners: identities,
             },
             runtime: runtime.handle().clone(),

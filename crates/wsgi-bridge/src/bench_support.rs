@@ -41,7 +41,6 @@ impl RequestPath {
             multithread: true,
             multiprocess: false,
             run_once: false,
-            document_root: "/srv/htdocs".to_owned(),
             listeners: vec![ListenerIdentity {
                 host: String::new(),
                 port: 8000,
@@ -54,6 +53,7 @@ impl RequestPath {
             callable: "application".to_owned(),
             environ: Vec::new(),
             pass_authorization: true,
+            document_root: "/srv/htdocs".to_owned(),
         };
         let file_wrapper = py.get_type::<FileWrapper>();
         let environ = EnvironBuilder::new(py, &settings, &[identity], file_wrapper.as_any())?;

@@ -38,8 +38,6 @@ pub struct EnvironSettings {
     pub multiprocess: bool,
     /// `wsgi.run_once`.
     pub run_once: bool,
-    /// `DOCUMENT_ROOT`.
-    pub document_root: String,
     /// The listeners, indexed by [`AppRequest::listener`].
     pub listeners: Vec<ListenerIdentity>,
 }
@@ -71,6 +69,8 @@ pub struct AppIdentity {
     /// Whether the `Authorization` header reaches the application as `HTTP_AUTHORIZATION`
     /// (mod_wsgi's `WSGIPassAuthorization`).
     pub pass_authorization: bool,
+    /// `DOCUMENT_ROOT`: that of the virtual host it is mounted in.
+    pub document_root: String,
 }
 
 /// The mod_wsgi version whose environ oxwsgi reproduces; apps test `mod_wsgi.version` to find
@@ -321,7 +321,7 @@ fn template<'py>(
     t.set_item(intern!(py, "REQUEST_SCHEME"), listener.scheme)?;
     t.set_item(intern!(py, "GATEWAY_INTERFACE"), "CGI/1.1")?;
     t.set_item(intern!(py, "SERVER_SOFTWARE"), &settings.server_software)?;
-    t.set_item(intern!(py, "DOCUMENT_ROOT"), &settings.document_root)?;
+    t.set_item(intern!(py, "DOCUMENT_ROOT"), &app.document_root)?;
     let (major, minor, micro) = MOD_WSGI_COMPAT_VERSION;
     t.set_item(
         intern!(py, "mod_wsgi.version"),

@@ -465,6 +465,8 @@ impl<'a> Translator<'a> {
             names,
             listeners: (0..listeners.len()).collect(),
             logging: Some(logging.clone()),
+            document_root: None,
+            static_files: None,
         }];
         let mut http = HTTPD_DEFAULTS;
         apply_http_settings(&site, &mut http);

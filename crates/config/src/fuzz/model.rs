@@ -18,6 +18,8 @@ proptest! {
             names: vec![pattern.clone()],
             listeners: vec![0],
             logging: None,
+            document_root: None,
+            static_files: None,
         };
         let regex: String = pattern
             .chars()

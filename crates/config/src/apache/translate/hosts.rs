@@ -13,9 +13,10 @@ use crate::model::{GroupRole, Lifecycle, ListenerConfig, MountTarget, ProcessGro
 impl Translator<'_> {
     /// The main server, or its `<VirtualHost>`s, as one configuration: each virtual host a
     /// [`VirtualHost`](crate::model::VirtualHost) with its names, listeners and logs, what it
-    /// mounts and its rules tagged with it, its process groups merged with the others' (a
-    /// `WSGIDaemonProcess` at server level may serve several). What the model keeps once for
-    /// the server (limits, timeouts, the document root) must be the same in all. Then each
+    /// mounts, its rules, its document root and static-file settings tagged with it, its
+    /// process groups merged with the others' (a `WSGIDaemonProcess` at server level may
+    /// serve several). What the model keeps once for the server (limits, timeouts) must be
+    /// the same in all. Then each
     /// listener goes to the one group whose applications it serves, or to a front tier
     /// ([`Self::route_listeners`]).
     pub(super) fn sites(
@@ -88,14 +89,10 @@ impl Translator<'_> {
                     merged = Some(one);
                 }
                 Some(all) => {
-                    if one.http != all.http
-                        || one.document_root != all.document_root
-                        || one.static_files != all.static_files
-                    {
+                    if one.http != all.http {
                         self.not_yet(
                             &vhost.origin,
-                            "<VirtualHost>s with different limits, timeouts, document roots or \
-                             static-file settings",
+                            "<VirtualHost>s with different limits or timeouts",
                         );
                         return None;
                     }
@@ -374,6 +371,9 @@ struct FrontUser {
 
 /// Tags what a virtual host's configuration mounts and sets as that host's (`host`).
 fn tag_host(config: &mut ServerConfig, host: usize) {
+    let own = &mut config.hosts[0];
+    own.document_root = Some(config.document_root.clone());
+    own.static_files = Some(config.static_files.clone());
     for mount in &mut config.mounts {
         mount.host = Some(host);
     }
