@@ -10,6 +10,7 @@
 mod access_log;
 mod application;
 mod body;
+mod client_name;
 mod compress;
 mod conn;
 mod error_response;

@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::application::Application;
+use crate::client_name::ClientName;
 use crate::conn::serve_connection;
 use crate::service::{ConnShared, ServerShared};
 
@@ -59,6 +60,7 @@ pub(crate) async fn accept_loop<A: Application>(
                     remote: canonical(remote),
                     local: stream.local_addr().map(canonical).unwrap_or(local),
                     listener: index,
+                    client_name: Arc::new(ClientName::new(canonical(remote).ip())),
                 };
                 let stop = stop.clone();
                 let open = open_connections.clone();

@@ -16,6 +16,7 @@ use crate::FrontSettings;
 use crate::access_log::AccessLog;
 use crate::application::{AppBody, AppRequest, AppResponse, Application};
 use crate::body::ResponseBody;
+use crate::client_name::ClientName;
 use crate::compress;
 use crate::conn::{ConnActivity, RequestTracker};
 use crate::error_response::{Refusal, error_response, server_options};
@@ -158,6 +159,8 @@ pub(crate) struct ConnShared<A> {
     pub(crate) remote: SocketAddr,
     pub(crate) local: SocketAddr,
     pub(crate) listener: usize,
+    /// The client's host name, looked up the first time a request's access rule needs it.
+    pub(crate) client_name: Arc<ClientName>,
 }
 
 impl<A> Clone for ConnShared<A> {
@@ -168,6 +171,7 @@ impl<A> Clone for ConnShared<A> {
             remote: self.remote,
             local: self.local,
             listener: self.listener,
+            client_name: Arc::clone(&self.client_name),
         }
     }
 }
@@ -417,9 +421,16 @@ async fn route<A: Application>(
             return Err(redirect);
         }
     }
-    let access = &host.access;
-    if !access.is_empty() && !access.allows(path.as_ref(), conn.remote.ip()) {
-        return Err(Refusal::Forbidden);
+    if let Some(rule) = host.access.rule_for(path.as_ref()) {
+        // Only a rule naming hosts waits for the client's name (once per connection).
+        let name = if rule.needs_name() {
+            conn.client_name.get().await
+        } else {
+            None
+        };
+        if !rule.allows(conn.remote.ip(), name) {
+            return Err(Refusal::Forbidden);
+        }
     }
     let route = host.router.route(&path);
     let static_request = StaticRequest {

@@ -4,8 +4,12 @@
 //! Several `Require` lines in one section mean any of them (httpd's implicit `<RequireAny>`).
 //! `Order deny,allow` (httpd's default order) lets in a client that an `Allow` names or no
 //! `Deny` names; `Order allow,deny` one that an `Allow` names and no `Deny` names. Partial
-//! addresses (`10.1`) are networks, as in mod_authz_host. Rules that need a user or a name
-//! lookup (`valid-user`, `host`, …) are not supported yet.
+//! addresses (`10.1`) are networks, as in mod_authz_host. `Require host` and an `Allow`/`Deny`
+//! `from` that is not an address (mod_access_compat's test: only digits and dots, or a colon,
+//! or a `/`, is an address) name hosts: the client's name (from a double-reverse lookup, made
+//! by the HTTP side) must be one of them or end in `.` and one of them. Rules that need a user
+//! (`valid-user`, …), an environment variable (`Allow from env=`) or an expression
+//! (`Require host %{…}`) are not supported yet.
 
 use std::net::IpAddr;
 
@@ -160,6 +164,15 @@ fn require(d: &Directive) -> Result<AccessRule, Problem> {
                 .collect::<Result<_, _>>()?,
         ),
         "local" if values.is_empty() => AccessRule::Local,
+        "host" if !values.is_empty() => {
+            if let Some(expression) = values.iter().find(|v| v.contains("%{")) {
+                return Err(not_yet(
+                    &d.origin,
+                    format!("Require host {expression} (an expression)"),
+                ));
+            }
+            AccessRule::Host(values.iter().map(|v| v.to_ascii_lowercase()).collect())
+        }
         other => {
             return Err(not_yet(&d.origin, format!("Require {other}")));
         }
@@ -199,19 +212,23 @@ fn compat_rule(nodes: &[&Node]) -> Result<AccessRule, Problem> {
                 ));
             };
             let list = if d.is("Allow") { &mut allow } else { &mut deny };
-            for host in hosts {
+            for (host, written) in hosts.iter().zip(&d.args[1..]) {
                 if host == "all" {
                     list.push(AccessRule::All(true));
-                } else if let Some(net) = network(host) {
-                    list.push(AccessRule::Ip(vec![net]));
-                } else {
+                } else if host.starts_with("env=") {
                     return Err(not_yet(
                         &d.origin,
-                        format!(
-                            "{} from {host} (a host name or an environment variable)",
-                            d.name
-                        ),
+                        format!("{} from {written} (an environment variable)", d.name),
                     ));
+                } else if let Some(net) = network(host) {
+                    list.push(AccessRule::Ip(vec![net]));
+                } else if looks_like_address(host) {
+                    return Err(invalid(
+                        &d.origin,
+                        format!("{} from: '{written}' is not an address or network", d.name),
+                    ));
+                } else {
+                    list.push(AccessRule::Host(vec![host.clone()]));
                 }
             }
         }
@@ -223,6 +240,13 @@ fn compat_rule(nodes: &[&Node]) -> Result<AccessRule, Problem> {
     } else {
         AccessRule::AllOf(vec![allowed, AccessRule::Not(Box::new(denied))])
     })
+}
+
+/// Whether an `Allow`/`Deny` value is meant as an address or a network rather than a host
+/// name: APR's `looks_like_ip` (only digits and dots, or a colon) or, as mod_access_compat
+/// reads it, anything with a `/`.
+fn looks_like_address(text: &str) -> bool {
+    text.contains(['/', ':']) || text.bytes().all(|b| b.is_ascii_digit() || b == b'.')
 }
 
 /// An address, a network (`10.0.0.0/8`, `10.0.0.0/255.0.0.0`) or a partial IPv4 address
@@ -274,7 +298,14 @@ mod tests {
     }
 
     fn allows(text: &str, ip: &str) -> bool {
-        rule(text).unwrap().unwrap().allows(ip.parse().unwrap())
+        named(text, ip, None)
+    }
+
+    fn named(text: &str, ip: &str, name: Option<&str>) -> bool {
+        rule(text)
+            .unwrap()
+            .unwrap()
+            .allows(ip.parse().unwrap(), name)
     }
 
     #[test]
@@ -307,14 +338,77 @@ mod tests {
     }
 
     #[test]
-    fn what_needs_users_or_names_is_not_yet() {
+    fn require_host_names_hosts_in_lower_case() {
+        let text = "Require host Example.ORG .Other.Test\n";
+        assert_eq!(
+            rule(text),
+            Ok(Some(AccessRule::Host(vec![
+                "example.org".to_owned(),
+                ".other.test".to_owned()
+            ])))
+        );
+        assert!(named(text, "192.0.2.1", Some("www.example.org")));
+        assert!(named(text, "192.0.2.1", Some("a.other.test")));
+        assert!(!named(text, "192.0.2.1", Some("other.test")));
+        assert!(!named(text, "192.0.2.1", None));
+        let not = "<RequireAll>\nRequire all granted\nRequire not host guest.example.org\n</RequireAll>\n";
+        assert!(named(not, "192.0.2.1", Some("desk.example.org")));
+        assert!(!named(not, "192.0.2.1", Some("x.guest.example.org")));
+        let any = "<RequireAny>\nRequire local\nRequire host example.org\n</RequireAny>\n";
+        assert!(named(any, "127.0.0.1", None));
+        assert!(named(any, "192.0.2.1", Some("example.org")));
+        assert!(!named(any, "192.0.2.1", Some("example.net")));
+        let none = "<RequireNone>\nRequire host example.org\n</RequireNone>\n";
+        assert!(!named(none, "192.0.2.1", Some("example.org")));
+        assert!(named(none, "192.0.2.1", Some("example.net")));
+    }
+
+    #[test]
+    fn allow_and_deny_from_a_name_name_hosts() {
+        let deny_allow = "Order deny,allow\nDeny from all\nAllow from .example.org localhost\n";
+        assert!(named(deny_allow, "192.0.2.1", Some("www.example.org")));
+        assert!(!named(deny_allow, "192.0.2.1", Some("example.org")));
+        assert!(named(deny_allow, "127.0.0.1", Some("localhost")));
+        assert!(!named(deny_allow, "127.0.0.1", None));
+        let allow_deny = "Order allow,deny\nAllow from all\nDeny from Bad.Example.org\n";
+        assert!(named(allow_deny, "192.0.2.1", Some("good.example.org")));
+        assert!(!named(allow_deny, "192.0.2.1", Some("x.BAD.example.org")));
+        assert!(named(allow_deny, "192.0.2.1", None));
+        assert!(
+            rule("Order deny,allow\nAllow from a.b\n")
+                .unwrap()
+                .unwrap()
+                .needs_name()
+        );
+        assert!(
+            !rule("Order deny,allow\nAllow from 10.1\n")
+                .unwrap()
+                .unwrap()
+                .needs_name()
+        );
+    }
+
+    #[test]
+    fn what_needs_users_variables_or_expressions_is_not_yet() {
         let problem = rule("Require valid-user\n").unwrap_err();
         assert!(
             problem.not_yet && problem.message == "Require valid-user",
             "{problem:?}"
         );
-        assert!(rule("Allow from example.com\n").unwrap_err().not_yet);
+        let problem = rule("Allow from env=LetMeIn\n").unwrap_err();
+        assert!(
+            problem.not_yet
+                && problem.message == "Allow from env=LetMeIn (an environment variable)",
+            "{problem:?}"
+        );
+        assert!(rule("Require host %{HTTP_HOST}\n").unwrap_err().not_yet);
+        assert!(rule("Require host\n").unwrap_err().not_yet);
         assert!(!rule("Require ip nonsense\n").unwrap_err().not_yet);
+        // An address that is not one is an error, not a host name (as in httpd).
+        for bad in ["300.1", "10.0.0.0/33", "example.org/8", "fe80::zz"] {
+            let problem = rule(&format!("Allow from {bad}\n")).unwrap_err();
+            assert!(!problem.not_yet, "{bad}: {problem:?}");
+        }
         assert_eq!(rule("Options None\n"), Ok(None));
     }
 }

@@ -402,7 +402,7 @@ pub const SPECS: &[Spec] = &[
         "HostnameLookups",
         "core",
         C::ANY,
-        I("oxwsgi never looks up client host names"),
+        I("client names are looked up only for access rules that name hosts, as in httpd"),
     ),
     d(
         "UseCanonicalName",

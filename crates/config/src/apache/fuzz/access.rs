@@ -3,8 +3,8 @@
 //! `fuzz_apache_access_rules`: `network` never panics, and what it accepts contains the address
 //! it was written from (a whole address is itself; a partial IPv4 address `a.b` is the network
 //! of its octets); arbitrary `Require`, `Order`, `Allow` and `Deny` lines and `<Require*>`
-//! sections are read without panic, and a rule read answers for any client without panic;
-//! `Require all granted` alone lets everyone in and `Require all denied` no one.
+//! sections are read without panic, and a rule read answers for any client, named or not,
+//! without panic; `Require all granted` alone lets everyone in and `Require all denied` no one.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -64,12 +64,13 @@ proptest! {
         let client = IpAddr::V4(Ipv4Addr::from(client));
         if let Ok(config) = read_text(Path::new("/fuzz.conf"), &lines.join("\n"), &options()) {
             if let Ok(Some(rule)) = section_rule(&config.nodes) {
-                let _ = rule.allows(client);
+                let _ = rule.allows(client, None);
+                let _ = rule.allows(client, Some("a.b"));
             }
         }
         let granted = read_text(Path::new("/g.conf"), "Require all granted\n", &options()).unwrap();
-        prop_assert!(section_rule(&granted.nodes).unwrap().unwrap().allows(client));
+        prop_assert!(section_rule(&granted.nodes).unwrap().unwrap().allows(client, None));
         let denied = read_text(Path::new("/d.conf"), "Require all denied\n", &options()).unwrap();
-        prop_assert!(!section_rule(&denied.nodes).unwrap().unwrap().allows(client));
+        prop_assert!(!section_rule(&denied.nodes).unwrap().unwrap().allows(client, None));
     }
 }
