@@ -652,6 +652,85 @@ def test_access_rules_of_directories_and_locations_decide_who_gets_a_403(tmp_pat
         srv.stop()
 
 
+def double_reverse_name(address):
+    """The name httpd (and oxwsgi) would find for the client `address` on this machine: its
+    reverse name, if that name resolves back to it; else None."""
+    try:
+        name = socket.gethostbyaddr(address)[0]
+        addresses = {info[4][0] for info in socket.getaddrinfo(name, None)}
+    except OSError:
+        return None
+    return name.lower().rstrip(".") if address in addresses else None
+
+
+def test_require_host_and_allow_from_a_name_check_the_clients_double_reverse_name(
+        tmp_path, site_dir):
+    """Require host, Require not host and Allow from a name let in the client whose address
+    has that name (and whose name has that address back), and no other: a name that is not
+    the client's, or a client without a name, gets httpd's 403."""
+    name = double_reverse_name("127.0.0.1")
+    # Every Linux /etc/hosts names 127.0.0.1 localhost; a machine without it cannot run this.
+    assert name is not None, "127.0.0.1 has no name that resolves back to it (/etc/hosts)"
+    # A loopback address without a name, if this machine has one.
+    nameless = next((a for a in ("127.0.0.2", "127.0.0.3", "127.0.0.4")
+                     if double_reverse_name(a) is None), None)
+    write(site_dir / "app.wsgi", RECORDING_APP)
+    port = free_port()
+    conf = write(
+        site_dir / "site.conf",
+        f"""
+        Listen {port}
+        {user_directive()}
+        WSGIDaemonProcess app threads=2 python-home={VENV}
+        WSGIScriptAlias / {site_dir}/app.wsgi process-group=app application-group=%{{GLOBAL}}
+        <Directory {site_dir}>
+            Require all granted
+        </Directory>
+        <Location /local-only>
+            Require host {name}
+        </Location>
+        <Location /elsewhere>
+            Require host example.invalid
+        </Location>
+        <Location /not-me>
+            <RequireAll>
+                Require all granted
+                Require not host {name}
+            </RequireAll>
+        </Location>
+        <Location /old>
+            Order deny,allow
+            Deny from all
+            Allow from {name.upper()}
+        </Location>
+        <Location /old-elsewhere>
+            Order deny,allow
+            Deny from all
+            Allow from .invalid
+        </Location>
+        """,
+    )
+    srv = Server(["--config", conf], tmp_path, apache=True)
+    try:
+        status, body = request_from("127.0.0.1", port, "/local-only/x")
+        assert status == 200 and fields(body)["path_info"] == "/local-only/x"
+        status, body = request_from("127.0.0.1", port, "/elsewhere")
+        assert status == 403 and FORBIDDEN in body
+        status, body = request_from("127.0.0.1", port, "/not-me")
+        assert status == 403 and FORBIDDEN in body
+        assert request_from("127.0.0.1", port, "/old")[0] == 200
+        status, body = request_from("127.0.0.1", port, "/old-elsewhere")
+        assert status == 403 and FORBIDDEN in body
+        assert request_from("127.0.0.1", port, "/")[0] == 200
+        if nameless is not None:
+            status, body = request_from(nameless, port, "/local-only/x")
+            assert status == 403 and FORBIDDEN in body
+            assert request_from(nameless, port, "/not-me")[0] == 200
+            assert request_from(nameless, port, "/old")[0] == 403
+    finally:
+        srv.stop()
+
+
 ENVIRON_APP = """
 def application(environ, start_response):
     keys = sorted(k for k in environ if k.startswith(("site.", "SITE_", "PASSED_")))
@@ -804,6 +883,97 @@ def test_multi_group_vhosts_site_routes_by_host_and_url_to_its_groups():
         assert 1 <= len(pids) <= 2 and root["pid"] not in pids
 
 
+DOCUMENT_ROOT_APP = """
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [("document_root=%s\\n" % environ["DOCUMENT_ROOT"]).encode()]
+"""
+
+
+def raw_response(port, path, host):
+    """A GET with `host` on a new connection: status and body as text."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+                     .encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.decode().partition("\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+@pytest.mark.parametrize("second_group", ["shared", "other"])
+def test_virtual_hosts_serve_their_own_document_roots(site_dir, second_group):
+    """Name-based virtual hosts on one port, each with its DocumentRoot, DirectoryIndex,
+    Options Indexes and <Directory> rules under its own root; DOCUMENT_ROOT in the environ is
+    the application's virtual host's; check-config shows each host's root. With one group the
+    group's workers serve both hosts directly; with two, the front tier does."""
+    for name, index in (("one", "index.html"), ("two", "start.html")):
+        root = site_dir / name
+        (root / "private").mkdir(parents=True)
+        (root / index).write_text(f"{name} index\n")
+        (root / "shared.txt").write_text(f"{name} shared\n")
+        (root / "private" / "notes.txt").write_text(f"{name} notes\n")
+        (root / "listed").mkdir()
+        (root / "listed" / "entry.txt").write_text("entry\n")
+    write(site_dir / "app.wsgi", DOCUMENT_ROOT_APP)
+    port = free_port()
+    conf = write(
+        site_dir / "site.conf",
+        f"""
+        Listen 127.0.0.1:{port}
+        {user_directive()}
+        WSGIDaemonProcess shared threads=2 python-home={VENV}
+        WSGIDaemonProcess other threads=2 python-home={VENV}
+        WSGIProcessGroup shared
+        WSGIApplicationGroup %{{GLOBAL}}
+        <VirtualHost *:{port}>
+            ServerName one.test
+            DocumentRoot {site_dir}/one
+            WSGIScriptAlias /app {site_dir}/app.wsgi
+            <Directory {site_dir}/one/private>
+                Require all denied
+            </Directory>
+        </VirtualHost>
+        <VirtualHost *:{port}>
+            ServerName two.test
+            DocumentRoot {site_dir}/two
+            DirectoryIndex start.html
+            WSGIScriptAlias /app {site_dir}/app.wsgi process-group={second_group}
+            <Directory {site_dir}/two/listed>
+                Options Indexes
+            </Directory>
+        </VirtualHost>
+        """,
+    )
+    checked = oxwsgi("check-config", conf)
+    assert checked.returncode == 0, checked.stderr
+    assert f"    other paths -> files of {site_dir}/one/ (document root)" in checked.stdout
+    assert f"    other paths -> files of {site_dir}/two/ (document root)" in checked.stdout
+    accepting = "the front tier" if second_group == "other" else "group shared (direct)"
+    assert f"  127.0.0.1:{port} -> {accepting}" in checked.stdout
+    # The server root in the shared directory, which the front tier's user can traverse.
+    srv = Server(["--config", conf], site_dir, apache=True)
+    try:
+        assert raw_response(port, "/", "one.test") == (200, "one index\n")
+        assert raw_response(port, "/", "two.test") == (200, "two index\n")
+        # Another Host: the first virtual host, the default.
+        assert raw_response(port, "/shared.txt", "elsewhere.test") == (200, "one shared\n")
+        assert raw_response(port, "/shared.txt", "two.test") == (200, "two shared\n")
+        assert raw_response(port, "/private/notes.txt", "one.test")[0] == 403
+        assert raw_response(port, "/private/notes.txt", "two.test") == (200, "two notes\n")
+        assert raw_response(port, "/listed/", "one.test")[0] == 404
+        status, listing = raw_response(port, "/listed/", "two.test")
+        assert status == 200 and 'href="entry.txt"' in listing
+        assert raw_response(port, "/start.html", "one.test")[0] == 404
+        assert raw_response(port, "/app", "one.test") == (
+            200, f"document_root={site_dir}/one\n")
+        assert raw_response(port, "/app", "two.test") == (
+            200, f"document_root={site_dir}/two\n")
+    finally:
+        srv.stop()
+
+
 def test_check_config_prints_what_would_run():
     """check-config's routing summary comes from the configuration start-server would run:
     who accepts on each address (here the front tier), each virtual host's names and mounts,
@@ -815,6 +985,12 @@ def test_check_config_prints_what_would_run():
         assert result.returncode == 0, result.stderr
         user = f", as {TEST_USER}" if TEST_USER else ""
         routing = result.stdout[result.stdout.index("Would run:"):].splitlines()
+        # Neither host names a DocumentRoot: both serve the default, under the server root.
+        roots = [line for line in routing if line.startswith("    other paths -> ")]
+        assert len(roots) == 2 and roots[0] == roots[1]
+        assert re.fullmatch(r"    other paths -> files of /\S+/htdocs/ \(document root\)",
+                            roots[0])
+        routing = [line for line in routing if line not in roots]
         assert routing == [
             "Would run:",
             f"  *:{port} -> the front tier, forwarding to portal-api, portal-front:%{{GLOBAL}}, "
