@@ -53,7 +53,10 @@ impl Redirects {
         for (redirect, regex) in &self.0 {
             let target = match (&redirect.when, regex) {
                 (RedirectWhen::Prefix(prefix), _) if prefix.matches(path) => {
-                    let rest = &text[prefix.path_len().min(text.len())..];
+                    // As mod_alias: what follows the prefix as written (`/` for the root, the
+                    // slash included for `/old/`) follows the target.
+                    let matched = prefix.as_str().len().max(1);
+                    let rest = &text[matched.min(text.len())..];
                     redirect
                         .target
                         .as_ref()
@@ -170,5 +173,34 @@ mod tests {
         );
         assert_eq!(find("/older", None), None);
         assert_eq!(find("/tool/BETA", None), None);
+    }
+
+    #[test]
+    fn what_follows_the_prefix_as_written_follows_the_target() {
+        let location = |from: MountPoint, target: &str, path: &str| {
+            let redirects =
+                Redirects::new(&[redirect(RedirectWhen::Prefix(from), 302, Some(target))]);
+            match redirects.find(path.as_bytes(), Some("q=1"), "localhost") {
+                Some(Refusal::Redirect { location, .. }) => Some(location),
+                _ => None,
+            }
+        };
+        // `Redirect / https://secure.example/`: the slash is the prefix's.
+        let root = || MountPoint::root();
+        assert_eq!(
+            location(root(), "https://secure.example/", "/a/b").as_deref(),
+            Some("https://secure.example/a/b?q=1")
+        );
+        assert_eq!(
+            location(root(), "https://secure.example/", "/").as_deref(),
+            Some("https://secure.example/?q=1")
+        );
+        // `Redirect /old/ http://x/new/`: /old/a, not /old.
+        let below = || MountPoint::below_only("/old/").unwrap();
+        assert_eq!(
+            location(below(), "http://x/new/", "/old/a").as_deref(),
+            Some("http://x/new/a?q=1")
+        );
+        assert_eq!(location(below(), "http://x/new/", "/old"), None);
     }
 }

@@ -157,9 +157,14 @@ pub(super) fn parse_redirect(d: &Directive) -> Result<Redirect, String> {
             .map_err(|err| format!("RedirectMatch: bad regular expression: {err}"))?;
         RedirectWhen::Pattern(from.to_owned())
     } else {
-        RedirectWhen::Prefix(
+        // `Redirect /old/ …` takes what is below /old/, not /old itself (as `Alias /old/`).
+        let prefix = if from.len() > 1 && from.ends_with('/') {
+            MountPoint::below_only(from)
+        } else {
             MountPoint::parse(from)
-                .ok_or_else(|| format!("{}: the URL path '{from}' must start with /", d.name))?,
+        };
+        RedirectWhen::Prefix(
+            prefix.ok_or_else(|| format!("{}: the URL path '{from}' must start with /", d.name))?,
         )
     };
     Ok(Redirect {
