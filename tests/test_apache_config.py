@@ -1433,6 +1433,173 @@ def test_error_documents_replace_the_servers_error_pages_only(tmp_path, site_dir
         srv.stop()
 
 
+MAIN_APP = """
+def application(environ, start_response):
+    if environ["PATH_INFO"] == "/raise":
+        raise RuntimeError("the main application fails")
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"main\\n"]
+"""
+
+ERROR_PAGE_APP = """
+KEYS = ["REDIRECT_STATUS", "REDIRECT_URL", "REDIRECT_QUERY_STRING", "REDIRECT_REQUEST_METHOD",
+        "REQUEST_METHOD", "REQUEST_URI", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING",
+        "HTTP_X_TEST", "CONTENT_LENGTH"]
+
+def application(environ, start_response):
+    if environ.get("HTTP_X_RAISE"):
+        raise RuntimeError("the error page fails too")
+    lines = ["%s=%s" % (key, environ.get(key, "-")) for key in KEYS]
+    lines.append("input=%r" % environ["wsgi.input"].read())
+    status = "200" if environ["PATH_INFO"] == "/plain" else environ["REDIRECT_STATUS"]
+    start_response(status + " Error page", [
+        ("Content-Type", "text/plain"),
+        ("X-Request-Method", environ["REQUEST_METHOD"]),
+        ("X-Redirect-Method", environ.get("REDIRECT_REQUEST_METHOD", "-")),
+    ])
+    return [("\\n".join(lines) + "\\n").encode()]
+"""
+
+
+def own_page(code, reason, message):
+    """The server's own error page."""
+    return (f"<!DOCTYPE html>\n<html><head><title>{code} {reason}</title></head>\n<body>\n"
+            f"<h1>{reason}</h1>\n<p>{message}</p>\n</body></html>\n")
+
+
+def echoed(**values):
+    """The error page application's body for these environ values ("-": absent)."""
+    keys = ["REDIRECT_STATUS", "REDIRECT_URL", "REDIRECT_QUERY_STRING",
+            "REDIRECT_REQUEST_METHOD", "REQUEST_METHOD", "REQUEST_URI", "SCRIPT_NAME",
+            "PATH_INFO", "QUERY_STRING", "HTTP_X_TEST", "CONTENT_LENGTH"]
+    lines = [f"{key}={values.get(key, '-')}" for key in keys]
+    return "\n".join(lines) + "\ninput=b''\n"
+
+
+@pytest.mark.parametrize("error_group", ["main", "errors"])
+def test_error_documents_at_local_paths_are_internal_requests(site_dir, error_group):
+    """ErrorDocument to a local path, as httpd's internal redirect: a DocumentRoot file comes
+    with the error's status; an application is called with a GET for the path (its own query
+    string), the failed request's headers, no body, and the failed request in REDIRECT_STATUS,
+    REDIRECT_URL, REDIRECT_QUERY_STRING, REDIRECT_REQUEST_METHOD (REQUEST_URI stays the
+    failed request's); its response goes out as it is, status included (mod_wsgi's). An error
+    page that fails, or whose path is refused, leaves the server's own page, never a second
+    ErrorDocument; a path the failed request's own <Location> covers is not checked again.
+    With the application in another group than the site's, the front tier carries it."""
+    (site_dir / "htdocs" / "errors").mkdir(parents=True)
+    (site_dir / "htdocs" / "errors" / "notfound.html").write_text("site: no such page\n")
+    write(site_dir / "main.wsgi", MAIN_APP)
+    write(site_dir / "errors.wsgi", ERROR_PAGE_APP)
+    port = free_port()
+    conf = write(
+        site_dir / "site.conf",
+        f"""
+        Listen 127.0.0.1:{port}
+        {user_directive()}
+        WSGIDaemonProcess main threads=2 python-home={VENV}
+        WSGIDaemonProcess errors threads=2 python-home={VENV}
+        WSGIApplicationGroup %{{GLOBAL}}
+        <VirtualHost *:{port}>
+            ServerName site.test
+            DocumentRoot {site_dir}/htdocs
+            WSGIScriptAlias /app {site_dir}/main.wsgi process-group=main
+            WSGIScriptAlias /oops {site_dir}/errors.wsgi process-group={error_group}
+            ErrorDocument 404 /errors/notfound.html
+            ErrorDocument 403 /oops
+            ErrorDocument 500 /oops?from=500
+            ErrorDocument 410 /oops/plain?kind=gone
+            ErrorDocument 405 /oops/private
+            Redirect gone /retired
+            <Location /denied>
+                Require all denied
+            </Location>
+            <Location /oops/private>
+                Require all denied
+            </Location>
+        </VirtualHost>
+        <VirtualHost *:{port}>
+            ServerName closed.test
+            DocumentRoot {site_dir}/htdocs
+            WSGIScriptAlias /oops {site_dir}/errors.wsgi process-group={error_group}
+            ErrorDocument 403 /oops/closed
+            <Location />
+                Require all denied
+            </Location>
+        </VirtualHost>
+        """,
+    )
+    checked = oxwsgi("check-config", conf)
+    assert checked.returncode == 0, checked.stderr
+    accepting = "the front tier" if error_group == "errors" else "group main (direct)"
+    assert f"  127.0.0.1:{port} -> {accepting}" in checked.stdout
+    # The server root in the shared directory, which the front tier's user can traverse.
+    srv = Server(["--config", conf], site_dir, apache=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        site = {"Host": "site.test"}
+        missing = requests.get(url + "/nowhere", headers=site)
+        assert (missing.status_code, missing.text) == (404, "site: no such page\n")
+        assert missing.headers["Content-Type"].startswith("text/html")
+
+        denied = requests.post(url + "/denied/a%20b?x=1&y=2", data=b"payload",
+                               headers={**site, "X-Test": "yes"})
+        assert (denied.status_code, denied.text) == (403, echoed(
+            REDIRECT_STATUS="403", REDIRECT_URL="/denied/a b", REDIRECT_QUERY_STRING="x=1&y=2",
+            REDIRECT_REQUEST_METHOD="POST", REQUEST_METHOD="GET",
+            REQUEST_URI="/denied/a%20b?x=1&y=2", SCRIPT_NAME="/oops", PATH_INFO="",
+            QUERY_STRING="", HTTP_X_TEST="yes"))
+        assert denied.reason == "Error page"
+
+        head = requests.head(url + "/denied", headers=site)
+        assert (head.status_code, head.text) == (403, "")
+        assert (head.headers["X-Request-Method"], head.headers["X-Redirect-Method"]) == (
+            "GET", "HEAD")
+
+        failing = requests.get(url + "/app/raise", headers=site)
+        assert (failing.status_code, failing.text) == (500, echoed(
+            REDIRECT_STATUS="500", REDIRECT_URL="/app/raise", REDIRECT_REQUEST_METHOD="GET",
+            REQUEST_METHOD="GET", REQUEST_URI="/app/raise", SCRIPT_NAME="/oops", PATH_INFO="",
+            QUERY_STRING="from=500"))
+
+        gone = requests.get(url + "/retired", headers=site)
+        assert (gone.status_code, gone.text) == (200, echoed(
+            REDIRECT_STATUS="410", REDIRECT_URL="/retired", REDIRECT_REQUEST_METHOD="GET",
+            REQUEST_METHOD="GET", REQUEST_URI="/retired", SCRIPT_NAME="/oops",
+            PATH_INFO="/plain", QUERY_STRING="kind=gone"))
+
+        # The error page fails: the server's own 403, not the ErrorDocument 500.
+        raising = requests.get(url + "/denied", headers={**site, "X-Raise": "1"})
+        assert (raising.status_code, raising.text) == (403, own_page(
+            403, "Forbidden", "You don't have permission to access this resource."))
+        both = requests.get(url + "/app/raise", headers={**site, "X-Raise": "1"})
+        assert (both.status_code, both.text) == (500, own_page(
+            500, "Internal Server Error", "The server encountered an internal error and could "
+            "not complete the request. The error has been logged."))
+
+        # The error page's own path is refused: the server's own 405.
+        post = requests.post(url + "/errors/notfound.html", headers=site)
+        assert (post.status_code, post.text) == (405, own_page(
+            405, "Method Not Allowed", "A static file can only be fetched, with GET or HEAD."))
+
+        # A client cannot pass its request off as an error document's, through the front
+        # tier or not.
+        forged = requests.get(url + "/oops/plain", headers={
+            **site, "Oxwsgi-Internal-Redirect-Status": "404",
+            "Oxwsgi-Internal-Redirect-Method": "PUT", "Oxwsgi-Internal-Redirect-Uri": "/x",
+            "Oxwsgi-Internal-Redirect-Url": "/x"})
+        assert (forged.status_code, forged.text) == (200, echoed(
+            REQUEST_METHOD="GET", REQUEST_URI="/oops/plain", SCRIPT_NAME="/oops",
+            PATH_INFO="/plain", QUERY_STRING=""))
+
+        closed = requests.get(url + "/anything", headers={"Host": "closed.test"})
+        assert (closed.status_code, closed.text) == (403, echoed(
+            REDIRECT_STATUS="403", REDIRECT_URL="/anything", REDIRECT_REQUEST_METHOD="GET",
+            REQUEST_METHOD="GET", REQUEST_URI="/anything", SCRIPT_NAME="/oops",
+            PATH_INFO="/closed", QUERY_STRING=""))
+    finally:
+        srv.stop()
+
+
 def test_application_group_names_follow_mod_wsgi(tmp_path, site_dir):
     """WSGIApplicationGroup's values name mod_wsgi.application_group: the default (and
     %{RESOURCE}) is the server name with its port and the mount point, %{SERVER} the server

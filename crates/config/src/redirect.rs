@@ -34,8 +34,11 @@ pub enum ErrorBody {
     Text(String),
     /// A redirect (302) to this URL.
     Url(String),
-    /// The file a static alias or the document root serves at this path, with the error's
-    /// status.
+    /// What this local path (with its own query, if any) gives, as httpd's internal redirect:
+    /// a file an `Alias` or the document root serves there, with the error's status; an
+    /// application's response to a GET for it, whose environ names the failed request
+    /// (`REDIRECT_STATUS`, `REDIRECT_URL`, …). A path nothing serves leaves the server's own
+    /// page.
     Local(String),
 }
 

@@ -43,6 +43,26 @@ pub struct AppRequest {
     pub request_id: String,
     /// When the request head was received.
     pub received_at: SystemTime,
+    /// Set when this is the internal request for a local `ErrorDocument` (httpd's internal
+    /// redirect): what the request that failed was.
+    pub redirect: Option<ErrorRedirect>,
+}
+
+/// The request that failed, when an application serves the local `ErrorDocument` of its
+/// error: httpd answers with an internal redirect (`ap_die`, `ap_internal_redirect`), a GET for
+/// the document's path with the original headers, whose environ — mod_wsgi copies httpd's
+/// `subprocess_env` — names the original request in its `REDIRECT_*` keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorRedirect {
+    /// The error's status: `REDIRECT_STATUS`.
+    pub status: StatusCode,
+    /// The original method: `REDIRECT_REQUEST_METHOD`.
+    pub method: http::Method,
+    /// The original request target, as sent: `REQUEST_URI` (httpd keeps the original request
+    /// line), and its query, `REDIRECT_QUERY_STRING`.
+    pub uri: http::Uri,
+    /// The original path, decoded and normalised: `REDIRECT_URL` (httpd's `r->prev->uri`).
+    pub url: Bytes,
 }
 
 impl std::fmt::Debug for AppRequest {
@@ -52,6 +72,7 @@ impl std::fmt::Debug for AppRequest {
             .field("method", &self.head.method)
             .field("uri", &self.head.uri)
             .field("request_id", &self.request_id)
+            .field("redirect", &self.redirect)
             .finish_non_exhaustive()
     }
 }

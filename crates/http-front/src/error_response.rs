@@ -203,6 +203,19 @@ impl Refusal {
     }
 }
 
+/// Every way an application can fail to answer, each refused by [`Refusal::from_app`].
+pub(crate) const APP_ERRORS: [AppError; 9] = [
+    AppError::Internal,
+    AppError::QueueTimeout,
+    AppError::Unavailable,
+    AppError::BodyTooLarge,
+    AppError::BodyTimeout,
+    AppError::RequestTimeout,
+    AppError::MalformedBody,
+    AppError::IncompleteBody,
+    AppError::Lost,
+];
+
 /// Why a request whose body the client cut short is refused.
 pub(crate) const INCOMPLETE_BODY: &str =
     "the client closed the connection before sending the whole request body";

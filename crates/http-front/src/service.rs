@@ -19,7 +19,7 @@ use crate::body::ResponseBody;
 use crate::client_name::ClientName;
 use crate::compress;
 use crate::conn::{ConnActivity, RequestTracker};
-use crate::error_response::{Refusal, error_response, server_options};
+use crate::error_response::{APP_ERRORS, Refusal, error_response, server_options};
 use crate::header_edits;
 use crate::host;
 use crate::limits::{self, SizeLimits};
@@ -32,6 +32,7 @@ use crate::strict::{self, Verdict};
 use oxwsgi_config::TraceMode;
 use oxwsgi_config::redirect::{ErrorBody, ErrorDocument};
 use oxwsgi_config::{MountPoint, ScriptPattern, StaticTarget};
+use oxwsgi_exchange::ErrorRedirect;
 use std::path::PathBuf;
 
 /// What every connection of a server shares.
@@ -57,6 +58,10 @@ pub(crate) struct HostShared {
     access: oxwsgi_config::access::AccessRules,
     header_edits: oxwsgi_config::headers::HeaderEdits,
     error_documents: Vec<ErrorDocument>,
+    /// Whether an `ErrorDocument` for a status an application's failure gives names a local
+    /// path: a request the application takes is then kept (copied) until it is answered, for
+    /// the document's internal request should the application fail.
+    keeps_app_requests: bool,
     index_scripts: Vec<(String, String)>,
 }
 
@@ -106,6 +111,12 @@ impl HostShared {
             access: space.access.clone(),
             header_edits: space.header_edits.clone(),
             error_documents: space.error_documents.clone(),
+            keeps_app_requests: space.error_documents.iter().any(|document| {
+                matches!(document.body, ErrorBody::Local(_))
+                    && APP_ERRORS
+                        .iter()
+                        .any(|e| Refusal::from_app(*e, 0).status().as_u16() == document.status)
+            }),
             index_scripts: space.index_scripts.clone(),
         }
     }
@@ -232,16 +243,14 @@ pub(crate) async fn handle<A: Application>(
     // and thrown away only once `decision` (below) says the connection goes on.
     let mut body = Some(body);
 
-    let (mut response, made, refused) = match route(
-        &conn,
-        host,
+    // Taken by the application if it is called (unless a local `ErrorDocument` may need it).
+    let mut request = Some(Pending {
         head,
-        &mut body,
         request_id,
         received_at,
-    )
-    .await
-    {
+    });
+
+    let (mut response, made, refused) = match route(&conn, host, &mut request, &mut body).await {
         Ok((response, made)) => (response, made, false),
         Err(refusal) => {
             tracing::info!(client.addr = %conn.remote, "refused: {} {}", refusal.status(), refusal.message());
@@ -258,7 +267,13 @@ pub(crate) async fn handle<A: Application>(
             .iter()
             .find(|d| d.status == status.as_u16());
         if let Some(document) = document {
-            if let Some(replaced) = error_document(host, document, status).await {
+            if let Some(mut replaced) =
+                error_document(&conn, host, document, status, request.take()).await
+            {
+                // A refusal that ends the connection still does, whatever page it shows.
+                if let Some(close) = response.headers_mut().remove(header::CONNECTION) {
+                    replaced.headers_mut().insert(header::CONNECTION, close);
+                }
                 response = replaced;
             }
         }
@@ -325,22 +340,45 @@ fn client_closes<B>(request: &Request<B>) -> bool {
     }
 }
 
-/// Checks, routes and answers a request; the application takes `body` only if it is called.
+/// A request on its way to be answered: what the application takes if it is called.
+struct Pending {
+    head: http::request::Parts,
+    request_id: String,
+    received_at: SystemTime,
+}
+
+impl Pending {
+    /// A copy, for the application to take while the original stays (the extensions, which
+    /// only hyper reads, are not copied).
+    fn copy(&self) -> Pending {
+        let mut head = Request::new(()).into_parts().0;
+        head.method = self.head.method.clone();
+        head.uri = self.head.uri.clone();
+        head.version = self.head.version;
+        head.headers = self.head.headers.clone();
+        Pending {
+            head,
+            request_id: self.request_id.clone(),
+            received_at: self.received_at,
+        }
+    }
+}
+
+/// Checks and answers a request; the application takes `request` (see
+/// [`HostShared::keeps_app_requests`]) and `body` only if it is called.
 async fn route<A: Application>(
     conn: &ConnShared<A>,
     host: &HostShared,
-    head: http::request::Parts,
+    request: &mut Option<Pending>,
     body: &mut Option<IncomingBody>,
-    request_id: String,
-    received_at: SystemTime,
 ) -> Result<(Response<ResponseBody<A::Stream>>, Made), Refusal> {
     let server = &conn.server;
-    let limit = server.settings.http.limit_request_body;
+    let head = &request.as_ref().expect("a request is routed once").head;
     let head_limits = SizeLimits {
         line: server.settings.http.limit_request_line,
         field_size: server.settings.http.limit_request_field_size,
     };
-    limits::check(&head, head_limits)?;
+    limits::check(head, head_limits)?;
     let mut hosts = head.headers.get_all(header::HOST).iter();
     match (hosts.next(), hosts.next()) {
         (None, _) if head.version == Version::HTTP_11 => {
@@ -360,7 +398,7 @@ async fn route<A: Application>(
         }
         _ => {}
     }
-    if strict::check(&head)? == Verdict::ServerOptions {
+    if strict::check(head)? == Verdict::ServerOptions {
         return Ok((server_options(), Made::ByServer));
     }
     let protocol = &server.settings.http;
@@ -371,7 +409,7 @@ async fn route<A: Application>(
         match protocol.trace {
             TraceMode::Application => {}
             TraceMode::Refuse => return Err(Refusal::TraceRefused),
-            TraceMode::Echo => return trace_echo(&head).map(|r| (r, Made::ByServer)),
+            TraceMode::Echo => return trace_echo(head).map(|r| (r, Made::ByServer)),
         }
     }
     if let Some(expect) = head.headers.get(header::EXPECT) {
@@ -379,7 +417,24 @@ async fn route<A: Application>(
             return Err(Refusal::ExpectationFailed);
         }
     }
-    let mut path = normalize(head.uri.path())?;
+    let path = normalize(head.uri.path())?;
+    dispatch(conn, host, request, path, body, None).await
+}
+
+/// Answers a checked request for the decoded, normalised `path`: index scripts, redirects,
+/// access rules, then whatever serves the path. Also serves the internal request for a local
+/// `ErrorDocument`, whose `redirect` names the failed request.
+async fn dispatch<A: Application>(
+    conn: &ConnShared<A>,
+    host: &HostShared,
+    request: &mut Option<Pending>,
+    mut path: bytes::Bytes,
+    body: &mut Option<IncomingBody>,
+    redirect: Option<ErrorRedirect>,
+) -> Result<(Response<ResponseBody<A::Stream>>, Made), Refusal> {
+    let server = &conn.server;
+    let limit = server.settings.http.limit_request_body;
+    let head = &request.as_ref().expect("a request is dispatched once").head;
     if !host.index_scripts.is_empty() {
         for (directory, script) in &host.index_scripts {
             let directory = directory.as_bytes();
@@ -422,20 +477,36 @@ async fn route<A: Application>(
         }
     }
     if let Some(rule) = host.access.rule_for(path.as_ref()) {
-        // Only a rule naming hosts waits for the client's name (once per connection).
-        let name = if rule.needs_name() {
-            conn.client_name.get().await
-        } else {
-            None
-        };
-        if !rule.allows(conn.remote.ip(), name) {
-            return Err(Refusal::Forbidden);
+        // httpd checks an internal redirect's access again, unless the section that decides
+        // it is the failed request's own (`ap_process_request_internal` skips the check when
+        // the configuration did not change).
+        let inherited = redirect
+            .as_ref()
+            .and_then(|failed| host.access.rule_for(&failed.url))
+            .is_some_and(|failed| std::ptr::eq(failed, rule));
+        if !inherited {
+            // Only a rule naming hosts waits for the client's name (once per connection).
+            let name = if rule.needs_name() {
+                conn.client_name.get().await
+            } else {
+                None
+            };
+            if !rule.allows(conn.remote.ip(), name) {
+                return Err(Refusal::Forbidden);
+            }
         }
     }
     let route = host.router.route(&path);
+    // A document's file is served whole, whatever the failed request's conditions and ranges.
+    let no_headers;
     let static_request = StaticRequest {
         method: &head.method,
-        headers: &head.headers,
+        headers: if redirect.is_some() {
+            no_headers = http::HeaderMap::new();
+            &no_headers
+        } else {
+            &head.headers
+        },
         path: &path,
         query: head.uri.query(),
     };
@@ -471,6 +542,18 @@ async fn route<A: Application>(
         .take()
         .filter(|body| !http_body::Body::is_end_stream(body))
         .map(|body| Box::pin(body) as oxwsgi_exchange::RequestBody);
+    // A local `ErrorDocument` may need the request if the application fails.
+    let keep = host.keeps_app_requests && redirect.is_none();
+    let Pending {
+        head,
+        request_id,
+        received_at,
+    } = if keep {
+        request.as_ref().map(Pending::copy)
+    } else {
+        request.take()
+    }
+    .expect("a request is dispatched once");
     let app_request = AppRequest {
         app,
         listener: conn.listener,
@@ -483,6 +566,7 @@ async fn route<A: Application>(
         local: conn.local,
         request_id,
         received_at,
+        redirect,
     };
     match server.app.call(app_request).await {
         Ok(response) => Ok((app_response(response), Made::ByApplication)),
@@ -526,13 +610,22 @@ fn trace_echo<S>(head: &http::request::Parts) -> Result<Response<ResponseBody<S>
 }
 
 /// An `ErrorDocument`'s page for an error response with `status`: its text, a redirect to its
-/// URL, or the file a static alias serves at its path (with the error's status). `None` keeps
-/// the server's own page (the document's file is missing).
-async fn error_document<S: Send + 'static>(
+/// URL, or what its local path gives. `failed` is the request that got the error. `None` keeps
+/// the server's own page.
+///
+/// A local path is served as httpd's `ap_die` does, by an internal request: a GET for the
+/// path (see [`internal_request`]), routed like any request. A file is sent with the error's
+/// status (httpd's handler leaves the status alone); an application's response is sent as it
+/// is, status included (mod_wsgi sets the status the application gives). If the internal
+/// request fails, the server's own page stays: an error is never answered with a second
+/// `ErrorDocument`.
+async fn error_document<A: Application>(
+    conn: &ConnShared<A>,
     host: &HostShared,
     document: &ErrorDocument,
     status: http::StatusCode,
-) -> Option<Response<ResponseBody<S>>> {
+    failed: Option<Pending>,
+) -> Option<Response<ResponseBody<A::Stream>>> {
     let mut response = match &document.body {
         ErrorBody::Text(text) => {
             let mut response = Response::new(ResponseBody::full(bytes::Bytes::from(text.clone())));
@@ -549,28 +642,109 @@ async fn error_document<S: Send + 'static>(
             };
             return Some(error_response(&refusal));
         }
-        ErrorBody::Local(path) => {
-            let path = normalize(path).ok()?;
-            let Route::Alias { alias, prefix_len } = host.router.route(&path) else {
+        ErrorBody::Local(target) => {
+            // Always there: the application takes it only where no local document can need it.
+            let failed = failed?;
+            let Some((head, path, redirect)) = internal_request(target, &failed.head, status)
+            else {
+                tracing::info!(
+                    client.addr = %conn.remote,
+                    "ErrorDocument {status} {target}: not a valid local path"
+                );
                 return None;
             };
-            let headers = http::HeaderMap::new();
-            let request = StaticRequest {
-                method: &http::Method::GET,
-                headers: &headers,
-                path: &path,
-                query: None,
-            };
-            let rest = path.slice(prefix_len..);
-            let response = host.static_files.alias(alias, request, &rest).await;
-            if response.status() != http::StatusCode::OK {
-                return None;
+            let mut internal = Some(Pending { head, ..failed });
+            let mut no_body = None;
+            let outcome = dispatch(
+                conn,
+                host,
+                &mut internal,
+                path,
+                &mut no_body,
+                Some(redirect),
+            );
+            match outcome.await {
+                Ok((response, Made::ByApplication)) => return Some(response),
+                Ok((response, Made::ByServer)) if response.status() == http::StatusCode::OK => {
+                    response
+                }
+                Ok((response, Made::ByServer)) => {
+                    tracing::info!(
+                        client.addr = %conn.remote,
+                        "a {} was encountered while trying to use the ErrorDocument {target} \
+                         for a {status}",
+                        response.status()
+                    );
+                    return None;
+                }
+                Err(refusal) => {
+                    tracing::info!(
+                        client.addr = %conn.remote,
+                        "a {} was encountered while trying to use the ErrorDocument {target} \
+                         for a {status}: {}",
+                        refusal.status(),
+                        refusal.message()
+                    );
+                    return None;
+                }
             }
-            response
         }
     };
     *response.status_mut() = status;
     Some(response)
+}
+
+/// httpd's internal request for the local `ErrorDocument` `target` of `failed`, which got
+/// `status` (`ap_die`, then `ap_internal_redirect`): a GET ("no matter what the original method
+/// was") for the document's path and its own query, with the failed request's version and
+/// headers, less those of its body, which the internal request has none of. With the decoded,
+/// normalised path to route, and the failed request as the application's environ shows it.
+/// `None` if `target` is not a path that can be routed.
+fn internal_request(
+    target: &str,
+    failed: &http::request::Parts,
+    status: http::StatusCode,
+) -> Option<(http::request::Parts, bytes::Bytes, ErrorRedirect)> {
+    // What a request target cannot hold as it is (a space, say) is escaped.
+    const UNSAFE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+        .add(b' ')
+        .add(b'"')
+        .add(b'<')
+        .add(b'>')
+        .add(b'`')
+        .add(b'{')
+        .add(b'}')
+        .add(b'#');
+    let target = percent_encoding::utf8_percent_encode(target, UNSAFE).to_string();
+    let target = http::uri::PathAndQuery::try_from(target).ok()?;
+    let path = normalize(target.path()).ok()?;
+    let mut uri = http::Uri::builder();
+    // A target in absolute-form keeps naming its host.
+    if let (Some(scheme), Some(authority)) = (failed.uri.scheme(), failed.uri.authority()) {
+        uri = uri.scheme(scheme.clone()).authority(authority.clone());
+    }
+    let uri = uri.path_and_query(target).build().ok()?;
+    let mut head = Request::new(()).into_parts().0;
+    head.method = http::Method::GET;
+    head.uri = uri;
+    head.version = failed.version;
+    head.headers = failed.headers.clone();
+    for name in [
+        header::CONTENT_LENGTH,
+        header::TRANSFER_ENCODING,
+        header::EXPECT,
+    ] {
+        head.headers.remove(name);
+    }
+    let raw_path = failed.uri.path();
+    let redirect = ErrorRedirect {
+        status,
+        method: failed.method.clone(),
+        uri: failed.uri.clone(),
+        url: normalize(raw_path)
+            .unwrap_or_else(|_| bytes::Bytes::copy_from_slice(raw_path.as_bytes())),
+    };
+    Some((head, path, redirect))
 }
 
 /// Who made a response: the application, or the server (its files, its refusals).
@@ -600,4 +774,103 @@ pub(crate) fn app_response<S>(response: AppResponse<S>) -> Response<ResponseBody
         .entry(header::SERVER)
         .or_insert(HeaderValue::from_static("oxwsgi"));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(method: &str, target: &str) -> http::request::Parts {
+        Request::builder()
+            .method(method)
+            .uri(target)
+            .version(Version::HTTP_10)
+            .header(header::HOST, "site.test")
+            .header("x-test", "yes")
+            .header(header::CONTENT_TYPE, "text/plain")
+            .header(header::CONTENT_LENGTH, "7")
+            .header(header::TRANSFER_ENCODING, "chunked")
+            .header(header::EXPECT, "100-continue")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0
+    }
+
+    #[test]
+    fn an_error_documents_request_is_a_get_for_its_path_with_the_failed_requests_headers() {
+        let failed = failed("POST", "/denied/a%20b?x=1&y=2");
+        let (head, path, redirect) =
+            internal_request("/oops?from=403", &failed, http::StatusCode::FORBIDDEN).unwrap();
+        assert_eq!(head.method, http::Method::GET);
+        assert_eq!(head.uri, "/oops?from=403");
+        assert_eq!(head.version, Version::HTTP_10);
+        assert_eq!(&path[..], b"/oops");
+        let names: Vec<&str> = head.headers.keys().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["host", "x-test", "content-type"]);
+        assert_eq!(
+            redirect,
+            ErrorRedirect {
+                status: http::StatusCode::FORBIDDEN,
+                method: http::Method::POST,
+                uri: http::Uri::from_static("/denied/a%20b?x=1&y=2"),
+                url: bytes::Bytes::from_static(b"/denied/a b"),
+            }
+        );
+    }
+
+    #[test]
+    fn a_head_requests_error_document_is_a_get_too() {
+        let (head, _, redirect) =
+            internal_request("/oops", &failed("HEAD", "/x"), http::StatusCode::NOT_FOUND).unwrap();
+        assert_eq!(head.method, http::Method::GET);
+        assert_eq!(redirect.method, http::Method::HEAD);
+        assert_eq!(redirect.uri.query(), None);
+    }
+
+    #[test]
+    fn a_documents_path_is_escaped_where_a_target_cannot_hold_it_and_routed_decoded() {
+        let (head, path, _) = internal_request(
+            "/errors/not found é.html",
+            &failed("GET", "/x"),
+            http::StatusCode::NOT_FOUND,
+        )
+        .unwrap();
+        assert_eq!(head.uri, "/errors/not%20found%20%C3%A9.html");
+        assert_eq!(&path[..], "/errors/not found é.html".as_bytes());
+    }
+
+    #[test]
+    fn an_absolute_form_target_keeps_naming_its_host() {
+        let (head, _, redirect) = internal_request(
+            "/oops",
+            &failed("GET", "http://other.test:8080/missing"),
+            http::StatusCode::NOT_FOUND,
+        )
+        .unwrap();
+        assert_eq!(head.uri, "http://other.test:8080/oops");
+        assert_eq!(&redirect.url[..], b"/missing");
+    }
+
+    #[test]
+    fn a_document_that_climbs_above_the_root_is_no_path_to_serve() {
+        let failed = failed("GET", "/x");
+        for target in ["/../etc/passwd", "/a/%2e%2e/%2e%2e/b"] {
+            assert!(
+                internal_request(target, &failed, http::StatusCode::NOT_FOUND).is_none(),
+                "{target}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_failed_path_that_does_not_decode_is_named_as_sent() {
+        let (_, _, redirect) = internal_request(
+            "/oops",
+            &failed("GET", "/bad%zz"),
+            http::StatusCode::BAD_REQUEST,
+        )
+        .unwrap();
+        assert_eq!(&redirect.url[..], b"/bad%zz");
+    }
 }

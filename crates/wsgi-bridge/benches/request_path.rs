@@ -52,6 +52,7 @@ fn browser_request() -> AppRequest {
         local: SocketAddr::from(([127, 0, 0, 1], 8000)),
         request_id: "aBcDeFgHiJkLmNoP".to_owned(),
         received_at: SystemTime::now(),
+        redirect: None,
     }
 }
 

@@ -19,7 +19,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
-use oxwsgi_exchange::AppRequest;
+use oxwsgi_exchange::{AppRequest, ErrorRedirect};
 
 /// Identity of the server, shared by every application's template.
 #[derive(Debug, Clone)]
@@ -153,19 +153,7 @@ impl EnvironBuilder {
         }
         let query = head.uri.query().unwrap_or("");
         environ.set_item(intern!(py, "QUERY_STRING"), PyString::new(py, query))?;
-        // The request target as the client sent it: usually origin-form (`/path?query`), but a
-        // request in absolute-form (`http://host/path`, as proxies send) keeps its scheme and
-        // authority, as Apache's REQUEST_URI does.
-        match head.uri.authority() {
-            None => {
-                let target = head.uri.path_and_query().map_or("/", |pq| pq.as_str());
-                environ.set_item(intern!(py, "REQUEST_URI"), PyString::new(py, target))?;
-            }
-            Some(_) => {
-                let target = head.uri.to_string();
-                environ.set_item(intern!(py, "REQUEST_URI"), PyString::new(py, &target))?;
-            }
-        }
+        environ.set_item(intern!(py, "REQUEST_URI"), request_uri(py, &head.uri))?;
         environ.set_item(intern!(py, "SERVER_PROTOCOL"), protocol(py, head.version))?;
         let (remote_addr, remote_port) = address_strings(py, request.remote);
         environ.set_item(intern!(py, "REMOTE_ADDR"), remote_addr)?;
@@ -197,6 +185,9 @@ impl EnvironBuilder {
             intern!(py, "mod_wsgi.queue_start"),
             since_epoch(per_request.queue_start),
         )?;
+        if let Some(redirect) = &request.redirect {
+            set_redirect(py, &environ, redirect)?;
+        }
         Ok(environ)
     }
 
@@ -284,6 +275,42 @@ impl EnvironBuilder {
         }
         Ok(())
     }
+}
+
+/// The request target as the client sent it: usually origin-form (`/path?query`), but a
+/// request in absolute-form (`http://host/path`, as proxies send) keeps its scheme and
+/// authority, as Apache's `REQUEST_URI` does.
+fn request_uri<'py>(py: Python<'py>, uri: &http::Uri) -> Bound<'py, PyString> {
+    match uri.authority() {
+        None => PyString::new(py, uri.path_and_query().map_or("/", |pq| pq.as_str())),
+        Some(_) => PyString::new(py, &uri.to_string()),
+    }
+}
+
+/// The keys of the internal request for a local `ErrorDocument`, as mod_wsgi shows them: httpd
+/// renames the failed request's variables with a `REDIRECT_` prefix and adds
+/// `REDIRECT_STATUS`, `REDIRECT_URL` and, when it had a query, `REDIRECT_QUERY_STRING`
+/// (`ap_add_common_vars`); `REQUEST_URI` stays the failed request's, since httpd keeps its
+/// request line.
+fn set_redirect(
+    py: Python<'_>,
+    environ: &Bound<'_, PyDict>,
+    redirect: &ErrorRedirect,
+) -> PyResult<()> {
+    environ.set_item(intern!(py, "REDIRECT_STATUS"), redirect.status.as_str())?;
+    environ.set_item(intern!(py, "REDIRECT_URL"), latin1(py, &redirect.url))?;
+    if let Some(query) = redirect.uri.query() {
+        environ.set_item(
+            intern!(py, "REDIRECT_QUERY_STRING"),
+            PyString::new(py, query),
+        )?;
+    }
+    environ.set_item(
+        intern!(py, "REDIRECT_REQUEST_METHOD"),
+        method(py, &redirect.method),
+    )?;
+    environ.set_item(intern!(py, "REQUEST_URI"), request_uri(py, &redirect.uri))?;
+    Ok(())
 }
 
 /// The values of one request that do not come from the request itself.

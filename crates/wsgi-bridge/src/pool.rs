@@ -470,6 +470,7 @@ mod tests {
                 local: "127.0.0.1:2".parse().unwrap(),
                 request_id: "test".into(),
                 received_at: SystemTime::now(),
+                redirect: None,
             },
             reply,
             queued_at: Instant::now(),

@@ -450,7 +450,7 @@ impl<'a> Translator<'a> {
             .unwrap_or_else(|| server_root.join("htdocs"));
         let logging = self.logging(&site, options, &server_root);
         let access = self.access_rules(&site, &all_mounts, &document_root);
-        let error_documents = self.error_documents(&site, &all_mounts);
+        let error_documents = Self::error_documents(&site);
         let header_edits = self.header_edits(&site);
         for group in &mut groups {
             group.logging = Some(logging.clone());

@@ -80,6 +80,7 @@ async fn forward(
         request_id,
         received_at,
         body_limit,
+        redirect,
         ..
     } = request;
     let hop = Hop {
@@ -93,6 +94,7 @@ async fn forward(
         body_limit,
         version: head.version,
         path,
+        redirect,
     };
     hop.write(&mut head.headers);
     head.version = Version::HTTP_11;

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Version};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
 
 /// What a path escapes in its hop header: everything but unreserved characters and `/`.
 const ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
@@ -22,7 +22,8 @@ const ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
-use oxwsgi_exchange::AppError;
+use crate::error_response::APP_ERRORS;
+use oxwsgi_exchange::{AppError, ErrorRedirect};
 
 /// Every header of the hop is named so.
 const PREFIX: &str = "oxwsgi-internal-";
@@ -37,6 +38,12 @@ const RECEIVED: &str = "oxwsgi-internal-received-us";
 const BODY_LIMIT: &str = "oxwsgi-internal-body-limit";
 const VERSION: &str = "oxwsgi-internal-version";
 const PATH: &str = "oxwsgi-internal-path";
+/// The fields of an internal request for a local `ErrorDocument` ([`ErrorRedirect`]); a
+/// request without the first has none.
+const REDIRECT_STATUS: &str = "oxwsgi-internal-redirect-status";
+const REDIRECT_METHOD: &str = "oxwsgi-internal-redirect-method";
+const REDIRECT_URI: &str = "oxwsgi-internal-redirect-uri";
+const REDIRECT_URL: &str = "oxwsgi-internal-redirect-url";
 /// On a response: the application produced none, and why ([`AppError`]).
 pub(crate) const ERROR: HeaderName = HeaderName::from_static("oxwsgi-internal-error");
 
@@ -57,6 +64,8 @@ pub(crate) struct Hop {
     /// The decoded path the request was routed by (it may differ from the target's: a
     /// directory's index script).
     pub(crate) path: Bytes,
+    /// What the failed request was, when this one is for its `ErrorDocument`.
+    pub(crate) redirect: Option<ErrorRedirect>,
 }
 
 /// A forwarded request lacked a field of the hop, or had a malformed one.
@@ -103,8 +112,25 @@ impl Hop {
                 HeaderValue::from_static("1.0"),
             );
         }
-        let path = percent_encoding::percent_encode(&self.path, ESCAPED).to_string();
-        headers.insert(HeaderName::from_static(PATH), text(&path));
+        headers.insert(HeaderName::from_static(PATH), escaped(&self.path));
+        if let Some(redirect) = &self.redirect {
+            headers.insert(
+                HeaderName::from_static(REDIRECT_STATUS),
+                HeaderValue::from(redirect.status.as_u16()),
+            );
+            headers.insert(
+                HeaderName::from_static(REDIRECT_METHOD),
+                escaped(redirect.method.as_str().as_bytes()),
+            );
+            headers.insert(
+                HeaderName::from_static(REDIRECT_URI),
+                escaped(redirect.uri.to_string().as_bytes()),
+            );
+            headers.insert(
+                HeaderName::from_static(REDIRECT_URL),
+                escaped(&redirect.url),
+            );
+        }
     }
 
     /// Takes the fields out of a forwarded request's headers (every `oxwsgi-internal-` header
@@ -124,11 +150,19 @@ impl Hop {
                 Some(_) => return Err(HopError(VERSION)),
                 None => Version::HTTP_11,
             },
-            path: match headers.get(PATH) {
-                Some(value) => Bytes::from(
-                    percent_encoding::percent_decode(value.as_bytes()).collect::<Vec<u8>>(),
-                ),
-                None => return Err(HopError(PATH)),
+            path: unescaped(headers, PATH)?,
+            redirect: match headers.get(REDIRECT_STATUS) {
+                None => None,
+                Some(_) => Some(ErrorRedirect {
+                    status: parsed::<u16>(headers, REDIRECT_STATUS).and_then(|code| {
+                        StatusCode::from_u16(code).map_err(|_| HopError(REDIRECT_STATUS))
+                    })?,
+                    method: http::Method::from_bytes(&unescaped(headers, REDIRECT_METHOD)?)
+                        .map_err(|_| HopError(REDIRECT_METHOD))?,
+                    uri: http::Uri::from_maybe_shared(unescaped(headers, REDIRECT_URI)?)
+                        .map_err(|_| HopError(REDIRECT_URI))?,
+                    url: unescaped(headers, REDIRECT_URL)?,
+                }),
             },
         };
         if hop.script_name_len > hop.path.len() {
@@ -141,6 +175,19 @@ impl Hop {
 
 fn text(value: &str) -> HeaderValue {
     HeaderValue::from_str(value).expect("addresses and request ids are visible ASCII")
+}
+
+/// Any bytes as a header value: percent-encoded, all but unreserved characters and `/`.
+fn escaped(value: &[u8]) -> HeaderValue {
+    text(&percent_encoding::percent_encode(value, ESCAPED).to_string())
+}
+
+/// The bytes an [`escaped`] header holds.
+fn unescaped(headers: &HeaderMap, name: &'static str) -> Result<Bytes, HopError> {
+    let value = headers.get(name).ok_or(HopError(name))?;
+    Ok(Bytes::from(
+        percent_encoding::percent_decode(value.as_bytes()).collect::<Vec<u8>>(),
+    ))
 }
 
 fn parsed<T: std::str::FromStr>(headers: &HeaderMap, name: &'static str) -> Result<T, HopError> {
@@ -188,19 +235,9 @@ pub(crate) fn error_token(error: AppError) -> &'static str {
 
 /// The [`AppError`] an [`ERROR`] value names.
 pub(crate) fn error_from_token(token: &[u8]) -> Option<AppError> {
-    [
-        AppError::Internal,
-        AppError::QueueTimeout,
-        AppError::Unavailable,
-        AppError::BodyTooLarge,
-        AppError::BodyTimeout,
-        AppError::RequestTimeout,
-        AppError::MalformedBody,
-        AppError::IncompleteBody,
-        AppError::Lost,
-    ]
-    .into_iter()
-    .find(|error| error_token(*error).as_bytes() == token)
+    APP_ERRORS
+        .into_iter()
+        .find(|error| error_token(*error).as_bytes() == token)
 }
 
 #[cfg(test)]
@@ -220,6 +257,7 @@ mod tests {
             body_limit: u64::MAX,
             version: Version::HTTP_10,
             path: Bytes::from_static(b"/a b/\xff/%2F"),
+            redirect: None,
         };
         let mut headers = HeaderMap::new();
         headers.insert("host", HeaderValue::from_static("example.org"));
@@ -228,10 +266,73 @@ mod tests {
             HeaderValue::from_static("6.6.6.6:1"),
         );
         headers.insert("oxwsgi-internal-forged", HeaderValue::from_static("x"));
+        headers.insert(
+            "oxwsgi-internal-redirect-status",
+            HeaderValue::from_static("403"),
+        );
         hop.write(&mut headers);
         assert!(!headers.contains_key("oxwsgi-internal-forged"));
+        assert!(!headers.contains_key("oxwsgi-internal-redirect-status"));
         assert_eq!(Hop::take(&mut headers), Ok(hop));
         assert_eq!(headers.len(), 1);
+    }
+
+    #[test]
+    fn an_error_documents_redirect_reads_back_as_written() {
+        let hop = Hop {
+            app: 0,
+            script_name_len: 5,
+            listener: 0,
+            remote: "127.0.0.1:5000".parse().unwrap(),
+            local: "127.0.0.1:80".parse().unwrap(),
+            request_id: "abc-2".to_owned(),
+            received_at: UNIX_EPOCH,
+            body_limit: 10,
+            version: Version::HTTP_11,
+            path: Bytes::from_static(b"/oops"),
+            redirect: Some(ErrorRedirect {
+                status: StatusCode::FORBIDDEN,
+                method: http::Method::from_bytes(b"PROPFIND").unwrap(),
+                uri: http::Uri::from_static("/denied/caf%C3%A9?a=1&b=%20"),
+                url: Bytes::from_static(b"/denied/caf\xc3\xa9"),
+            }),
+        };
+        let mut headers = HeaderMap::new();
+        hop.write(&mut headers);
+        assert_eq!(Hop::take(&mut headers), Ok(hop));
+        assert!(headers.is_empty());
+    }
+
+    #[test]
+    fn a_malformed_redirect_is_refused() {
+        let mut hop = HeaderMap::new();
+        Hop {
+            app: 0,
+            script_name_len: 0,
+            listener: 0,
+            remote: "127.0.0.1:5000".parse().unwrap(),
+            local: "127.0.0.1:80".parse().unwrap(),
+            request_id: "abc-3".to_owned(),
+            received_at: UNIX_EPOCH,
+            body_limit: 10,
+            version: Version::HTTP_11,
+            path: Bytes::from_static(b"/oops"),
+            redirect: None,
+        }
+        .write(&mut hop);
+        let mut headers = hop.clone();
+        headers.insert(REDIRECT_STATUS, HeaderValue::from_static("403"));
+        assert_eq!(Hop::take(&mut headers), Err(HopError(REDIRECT_METHOD)));
+        let mut headers = hop;
+        for (name, value) in [
+            (REDIRECT_STATUS, "4033"),
+            (REDIRECT_METHOD, "GET"),
+            (REDIRECT_URI, "/x"),
+            (REDIRECT_URL, "/x"),
+        ] {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+        assert_eq!(Hop::take(&mut headers), Err(HopError(REDIRECT_STATUS)));
     }
 
     #[test]

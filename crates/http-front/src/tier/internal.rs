@@ -167,6 +167,7 @@ async fn handle<A: Application>(
         local: hop.local,
         request_id: hop.request_id,
         received_at: hop.received_at,
+        redirect: hop.redirect,
     };
     Ok(match app.call(request).await {
         Ok(response) => app_response(response),

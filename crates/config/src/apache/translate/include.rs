@@ -118,7 +118,7 @@ impl Translator<'_> {
         base.header_edits.request.extend(edits.request);
         base.header_edits.response.extend(edits.response);
         base.redirects.extend(site.redirects.iter().cloned());
-        let documents = self.error_documents(&site, &base.mounts);
+        let documents = Self::error_documents(&site);
         base.error_documents.extend(documents);
         base.static_files
             .mime_types

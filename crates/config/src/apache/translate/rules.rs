@@ -14,7 +14,7 @@ use crate::headers::{HeaderEdit, HeaderEdits};
 use crate::model::{
     AppEntry, Mount, MountPoint, MountTarget, ScriptPattern, StaticTarget, WsgiApp,
 };
-use crate::redirect::{ErrorBody, ErrorDocument};
+use crate::redirect::ErrorDocument;
 
 impl Translator<'_> {
     /// The access rules of a site, laid out by URL path: each `<Directory>` rule at the URL
@@ -219,32 +219,18 @@ impl Translator<'_> {
         Some(pass)
     }
 
-    /// The `ErrorDocument`s; a local path must be served by a static alias (an application's
-    /// page would need an internal request, which is not supported yet).
-    pub(super) fn error_documents(&mut self, site: &Site, mounts: &[Mount]) -> Vec<ErrorDocument> {
-        let mut documents = Vec::new();
-        for (status, body, origin) in &site.error_documents {
-            if let ErrorBody::Local(path) = body {
-                let served_by_alias = mounts
-                    .iter()
-                    .filter(|m| m.prefix.matches(path.as_bytes()))
-                    .max_by_key(|m| m.prefix.path_len())
-                    .is_some_and(|m| matches!(m.target, MountTarget::Static(_)));
-                if !served_by_alias {
-                    self.not_yet(
-                        origin,
-                        &format!("ErrorDocument {status} {path} (a path not served by an Alias)"),
-                    );
-                    continue;
-                }
-            }
-            documents.push(ErrorDocument {
+    /// The `ErrorDocument`s. A local path may be served by anything (a file, an application):
+    /// it is an internal request; one nothing serves leaves the server's own page, as httpd
+    /// leaves its own.
+    pub(super) fn error_documents(site: &Site) -> Vec<ErrorDocument> {
+        site.error_documents
+            .iter()
+            .map(|(status, body, _)| ErrorDocument {
                 status: *status,
                 body: body.clone(),
                 host: None,
-            });
-        }
-        documents
+            })
+            .collect()
     }
 
     /// The static mounts of the site's `Alias`es.

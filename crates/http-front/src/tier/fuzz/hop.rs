@@ -1,16 +1,17 @@
 //! Fuzz target of the front tier's hop fields (see docs/testing.md, "Fuzzing").
 //!
 //! `fuzz_hop_round_trip_and_any_headers`: any hop (addresses, ids, versions, arbitrary path
-//! bytes) written into headers that already hold arbitrary client headers — some named like
-//! hop fields — reads back exactly, and leaves only the client's other headers; and taking a
-//! hop from arbitrary headers never panics, and either fails or gives a path that holds its
-//! script name.
+//! bytes, with or without an `ErrorDocument`'s redirect) written into headers that already
+//! hold arbitrary client headers — some named like hop fields — reads back exactly, and leaves
+//! only the client's other headers; and taking a hop from arbitrary headers never panics, and
+//! either fails or gives a path that holds its script name.
 
 use std::net::SocketAddr;
 use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Version};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
+use oxwsgi_exchange::ErrorRedirect;
 use proptest::prelude::*;
 
 use super::Hop;
@@ -31,9 +32,10 @@ fn hop() -> impl Strategy<Value = Hop> {
         any::<u64>(),
         any::<bool>(),
         proptest::collection::vec(any::<u8>(), 0..64),
+        proptest::option::of(redirect()),
     )
         .prop_map(
-            |((app, len, listener), (remote, local), id, micros, limit, old, path)| {
+            |((app, len, listener), (remote, local), id, micros, limit, old, path, redirect)| {
                 let mut path = path;
                 path.insert(0, b'/');
                 Hop {
@@ -51,9 +53,25 @@ fn hop() -> impl Strategy<Value = Hop> {
                         Version::HTTP_11
                     },
                     path: Bytes::from(path),
+                    redirect,
                 }
             },
         )
+}
+
+fn redirect() -> impl Strategy<Value = ErrorRedirect> {
+    (
+        400u16..600,
+        "[A-Z]{1,8}|[!#$%&'*+.^_`|~0-9a-z-]{1,8}",
+        "/([A-Za-z0-9%._~-][A-Za-z0-9/%._~-]{0,19})?(\\?[A-Za-z0-9=&%/?._~-]{0,20})?",
+        proptest::collection::vec(any::<u8>(), 0..32),
+    )
+        .prop_map(|(status, method, uri, url)| ErrorRedirect {
+            status: StatusCode::from_u16(status).expect("a status"),
+            method: Method::from_bytes(method.as_bytes()).expect("a token"),
+            uri: Uri::try_from(uri).expect("a path and query"),
+            url: Bytes::from(url),
+        })
 }
 
 fn client_headers() -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
@@ -61,6 +79,8 @@ fn client_headers() -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
         "x-[a-z]{1,8}",
         Just("oxwsgi-internal-remote".to_owned()),
         Just("oxwsgi-internal-path".to_owned()),
+        Just("oxwsgi-internal-redirect-status".to_owned()),
+        Just("oxwsgi-internal-redirect-uri".to_owned()),
         "oxwsgi-internal-[a-z-]{1,10}",
     ];
     let value = proptest::collection::vec(prop_oneof![0x20u8..0x7f, 0x80u8..=0xff], 0..20);
