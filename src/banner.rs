@@ -16,12 +16,16 @@ pub(crate) fn banner(config: &ServerConfig, bound: &[SocketAddr]) -> String {
     };
     for (listener, address) in config.listeners.iter().zip(bound) {
         let host = listener.host.as_deref().unwrap_or(&config.server_name);
-        let url = if address.port() == 80 {
-            format!("http://{host}/")
-        } else {
-            format!("http://{host}:{}/", address.port())
+        let (scheme, default_port, label) = match listener.tls {
+            Some(_) => ("https", 443, "Server URL (HTTPS)"),
+            None => ("http", 80, "Server URL"),
         };
-        line("Server URL", url);
+        let url = if address.port() == default_port {
+            format!("{scheme}://{host}/")
+        } else {
+            format!("{scheme}://{host}:{}/", address.port())
+        };
+        line(label, url);
     }
     line("Server Root", config.server_root.display().to_string());
     let error_log = match &config.logging.error_log {

@@ -244,7 +244,15 @@ fn start_server(args: &StartServer, given: &[String], role: title::Role) -> Exit
     } else {
         apache_server_config(args, given)
     };
-    let config = match resolved {
+    let checked = resolved.and_then(|config| {
+        if role != title::Role::Supervisor {
+            // Certificates and keys as the workers will read them: a bad file stops the start
+            // here, naming it, before anything listens.
+            oxwsgi_worker::check_certificates(&config).map_err(|err| err.to_string())?;
+        }
+        Ok(config)
+    });
+    let config = match checked {
         Ok(config) => config,
         Err(err) => {
             if !err.is_empty() {

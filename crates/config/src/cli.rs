@@ -251,6 +251,70 @@ pub struct StartServer {
     )]
     pub port: u16,
 
+    /// Also listen for HTTPS on this port (on the --host addresses), with the certificate of
+    /// --ssl-certificate-file and --ssl-certificate-key-file (or --ssl-certificate). Plain
+    /// HTTP stays on --port, unless --https-only [default: none: HTTP only].
+    #[arg(
+        long,
+        alias = "ssl-port",
+        value_name = "NUMBER",
+        help_heading = "HTTPS"
+    )]
+    pub https_port: Option<u16>,
+
+    /// Answer plain HTTP on --port only with a redirect (302) to the same URL on the HTTPS
+    /// port, at the server name (--host, or localhost).
+    #[arg(long, help_heading = "HTTPS")]
+    pub https_only: bool,
+
+    /// The server's certificate (PEM); intermediate certificates may follow it in the file
+    /// [default: none].
+    #[arg(long, value_name = "FILE-PATH", help_heading = "HTTPS")]
+    pub ssl_certificate_file: Option<PathBuf>,
+
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1). A file only root may read
+    /// works: it is read before the workers drop their privileges [default: none].
+    #[arg(long, value_name = "FILE-PATH", help_heading = "HTTPS")]
+    pub ssl_certificate_key_file: Option<PathBuf>,
+
+    /// The certificate and key by their common name: NAME.crt and NAME.key (mod_wsgi-express's
+    /// shorthand for the two options above) [default: none].
+    #[arg(long, value_name = "FILE-PATH", help_heading = "HTTPS")]
+    pub ssl_certificate: Option<PathBuf>,
+
+    /// Intermediate certificates (PEM) sent after the server's own [default: none: those of
+    /// the certificate file].
+    #[arg(long, value_name = "FILE-PATH", help_heading = "HTTPS")]
+    pub ssl_certificate_chain_file: Option<PathBuf>,
+
+    /// The authorities (PEM) whose client certificates are accepted. Alone, every HTTPS
+    /// request needs a client certificate signed by one of them; with --ssl-verify-client,
+    /// only those below its paths. Others get a 403. Plain HTTP on --port is not affected
+    /// [default: none: no client certificates].
+    #[arg(long, value_name = "FILE-PATH", help_heading = "HTTPS")]
+    pub ssl_ca_certificate_file: Option<PathBuf>,
+
+    /// Require a client certificate only for the HTTPS requests below this URL path; may be
+    /// repeated. Needs --ssl-ca-certificate-file [default: every HTTPS request, once
+    /// --ssl-ca-certificate-file is given].
+    #[arg(
+        long = "ssl-verify-client",
+        value_name = "URL-PATH",
+        help_heading = "HTTPS"
+    )]
+    pub ssl_verify_client: Vec<String>,
+
+    /// Pass the TLS details to the application as mod_ssl's SSL_* environ keys (SSL_PROTOCOL,
+    /// SSL_CIPHER, SSL_TLS_SNI, SSL_CLIENT_S_DN, SSL_CLIENT_VERIFY, ...; see docs/environ.md).
+    #[arg(long, help_heading = "HTTPS")]
+    pub ssl_environment: bool,
+
+    /// The Strict-Transport-Security header's value for HTTPS responses, such as
+    /// 'max-age=31536000; includeSubDomains'. Sent with --https-only, as with mod_wsgi-express
+    /// [default: none].
+    #[arg(long, value_name = "PARAMS", help_heading = "HTTPS")]
+    pub hsts_policy: Option<String>,
+
     /// The length of the kernel's queue of connections not yet accepted.
     #[arg(
         long,

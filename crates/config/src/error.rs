@@ -64,6 +64,14 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// An option that needs another one.
+    #[error("{option} needs {needed}")]
+    Needs {
+        /// The option given.
+        option: &'static str,
+        /// What else must be given, and why.
+        needed: &'static str,
+    },
     /// `--access-log-format` is not a usable Apache `LogFormat`.
     #[error(transparent)]
     AccessLogFormat(#[from] crate::access_format::FormatError),

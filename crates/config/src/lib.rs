@@ -16,6 +16,7 @@ pub mod mime_types;
 pub mod model;
 pub mod redirect;
 pub mod resolve;
+pub mod tls;
 pub mod users;
 
 pub use error::ConfigError;

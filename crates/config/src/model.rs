@@ -51,6 +51,8 @@ pub struct ServerConfig {
     pub error_documents: Vec<crate::redirect::ErrorDocument>,
     /// Directory URLs whose `DirectoryIndex` is a script: a request for one runs the script.
     pub index_scripts: Vec<IndexScript>,
+    /// Where requests over TLS need a client certificate.
+    pub client_certificates: Vec<crate::tls::ClientCertificateRule>,
 }
 
 /// A directory URL whose index is a WSGI script (httpd's `DirectoryIndex index.wsgi` in a
@@ -158,6 +160,8 @@ pub struct ListenerConfig {
     pub port: u16,
     /// The kernel's accept queue length for this socket.
     pub backlog: u32,
+    /// Whether it speaks HTTPS, and with which certificates.
+    pub tls: Option<crate::tls::ListenerTls>,
 }
 
 /// A virtual host: the names it answers to, where.
@@ -185,6 +189,12 @@ impl VirtualHost {
             .iter()
             .any(|name| glob_matches(name.as_bytes(), host.as_bytes()))
     }
+}
+
+/// Whether `host` (any case, no port) is the name `pattern` (lower case, `*` and `?`
+/// wildcards, as in `ServerAlias`) describes: for virtual hosts and TLS certificates alike.
+pub fn host_name_matches(pattern: &str, host: &str) -> bool {
+    glob_matches(pattern.as_bytes(), host.as_bytes())
 }
 
 /// httpd's wildcard match of a `ServerAlias` (`pattern`, lower case): `*` any run of

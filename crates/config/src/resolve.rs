@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::cli::{ApplicationType, StartServer};
 use crate::error::ConfigError;
 use crate::model::*;
+use crate::tls::{ListenerTls, NamedFile, TlsIdentity};
 
 /// The parts of the process environment that resolution reads, gathered once so that
 /// resolution itself is a pure function (and testable).
@@ -222,7 +223,11 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         queue_timeout: seconds(args.queue_timeout),
         lifecycle,
         run_as: None,
-        listeners: vec![0],
+        listeners: if args.https_port.is_some() {
+            vec![0, 1]
+        } else {
+            vec![0]
+        },
         internal_socket: None,
         role: GroupRole::Applications,
         logging: None,
@@ -237,19 +242,10 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         format: args.access_log_format.clone(),
     });
 
+    let https = https(args, env, &server_name)?;
     Ok(ServerConfig {
-        hosts: vec![VirtualHost {
-            names: Vec::new(),
-            listeners: vec![0],
-            logging: None,
-            document_root: None,
-            static_files: None,
-        }],
-        listeners: vec![ListenerConfig {
-            host: args.host.clone(),
-            port: args.port,
-            backlog: args.server_backlog,
-        }],
+        hosts: https.hosts,
+        listeners: https.listeners,
         server_name,
         groups: vec![group],
         mounts: {
@@ -313,10 +309,237 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         },
         server_root,
         access: Default::default(),
-        header_edits: Default::default(),
-        redirects: Vec::new(),
+        header_edits: https.header_edits,
+        redirects: https.redirects,
         error_documents: Vec::new(),
         index_scripts: Vec::new(),
+        client_certificates: https.client_certificates,
+    })
+}
+
+/// The listeners and virtual hosts of the command line, and what `--https-only` adds.
+struct Https {
+    listeners: Vec<ListenerConfig>,
+    hosts: Vec<VirtualHost>,
+    redirects: Vec<crate::redirect::Redirect>,
+    header_edits: crate::headers::HeaderEdits,
+    client_certificates: Vec<crate::tls::ClientCertificateRule>,
+}
+
+/// `--port`, and with `--https-port` a second listener that speaks TLS, as mod_wsgi-express
+/// sets them up: one virtual host on both; with `--https-only`, the plain port's own host
+/// redirects every request to the HTTPS port (and `--hsts-policy` is sent from there).
+fn https(args: &StartServer, env: &Environment, server_name: &str) -> Result<Https, ConfigError> {
+    let plain = ListenerConfig {
+        host: args.host.clone(),
+        port: args.port,
+        backlog: args.server_backlog,
+        tls: None,
+    };
+    let host = |listeners: Vec<usize>| VirtualHost {
+        names: Vec::new(),
+        listeners,
+        logging: None,
+        document_root: None,
+        static_files: None,
+    };
+    let Some(https_port) = args.https_port else {
+        let given = [
+            ("--https-only", args.https_only),
+            (
+                "--ssl-certificate-file",
+                args.ssl_certificate_file.is_some(),
+            ),
+            (
+                "--ssl-certificate-key-file",
+                args.ssl_certificate_key_file.is_some(),
+            ),
+            ("--ssl-certificate", args.ssl_certificate.is_some()),
+            (
+                "--ssl-certificate-chain-file",
+                args.ssl_certificate_chain_file.is_some(),
+            ),
+            (
+                "--ssl-ca-certificate-file",
+                args.ssl_ca_certificate_file.is_some(),
+            ),
+            ("--ssl-verify-client", !args.ssl_verify_client.is_empty()),
+            ("--ssl-environment", args.ssl_environment),
+        ];
+        if let Some((option, _)) = given.into_iter().find(|(_, given)| *given) {
+            return Err(ConfigError::Needs {
+                option,
+                needed: "--https-port, the port that serves HTTPS",
+            });
+        }
+        return Ok(Https {
+            listeners: vec![plain],
+            hosts: vec![host(vec![0])],
+            redirects: Vec::new(),
+            header_edits: Default::default(),
+            client_certificates: Vec::new(),
+        });
+    };
+    if https_port == args.port && https_port != 0 {
+        return Err(ConfigError::Invalid {
+            option: "--https-port",
+            value: https_port.to_string(),
+            reason: "is also --port: give HTTP and HTTPS different ports",
+        });
+    }
+    let (certificate, key) = match (
+        &args.ssl_certificate,
+        &args.ssl_certificate_file,
+        &args.ssl_certificate_key_file,
+    ) {
+        (Some(base), None, None) => {
+            let base = env.absolute(base);
+            let with = |extension: &str| {
+                let mut name = base.clone().into_os_string();
+                name.push(extension);
+                PathBuf::from(name)
+            };
+            (
+                (
+                    with(".crt"),
+                    "--ssl-certificate",
+                    "certificate (--ssl-certificate NAME.crt)",
+                ),
+                (
+                    with(".key"),
+                    "--ssl-certificate",
+                    "key (--ssl-certificate NAME.key)",
+                ),
+            )
+        }
+        (None, Some(certificate), Some(key)) => (
+            (
+                env.absolute(certificate),
+                "--ssl-certificate-file",
+                "certificate (--ssl-certificate-file)",
+            ),
+            (
+                env.absolute(key),
+                "--ssl-certificate-key-file",
+                "key (--ssl-certificate-key-file)",
+            ),
+        ),
+        _ => {
+            return Err(ConfigError::Invalid {
+                option: "--https-port",
+                value: https_port.to_string(),
+                reason: "needs one certificate: give --ssl-certificate-file and \
+                         --ssl-certificate-key-file, or --ssl-certificate NAME for NAME.crt \
+                         and NAME.key",
+            });
+        }
+    };
+    let named = |(path, origin, what): (PathBuf, &'static str, &'static str)| {
+        let path = existing_file(what, &path)?;
+        Ok::<_, ConfigError>(NamedFile::new(path, origin))
+    };
+    let identity = TlsIdentity {
+        names: Vec::new(),
+        certificate: named(certificate)?,
+        key: named(key)?,
+        chain: args
+            .ssl_certificate_chain_file
+            .as_ref()
+            .map(|chain| {
+                named((
+                    env.absolute(chain),
+                    "--ssl-certificate-chain-file",
+                    "certificate chain (--ssl-certificate-chain-file)",
+                ))
+            })
+            .transpose()?,
+    };
+    let client_ca = args
+        .ssl_ca_certificate_file
+        .as_ref()
+        .map(|ca| {
+            named((
+                env.absolute(ca),
+                "--ssl-ca-certificate-file",
+                "client certificate authorities (--ssl-ca-certificate-file)",
+            ))
+        })
+        .transpose()?;
+    // mod_wsgi-express: the whole site, or only the --ssl-verify-client paths.
+    let required_below = match (&client_ca, args.ssl_verify_client.as_slice()) {
+        (None, []) => Vec::new(),
+        (None, _) => {
+            return Err(ConfigError::Needs {
+                option: "--ssl-verify-client",
+                needed: "--ssl-ca-certificate-file, the authorities that sign the client \
+                         certificates",
+            });
+        }
+        (Some(_), []) => vec![MountPoint::root()],
+        (Some(_), paths) => paths
+            .iter()
+            .map(|path| {
+                MountPoint::parse(path).ok_or_else(|| ConfigError::Invalid {
+                    option: "--ssl-verify-client",
+                    value: path.clone(),
+                    reason: "a URL path must start with /",
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let client_certificates = required_below
+        .into_iter()
+        .map(|prefix| crate::tls::ClientCertificateRule {
+            prefix,
+            required: true,
+            host: None,
+        })
+        .collect();
+    let secure = ListenerConfig {
+        port: https_port,
+        tls: Some(ListenerTls {
+            identities: vec![identity],
+            client_ca,
+            environment: args.ssl_environment,
+        }),
+        ..plain.clone()
+    };
+    if !args.https_only {
+        return Ok(Https {
+            listeners: vec![plain, secure],
+            hosts: vec![host(vec![0, 1])],
+            redirects: Vec::new(),
+            header_edits: Default::default(),
+            client_certificates,
+        });
+    }
+    // mod_wsgi-express's rewrite: https://SERVER_NAME:HTTPS_PORT%{REQUEST_URI}, a 302.
+    let redirect = crate::redirect::Redirect {
+        when: crate::redirect::RedirectWhen::Prefix(MountPoint::root()),
+        status: 302,
+        target: Some(format!("https://{server_name}:{https_port}/")),
+        host: Some(0),
+    };
+    let hsts = args
+        .hsts_policy
+        .iter()
+        .map(|policy| crate::headers::HeaderEdit {
+            prefix: MountPoint::root(),
+            host: Some(1),
+            always: false,
+            action: crate::headers::HeaderAction::Set,
+            name: "strict-transport-security".to_owned(),
+            value: policy.clone(),
+        });
+    Ok(Https {
+        listeners: vec![plain, secure],
+        hosts: vec![host(vec![0]), host(vec![1])],
+        redirects: vec![redirect],
+        header_edits: crate::headers::HeaderEdits {
+            request: Vec::new(),
+            response: hsts.collect(),
+        },
+        client_certificates,
     })
 }
 

@@ -46,6 +46,19 @@ pub struct AppRequest {
     /// Set when this is the internal request for a local `ErrorDocument` (httpd's internal
     /// redirect): what the request that failed was.
     pub redirect: Option<ErrorRedirect>,
+    /// Set when the request came over TLS: what mod_ssl would tell of its connection.
+    pub tls: Option<std::sync::Arc<TlsDetails>>,
+}
+
+/// What a request over TLS knows of its connection, made once per connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsDetails {
+    /// Whether the client sent a certificate, which the listener's authorities signed (one
+    /// they did not sign fails the handshake).
+    pub client_verified: bool,
+    /// mod_ssl's `SSL_*` variables (`SSL_PROTOCOL`, `SSL_CLIENT_S_DN`, …), when the listener
+    /// passes them to the application (`SSLOptions +StdEnvVars`, `--ssl-environment`).
+    pub environment: Option<Vec<(&'static str, String)>>,
 }
 
 /// The request that failed, when an application serves the local `ErrorDocument` of its

@@ -27,13 +27,14 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio_rustls::server::TlsStream;
 
 use crate::access_log::{AccessEntry, AccessLog};
 use crate::application::Application;
 use crate::error_response::{Refusal, raw_response};
 use crate::framing::{Breach, Framing};
 use crate::head_clock::{HeadClock, HeadLimits};
-use crate::late_answer::LateAnswer;
+use crate::late_answer;
 use crate::service::{ConnShared, handle};
 
 /// What the connection has been doing, shared by its I/O, its requests and its watchdog.
@@ -202,8 +203,8 @@ impl Drop for RequestTracker {
 /// The socket, noting when bytes arrive and leave, with what arrives followed by [`Framing`]
 /// (tokio's traits, so that the bytes of each read can be counted and looked at; hyper gets it
 /// through `TokioIo`).
-struct TrackedIo {
-    inner: TcpStream,
+struct TrackedIo<S> {
+    inner: S,
     activity: Arc<ConnActivity>,
     framing: Framing,
     /// What reads give hyper once the stream was cut.
@@ -223,7 +224,7 @@ enum Cut {
     Ended,
 }
 
-impl AsyncRead for TrackedIo {
+impl<S: ConnStream> AsyncRead for TrackedIo<S> {
     /// One read for hyper: the bytes the socket has, followed by [`Framing`]. While a request
     /// that started in this read waits for its body, the socket is read on at once (never
     /// waiting: [`TrackedIo::read_on`]), so that a body already sent is followed before any of
@@ -289,23 +290,11 @@ impl AsyncRead for TrackedIo {
 /// The most a read-on takes at once (its buffer is zeroed first).
 const READ_ON_MAX: usize = 16 * 1024;
 
-impl TrackedIo {
-    /// Reads what the socket already has into `buf`, without waiting: whether it read anything
+impl<S: ConnStream> TrackedIo<S> {
+    /// Reads what the stream already has into `buf`, without waiting: whether it read anything
     /// or found the end of the stream (then `buf` is as it was).
-    ///
-    /// A plain non-blocking `recv`, not tokio's read: tokio takes a read that did not fill its
-    /// buffer for a drained socket and waits for the next readiness event without asking the
-    /// socket again, and a client's last bytes and its FIN often come in one event.
     fn read_on(&mut self, buf: &mut ReadBuf<'_>) -> bool {
-        let room = buf.initialize_unfilled_to(buf.remaining().min(READ_ON_MAX));
-        match rustix::net::recv(&self.inner, room, rustix::net::RecvFlags::DONTWAIT) {
-            Ok((read, _)) => {
-                buf.advance(read);
-                true
-            }
-            // Nothing yet, or an error the next read reports to hyper.
-            Err(_) => false,
-        }
+        self.inner.read_now(buf)
     }
 
     /// What a read gives hyper once the stream was cut, if it was.
@@ -328,7 +317,7 @@ impl TrackedIo {
     }
 }
 
-impl AsyncWrite for TrackedIo {
+impl<S: ConnStream> AsyncWrite for TrackedIo<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -366,17 +355,60 @@ impl AsyncWrite for TrackedIo {
     }
 }
 
+/// A connection's byte stream: a TCP socket, or TLS over one.
+pub(crate) trait ConnStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// Reads what the stream already has into `buf` (at most [`READ_ON_MAX`] bytes), without
+    /// waiting: whether it read anything or found the end of the stream (then `buf` is as it
+    /// was).
+    fn read_now(&mut self, buf: &mut ReadBuf<'_>) -> bool;
+}
+
+impl ConnStream for TcpStream {
+    /// A plain non-blocking `recv`, not tokio's read: tokio takes a read that did not fill its
+    /// buffer for a drained socket and waits for the next readiness event without asking the
+    /// socket again, and a client's last bytes and its FIN often come in one event.
+    fn read_now(&mut self, buf: &mut ReadBuf<'_>) -> bool {
+        let room = buf.initialize_unfilled_to(buf.remaining().min(READ_ON_MAX));
+        match rustix::net::recv(&*self, room, rustix::net::RecvFlags::DONTWAIT) {
+            Ok((read, _)) => {
+                buf.advance(read);
+                true
+            }
+            // Nothing yet, or an error the next read reports to hyper.
+            Err(_) => false,
+        }
+    }
+}
+
+impl ConnStream for TlsStream<TcpStream> {
+    /// One read that must not wait: rustls hands over what it has decrypted, reading the
+    /// socket once if it has nothing; a read that would wait registers no waker (the next real
+    /// read registers its own).
+    fn read_now(&mut self, buf: &mut ReadBuf<'_>) -> bool {
+        let room = buf.initialize_unfilled_to(buf.remaining().min(READ_ON_MAX));
+        let mut room = ReadBuf::new(room);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match Pin::new(self).poll_read(&mut cx, &mut room) {
+            Poll::Ready(Ok(())) if !room.filled().is_empty() => {
+                let read = room.filled().len();
+                buf.advance(read);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
 /// hyper's smallest read buffer.
 const MIN_HYPER_BUFFER: usize = 8192;
 
 /// Serves one accepted connection until it closes, the keep-alive timeout passes, or the server
 /// drains (`stop` turns true), in which case in-flight requests finish first.
-pub(crate) async fn serve_connection<A: Application>(
-    stream: TcpStream,
+pub(crate) async fn serve_connection<A: Application, S: ConnStream>(
+    stream: S,
     mut shared: ConnShared<A>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let _ = stream.set_nodelay(true);
     let activity = Arc::new(ConnActivity::new());
     shared.activity = Some(Arc::clone(&activity));
     let settings = &shared.server.settings;
@@ -405,7 +437,6 @@ pub(crate) async fn serve_connection<A: Application>(
         max_timeout: settings.http.header_max_timeout,
         min_rate: settings.http.header_min_rate,
     };
-    let late_answer = LateAnswer::for_stream(&stream);
     let io = TokioIo::new(TrackedIo {
         inner: stream,
         activity: Arc::clone(&activity),
@@ -414,8 +445,8 @@ pub(crate) async fn serve_connection<A: Application>(
     });
     let remote = shared.remote;
     let service = hyper::service::service_fn(move |request| handle(shared.clone(), request));
-    // Boxed so that it can be dropped before a late answer goes out on a copy of its socket.
-    let mut connection = Box::pin(builder.serve_connection(io, service));
+    // Taken apart for a late answer, which goes out on its stream once hyper is done.
+    let mut connection = builder.serve_connection(io, service);
 
     // While serving normally, idle connections close after the keep-alive timeout. Once the
     // server drains, responses carry `Connection: close` (see `service`), and connections with
@@ -449,7 +480,7 @@ pub(crate) async fn serve_connection<A: Application>(
         .min()
         .expect("the list has a deadline");
         tokio::select! {
-            result = connection.as_mut() => {
+            result = Pin::new(&mut connection) => {
                 // A parse error is one hyper answered itself (at a byte before the cut).
                 let hyper_answered = matches!(&result, Err(err) if err.is_parse());
                 if let Err(err) = result {
@@ -462,10 +493,8 @@ pub(crate) async fn serve_connection<A: Application>(
                         "refused a request before parsing it: {}",
                         refusal.message()
                     );
-                    drop(connection);
-                    if let Some(answer) = late_answer {
-                        answer.close(Some(&raw_response(refusal))).await;
-                    }
+                    let stream = connection.into_parts().io.into_inner().inner;
+                    late_answer::close(stream, Some(&raw_response(refusal))).await;
                 }
                 return;
             }
@@ -493,18 +522,16 @@ pub(crate) async fn serve_connection<A: Application>(
                             "closing the connection: the request head did not arrive in time \
                              (--header-timeout, --header-max-timeout, --header-min-rate)"
                         );
-                        drop(connection);
-                        if let Some(answer) = late_answer {
-                            let page = started.then(|| raw_response(&Refusal::HeadTimeout));
-                            answer.close(page.as_deref()).await;
-                        }
+                        let stream = connection.into_parts().io.into_inner().inner;
+                        let page = started.then(|| raw_response(&Refusal::HeadTimeout));
+                        late_answer::close(stream, page.as_deref()).await;
                         return;
                     }
                 }
                 let deadline = activity.idle_deadline(idle_limit, drain_started);
                 if !closing && deadline.is_some_and(|deadline| now >= deadline) {
                     closing = true;
-                    connection.as_mut().graceful_shutdown();
+                    Pin::new(&mut connection).graceful_shutdown();
                 }
             }
         }

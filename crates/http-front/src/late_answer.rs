@@ -1,47 +1,36 @@
 //! The answers a connection writes after hyper has let go of it: a 408 for a request head
 //! that ran out of time ([`crate::head_clock`]), and the refusal of a request head that hyper
-//! never saw ([`crate::framing`]). hyper has no response for either, so a copy of the socket's
-//! descriptor, taken when the connection opens, writes it.
+//! never saw ([`crate::framing`]). hyper has no response for either: the connection's stream is
+//! taken back from hyper (`into_parts`) and the page written on it, through TLS when the
+//! connection speaks it.
 
-use std::io::Write as _;
-use std::os::fd::AsFd;
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// A copy of the connection's socket.
-pub(crate) struct LateAnswer {
-    socket: std::net::TcpStream,
-}
-
-impl LateAnswer {
-    /// Keeps a duplicate of `stream`'s descriptor; `None` if the system has none to give.
-    pub(crate) fn for_stream(stream: &TcpStream) -> Option<LateAnswer> {
-        let fd = stream.as_fd().try_clone_to_owned().ok()?;
-        Some(LateAnswer {
-            socket: std::net::TcpStream::from(fd),
-        })
-    }
-
-    /// Sends `response` (if any) and closes the connection the way Apache does: stop sending,
-    /// then read and discard what the client still sends for a moment, so that the response is
-    /// not lost to a reset. Call once hyper has dropped the connection.
-    pub(crate) async fn close(self, response: Option<&[u8]>) {
+/// Sends `response` (if any) on `stream` and closes the connection the way Apache does: stop
+/// sending, then read and discard what the client still sends for a moment, so that the
+/// response is not lost to a reset.
+pub(crate) async fn close<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    response: Option<&[u8]>,
+) {
+    let send = async {
         if let Some(response) = response {
-            // The socket is non-blocking and its send buffer (nearly) empty: a page this small
-            // goes out whole, and a client that cannot take it loses nothing it waited for.
-            let _ = (&self.socket).write_all(response);
+            stream.write_all(response).await?;
         }
-        let _ = self.socket.shutdown(std::net::Shutdown::Write);
-        let Ok(mut socket) = TcpStream::from_std(self.socket) else {
-            return;
-        };
-        let mut sink = [0u8; 4096];
-        let linger = async { while matches!(socket.read(&mut sink).await, Ok(n) if n > 0) {} };
-        let _ = tokio::time::timeout(LINGER, linger).await;
+        stream.shutdown().await
+    };
+    // A page this small goes out at once into an (almost) empty send buffer; a client that
+    // cannot take even that loses nothing it waited for.
+    if !matches!(tokio::time::timeout(LINGER, send).await, Ok(Ok(()))) {
+        return;
     }
+    let mut sink = [0u8; 4096];
+    let linger = async { while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {} };
+    let _ = tokio::time::timeout(LINGER, linger).await;
 }
 
-/// How long a closing connection's late bytes are read and thrown away.
+/// How long a closing connection's page may take to go out, and how long its late bytes are
+/// read and thrown away.
 const LINGER: Duration = Duration::from_secs(2);

@@ -30,6 +30,7 @@ mod service;
 mod static_files;
 mod strict;
 mod tier;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +57,8 @@ pub use tier::forward::{ForwardTarget, Forwarder, Relayed};
 pub struct FrontSettings {
     /// Protocol limits and timeouts.
     pub http: HttpSettings,
+    /// The listeners (by index) that speak TLS, with their certificates.
+    pub tls: Vec<(usize, tls::TlsConfig)>,
     /// The virtual hosts served, each with what it serves where.
     pub hosts: Vec<HostSettings>,
 }
@@ -100,6 +103,8 @@ pub struct UrlSpace {
     pub redirects: Vec<oxwsgi_config::redirect::Redirect>,
     /// `ErrorDocument`s.
     pub error_documents: Vec<oxwsgi_config::redirect::ErrorDocument>,
+    /// Where requests over TLS need a client certificate.
+    pub client_certificates: Vec<oxwsgi_config::tls::ClientCertificateRule>,
 }
 
 /// The [`Application`] of a server without applications (`--application-type static`): the
@@ -169,9 +174,16 @@ pub async fn serve<A: Application>(
     }
     for (index, listener) in listeners {
         let listener = tokio::net::TcpListener::from_std(listener)?;
+        let tls = server
+            .settings
+            .tls
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, tls)| tls.clone());
         tokio::spawn(listener::accept_loop(
             listener,
             index,
+            tls,
             Arc::clone(&server),
             stop.clone(),
             open_rx.clone(),

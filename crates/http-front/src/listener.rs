@@ -5,8 +5,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use crate::tls::TlsConfig;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio_rustls::server::TlsStream;
 
 use crate::application::Application;
 use crate::client_name::ClientName;
@@ -21,6 +23,7 @@ use crate::service::{ConnShared, ServerShared};
 pub(crate) async fn accept_loop<A: Application>(
     listener: TcpListener,
     index: usize,
+    tls: Option<TlsConfig>,
     server: Arc<ServerShared<A>>,
     mut stop: watch::Receiver<bool>,
     open_connections: watch::Receiver<()>,
@@ -61,11 +64,23 @@ pub(crate) async fn accept_loop<A: Application>(
                     local: stream.local_addr().map(canonical).unwrap_or(local),
                     listener: index,
                     client_name: Arc::new(ClientName::new(canonical(remote).ip())),
+                    tls: None,
                 };
                 let stop = stop.clone();
                 let open = open_connections.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    serve_connection(stream, shared, stop).await;
+                    let _ = stream.set_nodelay(true);
+                    match tls {
+                        None => serve_connection(stream, shared, stop).await,
+                        Some(tls) => {
+                            if let Some(stream) = handshake(&tls, stream, &shared).await {
+                                let mut shared = shared;
+                                shared.tls = Some(Arc::new(tls.details(stream.get_ref().1)));
+                                serve_connection(stream, shared, stop).await;
+                            }
+                        }
+                    }
                     drop(open);
                     drop(permit);
                 });
@@ -75,6 +90,33 @@ pub(crate) async fn accept_loop<A: Application>(
                 tracing::error!("accept error on {local}: {err}; retrying in 1s");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
+        }
+    }
+}
+
+/// The TLS handshake of a new connection, which must finish within the header timeout (the
+/// time a client has to send a request head): a client that opens connections and stalls in
+/// the handshake holds its connection slot no longer than one that stalls before its head.
+async fn handshake<A: Application>(
+    tls: &TlsConfig,
+    stream: TcpStream,
+    shared: &ConnShared<A>,
+) -> Option<TlsStream<TcpStream>> {
+    let limit = shared.server.settings.http.header_timeout;
+    match tokio::time::timeout(limit, tls.acceptor().accept(stream)).await {
+        Ok(Ok(stream)) => Some(stream),
+        Ok(Err(err)) => {
+            tracing::info!(client.addr = %shared.remote, "TLS handshake failed: {err}");
+            None
+        }
+        Err(_) => {
+            tracing::info!(
+                client.addr = %shared.remote,
+                "closing the connection: the TLS handshake did not finish within the header \
+                 timeout ({}s)",
+                limit.as_secs()
+            );
+            None
         }
     }
 }

@@ -63,6 +63,7 @@ pub(crate) struct HostShared {
     /// the document's internal request should the application fail.
     keeps_app_requests: bool,
     index_scripts: Vec<(String, String)>,
+    client_certificates: crate::tls::ClientCertificates,
 }
 
 impl HostShared {
@@ -118,6 +119,7 @@ impl HostShared {
                         .any(|e| Refusal::from_app(*e, 0).status().as_u16() == document.status)
             }),
             index_scripts: space.index_scripts.clone(),
+            client_certificates: crate::tls::ClientCertificates::new(&space.client_certificates),
         }
     }
 }
@@ -172,6 +174,8 @@ pub(crate) struct ConnShared<A> {
     pub(crate) listener: usize,
     /// The client's host name, looked up the first time a request's access rule needs it.
     pub(crate) client_name: Arc<ClientName>,
+    /// What its TLS says, when it speaks TLS.
+    pub(crate) tls: Option<Arc<oxwsgi_exchange::TlsDetails>>,
 }
 
 impl<A> Clone for ConnShared<A> {
@@ -183,6 +187,7 @@ impl<A> Clone for ConnShared<A> {
             local: self.local,
             listener: self.listener,
             client_name: Arc::clone(&self.client_name),
+            tls: self.tls.clone(),
         }
     }
 }
@@ -496,6 +501,14 @@ async fn dispatch<A: Application>(
             }
         }
     }
+    if let Some(tls) = &conn.tls {
+        // httpd's `SSLVerifyClient require` for the path: without a certificate the
+        // listener's authorities signed, a 403 (a certificate they did not sign failed the
+        // handshake already). Plain HTTP is not concerned, as with mod_ssl.
+        if !tls.client_verified && host.client_certificates.required(&path) {
+            return Err(Refusal::Forbidden);
+        }
+    }
     let route = host.router.route(&path);
     // A document's file is served whole, whatever the failed request's conditions and ranges.
     let no_headers;
@@ -567,6 +580,7 @@ async fn dispatch<A: Application>(
         request_id,
         received_at,
         redirect,
+        tls: conn.tls.clone(),
     };
     match server.app.call(app_request).await {
         Ok(response) => Ok((app_response(response), Made::ByApplication)),

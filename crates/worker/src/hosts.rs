@@ -174,6 +174,12 @@ pub(crate) fn settings(
                     .filter(|e| in_host(e.host, host))
                     .cloned()
                     .collect(),
+                client_certificates: config
+                    .client_certificates
+                    .iter()
+                    .filter(|rule| in_host(rule.host, host))
+                    .cloned()
+                    .collect(),
             },
             access_log,
         })

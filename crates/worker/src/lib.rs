@@ -67,6 +67,9 @@ pub enum WorkerError {
     /// The worker could not become its group's user.
     #[error(transparent)]
     Switch(#[from] privileges::SwitchError),
+    /// A listener's certificate or key could not be used.
+    #[error(transparent)]
+    Tls(#[from] oxwsgi_http_front::tls::TlsError),
     /// The runtime, a socket or the control pipe failed.
     #[error("{what}: {source}")]
     Io {
@@ -82,6 +85,15 @@ impl WorkerError {
     fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> WorkerError {
         move |source| WorkerError::Io { what, source }
     }
+}
+
+/// Reads every listener's certificates and keys, as the workers will: run before anything
+/// listens, so that a bad file stops the start naming it.
+pub fn check_certificates(config: &ServerConfig) -> Result<(), oxwsgi_http_front::tls::TlsError> {
+    for tls in config.listeners.iter().filter_map(|l| l.tls.as_ref()) {
+        oxwsgi_http_front::tls::server_config(tls)?;
+    }
+    Ok(())
 }
 
 /// Runs this process as a worker, from the start-up data on standard input; returns the exit
@@ -194,6 +206,8 @@ pub struct LoadedWorker {
     group: usize,
     /// For the front tier: where each of its applications' requests go.
     forward: Option<Vec<ForwardTarget>>,
+    /// The group's listeners that speak TLS, with their certificates (read as root).
+    tls: Vec<(usize, oxwsgi_http_front::tls::TlsConfig)>,
 }
 
 /// The sockets a worker serves: its group's listeners, each with its index in the
@@ -230,6 +244,16 @@ pub fn load(
         },
         LogDestination::Terminal => None,
     };
+    // Certificates and keys, while still root: a key file only root may read is the usual
+    // way to keep one.
+    let tls = config
+        .listeners
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| config.group(group).serves_listener(*index))
+        .filter_map(|(index, listener)| listener.tls.as_ref().map(|tls| (index, tls)))
+        .map(|(index, tls)| Ok((index, oxwsgi_http_front::tls::server_config(tls)?)))
+        .collect::<Result<Vec<_>, WorkerError>>()?;
     // The group's user, before any of its code (or Python's) runs, and before any thread
     // starts (the switch changes the calling thread only).
     if let Some(run_as) = &config.group(group).run_as {
@@ -305,6 +329,7 @@ pub fn load(
         entry_files,
         group,
         forward,
+        tls,
     })
 }
 
@@ -356,6 +381,7 @@ fn serve(
     let front = FrontSettings {
         http: config.http.clone(),
         hosts: worker.hosts,
+        tls: worker.tls,
     };
     let serving = Serving {
         sockets,
@@ -393,7 +419,11 @@ fn serve(
             Ok(ListenerIdentity {
                 host: listener.host.clone().unwrap_or_default(),
                 port,
-                scheme: "http",
+                scheme: if listener.tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                },
             })
         })
         .collect::<std::io::Result<Vec<_>>>()

@@ -53,6 +53,7 @@ fn browser_request() -> AppRequest {
         request_id: "aBcDeFgHiJkLmNoP".to_owned(),
         received_at: SystemTime::now(),
         redirect: None,
+        tls: None,
     }
 }
 

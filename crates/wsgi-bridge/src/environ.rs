@@ -188,6 +188,11 @@ impl EnvironBuilder {
         if let Some(redirect) = &request.redirect {
             set_redirect(py, &environ, redirect)?;
         }
+        if let Some(variables) = request.tls.as_ref().and_then(|t| t.environment.as_ref()) {
+            for (name, value) in variables {
+                environ.set_item(name, PyString::new(py, value))?;
+            }
+        }
         Ok(environ)
     }
 
@@ -346,6 +351,11 @@ fn template<'py>(
         t.set_item(intern!(py, "SCRIPT_FILENAME"), filename)?;
     }
     t.set_item(intern!(py, "REQUEST_SCHEME"), listener.scheme)?;
+    if listener.scheme == "https" {
+        // mod_ssl sets it for every request over TLS (the other SSL_* keys need
+        // `SSLOptions +StdEnvVars`).
+        t.set_item(intern!(py, "HTTPS"), "on")?;
+    }
     t.set_item(intern!(py, "GATEWAY_INTERFACE"), "CGI/1.1")?;
     t.set_item(intern!(py, "SERVER_SOFTWARE"), &settings.server_software)?;
     t.set_item(intern!(py, "DOCUMENT_ROOT"), &app.document_root)?;

@@ -471,6 +471,7 @@ mod tests {
                 request_id: "test".into(),
                 received_at: SystemTime::now(),
                 redirect: None,
+                tls: None,
             },
             reply,
             queued_at: Instant::now(),

@@ -424,6 +424,7 @@ impl<'a> Translator<'a> {
                 host: host.clone(),
                 port: *port,
                 backlog: site.listen_backlog.unwrap_or(511),
+                tls: None,
             })
             .collect();
         if listeners.is_empty() {
@@ -502,6 +503,7 @@ impl<'a> Translator<'a> {
             redirects: site.redirects.clone(),
             error_documents,
             index_scripts,
+            client_certificates: Vec::new(),
             server_root,
         })
     }

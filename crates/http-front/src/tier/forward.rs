@@ -81,6 +81,7 @@ async fn forward(
         received_at,
         body_limit,
         redirect,
+        tls,
         ..
     } = request;
     let hop = Hop {
@@ -95,6 +96,7 @@ async fn forward(
         version: head.version,
         path,
         redirect,
+        tls: tls.map(|tls| (*tls).clone()),
     };
     hop.write(&mut head.headers);
     head.version = Version::HTTP_11;

@@ -23,7 +23,7 @@ const ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 use crate::error_response::APP_ERRORS;
-use oxwsgi_exchange::{AppError, ErrorRedirect};
+use oxwsgi_exchange::{AppError, ErrorRedirect, TlsDetails};
 
 /// Every header of the hop is named so.
 const PREFIX: &str = "oxwsgi-internal-";
@@ -44,6 +44,11 @@ const REDIRECT_STATUS: &str = "oxwsgi-internal-redirect-status";
 const REDIRECT_METHOD: &str = "oxwsgi-internal-redirect-method";
 const REDIRECT_URI: &str = "oxwsgi-internal-redirect-uri";
 const REDIRECT_URL: &str = "oxwsgi-internal-redirect-url";
+/// On a request that came over TLS: whether the client's certificate was verified (`1`/`0`).
+const TLS_VERIFIED: &str = "oxwsgi-internal-tls-verified";
+/// One of mod_ssl's variables the listener passes ([`TlsDetails::environment`]), as
+/// `NAME=escaped value`, once per variable; present (maybe empty) when it passes them.
+const TLS_VARIABLES: &str = "oxwsgi-internal-tls-variables";
 /// On a response: the application produced none, and why ([`AppError`]).
 pub(crate) const ERROR: HeaderName = HeaderName::from_static("oxwsgi-internal-error");
 
@@ -66,6 +71,8 @@ pub(crate) struct Hop {
     pub(crate) path: Bytes,
     /// What the failed request was, when this one is for its `ErrorDocument`.
     pub(crate) redirect: Option<ErrorRedirect>,
+    /// What the client's TLS connection says, when it came over TLS.
+    pub(crate) tls: Option<TlsDetails>,
 }
 
 /// A forwarded request lacked a field of the hop, or had a malformed one.
@@ -131,6 +138,25 @@ impl Hop {
                 escaped(&redirect.url),
             );
         }
+        if let Some(tls) = &self.tls {
+            headers.insert(
+                HeaderName::from_static(TLS_VERIFIED),
+                HeaderValue::from_static(if tls.client_verified { "1" } else { "0" }),
+            );
+            if let Some(variables) = &tls.environment {
+                headers.insert(
+                    HeaderName::from_static(TLS_VARIABLES),
+                    HeaderValue::from_static(""),
+                );
+                for (name, value) in variables {
+                    let line = format!(
+                        "{name}={}",
+                        escaped(value.as_bytes()).to_str().unwrap_or("")
+                    );
+                    headers.append(HeaderName::from_static(TLS_VARIABLES), text(&line));
+                }
+            }
+        }
     }
 
     /// Takes the fields out of a forwarded request's headers (every `oxwsgi-internal-` header
@@ -164,6 +190,14 @@ impl Hop {
                     url: unescaped(headers, REDIRECT_URL)?,
                 }),
             },
+            tls: match headers.get(TLS_VERIFIED).map(HeaderValue::as_bytes) {
+                None => None,
+                Some(verified @ (b"0" | b"1")) => Some(TlsDetails {
+                    client_verified: verified == b"1",
+                    environment: tls_variables(headers)?,
+                }),
+                Some(_) => return Err(HopError(TLS_VERIFIED)),
+            },
         };
         if hop.script_name_len > hop.path.len() {
             return Err(HopError(SCRIPT_NAME_LEN));
@@ -171,6 +205,29 @@ impl Hop {
         remove_all(headers);
         Ok(hop)
     }
+}
+
+/// The variables of [`TLS_VARIABLES`] headers, when there are some: only names mod_ssl
+/// defines come back (the hop carries `&'static str` names).
+fn tls_variables(headers: &HeaderMap) -> Result<Option<Vec<(&'static str, String)>>, HopError> {
+    let mut lines = headers.get_all(TLS_VARIABLES).iter().peekable();
+    if lines.peek().is_none() {
+        return Ok(None);
+    }
+    let mut variables = Vec::new();
+    for line in lines.filter(|line| !line.is_empty()) {
+        let (name, value) = line
+            .to_str()
+            .ok()
+            .and_then(|line| line.split_once('='))
+            .ok_or(HopError(TLS_VARIABLES))?;
+        let name = crate::tls::variable_name(name).ok_or(HopError(TLS_VARIABLES))?;
+        let value = percent_encoding::percent_decode_str(value)
+            .decode_utf8()
+            .map_err(|_| HopError(TLS_VARIABLES))?;
+        variables.push((name, value.into_owned()));
+    }
+    Ok(Some(variables))
 }
 
 fn text(value: &str) -> HeaderValue {
@@ -258,6 +315,7 @@ mod tests {
             version: Version::HTTP_10,
             path: Bytes::from_static(b"/a b/\xff/%2F"),
             redirect: None,
+            tls: None,
         };
         let mut headers = HeaderMap::new();
         headers.insert("host", HeaderValue::from_static("example.org"));
@@ -290,6 +348,13 @@ mod tests {
             body_limit: 10,
             version: Version::HTTP_11,
             path: Bytes::from_static(b"/oops"),
+            tls: Some(TlsDetails {
+                client_verified: true,
+                environment: Some(vec![
+                    ("SSL_PROTOCOL", "TLSv1.3".to_owned()),
+                    ("SSL_CLIENT_S_DN", "CN=Zoë,O=A\\, B=C".to_owned()),
+                ]),
+            }),
             redirect: Some(ErrorRedirect {
                 status: StatusCode::FORBIDDEN,
                 method: http::Method::from_bytes(b"PROPFIND").unwrap(),
@@ -318,6 +383,7 @@ mod tests {
             version: Version::HTTP_11,
             path: Bytes::from_static(b"/oops"),
             redirect: None,
+            tls: None,
         }
         .write(&mut hop);
         let mut headers = hop.clone();

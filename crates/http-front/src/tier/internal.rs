@@ -168,6 +168,7 @@ async fn handle<A: Application>(
         request_id: hop.request_id,
         received_at: hop.received_at,
         redirect: hop.redirect,
+        tls: hop.tls.map(std::sync::Arc::new),
     };
     Ok(match app.call(request).await {
         Ok(response) => app_response(response),

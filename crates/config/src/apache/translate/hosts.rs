@@ -177,6 +177,7 @@ impl Translator<'_> {
         all.redirects.extend(one.redirects);
         all.error_documents.extend(one.error_documents);
         all.index_scripts.extend(one.index_scripts);
+        all.client_certificates.extend(one.client_certificates);
         Some(())
     }
 
@@ -398,6 +399,9 @@ fn tag_host(config: &mut ServerConfig, host: usize) {
     }
     for document in &mut config.error_documents {
         document.host = Some(host);
+    }
+    for rule in &mut config.client_certificates {
+        rule.host = Some(host);
     }
     for index in &mut config.index_scripts {
         index.host = Some(host);

@@ -1,7 +1,7 @@
 //! Fuzz target of the front tier's hop fields (see docs/testing.md, "Fuzzing").
 //!
 //! `fuzz_hop_round_trip_and_any_headers`: any hop (addresses, ids, versions, arbitrary path
-//! bytes, with or without an `ErrorDocument`'s redirect) written into headers that already
+//! bytes, with or without an `ErrorDocument`'s redirect and TLS details) written into headers that already
 //! hold arbitrary client headers — some named like hop fields — reads back exactly, and leaves
 //! only the client's other headers; and taking a hop from arbitrary headers never panics, and
 //! either fails or gives a path that holds its script name.
@@ -11,7 +11,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
-use oxwsgi_exchange::ErrorRedirect;
+use oxwsgi_exchange::{ErrorRedirect, TlsDetails};
 use proptest::prelude::*;
 
 use super::Hop;
@@ -33,9 +33,20 @@ fn hop() -> impl Strategy<Value = Hop> {
         any::<bool>(),
         proptest::collection::vec(any::<u8>(), 0..64),
         proptest::option::of(redirect()),
+        proptest::option::of(tls()),
     )
         .prop_map(
-            |((app, len, listener), (remote, local), id, micros, limit, old, path, redirect)| {
+            |(
+                (app, len, listener),
+                (remote, local),
+                id,
+                micros,
+                limit,
+                old,
+                path,
+                redirect,
+                tls,
+            )| {
                 let mut path = path;
                 path.insert(0, b'/');
                 Hop {
@@ -54,6 +65,7 @@ fn hop() -> impl Strategy<Value = Hop> {
                     },
                     path: Bytes::from(path),
                     redirect,
+                    tls,
                 }
             },
         )
@@ -74,6 +86,21 @@ fn redirect() -> impl Strategy<Value = ErrorRedirect> {
         })
 }
 
+fn tls() -> impl Strategy<Value = TlsDetails> {
+    let variable = (
+        proptest::sample::select(crate::tls::VARIABLE_NAMES),
+        any::<String>(),
+    );
+    (
+        any::<bool>(),
+        proptest::option::of(proptest::collection::vec(variable, 0..6)),
+    )
+        .prop_map(|(client_verified, environment)| TlsDetails {
+            client_verified,
+            environment,
+        })
+}
+
 fn client_headers() -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
     let name = prop_oneof![
         "x-[a-z]{1,8}",
@@ -81,6 +108,8 @@ fn client_headers() -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
         Just("oxwsgi-internal-path".to_owned()),
         Just("oxwsgi-internal-redirect-status".to_owned()),
         Just("oxwsgi-internal-redirect-uri".to_owned()),
+        Just("oxwsgi-internal-tls-verified".to_owned()),
+        Just("oxwsgi-internal-tls-variables".to_owned()),
         "oxwsgi-internal-[a-z-]{1,10}",
     ];
     let value = proptest::collection::vec(prop_oneof![0x20u8..0x7f, 0x80u8..=0xff], 0..20);

@@ -1,0 +1,74 @@
+//! HTTPS: which listeners speak TLS, with which certificates.
+//!
+//! The model keeps file paths, not keys: the files are read where they are used (each worker,
+//! as root, before it switches to its group's user, so that key files readable only by root
+//! work), and once by the server before anything listens, so that a bad file stops the start
+//! with its name. Each file remembers the option or the `file:line` that named it.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// How one listener speaks TLS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListenerTls {
+    /// The certificates it offers, chosen by the name a client asks for (SNI); the first for a
+    /// client that names no host, or one that no certificate's names match.
+    pub identities: Vec<TlsIdentity>,
+    /// The authorities whose client certificates it accepts (`--ssl-ca-certificate-file`,
+    /// `SSLCACertificateFile`). With them, the handshake asks every client for a certificate
+    /// and checks the one it gets; which URLs require one is said by
+    /// [`ServerConfig::client_certificates`](crate::ServerConfig::client_certificates).
+    pub client_ca: Option<NamedFile>,
+    /// Whether requests get the `SSL_*` environ keys (`--ssl-environment`,
+    /// `SSLOptions +StdEnvVars`).
+    pub environment: bool,
+}
+
+/// Whether the requests under a URL path need a client certificate (`--ssl-verify-client`,
+/// `SSLVerifyClient` in a `<Location>`): the most specific rule for a path wins; without one, a
+/// certificate is not required.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientCertificateRule {
+    /// The URL path (and what is below it).
+    pub prefix: crate::model::MountPoint,
+    /// `require` (true) or `none`/`optional` (false).
+    pub required: bool,
+    /// The only virtual host it applies in; every one when `None`.
+    pub host: Option<usize>,
+}
+
+/// A certificate with its key, for some host names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsIdentity {
+    /// The host names (lower case, `*` and `?` wildcards as in `ServerAlias`) it is chosen
+    /// for; empty: only as the listener's default.
+    pub names: Vec<String>,
+    /// The certificate (PEM), and the intermediate certificates after it, if the file has
+    /// them.
+    pub certificate: NamedFile,
+    /// The private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key: NamedFile,
+    /// More intermediate certificates (PEM), sent after the certificate's own
+    /// (`--ssl-certificate-chain-file`, `SSLCertificateChainFile`).
+    pub chain: Option<NamedFile>,
+}
+
+/// A file, and where the configuration names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedFile {
+    /// The file.
+    pub path: PathBuf,
+    /// The option (`--ssl-certificate-file`) or `file:line` that named it.
+    pub origin: String,
+}
+
+impl NamedFile {
+    /// `path`, named by `origin`.
+    pub fn new(path: PathBuf, origin: impl Into<String>) -> NamedFile {
+        NamedFile {
+            path,
+            origin: origin.into(),
+        }
+    }
+}
