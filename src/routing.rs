@@ -35,7 +35,12 @@ pub(crate) fn summary(config: &ServerConfig) -> String {
             [g] => format!("group {} (direct)", config.group_title(*g)),
             _ => "nobody".to_owned(),
         };
-        let _ = writeln!(out, "  {} -> {who}", address(index));
+        let tls = if config.listeners[index].tls.is_some() {
+            " (HTTPS)"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "  {}{tls} -> {who}", address(index));
     }
     for (index, host) in config.hosts.iter().enumerate() {
         let names = if host.names.is_empty() {

@@ -89,7 +89,9 @@ class Server:
         worker has loaded its application and listens)."""
         deadline = time.monotonic() + timeout
         while True:
-            match = re.search(r"Server URL\s+: http://[^/]+:(\d+)/", self.stdout)
+            # The first listener's URL (HTTPS when it is the only one).
+            match = re.search(r"Server URL(?: \(HTTPS\))?\s*: https?://[^/]+:(\d+)/",
+                              self.stdout)
             if match and READY.search(self.stderr):
                 self.port = int(match.group(1))
                 break

@@ -2,6 +2,8 @@
 and key (or --ssl-certificate NAME), --https-only redirecting plain HTTP, --hsts-policy; real
 clients (requests, curl, Python's ssl) against certificates made here with a throwaway CA."""
 
+import os
+import pathlib
 import re
 import socket
 import ssl
@@ -34,6 +36,12 @@ def pki(tmp_path_factory):
             "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt", cwd=d)
     openssl("genpkey", "-algorithm", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
             "-out", "stranger.key", cwd=d)
+    # A second name's certificate, for SNI.
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-subj", "/CN=other.test", "-keyout", "other.key", "-out", "other.csr", cwd=d)
+    (d / "other.ext").write_text("subjectAltName=DNS:other.test\n")
+    openssl("x509", "-req", "-in", "other.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-extfile", "other.ext", "-out", "other.crt", cwd=d)
     # Client certificates: alice's from the CA, mallory's from another CA.
     (d / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
     openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
@@ -282,3 +290,169 @@ def test_a_ca_file_alone_requires_a_certificate_everywhere(server, pki):
     assert allowed.status_code == 200
     # Without --ssl-environment, no SSL_* key but HTTPS.
     assert not [key for key in environ(allowed) if key.startswith("SSL_")]
+
+
+# --- from Apache site files ---------------------------------------------------------------
+
+TLS_APP = """
+def application(environ, start_response):
+    keys = sorted(k for k in environ if k.startswith("SSL_") or k in ("HTTPS", "wsgi.url_scheme"))
+    body = "".join("%s=%s\\n" % (k, environ[k]) for k in keys)
+    body += "group=%s\\n" % environ["mod_wsgi.process_group"]
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [body.encode()]
+"""
+
+
+def fields(body):
+    return dict(line.split("=", 1) for line in body.splitlines() if "=" in line)
+
+
+def peer_name(port, name, pki):
+    """The subject CN of the certificate the server shows a client asking for `name`."""
+    context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+    with socket.create_connection(("127.0.0.1", port)) as raw:
+        with context.wrap_socket(raw, server_hostname=name) as tls:
+            return dict(x[0] for x in tls.getpeercert()["subject"])["commonName"]
+
+
+def tls_get(port, path, name, pki, cert=None):
+    """A GET over TLS to 127.0.0.1 naming `name` (SNI and Host): status and body."""
+    context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+    if cert:
+        context.load_cert_chain(*cert)
+    with socket.create_connection(("127.0.0.1", port)) as raw:
+        with context.wrap_socket(raw, server_hostname=name) as tls:
+            tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n"
+                        .encode())
+            data = b""
+            while chunk := tls.recv(65536):
+                data += chunk
+    head, _, body = data.decode().partition("\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+@pytest.mark.parametrize("groups", ["one", "two"])
+def test_apache_virtual_hosts_speak_tls_with_their_own_certificates(pki, tmp_path, groups):
+    """Two name-based <VirtualHost>s on one port with SSLEngine on and a certificate each,
+    chosen by SNI; SSLVerifyClient require in a <Location>; SSLOptions +StdEnvVars; with one
+    group the workers serve TLS directly, with two the front tier does and the SSL_*
+    variables cross its hop."""
+    import tempfile, shutil
+    from support import Server, VENV
+    site = pathlib.Path(tempfile.mkdtemp(prefix="oxwsgi-tls-site-"))
+    os.chmod(site, 0o755)
+    try:
+        (site / "app.wsgi").write_text(TLS_APP)
+        for name in ("server.crt", "server.key", "other.crt", "other.key", "ca.crt"):
+            shutil.copy(pki / name, site / name)
+            os.chmod(site / name, 0o600 if name.endswith(".key") else 0o644)
+        port = free_port()
+        user = "User oxwsgi-test" if os.getuid() == 0 else ""
+        second = "other" if groups == "two" else "shared"
+        conf = site / "site.conf"
+        conf.write_text(f"""
+Listen 127.0.0.1:{port}
+{user}
+WSGIDaemonProcess shared threads=2 python-home={VENV}
+WSGIDaemonProcess other threads=2 python-home={VENV}
+WSGIApplicationGroup %{{GLOBAL}}
+<VirtualHost *:{port}>
+    ServerName localhost
+    SSLEngine on
+    SSLCertificateFile {site}/server.crt
+    SSLCertificateKeyFile {site}/server.key
+    SSLCACertificateFile {site}/ca.crt
+    SSLOptions +StdEnvVars
+    SSLProtocol all -SSLv3
+    WSGIScriptAlias / {site}/app.wsgi process-group=shared
+    <Location /admin>
+        SSLVerifyClient require
+    </Location>
+</VirtualHost>
+<VirtualHost *:{port}>
+    ServerName other.test
+    SSLEngine on
+    SSLCertificateFile {site}/other.crt
+    SSLCertificateKeyFile {site}/other.key
+    SSLCACertificateFile {site}/ca.crt
+    SSLOptions +StdEnvVars
+    SSLProtocol all -SSLv3
+    WSGIScriptAlias / {site}/app.wsgi process-group={second}
+</VirtualHost>
+""")
+        checked = subprocess.run([str(BINARY), "check-config", str(conf)],
+                                 capture_output=True, text=True, timeout=60)
+        assert checked.returncode == 0, checked.stderr
+        assert f"  127.0.0.1:{port} (HTTPS) -> " in checked.stdout
+        assert (f"{conf}:14: warning: SSLProtocol: TLSv1, TLSv1.1 left out: rustls does not "
+                "speak protocols older than TLSv1.2") in checked.stderr
+        srv = Server(["--config", conf], site, apache=True)
+        try:
+            assert peer_name(port, "localhost", pki) == "localhost"
+            assert peer_name(port, "other.test", pki) == "other.test"
+            status, body = tls_get(port, "/x", "other.test", pki)
+            seen = fields(body)
+            assert status == 200
+            assert (seen["HTTPS"], seen["wsgi.url_scheme"]) == ("on", "https")
+            assert (seen["SSL_TLS_SNI"], seen["SSL_SERVER_S_DN"]) == ("other.test", "CN=other.test")
+            assert seen["group"] == second
+            status, body = tls_get(port, "/admin/users", "localhost", pki)
+            assert status == 403 and FORBIDDEN in body
+            alice = (str(pki / "alice.crt"), str(pki / "alice.key"))
+            status, body = tls_get(port, "/admin/users", "localhost", pki, cert=alice)
+            seen = fields(body)
+            assert status == 200
+            assert (seen["SSL_CLIENT_VERIFY"], seen["SSL_CLIENT_S_DN_CN"]) == ("SUCCESS", "alice")
+            assert seen["SSL_SERVER_S_DN"] == "CN=localhost"
+            assert seen["group"] == "shared"
+        finally:
+            srv.stop()
+    finally:
+        shutil.rmtree(site, ignore_errors=True)
+
+
+@pytest.mark.parametrize("case", ["no-certificate", "mixed", "old-only", "verify-without-ca"])
+def test_apache_tls_mistakes_name_their_line(tmp_path, pki, case):
+    port = free_port()
+    crt, key = pki / "server.crt", pki / "server.key"
+    body, expected = {
+        "no-certificate": (
+            f"<VirtualHost *:{port}>\nSSLEngine on\n</VirtualHost>\n",
+            ":3: error: SSLEngine on needs a certificate: add SSLCertificateFile and "
+            "SSLCertificateKeyFile (httpd: \"Server should be SSL-aware but has no certificate "
+            "configured\")",
+        ),
+        "mixed": (
+            f"<VirtualHost *:{port}>\nServerName a\nSSLEngine on\nSSLCertificateFile {crt}\n"
+            f"SSLCertificateKeyFile {key}\nWSGIScriptAlias / {tmp_path}/app.wsgi\n"
+            f"</VirtualHost>\n"
+            f"<VirtualHost *:{port}>\nServerName b\nWSGIScriptAlias / {tmp_path}/app.wsgi\n"
+            "</VirtualHost>\n",
+            f":9: error: SSLEngine on in some of the <VirtualHost>s on *:{port} and not in "
+            "others: one address speaks TLS to all of its virtual hosts or to none",
+        ),
+        "old-only": (
+            "SSLProtocol TLSv1 +TLSv1.1\n",
+            ":2: error: SSLProtocol TLSv1 +TLSv1.1: oxwsgi speaks TLSv1.2 and TLSv1.3 only "
+            "(rustls); enable one of them",
+        ),
+        "verify-without-ca": (
+            f"SSLEngine on\nSSLCertificateFile {crt}\nSSLCertificateKeyFile {key}\n"
+            "SSLVerifyClient require\n",
+            ":5: error: SSLVerifyClient require needs SSLCACertificateFile, the authorities "
+            "that sign the client certificates",
+        ),
+    }[case]
+    conf = tmp_path / "site.conf"
+    app = tmp_path / "app.wsgi"
+    app.write_text("application = None\n")
+    alias = "" if case == "mixed" else f"WSGIScriptAlias / {app}\n"
+    # As root, httpd's User for the workers (they never run as root): the last line.
+    user = "User oxwsgi-test\n" if os.getuid() == 0 else ""
+    conf.write_text(f"Listen {port}\n{body}{alias}{user}")
+    result = subprocess.run([str(BINARY), "start-server", "--config", str(conf)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"{conf}{expected}" in result.stderr.splitlines()
+    assert not port_is_listening(port)

@@ -501,6 +501,7 @@ fn https(args: &StartServer, env: &Environment, server_name: &str) -> Result<Htt
             identities: vec![identity],
             client_ca,
             environment: args.ssl_environment,
+            protocols: crate::tls::TlsProtocols::ALL,
         }),
         ..plain.clone()
     };

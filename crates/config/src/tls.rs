@@ -23,6 +23,25 @@ pub struct ListenerTls {
     /// Whether requests get the `SSL_*` environ keys (`--ssl-environment`,
     /// `SSLOptions +StdEnvVars`).
     pub environment: bool,
+    /// The protocol versions it speaks (`SSLProtocol`).
+    pub protocols: TlsProtocols,
+}
+
+/// The TLS versions a listener speaks: rustls has none older than 1.2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsProtocols {
+    /// TLS 1.2.
+    pub tls12: bool,
+    /// TLS 1.3.
+    pub tls13: bool,
+}
+
+impl TlsProtocols {
+    /// Both.
+    pub const ALL: TlsProtocols = TlsProtocols {
+        tls12: true,
+        tls13: true,
+    };
 }
 
 /// Whether the requests under a URL path need a client certificate (`--ssl-verify-client`,

@@ -339,6 +339,24 @@ impl<'a> Checker<'a> {
                 Err(err) => self.notice(Severity::Error, &directive.origin, err.0),
             },
             "wsgiscriptalias" | "wsgiscriptaliasmatch" => self.script_alias(directive, scope),
+            "sslprotocol" => match super::ssl::protocols(&directive.args) {
+                Ok((_, Some(warning))) => {
+                    self.notice(Severity::Warning, &directive.origin, warning)
+                }
+                Ok((_, None)) => {}
+                Err(err) => self.notice(Severity::Error, &directive.origin, err),
+            },
+            "sslverifyclient" => {
+                let level = directive.args.first().map_or("", String::as_str);
+                if let Err(err) = super::ssl::verify_client(level) {
+                    self.notice(Severity::Error, &directive.origin, err);
+                }
+            }
+            "ssloptions" => {
+                if let Err(err) = super::ssl::options(&directive.args, false) {
+                    self.notice(Severity::Error, &directive.origin, err);
+                }
+            }
             "listen" => match directive.args.as_slice() {
                 [address] | [address, _] if listen_port(address).is_some() => {
                     self.report

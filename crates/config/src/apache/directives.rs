@@ -68,7 +68,8 @@ const NO_REWRITE: &str = "oxwsgi has no mod_rewrite; express the rule with Alias
 const NO_PROXY: &str = "oxwsgi is not a proxy; put one in front of it (nginx, HAProxy)";
 const NO_AUTH: &str = "oxwsgi does not check passwords itself yet; let the application do it \
                        (with WSGIPassAuthorization On)";
-const NO_TLS: &str = "HTTPS is not supported yet; terminate TLS in front of oxwsgi";
+const RUSTLS_CIPHERS: &str = "rustls offers only modern cipher suites, in its own order of \
+                              strength, and keeps its own session cache and tickets";
 const NO_CGI: &str = "oxwsgi runs WSGI applications only, not CGI scripts or other handlers";
 const LISTING_LOOK: &str = "oxwsgi's directory listings have one fixed look";
 const NO_EFFECT: &str = "it has no effect on how oxwsgi serves requests";
@@ -586,18 +587,56 @@ pub const SPECS: &[Spec] = &[
         C::DIRECTORY,
         U(NO_AUTH),
     ),
-    d("SSLEngine", "ssl", C::SERVER_VHOST, U(NO_TLS)),
-    d("SSLCertificateFile", "ssl", C::SERVER_VHOST, U(NO_TLS)),
-    d("SSLCertificateKeyFile", "ssl", C::SERVER_VHOST, U(NO_TLS)),
-    d("SSLCertificateChainFile", "ssl", C::SERVER_VHOST, U(NO_TLS)),
-    d("SSLCACertificateFile", "ssl", C::SERVER_VHOST, U(NO_TLS)),
-    d("SSLVerifyClient", "ssl", C::ANY, U(NO_TLS)),
-    d("SSLProtocol", "ssl", C::SERVER_VHOST, U(NO_TLS)),
-    d("SSLCipherSuite", "ssl", C::ANY, U(NO_TLS)),
-    d("SSLOptions", "ssl", C::ANY, U(NO_TLS)),
-    d("SSLRequireSSL", "ssl", C::DIRECTORY, U(NO_TLS)),
-    d("SSLHonorCipherOrder", "ssl", C::SERVER_VHOST, U(NO_TLS)),
-    d("SSLSessionCache", "ssl", C::SERVER, U(NO_TLS)),
+    d("SSLEngine", "ssl", C::SERVER_VHOST, H),
+    d("SSLCertificateFile", "ssl", C::SERVER_VHOST, H),
+    d("SSLCertificateKeyFile", "ssl", C::SERVER_VHOST, H),
+    d("SSLCertificateChainFile", "ssl", C::SERVER_VHOST, H),
+    d("SSLCACertificateFile", "ssl", C::SERVER_VHOST, H),
+    d(
+        "SSLCACertificatePath",
+        "ssl",
+        C::SERVER_VHOST,
+        U(
+            "a directory of hashed authority files is not supported yet; concatenate them into \
+           one SSLCACertificateFile",
+        ),
+    ),
+    d("SSLVerifyClient", "ssl", C::ANY, H),
+    d(
+        "SSLVerifyDepth",
+        "ssl",
+        C::ANY,
+        I("rustls checks the whole chain up to an SSLCACertificateFile authority"),
+    ),
+    d("SSLProtocol", "ssl", C::SERVER_VHOST, H),
+    d("SSLCipherSuite", "ssl", C::ANY, I(RUSTLS_CIPHERS)),
+    d("SSLOptions", "ssl", C::ANY, H),
+    d(
+        "SSLRequireSSL",
+        "ssl",
+        C::DIRECTORY,
+        U("not supported yet; serve the section's URLs on an SSLEngine On virtual host only"),
+    ),
+    d(
+        "SSLHonorCipherOrder",
+        "ssl",
+        C::SERVER_VHOST,
+        I(RUSTLS_CIPHERS),
+    ),
+    d("SSLSessionCache", "ssl", C::SERVER, I(RUSTLS_CIPHERS)),
+    d(
+        "SSLSessionTickets",
+        "ssl",
+        C::SERVER_VHOST,
+        I(RUSTLS_CIPHERS),
+    ),
+    d(
+        "SSLCompression",
+        "ssl",
+        C::SERVER_VHOST,
+        I("TLS compression is never used (CRIME)"),
+    ),
+    d("SSLUseStapling", "ssl", C::SERVER_VHOST, I(NO_EFFECT)),
     d("SSLRandomSeed", "ssl", C::SERVER, I(NO_EFFECT)),
     d("SSLPassPhraseDialog", "ssl", C::SERVER, I(NO_EFFECT)),
     d(

@@ -19,6 +19,7 @@ mod error;
 mod handlers;
 mod lines;
 mod reader;
+mod ssl;
 mod syntax;
 mod translate;
 

@@ -47,6 +47,7 @@ const IMPLEMENTED_MODULES: &[&str] = &[
     "version",
     "unixd",
     "setenvif",
+    "ssl",
 ];
 
 /// Whether oxwsgi implements the module (by any of its names: `mod_wsgi.c`, `wsgi_module`).

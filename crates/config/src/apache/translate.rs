@@ -118,6 +118,7 @@ mod hosts;
 mod include;
 mod reading;
 mod rules;
+mod tls;
 
 /// Applies the directives of `--include-file`s (`config`, checked into `report`) on top of
 /// the configuration the command line made: see [`include`].
@@ -240,6 +241,8 @@ struct Site {
     trace_enable: Option<String>,
     /// Where to point an error about the site as a whole.
     first_origin: Option<Origin>,
+    /// mod_ssl's directives.
+    tls: tls::SiteTls,
 }
 
 /// httpd's own limits and timeouts, before a configuration sets any: `KeepAlive On` with
@@ -417,7 +420,7 @@ impl<'a> Translator<'a> {
             .server_name
             .clone()
             .unwrap_or_else(|| "localhost".to_owned());
-        let listeners: Vec<ListenerConfig> = site
+        let mut listeners: Vec<ListenerConfig> = site
             .listens
             .iter()
             .map(|(host, port)| ListenerConfig {
@@ -462,6 +465,7 @@ impl<'a> Translator<'a> {
             .map(|name| name.to_ascii_lowercase())
             .collect();
         names.extend(site.server_aliases.iter().cloned());
+        let client_certificates = self.finish_tls(&site.tls, &names, &mut listeners);
         let hosts = vec![VirtualHost {
             names,
             listeners: (0..listeners.len()).collect(),
@@ -503,7 +507,7 @@ impl<'a> Translator<'a> {
             redirects: site.redirects.clone(),
             error_documents,
             index_scripts,
-            client_certificates: Vec::new(),
+            client_certificates,
             server_root,
         })
     }

@@ -161,7 +161,7 @@ pub fn server_config(tls: &ListenerTls) -> Result<TlsConfig, TlsError> {
         identities: identities.clone(),
     });
     let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(&versions(tls.protocols))
         .map_err(|err| TlsError::BadFile {
             origin: "the TLS settings".to_owned(),
             path: PathBuf::new(),
@@ -192,6 +192,20 @@ pub fn server_config(tls: &ListenerTls) -> Result<TlsConfig, TlsError> {
         rustls: Arc::new(config),
         environment,
     })
+}
+
+/// rustls' versions for `protocols`.
+fn versions(
+    protocols: oxwsgi_config::tls::TlsProtocols,
+) -> Vec<&'static rustls::SupportedProtocolVersion> {
+    let mut versions = Vec::new();
+    if protocols.tls13 {
+        versions.push(&rustls::version::TLS13);
+    }
+    if protocols.tls12 {
+        versions.push(&rustls::version::TLS12);
+    }
+    versions
 }
 
 /// The certificate chain and key of `identity`, checked to belong together.

@@ -32,6 +32,15 @@ impl Translator<'_> {
             }
             let user = self.front_user();
             let mut one = self.finish(report, options)?;
+            if let Some(vhost) = virtual_hosts.first() {
+                // `SSLEngine on` in the virtual host is for its own addresses only.
+                let own = self.vhost_listeners(vhost, &one.listeners);
+                for (index, listener) in one.listeners.iter_mut().enumerate() {
+                    if !own.contains(&index) {
+                        listener.tls = None;
+                    }
+                }
+            }
             for group in &mut one.groups {
                 group.logging = None;
             }
@@ -83,6 +92,12 @@ impl Translator<'_> {
                 continue;
             };
             one.hosts[0].listeners = self.vhost_listeners(vhost, &one.listeners);
+            // Its TLS is for its own addresses only.
+            for (index, listener) in one.listeners.iter_mut().enumerate() {
+                if !one.hosts[0].listeners.contains(&index) {
+                    listener.tls = None;
+                }
+            }
             match &mut merged {
                 None => {
                     tag_host(&mut one, 0);
@@ -95,6 +110,23 @@ impl Translator<'_> {
                             "<VirtualHost>s with different limits or timeouts",
                         );
                         return None;
+                    }
+                    for index in one.hosts[0].listeners.clone() {
+                        let taken = all.hosts.iter().any(|h| h.listeners.contains(&index));
+                        let listener = &all.listeners[index];
+                        let address = format!(
+                            "{}:{}",
+                            listener.host.as_deref().unwrap_or("*"),
+                            listener.port
+                        );
+                        let tls = self.merge_listener_tls(
+                            listener.tls.as_ref(),
+                            taken,
+                            one.listeners[index].tls.as_ref(),
+                            &vhost.origin,
+                            &address,
+                        )?;
+                        all.listeners[index].tls = tls;
                     }
                     self.merge_host(all, one, &vhost.origin)?;
                 }

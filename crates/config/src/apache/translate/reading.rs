@@ -193,6 +193,7 @@ impl Translator<'_> {
                 }
             }
             "wsgiscriptreloading" => self.site.script_reloading = Some(on(d)),
+            name if name.starts_with("ssl") => self.tls_inside_section(d, section),
             _ => self.not_yet(&d.origin, &format!("{} inside <{}>", d.name, section.name)),
         }
     }
@@ -210,6 +211,7 @@ impl Translator<'_> {
         }
         let first = d.args.first().map(String::as_str).unwrap_or("");
         match d.name.to_ascii_lowercase().as_str() {
+            name if name.starts_with("ssl") => self.tls_directive(d),
             "listen" => self.listen(d),
             "servername" => {
                 let name = first.split_once("://").map_or(first, |(_, rest)| rest);
