@@ -80,7 +80,12 @@ class Server:
         self.pid = self.proc.pid
         self.port = None
         if wait:
-            self.wait_ready()
+            try:
+                self.wait_ready()
+            except ServerFailed:
+                # Not left running for the rest of the session: stopped by its own pid.
+                self.stop()
+                raise
 
     # --- lifecycle -------------------------------------------------------------------------
 

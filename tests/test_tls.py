@@ -2,12 +2,15 @@
 and key (or --ssl-certificate NAME), --https-only redirecting plain HTTP, --hsts-policy; real
 clients (requests, curl, Python's ssl) against certificates made here with a throwaway CA."""
 
+import hashlib
 import os
 import pathlib
 import re
+import signal
 import socket
 import ssl
 import subprocess
+import threading
 
 import pytest
 import requests
@@ -456,3 +459,95 @@ def test_apache_tls_mistakes_name_their_line(tmp_path, pki, case):
     assert result.returncode == 2
     assert f"{conf}{expected}" in result.stderr.splitlines()
     assert not port_is_listening(port)
+
+
+def served_fingerprint(port):
+    """The SHA-256 fingerprint of the certificate a new connection gets."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port)) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as tls:
+            return hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest()
+
+
+def file_fingerprint(path):
+    der = ssl.PEM_cert_to_DER_cert(path.read_text())
+    return hashlib.sha256(der).hexdigest()
+
+
+class TlsLoad:
+    """Client threads sending HTTPS requests on kept-alive and new connections, recording
+    every failure, while the test replaces the workers."""
+
+    def __init__(self, url, ca):
+        self.url, self.ca = url, ca
+        self.stopping = threading.Event()
+        self.failures, self.total = [], 0
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.run, args=(keep,), daemon=True)
+                        for keep in (True, True, False)]
+
+    def run(self, keep_alive):
+        session = requests.Session()
+        while not self.stopping.is_set():
+            try:
+                if keep_alive:
+                    status = session.get(self.url, verify=self.ca, timeout=30).status_code
+                else:
+                    status = requests.get(self.url, verify=self.ca, timeout=30).status_code
+                failure = None if status == 200 else f"status {status}"
+            except requests.RequestException as err:
+                failure = repr(err)
+            with self.lock:
+                self.total += 1
+                if failure:
+                    self.failures.append(failure)
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+
+    def wait_for_total(self, total):
+        wait_until(lambda: self.total >= total, what=f"{total} HTTPS requests")
+
+
+def test_sighup_serves_a_replaced_certificate_and_keeps_the_old_for_a_broken_one(
+        server, pki, tmp_path):
+    """New handshakes get the certificate file's new content after SIGHUP (the replacement
+    workers read it), with no failed request under load; a broken file leaves the running
+    workers, and their certificate, in place, and the error names the file."""
+    crt, key = tmp_path / "site.crt", tmp_path / "site.key"
+    crt.write_bytes((pki / "server.crt").read_bytes())
+    key.write_bytes((pki / "server.key").read_bytes())
+    srv = server(str(ENVIRON_APP), "--https-port", "0", "--ssl-certificate", str(tmp_path / "site"))
+    port = https_port(srv)
+    assert served_fingerprint(port) == file_fingerprint(pki / "server.crt")
+    ca = pki / "ca.crt"
+    # The renewed certificate: the same name and key, a new serial.
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out",
+            str(tmp_path / "renewed.crt"), cwd=pki)
+    renewed = file_fingerprint(tmp_path / "renewed.crt")
+    with TlsLoad(f"https://localhost:{port}/", ca) as load:
+        load.wait_for_total(50)
+        crt.write_bytes((tmp_path / "renewed.crt").read_bytes())
+        srv.send_signal(signal.SIGHUP)
+        wait_until(lambda: served_fingerprint(port) == renewed, what="the renewed certificate")
+        load.wait_for_total(load.total + 50)
+    assert load.failures == [], load.failures[:5]
+
+    workers = srv.worker_pids()
+    crt.write_text("not a certificate\n")
+    srv.send_signal(signal.SIGHUP)
+    srv.wait_for_log(r"--ssl-certificate '.*site\.crt': no certificate in it")
+    srv.wait_for_log(r"the worker it was to replace keeps serving")
+    assert srv.worker_pids() == workers
+    assert served_fingerprint(port) == renewed
+    assert requests.get(f"https://localhost:{port}/", verify=ca).status_code == 200
