@@ -1,0 +1,181 @@
+//! Answering a checked request by its path: index scripts, redirects, access rules, client
+//! certificates, then whatever serves the path (a file, an alias, an application).
+//!
+//! Separate from the head checks ([`super::checks`]) because it is also how a local
+//! `ErrorDocument`'s internal request is served
+//! ([`error_document`](mod@super::error_document)), which skips those checks.
+
+use http::{Response, header};
+
+use super::app_response::app_response;
+use super::shared::{ConnShared, HostShared};
+use super::{Made, Pending, declared_length};
+use crate::application::{AppRequest, Application};
+use crate::body::ResponseBody;
+use crate::error_response::Refusal;
+use crate::request_body::IncomingBody;
+use crate::router::Route;
+use crate::static_files::StaticRequest;
+use oxwsgi_exchange::ErrorRedirect;
+
+/// Answers a checked request for the decoded, normalised `path`: index scripts, redirects,
+/// access rules, then whatever serves the path. Also serves the internal request for a local
+/// `ErrorDocument`, whose `redirect` names the failed request.
+pub(super) async fn dispatch<A: Application>(
+    conn: &ConnShared<A>,
+    host: &HostShared,
+    request: &mut Option<Pending>,
+    mut path: bytes::Bytes,
+    body: &mut Option<IncomingBody>,
+    redirect: Option<ErrorRedirect>,
+) -> Result<(Response<ResponseBody<A::Stream>>, Made), Refusal> {
+    let server = &conn.server;
+    let limit = server.settings.http.limit_request_body;
+    let head = &request.as_ref().expect("a request is dispatched once").head;
+    if !host.index_scripts.is_empty() {
+        for (directory, script) in &host.index_scripts {
+            let directory = directory.as_bytes();
+            if directory == &path[..] {
+                // mod_dir's internal redirect to a script index: the request runs the script.
+                path = bytes::Bytes::from(script.clone().into_bytes());
+                break;
+            }
+            if directory.len() == path.len() + 1 && directory.starts_with(&path) {
+                // mod_dir's DirectorySlash, with httpd's absolute URL.
+                let authority = head
+                    .headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .map_or_else(|| conn.local.to_string(), str::to_owned);
+                let query = head
+                    .uri
+                    .query()
+                    .map(|q| format!("?{q}"))
+                    .unwrap_or_default();
+                let directory = String::from_utf8_lossy(directory);
+                return Err(Refusal::Redirect {
+                    status: 301,
+                    location: format!("http://{authority}{directory}{query}"),
+                });
+            }
+        }
+    }
+    if !host.redirects.is_empty() {
+        let authority = head
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map_or_else(|| conn.local.to_string(), str::to_owned);
+        if let Some(redirect) = host
+            .redirects
+            .find(path.as_ref(), head.uri.query(), &authority)
+        {
+            return Err(redirect);
+        }
+    }
+    if let Some(rule) = host.access.rule_for(path.as_ref()) {
+        // httpd checks an internal redirect's access again, unless the section that decides
+        // it is the failed request's own (`ap_process_request_internal` skips the check when
+        // the configuration did not change).
+        let inherited = redirect
+            .as_ref()
+            .and_then(|failed| host.access.rule_for(&failed.url))
+            .is_some_and(|failed| std::ptr::eq(failed, rule));
+        if !inherited {
+            // Only a rule naming hosts waits for the client's name (once per connection).
+            let name = if rule.needs_name() {
+                conn.client_name.get().await
+            } else {
+                None
+            };
+            if !rule.allows(conn.remote.ip(), name) {
+                return Err(Refusal::Forbidden);
+            }
+        }
+    }
+    if let Some(tls) = &conn.tls {
+        // httpd's `SSLVerifyClient require` for the path: without a certificate the
+        // listener's authorities signed, a 403 (a certificate they did not sign failed the
+        // handshake already). Plain HTTP is not concerned, as with mod_ssl.
+        if !tls.client_verified && host.client_certificates.required(&path) {
+            return Err(Refusal::Forbidden);
+        }
+    }
+    let route = host.router.route(&path);
+    // A document's file is served whole, whatever the failed request's conditions and ranges.
+    let no_headers;
+    let static_request = StaticRequest {
+        method: &head.method,
+        headers: if redirect.is_some() {
+            no_headers = http::HeaderMap::new();
+            &no_headers
+        } else {
+            &head.headers
+        },
+        path: &path,
+        query: head.uri.query(),
+    };
+    let (app, script_name_len) = match route {
+        Route::Alias { alias, prefix_len } => {
+            let rest = path.slice(prefix_len..);
+            let response = host.static_files.alias(alias, static_request, &rest).await;
+            return Ok((response, Made::ByServer));
+        }
+        Route::AliasAt { alias, relative } => {
+            let response = host
+                .static_files
+                .alias(alias, static_request, &relative)
+                .await;
+            return Ok((response, Made::ByServer));
+        }
+        Route::App {
+            app,
+            script_name_len,
+        } => match host.static_files.overlay(static_request, true).await {
+            Some(response) => return Ok((response, Made::ByServer)),
+            None => (app, script_name_len),
+        },
+        Route::Unmounted => match host.static_files.overlay(static_request, false).await {
+            Some(response) => return Ok((response, Made::ByServer)),
+            None => return Err(Refusal::NotFound),
+        },
+    };
+    if declared_length(&head.headers).is_some_and(|length| length > limit) {
+        return Err(Refusal::BodyTooLarge { limit });
+    }
+    let body = body
+        .take()
+        .filter(|body| !http_body::Body::is_end_stream(body))
+        .map(|body| Box::pin(body) as oxwsgi_exchange::RequestBody);
+    // A local `ErrorDocument` may need the request if the application fails.
+    let keep = host.keeps_app_requests && redirect.is_none();
+    let Pending {
+        head,
+        request_id,
+        received_at,
+    } = if keep {
+        request.as_ref().map(Pending::copy)
+    } else {
+        request.take()
+    }
+    .expect("a request is dispatched once");
+    let app_request = AppRequest {
+        app,
+        listener: conn.listener,
+        head,
+        path,
+        script_name_len,
+        body,
+        body_limit: limit,
+        remote: conn.remote,
+        local: conn.local,
+        request_id,
+        received_at,
+        redirect,
+        tls: conn.tls.clone(),
+    };
+    match server.app.call(app_request).await {
+        Ok(response) => Ok((app_response(response), Made::ByApplication)),
+        Err(error) => Err(Refusal::from_app(error, limit)),
+    }
+}
