@@ -50,6 +50,21 @@ pub(crate) fn summary(config: &ServerConfig) -> String {
         };
         let on: Vec<String> = host.listeners.iter().map(|&l| address(l)).collect();
         let _ = writeln!(out, "  virtual host {names} on {}:", on.join(", "));
+        let trusted = &host.trusted_proxies;
+        if !trusted.is_empty() {
+            let headers: Vec<String> = trusted.headers.iter().map(|h| h.to_string()).collect();
+            let from = if trusted.proxies.is_empty() {
+                "every client".to_owned()
+            } else {
+                let proxies: Vec<String> = trusted.proxies.iter().map(|p| p.to_string()).collect();
+                proxies.join(", ")
+            };
+            let _ = writeln!(
+                out,
+                "    trusted proxy headers {} from {from}",
+                headers.join(", ")
+            );
+        }
         for mount in config
             .mounts
             .iter()

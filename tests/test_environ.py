@@ -23,6 +23,8 @@ ONLY_WHEN_SENT = {"CONTENT_TYPE", "CONTENT_LENGTH", "HTTP_*"}
 # Keys of requests over TLS (test_tls.py) and of ErrorDocument requests (test_apache_config.py).
 ONLY_WHEN_SENT |= {"HTTPS", "REDIRECT_STATUS", "REDIRECT_URL", "REDIRECT_QUERY_STRING",
                    "REDIRECT_REQUEST_METHOD"}
+# Behind a trusted proxy's X-Script-Name (test_proxy.py).
+ONLY_WHEN_SENT |= {"mod_wsgi.mount_point"}
 # (SCRIPT_FILENAME is conditional too, on the application type: these servers run a script
 # file, so it is there; test_script_filename_is_absent_for_a_module checks the other case.)
 

@@ -4,7 +4,7 @@
 //! configuration error reported before anything starts, not a garbled log later. The HTTP side
 //! formats lines from the parsed [`Item`]s.
 //!
-//! Supported directives: `%h %a %A %l %u %t %{FORMAT}t %r %m %U %q %H %s %>s %b %B %D %T
+//! Supported directives: `%h %a %{c}a %{c}h %A %l %u %t %{FORMAT}t %r %m %U %q %H %s %>s %b %B %D %T
 //! %{UNIT}T %{NAME}i %{NAME}o %p %P %L %v %%`.
 
 /// Apache's `common` format.
@@ -36,8 +36,10 @@ pub enum FormatError {
 pub enum Item {
     /// Text copied as is.
     Literal(String),
-    /// `%h`, `%a`: the client's address.
+    /// `%h`, `%a`: the client's address (the one a trusted proxy's headers name, if they do).
     RemoteIp,
+    /// `%{c}a`, `%{c}h`: the address of the connection's peer (the proxy, behind one).
+    PeerIp,
     /// `%A`: the local address.
     LocalIp,
     /// `%l`, `%u`: unknown identity, always `-`.
@@ -148,6 +150,7 @@ impl AccessFormat {
                     literal.push('%');
                     continue;
                 }
+                ('h' | 'a', Some("c")) => Item::PeerIp,
                 ('h' | 'a', _) => Item::RemoteIp,
                 ('A', _) => Item::LocalIp,
                 ('l' | 'u', _) => Item::Dash,

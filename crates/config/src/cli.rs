@@ -251,6 +251,12 @@ pub struct StartServer {
     )]
     pub port: u16,
 
+    /// Speak HTTP/2 besides HTTP/1.1: over HTTPS when the client asks for it (ALPN h2), and
+    /// in the clear to a client that starts with HTTP/2's preface (h2c with prior knowledge,
+    /// as a proxy in front may) — mod_http2's `Protocols h2 h2c http/1.1`.
+    #[arg(long, help_heading = "Network")]
+    pub http2: bool,
+
     /// Also listen for HTTPS on this port (on the --host addresses), with the certificate of
     /// --ssl-certificate-file and --ssl-certificate-key-file (or --ssl-certificate). Plain
     /// HTTP stays on --port, unless --https-only [default: none: HTTP only].
@@ -314,6 +320,34 @@ pub struct StartServer {
     /// [default: none].
     #[arg(long, value_name = "PARAMS", help_heading = "HTTPS")]
     pub hsts_policy: Option<String>,
+
+    /// The name of a trusted HTTP header providing details of the front end client request
+    /// when proxying, as with mod_wsgi-express (WSGITrustedProxyHeaders): X-Forwarded-For,
+    /// X-Client-IP or X-Real-IP (the client's address, REMOTE_ADDR), X-Forwarded-Host or X-Host
+    /// (HTTP_HOST), X-Forwarded-Server (SERVER_NAME), X-Forwarded-Port (SERVER_PORT),
+    /// X-Forwarded-Proto, X-Forwarded-Scheme, X-Scheme, X-Forwarded-HTTPS, X-Forwarded-SSL or
+    /// X-HTTPS (wsgi.url_scheme), X-Script-Name or X-Forwarded-Script-Name (SCRIPT_NAME), and
+    /// Forwarded (RFC 7239's for=, proto= and host=; oxwsgi's addition). Repeat for several; the
+    /// other headers of the same purpose are removed before the application sees the request
+    /// [default: none: no header is trusted].
+    #[arg(
+        long = "trust-proxy-header",
+        value_name = "HEADER-NAME",
+        help_heading = "Behind a proxy"
+    )]
+    pub trust_proxy_header: Vec<String>,
+
+    /// The IP address or subnet (10.0.0.5, 10.0.0.0/8, 2001:db8::/32) of a trusted proxy, as
+    /// with mod_wsgi-express (WSGITrustedProxies): the trusted headers count only on
+    /// connections from one, and X-Forwarded-For is read from the right, skipping them.
+    /// Repeat for several [default: none: the trusted headers of every client count, as with
+    /// mod_wsgi].
+    #[arg(
+        long = "trust-proxy",
+        value_name = "IP-ADDRESS/SUBNET",
+        help_heading = "Behind a proxy"
+    )]
+    pub trust_proxy: Vec<String>,
 
     /// The length of the kernel's queue of connections not yet accepted.
     #[arg(

@@ -14,6 +14,7 @@ mod error;
 pub mod headers;
 pub mod mime_types;
 pub mod model;
+pub mod proxy;
 pub mod redirect;
 pub mod resolve;
 pub mod tls;

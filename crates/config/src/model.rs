@@ -162,6 +162,9 @@ pub struct ListenerConfig {
     pub backlog: u32,
     /// Whether it speaks HTTPS, and with which certificates.
     pub tls: Option<crate::tls::ListenerTls>,
+    /// Whether it speaks HTTP/2 besides HTTP/1.1: chosen by ALPN over TLS (`h2`), by the
+    /// client's connection preface in the clear (`h2c` with prior knowledge).
+    pub http2: bool,
 }
 
 /// A virtual host: the names it answers to, where.
@@ -180,6 +183,9 @@ pub struct VirtualHost {
     /// How it serves static files (`DirectoryIndex`, `Options Indexes`, `AddType`, …); the
     /// server's when `None`.
     pub static_files: Option<StaticSettings>,
+    /// The request headers a proxy in front may say who the client was with, and which
+    /// proxies (mod_wsgi's `WSGITrustedProxyHeaders` and `WSGITrustedProxies`).
+    pub trusted_proxies: crate::proxy::TrustedProxies,
 }
 
 impl VirtualHost {

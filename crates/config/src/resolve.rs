@@ -317,6 +317,34 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
     })
 }
 
+/// `--trust-proxy-header` and `--trust-proxy`, as mod_wsgi-express passes them on to
+/// `WSGITrustedProxyHeaders` and `WSGITrustedProxies`: a header name mod_wsgi does not know is
+/// accepted and has no effect, as there.
+fn trusted_proxies(args: &StartServer) -> Result<crate::proxy::TrustedProxies, ConfigError> {
+    let mut trusted = crate::proxy::TrustedProxies::default();
+    for name in &args.trust_proxy_header {
+        match crate::proxy::ProxyHeader::parse(name) {
+            Ok(header) => trusted.headers.extend(header),
+            Err(reason) => {
+                return Err(ConfigError::Invalid {
+                    option: "--trust-proxy-header",
+                    value: name.clone(),
+                    reason,
+                });
+            }
+        }
+    }
+    for proxy in &args.trust_proxy {
+        let network = crate::proxy::parse_proxy(proxy).map_err(|reason| ConfigError::Invalid {
+            option: "--trust-proxy",
+            value: proxy.clone(),
+            reason,
+        })?;
+        trusted.proxies.push(network);
+    }
+    Ok(trusted)
+}
+
 /// The listeners and virtual hosts of the command line, and what `--https-only` adds.
 struct Https {
     listeners: Vec<ListenerConfig>,
@@ -335,13 +363,16 @@ fn https(args: &StartServer, env: &Environment, server_name: &str) -> Result<Htt
         port: args.port,
         backlog: args.server_backlog,
         tls: None,
+        http2: args.http2,
     };
+    let trusted_proxies = trusted_proxies(args)?;
     let host = |listeners: Vec<usize>| VirtualHost {
         names: Vec::new(),
         listeners,
         logging: None,
         document_root: None,
         static_files: None,
+        trusted_proxies: trusted_proxies.clone(),
     };
     let Some(https_port) = args.https_port else {
         let given = [

@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode};
 
 /// Any error, boxed.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -48,6 +48,55 @@ pub struct AppRequest {
     pub redirect: Option<ErrorRedirect>,
     /// Set when the request came over TLS: what mod_ssl would tell of its connection.
     pub tls: Option<std::sync::Arc<TlsDetails>>,
+    /// Set when a trusted proxy's headers said something of the client's request (only when
+    /// trusted proxy headers are configured).
+    pub proxied: Option<Box<Proxied>>,
+}
+
+/// What a trusted proxy's headers say of the client's request, as mod_wsgi applies them to
+/// the environ (`WSGITrustedProxyHeaders`): each value replaces what the connection would
+/// give, and is `None` where no trusted header said anything. Values are as the headers
+/// carried them (mod_wsgi checks none of them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Proxied {
+    /// The client: `REMOTE_ADDR`.
+    pub client: Option<HeaderValue>,
+    /// The scheme the client used: `wsgi.url_scheme`, and `HTTPS` (`on`, or absent).
+    pub scheme: Option<UrlScheme>,
+    /// The host the client asked for: `HTTP_HOST`.
+    pub host: Option<HeaderValue>,
+    /// `SERVER_NAME`.
+    pub server_name: Option<HeaderValue>,
+    /// `SERVER_PORT`.
+    pub server_port: Option<HeaderValue>,
+    /// `SCRIPT_NAME` (and `mod_wsgi.mount_point`): where the proxy mounts the application.
+    pub script_name: Option<HeaderValue>,
+}
+
+impl Proxied {
+    /// Whether no trusted header said anything.
+    pub fn is_empty(&self) -> bool {
+        *self == Proxied::default()
+    }
+}
+
+/// The scheme of a client's request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlScheme {
+    /// `http`.
+    Http,
+    /// `https`.
+    Https,
+}
+
+impl UrlScheme {
+    /// `http` or `https`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UrlScheme::Http => "http",
+            UrlScheme::Https => "https",
+        }
+    }
 }
 
 /// What a request over TLS knows of its connection, made once per connection.

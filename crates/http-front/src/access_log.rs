@@ -11,7 +11,7 @@
 use std::fmt::Write as _;
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -41,6 +41,9 @@ pub enum AccessLogError {
 #[derive(Debug)]
 pub(crate) struct AccessEntry {
     remote: SocketAddr,
+    /// The client a trusted proxy's headers name, when they name an address: `%h` and `%a`
+    /// show it, `%{c}a` and `%{c}h` the connection's peer.
+    client: Option<IpAddr>,
     local: SocketAddr,
     method: Method,
     uri: Uri,
@@ -50,6 +53,13 @@ pub(crate) struct AccessEntry {
     request_headers: Vec<Option<HeaderValue>>,
     status: StatusCode,
     response_headers: Vec<Option<HeaderValue>>,
+}
+
+impl AccessEntry {
+    /// Logs `client` as the client (`%h`, `%a`): the address a trusted proxy's headers name.
+    pub(crate) fn set_client(&mut self, client: IpAddr) {
+        self.client = Some(client);
+    }
 }
 
 /// The access log of one process.
@@ -158,6 +168,7 @@ impl AccessLog {
     ) -> AccessEntry {
         AccessEntry {
             remote,
+            client: None,
             local,
             method: head.method().clone(),
             uri: head.uri().clone(),
@@ -191,7 +202,8 @@ impl AccessLog {
         for item in &self.format.items {
             let _ = match item {
                 Item::Literal(text) => write!(line, "{text}"),
-                Item::RemoteIp => write!(line, "{}", entry.remote.ip()),
+                Item::RemoteIp => write!(line, "{}", entry.client.unwrap_or(entry.remote.ip())),
+                Item::PeerIp => write!(line, "{}", entry.remote.ip()),
                 Item::LocalIp => write!(line, "{}", entry.local.ip()),
                 Item::Dash => write!(line, "-"),
                 Item::Time => write!(
@@ -273,6 +285,7 @@ mod tests {
     fn entry() -> AccessEntry {
         AccessEntry {
             remote: "127.0.0.1:5000".parse().unwrap(),
+            client: None,
             local: "127.0.0.1:8000".parse().unwrap(),
             method: Method::GET,
             uri: "/a/b?x=1".parse().unwrap(),
@@ -315,6 +328,21 @@ mod tests {
             Duration::from_micros(1500),
         );
         assert_eq!(line, "GET /a/b?x=1 curl/8 1500 r1 %\n");
+    }
+
+    #[test]
+    fn a_proxied_client_is_h_and_a_and_the_peer_is_c() {
+        let mut entry = entry();
+        let log = log("%h %a %{c}a %{c}h");
+        assert_eq!(
+            log.format_line(&entry, 0, Duration::ZERO),
+            "127.0.0.1 127.0.0.1 127.0.0.1 127.0.0.1\n"
+        );
+        entry.set_client("203.0.113.7".parse().unwrap());
+        assert_eq!(
+            log.format_line(&entry, 0, Duration::ZERO),
+            "203.0.113.7 203.0.113.7 127.0.0.1 127.0.0.1\n"
+        );
     }
 }
 

@@ -54,6 +54,7 @@ fn browser_request() -> AppRequest {
         received_at: SystemTime::now(),
         redirect: None,
         tls: None,
+        proxied: None,
     }
 }
 

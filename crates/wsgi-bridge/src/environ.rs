@@ -19,7 +19,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
-use oxwsgi_exchange::{AppRequest, ErrorRedirect};
+use oxwsgi_exchange::{AppRequest, ErrorRedirect, Proxied, UrlScheme};
 
 /// Identity of the server, shared by every application's template.
 #[derive(Debug, Clone)]
@@ -193,6 +193,9 @@ impl EnvironBuilder {
                 environ.set_item(name, PyString::new(py, value))?;
             }
         }
+        if let Some(proxied) = &request.proxied {
+            set_proxied(py, &environ, proxied)?;
+        }
         Ok(environ)
     }
 
@@ -315,6 +318,41 @@ fn set_redirect(
         method(py, &redirect.method),
     )?;
     environ.set_item(intern!(py, "REQUEST_URI"), request_uri(py, &redirect.uri))?;
+    Ok(())
+}
+
+/// What a trusted proxy's headers said of the client's request, over what the connection
+/// gave, as mod_wsgi applies them (`wsgi_process_proxy_headers`): `REMOTE_ADDR`, `HTTP_HOST`,
+/// `SERVER_NAME`, `SERVER_PORT`, `SCRIPT_NAME` (and `mod_wsgi.mount_point`, which mod_wsgi sets
+/// with it), and the scheme: `wsgi.url_scheme`, with `HTTPS` `on` or absent. `REMOTE_PORT`
+/// and `REQUEST_SCHEME` stay the connection's, as with mod_wsgi.
+fn set_proxied(py: Python<'_>, environ: &Bound<'_, PyDict>, proxied: &Proxied) -> PyResult<()> {
+    let values = [
+        (intern!(py, "REMOTE_ADDR"), &proxied.client),
+        (intern!(py, "HTTP_HOST"), &proxied.host),
+        (intern!(py, "SERVER_NAME"), &proxied.server_name),
+        (intern!(py, "SERVER_PORT"), &proxied.server_port),
+        (intern!(py, "SCRIPT_NAME"), &proxied.script_name),
+        (intern!(py, "mod_wsgi.mount_point"), &proxied.script_name),
+    ];
+    for (key, value) in values {
+        if let Some(value) = value {
+            environ.set_item(key, latin1(py, value.as_bytes()))?;
+        }
+    }
+    match proxied.scheme {
+        Some(UrlScheme::Https) => {
+            environ.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "https"))?;
+            environ.set_item(intern!(py, "HTTPS"), intern!(py, "on"))?;
+        }
+        Some(UrlScheme::Http) => {
+            environ.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "http"))?;
+            if environ.contains(intern!(py, "HTTPS"))? {
+                environ.del_item(intern!(py, "HTTPS"))?;
+            }
+        }
+        None => {}
+    }
     Ok(())
 }
 
@@ -507,7 +545,8 @@ fn method<'py>(py: Python<'py>, method: &http::Method) -> Bound<'py, PyString> {
 fn protocol(py: Python<'_>, version: http::Version) -> Bound<'_, PyString> {
     match version {
         http::Version::HTTP_10 => intern!(py, "HTTP/1.0").clone(),
-        http::Version::HTTP_2 => intern!(py, "HTTP/2").clone(),
+        // mod_http2 names it so (`r->protocol`), in the environ and the logs.
+        http::Version::HTTP_2 => intern!(py, "HTTP/2.0").clone(),
         http::Version::HTTP_09 => intern!(py, "HTTP/0.9").clone(),
         _ => intern!(py, "HTTP/1.1").clone(),
     }

@@ -472,6 +472,7 @@ mod tests {
                 received_at: SystemTime::now(),
                 redirect: None,
                 tls: None,
+                proxied: None,
             },
             reply,
             queued_at: Instant::now(),

@@ -373,6 +373,31 @@ impl<'a> Checker<'a> {
                     ),
                 ),
             },
+            "wsgitrustedproxyheaders" => {
+                for name in &directive.args {
+                    if let Err(reason) = crate::proxy::ProxyHeader::parse(name) {
+                        self.notice(
+                            Severity::Error,
+                            &directive.origin,
+                            format!("WSGITrustedProxyHeaders '{name}' {reason}"),
+                        );
+                    }
+                }
+            }
+            "wsgitrustedproxies" => {
+                for proxy in &directive.args {
+                    if crate::proxy::parse_proxy(proxy).is_err() {
+                        // mod_wsgi's own words.
+                        self.notice(
+                            Severity::Error,
+                            &directive.origin,
+                            format!(
+                                "Unable to parse trusted proxy IP address/subnet of \"{proxy}\"."
+                            ),
+                        );
+                    }
+                }
+            }
             "allowoverride"
                 if !directive
                     .args

@@ -74,6 +74,8 @@ pub const RUNS: &[&str] = &[
     "WSGIProcessGroup",
     "WSGIApplicationGroup",
     "WSGIImportScript",
+    "WSGITrustedProxyHeaders",
+    "WSGITrustedProxies",
     "Include",
     "IncludeOptional",
     "Define",
@@ -116,6 +118,7 @@ pub const RUNS: &[&str] = &[
 mod groups;
 mod hosts;
 mod include;
+mod proxy;
 mod reading;
 mod rules;
 mod tls;
@@ -243,6 +246,10 @@ struct Site {
     first_origin: Option<Origin>,
     /// mod_ssl's directives.
     tls: tls::SiteTls,
+    /// `Protocols`, lower case (httpd's default: `http/1.1` only).
+    protocols: Option<Vec<String>>,
+    /// `WSGITrustedProxyHeaders` and `WSGITrustedProxies`.
+    proxies: proxy::SiteProxies,
 }
 
 /// httpd's own limits and timeouts, before a configuration sets any: `KeepAlive On` with
@@ -428,6 +435,7 @@ impl<'a> Translator<'a> {
                 port: *port,
                 backlog: site.listen_backlog.unwrap_or(511),
                 tls: None,
+                http2: false,
             })
             .collect();
         if listeners.is_empty() {
@@ -466,12 +474,19 @@ impl<'a> Translator<'a> {
             .collect();
         names.extend(site.server_aliases.iter().cloned());
         let client_certificates = self.finish_tls(&site.tls, &names, &mut listeners);
+        let protocols = site.protocols.as_deref().unwrap_or_default();
+        for listener in &mut listeners {
+            // mod_http2: `h2` over TLS, `h2c` in the clear.
+            let wanted = if listener.tls.is_some() { "h2" } else { "h2c" };
+            listener.http2 = protocols.iter().any(|p| p == wanted);
+        }
         let hosts = vec![VirtualHost {
             names,
             listeners: (0..listeners.len()).collect(),
             logging: Some(logging.clone()),
             document_root: None,
             static_files: None,
+            trusted_proxies: site.proxies.trusted(),
         }];
         let mut http = HTTPD_DEFAULTS;
         apply_http_settings(&site, &mut http);

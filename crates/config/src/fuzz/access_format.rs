@@ -15,7 +15,7 @@ fn piece() -> impl Strategy<Value = String> {
         3 => proptest::sample::select(vec![
             "%h", "%a", "%A", "%l", "%u", "%t", "%r", "%m", "%U", "%q", "%H", "%s", "%>s", "%<s",
             "%b", "%B", "%D", "%T", "%p", "%P", "%L", "%v", "%V", "%%", "%", "%{", "}", "{",
-            "%{ms}T", "%{us}T", "%{s}T", "%{h}T", "%{Referer}i", "%{X-Id}o", "%{}i", "%{a b}i",
+            "%{ms}T", "%{us}T", "%{c}a", "%{c}h", "%{s}T", "%{h}T", "%{Referer}i", "%{X-Id}o", "%{}i", "%{a b}i",
             "%{%d/%b/%Y}t", "%{}t", "%{%~}t", "%{%Q}t", "%{%#z}t", "%{%:::z}t", "%{%-}t", "%Z", "%>", "%{x}%", " ", "\"", "common", "combined",
         ])
         .prop_map(str::to_owned),
@@ -40,6 +40,7 @@ fn render(format: &AccessFormat) -> String {
         match item {
             Item::Literal(text) => out.push_str(&text.replace('%', "%%")),
             Item::RemoteIp => out.push_str("%h"),
+            Item::PeerIp => out.push_str("%{c}a"),
             Item::LocalIp => out.push_str("%A"),
             Item::Dash => out.push_str("%l"),
             Item::Time => out.push_str("%t"),

@@ -20,6 +20,7 @@ proptest! {
             logging: None,
             document_root: None,
             static_files: None,
+            trusted_proxies: Default::default(),
         };
         let regex: String = pattern
             .chars()

@@ -88,6 +88,7 @@ proptest! {
         };
         let entry = AccessEntry {
             remote: "127.0.0.1:5000".parse::<SocketAddr>().unwrap(),
+            client: None,
             local: "[::1]:8000".parse::<SocketAddr>().unwrap(),
             method,
             uri,

@@ -153,6 +153,7 @@ pub(super) async fn dispatch<A: Application>(
         head,
         request_id,
         received_at,
+        proxied,
     } = if keep {
         request.as_ref().map(Pending::copy)
     } else {
@@ -173,6 +174,7 @@ pub(super) async fn dispatch<A: Application>(
         received_at,
         redirect,
         tls: conn.tls.clone(),
+        proxied,
     };
     match server.app.call(app_request).await {
         Ok(response) => Ok((app_response(response), Made::ByApplication)),

@@ -13,12 +13,14 @@
 //! * [`dispatch`]: answering a checked request by its path;
 //! * [`error_document`](mod@error_document): an `ErrorDocument`'s page, and the internal
 //!   request for a local one;
-//! * [`app_response`](mod@app_response): an application's answer as a hyper response.
+//! * [`app_response`](mod@app_response): an application's answer as a hyper response;
+//! * [`proxy`]: what a trusted proxy's headers say of the client's request.
 
 mod app_response;
 mod checks;
 mod dispatch;
 mod error_document;
+mod proxy;
 mod shared;
 
 use std::convert::Infallible;
@@ -50,7 +52,7 @@ pub(crate) async fn handle<A: Application>(
     let server = &conn.server;
     let host = server.host_for(conn.listener, &request);
     let request_id = server.ids.next();
-    let log = host.access_log.as_ref().map(|log| {
+    let mut log = host.access_log.as_ref().map(|log| {
         let entry = log.begin(&request, conn.remote, conn.local, &request_id, started);
         (Arc::clone(log), Box::new(entry))
     });
@@ -58,8 +60,10 @@ pub(crate) async fn handle<A: Application>(
         .activity
         .clone()
         .expect("the connection sets its activity before serving");
-    let mut tracker = RequestTracker::new(activity, log);
     let http_1_0 = request.version() == Version::HTTP_10;
+    // HTTP/2 has no `Connection` header: the connection's end is its GOAWAY, and a stream
+    // whose body is not read is reset, not drained.
+    let http_2 = request.version() == Version::HTTP_2;
     let (codings, untagged) = if server.compress_responses {
         let untagged = compress::untag_conditions(request.headers_mut());
         (compress::accepted(request.headers()), untagged)
@@ -89,6 +93,22 @@ pub(crate) async fn handle<A: Application>(
     if let Some(path) = &edit_path {
         header_edits::apply(request.headers_mut(), &edits.request, path.as_ref(), false);
     }
+    // Behind a proxy: what its trusted headers say, read as mod_wsgi reads them (after the
+    // `RequestHeader` edits); the access log shows the client they name, if they name an
+    // address (their value is taken as it is: it may be any text).
+    let proxied = host
+        .trusted_proxies
+        .as_ref()
+        .and_then(|trusted| proxy::apply(trusted, request.headers_mut(), conn.remote.ip()));
+    if let (Some(client), Some((_, entry))) = (
+        proxied
+            .as_ref()
+            .and_then(|p| proxy::address(p.client.as_ref()?)),
+        log.as_mut(),
+    ) {
+        entry.set_client(client);
+    }
+    let mut tracker = RequestTracker::new(activity, log);
     let (head, body) = request.into_parts();
     let (body, body_state) = IncomingBody::new(body, limits, expects_continue);
     let decision = DrainDecision(Arc::clone(&body_state));
@@ -101,6 +121,7 @@ pub(crate) async fn handle<A: Application>(
         head,
         request_id,
         received_at,
+        proxied,
     });
 
     let (mut response, made, refused) = match route(&conn, host, &mut request, &mut body).await {
@@ -150,9 +171,10 @@ pub(crate) async fn handle<A: Application>(
     // A client that sent `Expect: 100-continue` and was never asked for its body may send it
     // now or never: the connection cannot be reused, so say so.
     let body_never_asked = expects_continue && !body_state.polled() && !body_state.finished();
-    if server.draining.load(std::sync::atomic::Ordering::Relaxed)
-        || (http_1_0 && unknown_length)
-        || body_never_asked
+    if !http_2
+        && (server.draining.load(std::sync::atomic::Ordering::Relaxed)
+            || (http_1_0 && unknown_length)
+            || body_never_asked)
     {
         response
             .headers_mut()
@@ -164,7 +186,8 @@ pub(crate) async fn handle<A: Application>(
         }
     }
     // An unread rest of the body is read and thrown away only if the connection goes on.
-    let closes = client_closes
+    let closes = http_2
+        || client_closes
         || response
             .headers()
             .get(header::CONNECTION)
@@ -198,6 +221,8 @@ struct Pending {
     head: http::request::Parts,
     request_id: String,
     received_at: SystemTime,
+    /// What a trusted proxy's headers said of the client's request.
+    proxied: Option<Box<oxwsgi_exchange::Proxied>>,
 }
 
 impl Pending {
@@ -213,6 +238,7 @@ impl Pending {
             head,
             request_id: self.request_id.clone(),
             received_at: self.received_at,
+            proxied: self.proxied.clone(),
         }
     }
 }

@@ -51,6 +51,8 @@ pub(crate) struct HostShared {
     pub(super) keeps_app_requests: bool,
     pub(super) index_scripts: Vec<(String, String)>,
     pub(super) client_certificates: crate::tls::ClientCertificates,
+    /// The headers a proxy in front is trusted for, when there are some.
+    pub(super) trusted_proxies: Option<oxwsgi_config::proxy::TrustedProxies>,
 }
 
 impl HostShared {
@@ -107,6 +109,8 @@ impl HostShared {
             }),
             index_scripts: space.index_scripts.clone(),
             client_certificates: crate::tls::ClientCertificates::new(&space.client_certificates),
+            trusted_proxies: Some(settings.host.trusted_proxies.clone())
+                .filter(|trusted| !trusted.is_empty()),
         }
     }
 }

@@ -82,6 +82,7 @@ async fn forward(
         body_limit,
         redirect,
         tls,
+        proxied,
         ..
     } = request;
     let hop = Hop {
@@ -97,6 +98,7 @@ async fn forward(
         path,
         redirect,
         tls: tls.map(|tls| (*tls).clone()),
+        proxied,
     };
     hop.write(&mut head.headers);
     head.version = Version::HTTP_11;

@@ -23,7 +23,7 @@ const ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 use crate::error_response::APP_ERRORS;
-use oxwsgi_exchange::{AppError, ErrorRedirect, TlsDetails};
+use oxwsgi_exchange::{AppError, ErrorRedirect, Proxied, TlsDetails, UrlScheme};
 
 /// Every header of the hop is named so.
 const PREFIX: &str = "oxwsgi-internal-";
@@ -49,6 +49,9 @@ const TLS_VERIFIED: &str = "oxwsgi-internal-tls-verified";
 /// One of mod_ssl's variables the listener passes ([`TlsDetails::environment`]), as
 /// `NAME=escaped value`, once per variable; present (maybe empty) when it passes them.
 const TLS_VARIABLES: &str = "oxwsgi-internal-tls-variables";
+/// What a trusted proxy's headers said of the client's request ([`Proxied`]), as
+/// `field=escaped value`, once per field said; present when they said something.
+const PROXIED: &str = "oxwsgi-internal-proxied";
 /// On a response: the application produced none, and why ([`AppError`]).
 pub(crate) const ERROR: HeaderName = HeaderName::from_static("oxwsgi-internal-error");
 
@@ -73,6 +76,8 @@ pub(crate) struct Hop {
     pub(crate) redirect: Option<ErrorRedirect>,
     /// What the client's TLS connection says, when it came over TLS.
     pub(crate) tls: Option<TlsDetails>,
+    /// What a trusted proxy's headers said of the client's request, when they said something.
+    pub(crate) proxied: Option<Box<Proxied>>,
 }
 
 /// A forwarded request lacked a field of the hop, or had a malformed one.
@@ -157,6 +162,9 @@ impl Hop {
                 }
             }
         }
+        if let Some(proxied) = &self.proxied {
+            write_proxied(proxied, headers);
+        }
     }
 
     /// Takes the fields out of a forwarded request's headers (every `oxwsgi-internal-` header
@@ -198,6 +206,7 @@ impl Hop {
                 }),
                 Some(_) => return Err(HopError(TLS_VERIFIED)),
             },
+            proxied: proxied(headers)?,
         };
         if hop.script_name_len > hop.path.len() {
             return Err(HopError(SCRIPT_NAME_LEN));
@@ -228,6 +237,69 @@ fn tls_variables(headers: &HeaderMap) -> Result<Option<Vec<(&'static str, String
         variables.push((name, value.into_owned()));
     }
     Ok(Some(variables))
+}
+
+/// The field of [`Proxied`] a [`PROXIED`] line names.
+fn proxied_field<'p>(proxied: &'p mut Proxied, name: &str) -> Option<&'p mut Option<HeaderValue>> {
+    Some(match name {
+        "client" => &mut proxied.client,
+        "host" => &mut proxied.host,
+        "server-name" => &mut proxied.server_name,
+        "server-port" => &mut proxied.server_port,
+        "script-name" => &mut proxied.script_name,
+        _ => return None,
+    })
+}
+
+/// Adds the [`PROXIED`] lines of `proxied`.
+fn write_proxied(proxied: &Proxied, headers: &mut HeaderMap) {
+    let name = HeaderName::from_static(PROXIED);
+    headers.insert(name.clone(), HeaderValue::from_static(""));
+    let fields = [
+        ("client", &proxied.client),
+        ("host", &proxied.host),
+        ("server-name", &proxied.server_name),
+        ("server-port", &proxied.server_port),
+        ("script-name", &proxied.script_name),
+    ];
+    for (field, value) in fields {
+        if let Some(value) = value {
+            let value = escaped(value.as_bytes());
+            let line = format!("{field}={}", value.to_str().unwrap_or(""));
+            headers.append(name.clone(), text(&line));
+        }
+    }
+    if let Some(scheme) = proxied.scheme {
+        headers.append(name, text(&format!("scheme={}", scheme.as_str())));
+    }
+}
+
+/// The [`PROXIED`] lines' [`Proxied`], when there are some.
+fn proxied(headers: &HeaderMap) -> Result<Option<Box<Proxied>>, HopError> {
+    let mut lines = headers.get_all(PROXIED).iter().peekable();
+    if lines.peek().is_none() {
+        return Ok(None);
+    }
+    let mut proxied = Proxied::default();
+    for line in lines.filter(|line| !line.is_empty()) {
+        let (name, value) = line
+            .to_str()
+            .ok()
+            .and_then(|line| line.split_once('='))
+            .ok_or(HopError(PROXIED))?;
+        if name == "scheme" {
+            proxied.scheme = Some(match value {
+                "http" => UrlScheme::Http,
+                "https" => UrlScheme::Https,
+                _ => return Err(HopError(PROXIED)),
+            });
+            continue;
+        }
+        let bytes: Vec<u8> = percent_encoding::percent_decode_str(value).collect();
+        let field = proxied_field(&mut proxied, name).ok_or(HopError(PROXIED))?;
+        *field = Some(HeaderValue::from_bytes(&bytes).map_err(|_| HopError(PROXIED))?);
+    }
+    Ok(Some(Box::new(proxied)))
 }
 
 fn text(value: &str) -> HeaderValue {
@@ -316,6 +388,14 @@ mod tests {
             path: Bytes::from_static(b"/a b/\xff/%2F"),
             redirect: None,
             tls: None,
+            proxied: Some(Box::new(Proxied {
+                client: Some(HeaderValue::from_static("2001:db8::7")),
+                scheme: Some(UrlScheme::Https),
+                host: Some(HeaderValue::from_bytes(b"caf\xe9.example:8443").unwrap()),
+                server_name: None,
+                server_port: Some(HeaderValue::from_static("8443")),
+                script_name: Some(HeaderValue::from_static("/a b/%2F")),
+            })),
         };
         let mut headers = HeaderMap::new();
         headers.insert("host", HeaderValue::from_static("example.org"));
@@ -324,6 +404,10 @@ mod tests {
             HeaderValue::from_static("6.6.6.6:1"),
         );
         headers.insert("oxwsgi-internal-forged", HeaderValue::from_static("x"));
+        headers.insert(
+            "oxwsgi-internal-proxied",
+            HeaderValue::from_static("client=6.6.6.6"),
+        );
         headers.insert(
             "oxwsgi-internal-redirect-status",
             HeaderValue::from_static("403"),
@@ -361,6 +445,7 @@ mod tests {
                 uri: http::Uri::from_static("/denied/caf%C3%A9?a=1&b=%20"),
                 url: Bytes::from_static(b"/denied/caf\xc3\xa9"),
             }),
+            proxied: None,
         };
         let mut headers = HeaderMap::new();
         hop.write(&mut headers);
@@ -384,6 +469,7 @@ mod tests {
             path: Bytes::from_static(b"/oops"),
             redirect: None,
             tls: None,
+            proxied: None,
         }
         .write(&mut hop);
         let mut headers = hop.clone();
@@ -399,6 +485,31 @@ mod tests {
             headers.insert(name, HeaderValue::from_static(value));
         }
         assert_eq!(Hop::take(&mut headers), Err(HopError(REDIRECT_STATUS)));
+    }
+
+    #[test]
+    fn a_malformed_proxied_field_is_refused() {
+        for line in ["client", "scheme=ftp", "forged=1", "host=%0A"] {
+            let mut headers = HeaderMap::new();
+            Hop {
+                app: 0,
+                script_name_len: 0,
+                listener: 0,
+                remote: "127.0.0.1:5000".parse().unwrap(),
+                local: "127.0.0.1:80".parse().unwrap(),
+                request_id: "abc-4".to_owned(),
+                received_at: UNIX_EPOCH,
+                body_limit: 10,
+                version: Version::HTTP_11,
+                path: Bytes::from_static(b"/"),
+                redirect: None,
+                tls: None,
+                proxied: Some(Box::default()),
+            }
+            .write(&mut headers);
+            headers.append(PROXIED, HeaderValue::from_static(line));
+            assert_eq!(Hop::take(&mut headers), Err(HopError(PROXIED)), "{line}");
+        }
     }
 
     #[test]

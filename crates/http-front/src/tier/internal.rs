@@ -169,6 +169,7 @@ async fn handle<A: Application>(
         received_at: hop.received_at,
         redirect: hop.redirect,
         tls: hop.tls.map(std::sync::Arc::new),
+        proxied: hop.proxied,
     };
     Ok(match app.call(request).await {
         Ok(response) => app_response(response),

@@ -28,6 +28,7 @@ impl Translator<'_> {
         if virtual_hosts.len() <= 1 {
             // The main server's scripts are the one virtual host's too, as httpd merges them.
             if let Some(vhost) = virtual_hosts.first() {
+                self.site.proxies.inherit();
                 self.apply(vhost);
             }
             let user = self.front_user();
@@ -38,6 +39,7 @@ impl Translator<'_> {
                 for (index, listener) in one.listeners.iter_mut().enumerate() {
                     if !own.contains(&index) {
                         listener.tls = None;
+                        listener.http2 = false;
                     }
                 }
             }
@@ -76,6 +78,7 @@ impl Translator<'_> {
         let mut merged: Option<ServerConfig> = None;
         for vhost in virtual_hosts {
             self.site = base.clone();
+            self.site.proxies.inherit();
             self.apply(vhost);
             let scripts = report
                 .scripts
@@ -96,6 +99,7 @@ impl Translator<'_> {
             for (index, listener) in one.listeners.iter_mut().enumerate() {
                 if !one.hosts[0].listeners.contains(&index) {
                     listener.tls = None;
+                    listener.http2 = false;
                 }
             }
             match &mut merged {
@@ -127,6 +131,8 @@ impl Translator<'_> {
                             &address,
                         )?;
                         all.listeners[index].tls = tls;
+                        // HTTP/2 on an address if one of its virtual hosts asks for it.
+                        all.listeners[index].http2 |= one.listeners[index].http2;
                     }
                     self.merge_host(all, one, &vhost.origin)?;
                 }

@@ -8,7 +8,8 @@
 //! the command line's configuration applies as in a site file: `Alias`, access rules in
 //! `<Directory>` and `<Location>`, `SetEnv`/`UnsetEnv`/`PassEnv`, `Header`/`RequestHeader`,
 //! `Redirect*`, `ErrorDocument`, `AddType`, `WSGIPassAuthorization`, `WSGIChunkedRequest`,
-//! `TraceEnable`, and the limits and timeouts (`LimitRequest*`, `Timeout`, `KeepAlive*`,
+//! `TraceEnable`, `WSGITrustedProxyHeaders` and `WSGITrustedProxies` (which add to
+//! `--trust-proxy-header` and `--trust-proxy`), and the limits and timeouts (`LimitRequest*`, `Timeout`, `KeepAlive*`,
 //! `RequestReadTimeout`), which replace the command line's values.
 
 use super::{ApacheConfig, MountPoint, Node, Report, ServerConfig, Translator};
@@ -160,6 +161,14 @@ impl Translator<'_> {
             }
             if let Some(pass) = pass {
                 app.pass_authorization = pass;
+            }
+        }
+
+        // Trusted proxy headers and proxies add to the command line's, as mod_wsgi-express
+        // includes the file after its own lines.
+        if !site.proxies.is_empty() {
+            for host in &mut base.hosts {
+                site.proxies.add_to(&mut host.trusted_proxies);
             }
         }
 

@@ -369,6 +369,9 @@ impl Translator<'_> {
                 }
                 _ => self.error(&d.origin, "ErrorDocument takes an error status (400-599) and a text, a local path or a URL"),
             },
+            "protocols" => {
+                self.site.protocols = Some(d.args.iter().map(|a| a.to_ascii_lowercase()).collect());
+            }
             "traceenable" => match first.to_ascii_lowercase().as_str() {
                 value @ ("on" | "off") => self.site.trace_enable = Some(value.to_owned()),
                 _ => self.not_yet(&d.origin, &format!("TraceEnable {first}")),
@@ -386,6 +389,7 @@ impl Translator<'_> {
             }
             "wsgipassauthorization" => self.site.pass_authorization = Some(on(d)),
             "wsgiscriptreloading" => self.site.script_reloading = Some(on(d)),
+            "wsgitrustedproxyheaders" | "wsgitrustedproxies" => self.proxy_directive(d),
             // Read through the check's report, or decided while reading.
             "wsgidaemonprocess"
             | "wsgiscriptalias"

@@ -1,7 +1,8 @@
 //! Fuzz target of the front tier's hop fields (see docs/testing.md, "Fuzzing").
 //!
 //! `fuzz_hop_round_trip_and_any_headers`: any hop (addresses, ids, versions, arbitrary path
-//! bytes, with or without an `ErrorDocument`'s redirect and TLS details) written into headers that already
+//! bytes, with or without an `ErrorDocument`'s redirect, TLS details and what a trusted proxy's
+//! headers said) written into headers that already
 //! hold arbitrary client headers — some named like hop fields — reads back exactly, and leaves
 //! only the client's other headers; and taking a hop from arbitrary headers never panics, and
 //! either fails or gives a path that holds its script name.
@@ -11,7 +12,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
-use oxwsgi_exchange::{ErrorRedirect, TlsDetails};
+use oxwsgi_exchange::{ErrorRedirect, Proxied, TlsDetails, UrlScheme};
 use proptest::prelude::*;
 
 use super::Hop;
@@ -34,6 +35,7 @@ fn hop() -> impl Strategy<Value = Hop> {
         proptest::collection::vec(any::<u8>(), 0..64),
         proptest::option::of(redirect()),
         proptest::option::of(tls()),
+        proptest::option::of(proxied()),
     )
         .prop_map(
             |(
@@ -46,6 +48,7 @@ fn hop() -> impl Strategy<Value = Hop> {
                 path,
                 redirect,
                 tls,
+                proxied,
             )| {
                 let mut path = path;
                 path.insert(0, b'/');
@@ -66,7 +69,36 @@ fn hop() -> impl Strategy<Value = Hop> {
                     path: Bytes::from(path),
                     redirect,
                     tls,
+                    proxied: proxied.map(Box::new),
                 }
+            },
+        )
+}
+
+/// Any header value (visible ASCII, spaces, tabs and obs-text), as the headers a proxy sends.
+fn header_value() -> impl Strategy<Value = HeaderValue> {
+    proptest::collection::vec(prop_oneof![Just(b'\t'), 0x20u8..0x7f, 0x80u8..=0xff], 0..24)
+        .prop_map(|bytes| HeaderValue::from_bytes(&bytes).expect("a header value"))
+}
+
+fn proxied() -> impl Strategy<Value = Proxied> {
+    let value = || proptest::option::of(header_value());
+    (
+        value(),
+        proptest::option::of(prop_oneof![Just(UrlScheme::Http), Just(UrlScheme::Https)]),
+        value(),
+        value(),
+        value(),
+        value(),
+    )
+        .prop_map(
+            |(client, scheme, host, server_name, server_port, script_name)| Proxied {
+                client,
+                scheme,
+                host,
+                server_name,
+                server_port,
+                script_name,
             },
         )
 }
@@ -110,6 +142,7 @@ fn client_headers() -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
         Just("oxwsgi-internal-redirect-uri".to_owned()),
         Just("oxwsgi-internal-tls-verified".to_owned()),
         Just("oxwsgi-internal-tls-variables".to_owned()),
+        Just("oxwsgi-internal-proxied".to_owned()),
         "oxwsgi-internal-[a-z-]{1,10}",
     ];
     let value = proptest::collection::vec(prop_oneof![0x20u8..0x7f, 0x80u8..=0xff], 0..20);
