@@ -362,6 +362,7 @@ WSGIDaemonProcess other threads=2 python-home={VENV}
 WSGIApplicationGroup %{{GLOBAL}}
 <VirtualHost *:{port}>
     ServerName localhost
+    Protocols h2 http/1.1
     SSLEngine on
     SSLCertificateFile {site}/server.crt
     SSLCertificateKeyFile {site}/server.key
@@ -388,11 +389,17 @@ WSGIApplicationGroup %{{GLOBAL}}
                                  capture_output=True, text=True, timeout=60)
         assert checked.returncode == 0, checked.stderr
         assert f"  127.0.0.1:{port} (HTTPS) -> " in checked.stdout
-        assert (f"{conf}:14: warning: SSLProtocol: TLSv1, TLSv1.1 left out: rustls does not "
+        assert (f"{conf}:15: warning: SSLProtocol: TLSv1, TLSv1.1 left out: rustls does not "
                 "speak protocols older than TLSv1.2") in checked.stderr
         srv = Server(["--config", conf], site, apache=True)
         try:
             assert peer_name(port, "localhost", pki) == "localhost"
+            # Protocols h2 http/1.1: HTTP/2 by ALPN.
+            version = subprocess.run(
+                ["curl", "-sS", "--http2", "--cacert", str(pki / "ca.crt"), "-o", "/dev/null",
+                 "-w", "%{http_version}", f"https://localhost:{port}/"],
+                capture_output=True, text=True, timeout=60)
+            assert version.stdout == "2", version.stderr
             assert peer_name(port, "other.test", pki) == "other.test"
             status, body = tls_get(port, "/x", "other.test", pki)
             seen = fields(body)

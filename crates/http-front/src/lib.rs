@@ -59,6 +59,8 @@ pub struct FrontSettings {
     pub http: HttpSettings,
     /// The listeners (by index) that speak TLS, with their certificates.
     pub tls: Vec<(usize, tls::TlsConfig)>,
+    /// The listeners (by index) that speak HTTP/2 besides HTTP/1.1.
+    pub http2: Vec<usize>,
     /// The virtual hosts served, each with what it serves where.
     pub hosts: Vec<HostSettings>,
 }
@@ -180,10 +182,12 @@ pub async fn serve<A: Application>(
             .iter()
             .find(|(i, _)| *i == index)
             .map(|(_, tls)| tls.clone());
+        let http2 = server.settings.http2.contains(&index);
         tokio::spawn(listener::accept_loop(
             listener,
             index,
             tls,
+            http2,
             Arc::clone(&server),
             stop.clone(),
             open_rx.clone(),

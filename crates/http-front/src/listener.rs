@@ -12,7 +12,7 @@ use tokio_rustls::server::TlsStream;
 
 use crate::application::Application;
 use crate::client_name::ClientName;
-use crate::conn::serve_connection;
+use crate::conn::{serve_connection, serve_http2};
 use crate::service::{ConnShared, ServerShared};
 
 /// Accepts connections until the server drains.
@@ -24,6 +24,7 @@ pub(crate) async fn accept_loop<A: Application>(
     listener: TcpListener,
     index: usize,
     tls: Option<TlsConfig>,
+    http2: bool,
     server: Arc<ServerShared<A>>,
     mut stop: watch::Receiver<bool>,
     open_connections: watch::Receiver<()>,
@@ -72,12 +73,20 @@ pub(crate) async fn accept_loop<A: Application>(
                 tokio::spawn(async move {
                     let _ = stream.set_nodelay(true);
                     match tls {
+                        None if http2 && starts_with_preface(&stream, &shared).await => {
+                            serve_http2(stream, shared, stop).await;
+                        }
                         None => serve_connection(stream, shared, stop).await,
                         Some(tls) => {
                             if let Some(stream) = handshake(&tls, stream, &shared).await {
                                 let mut shared = shared;
-                                shared.tls = Some(Arc::new(tls.details(stream.get_ref().1)));
-                                serve_connection(stream, shared, stop).await;
+                                let connection = stream.get_ref().1;
+                                shared.tls = Some(Arc::new(tls.details(connection)));
+                                if connection.alpn_protocol() == Some(b"h2") {
+                                    serve_http2(stream, shared, stop).await;
+                                } else {
+                                    serve_connection(stream, shared, stop).await;
+                                }
                             }
                         }
                     }
@@ -92,6 +101,32 @@ pub(crate) async fn accept_loop<A: Application>(
             }
         }
     }
+}
+
+/// HTTP/2's connection preface, which a client speaking h2c with prior knowledge starts with.
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Whether a cleartext connection starts with HTTP/2's preface: its first bytes are looked at
+/// without taking them, for as long as they match and the header timeout allows. An HTTP/1
+/// request differs at its first byte (no method is `PRI`).
+async fn starts_with_preface<A: Application>(stream: &TcpStream, shared: &ConnShared<A>) -> bool {
+    let mut seen = [0u8; PREFACE.len()];
+    let look = async {
+        loop {
+            let n = stream.peek(&mut seen).await.ok()?;
+            if n == 0 || seen[..n] != PREFACE[..n] {
+                return Some(false);
+            }
+            if n == PREFACE.len() {
+                return Some(true);
+            }
+            // A partial preface (rare: clients send it whole): peek returns at once while
+            // bytes wait, so look again a little later rather than spin.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let limit = shared.server.settings.http.header_timeout;
+    matches!(tokio::time::timeout(limit, look).await, Ok(Some(true)))
 }
 
 /// The TLS handshake of a new connection, which must finish within the header timeout (the

@@ -90,8 +90,10 @@ impl WorkerError {
 /// Reads every listener's certificates and keys, as the workers will: run before anything
 /// listens, so that a bad file stops the start naming it.
 pub fn check_certificates(config: &ServerConfig) -> Result<(), oxwsgi_http_front::tls::TlsError> {
-    for tls in config.listeners.iter().filter_map(|l| l.tls.as_ref()) {
-        oxwsgi_http_front::tls::server_config(tls)?;
+    for listener in &config.listeners {
+        if let Some(tls) = &listener.tls {
+            oxwsgi_http_front::tls::server_config(tls, listener.http2)?;
+        }
     }
     Ok(())
 }
@@ -251,8 +253,11 @@ pub fn load(
         .iter()
         .enumerate()
         .filter(|(index, _)| config.group(group).serves_listener(*index))
-        .filter_map(|(index, listener)| listener.tls.as_ref().map(|tls| (index, tls)))
-        .map(|(index, tls)| Ok((index, oxwsgi_http_front::tls::server_config(tls)?)))
+        .filter_map(|(index, listener)| listener.tls.as_ref().map(|tls| (index, listener, tls)))
+        .map(|(index, listener, tls)| {
+            let config = oxwsgi_http_front::tls::server_config(tls, listener.http2)?;
+            Ok((index, config))
+        })
         .collect::<Result<Vec<_>, WorkerError>>()?;
     // The group's user, before any of its code (or Python's) runs, and before any thread
     // starts (the switch changes the calling thread only).
@@ -382,6 +387,9 @@ fn serve(
         http: config.http.clone(),
         hosts: worker.hosts,
         tls: worker.tls,
+        http2: (0..config.listeners.len())
+            .filter(|&index| config.listeners[index].http2)
+            .collect(),
     };
     let serving = Serving {
         sockets,

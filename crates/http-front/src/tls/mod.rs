@@ -149,8 +149,9 @@ pub(crate) fn variable_name(name: &str) -> Option<&'static str> {
 /// `SSL_VERSION_LIBRARY`.
 const RUSTLS: &str = "rustls/0.23";
 
-/// The rustls configuration of a listener: its certificates, read now, and HTTP/1.1 by ALPN.
-pub fn server_config(tls: &ListenerTls) -> Result<TlsConfig, TlsError> {
+/// The rustls configuration of a listener: its certificates, read now, and by ALPN HTTP/1.1,
+/// or with `http2` also HTTP/2 (preferred).
+pub fn server_config(tls: &ListenerTls, http2: bool) -> Result<TlsConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let identities = tls
         .identities
@@ -172,7 +173,13 @@ pub fn server_config(tls: &ListenerTls) -> Result<TlsConfig, TlsError> {
         Some(ca) => builder.with_client_cert_verifier(client_verifier(ca, provider)?),
     };
     let mut config = builder.with_cert_resolver(resolver);
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // The server's order of cipher suites (rustls': strongest first), not the client's.
+    config.ignore_client_order = true;
+    config.alpn_protocols = if http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     let environment = tls.environment.then(|| {
         let servers = identities
             .iter()

@@ -1,4 +1,4 @@
-//! Serving one connection: hyper's HTTP/1 engine plus what it lacks for this server — an idle
+//! Serving one HTTP/1 connection: hyper's HTTP/1 engine plus what it lacks for this server — an idle
 //! keep-alive timeout distinct from the header timeout, and per-request bookkeeping.
 //!
 //! hyper's `header_read_timeout` bounds the wait for a complete request head, idle time
@@ -18,187 +18,22 @@
 //! never reaches hyper, and is answered here once hyper is done with the connection.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio_rustls::server::TlsStream;
 
-use crate::access_log::{AccessEntry, AccessLog};
+use super::ConnStream;
+use super::activity::ConnActivity;
 use crate::application::Application;
 use crate::error_response::{Refusal, raw_response};
 use crate::framing::{Breach, Framing};
-use crate::head_clock::{HeadClock, HeadLimits};
+use crate::head_clock::HeadLimits;
 use crate::late_answer;
 use crate::service::{ConnShared, handle};
-
-/// What the connection has been doing, shared by its I/O, its requests and its watchdog.
-#[derive(Debug)]
-pub(crate) struct ConnActivity {
-    opened: Instant,
-    /// Milliseconds after `opened` when bytes last arrived or a response last finished.
-    last_active_ms: AtomicU64,
-    in_flight: AtomicU32,
-    /// Requests whose response is being sent.
-    responding: AtomicU32,
-    /// The last write found the socket full. hyper lets go of a response's body (and so of its
-    /// request's bookkeeping) once it has taken the last bytes into its own buffer, which may
-    /// hold megabytes not yet sent: a client that stops reading then shows only here.
-    write_blocked: AtomicBool,
-    served: AtomicU64,
-    /// The time the request head in progress has (see [`crate::head_clock`]).
-    head: HeadClock,
-    /// A request head refused before hyper saw it, to be answered once hyper is done.
-    refused: OnceLock<Refusal>,
-}
-
-impl ConnActivity {
-    fn new() -> ConnActivity {
-        ConnActivity {
-            opened: Instant::now(),
-            last_active_ms: AtomicU64::new(0),
-            in_flight: AtomicU32::new(0),
-            responding: AtomicU32::new(0),
-            write_blocked: AtomicBool::new(false),
-            served: AtomicU64::new(0),
-            head: HeadClock::new(),
-            refused: OnceLock::new(),
-        }
-    }
-
-    fn now_ms(&self) -> u64 {
-        self.opened.elapsed().as_millis() as u64
-    }
-
-    fn touch(&self) {
-        self.last_active_ms.store(self.now_ms(), Ordering::Relaxed);
-    }
-
-    /// Notes a write's outcome: bytes went out, or the socket was full.
-    fn wrote<T>(&self, result: &Poll<std::io::Result<T>>, progressed: impl Fn(&T) -> bool) {
-        match result {
-            Poll::Ready(Ok(n)) if progressed(n) => {
-                self.write_blocked.store(false, Ordering::Relaxed);
-                self.touch();
-            }
-            Poll::Pending => self.write_blocked.store(true, Ordering::Relaxed),
-            Poll::Ready(_) => {}
-        }
-    }
-
-    /// Bytes arrived; while no request is in flight they are part of the next head.
-    fn received(&self, bytes: usize) {
-        let now = self.now_ms();
-        self.last_active_ms.store(now, Ordering::Relaxed);
-        if bytes > 0 && self.in_flight.load(Ordering::Relaxed) == 0 {
-            self.head.received(now, bytes as u64);
-        }
-    }
-
-    /// When the request head in progress runs out of time, and whether part of it arrived.
-    fn head_deadline(&self, limits: HeadLimits) -> Option<(Instant, bool)> {
-        if self.in_flight.load(Ordering::Relaxed) != 0 {
-            return None;
-        }
-        self.head.deadline(self.opened, limits)
-    }
-
-    /// When a response in progress counts as stalled, if one is in progress.
-    fn stall_deadline(&self, socket_timeout: Duration) -> Option<Instant> {
-        let sending = self.responding.load(Ordering::Relaxed) > 0
-            || self.write_blocked.load(Ordering::Relaxed);
-        sending.then(|| {
-            self.opened
-                + Duration::from_millis(self.last_active_ms.load(Ordering::Relaxed))
-                + socket_timeout
-        })
-    }
-
-    /// When an idle connection should be closed, if it is idle now.
-    ///
-    /// Normally only a connection that has served a request counts as idle (a new one has the
-    /// header timeout to send its first request). While draining, every connection without a
-    /// request in flight does, counted from the start of the drain at the earliest: a client
-    /// that sends a request in that time still gets its answer (with `Connection: close`), so
-    /// no request is lost to a connection closing under it.
-    fn idle_deadline(
-        &self,
-        keep_alive: Duration,
-        drain_started: Option<Instant>,
-    ) -> Option<Instant> {
-        if self.in_flight.load(Ordering::Relaxed) != 0 {
-            return None;
-        }
-        let last_active =
-            self.opened + Duration::from_millis(self.last_active_ms.load(Ordering::Relaxed));
-        match drain_started {
-            Some(started) => Some(last_active.max(started) + keep_alive),
-            None if self.served.load(Ordering::Relaxed) > 0 => Some(last_active + keep_alive),
-            None => None,
-        }
-    }
-}
-
-/// Bookkeeping of one request: counts it in flight until its response body is done, then
-/// writes its access log line.
-pub(crate) struct RequestTracker {
-    activity: Arc<ConnActivity>,
-    log: Option<(Arc<AccessLog>, Box<AccessEntry>)>,
-    sent: u64,
-    responding: bool,
-}
-
-impl RequestTracker {
-    pub(crate) fn new(
-        activity: Arc<ConnActivity>,
-        log: Option<(Arc<AccessLog>, Box<AccessEntry>)>,
-    ) -> RequestTracker {
-        activity.in_flight.fetch_add(1, Ordering::Relaxed);
-        activity.head.stop();
-        RequestTracker {
-            activity,
-            log,
-            sent: 0,
-            responding: false,
-        }
-    }
-
-    /// Records that the response is being sent (for the socket timeout) and its head (for the
-    /// access log).
-    pub(crate) fn respond(&mut self, status: http::StatusCode, headers: &http::HeaderMap) {
-        if !self.responding {
-            self.responding = true;
-            self.activity.responding.fetch_add(1, Ordering::Relaxed);
-            self.activity.touch();
-        }
-        if let Some((log, entry)) = &mut self.log {
-            log.respond(entry, status, headers);
-        }
-    }
-
-    pub(crate) fn add_sent(&mut self, bytes: u64) {
-        self.sent += bytes;
-    }
-}
-
-impl Drop for RequestTracker {
-    fn drop(&mut self) {
-        self.activity.touch();
-        self.activity.served.fetch_add(1, Ordering::Relaxed);
-        self.activity.in_flight.fetch_sub(1, Ordering::Relaxed);
-        if self.responding {
-            self.activity.responding.fetch_sub(1, Ordering::Relaxed);
-        }
-        if let Some((log, entry)) = &self.log {
-            log.finish(entry, self.sent);
-        }
-    }
-}
 
 /// The socket, noting when bytes arrive and leave, with what arrives followed by [`Framing`]
 /// (tokio's traits, so that the bytes of each read can be counted and looked at; hyper gets it
@@ -287,9 +122,6 @@ impl<S: ConnStream> AsyncRead for TrackedIo<S> {
     }
 }
 
-/// The most a read-on takes at once (its buffer is zeroed first).
-const READ_ON_MAX: usize = 16 * 1024;
-
 impl<S: ConnStream> TrackedIo<S> {
     /// Reads what the stream already has into `buf`, without waiting: whether it read anything
     /// or found the end of the stream (then `buf` is as it was).
@@ -352,50 +184,6 @@ impl<S: ConnStream> AsyncWrite for TrackedIo<S> {
         let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         self.activity.wrote(&result, |&n| n > 0);
         result
-    }
-}
-
-/// A connection's byte stream: a TCP socket, or TLS over one.
-pub(crate) trait ConnStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
-    /// Reads what the stream already has into `buf` (at most [`READ_ON_MAX`] bytes), without
-    /// waiting: whether it read anything or found the end of the stream (then `buf` is as it
-    /// was).
-    fn read_now(&mut self, buf: &mut ReadBuf<'_>) -> bool;
-}
-
-impl ConnStream for TcpStream {
-    /// A plain non-blocking `recv`, not tokio's read: tokio takes a read that did not fill its
-    /// buffer for a drained socket and waits for the next readiness event without asking the
-    /// socket again, and a client's last bytes and its FIN often come in one event.
-    fn read_now(&mut self, buf: &mut ReadBuf<'_>) -> bool {
-        let room = buf.initialize_unfilled_to(buf.remaining().min(READ_ON_MAX));
-        match rustix::net::recv(&*self, room, rustix::net::RecvFlags::DONTWAIT) {
-            Ok((read, _)) => {
-                buf.advance(read);
-                true
-            }
-            // Nothing yet, or an error the next read reports to hyper.
-            Err(_) => false,
-        }
-    }
-}
-
-impl ConnStream for TlsStream<TcpStream> {
-    /// One read that must not wait: rustls hands over what it has decrypted, reading the
-    /// socket once if it has nothing; a read that would wait registers no waker (the next real
-    /// read registers its own).
-    fn read_now(&mut self, buf: &mut ReadBuf<'_>) -> bool {
-        let room = buf.initialize_unfilled_to(buf.remaining().min(READ_ON_MAX));
-        let mut room = ReadBuf::new(room);
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        match Pin::new(self).poll_read(&mut cx, &mut room) {
-            Poll::Ready(Ok(())) if !room.filled().is_empty() => {
-                let read = room.filled().len();
-                buf.advance(read);
-                true
-            }
-            _ => false,
-        }
     }
 }
 
