@@ -177,3 +177,7 @@ mod tests {
         assert!(options(&args("+Bogus"), false).is_err());
     }
 }
+
+#[cfg(test)]
+#[path = "fuzz/ssl.rs"]
+mod fuzz;

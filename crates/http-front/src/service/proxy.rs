@@ -582,3 +582,7 @@ mod tests {
         assert!(elements(b"").is_empty());
     }
 }
+
+#[cfg(test)]
+#[path = "fuzz/proxy.rs"]
+mod fuzz;
