@@ -6,6 +6,7 @@ The sites under tests/sites/ (see its README.md) are copied for each test by its
 which fills in ${SITE_DIR}, ${PORT_A}, ${PORT_B}, ${TEST_USER} and ${TEST_GROUP}.
 """
 
+import base64
 import concurrent.futures
 import contextlib
 import os
@@ -1634,7 +1635,9 @@ def test_application_group_names_follow_mod_wsgi(tmp_path, site_dir):
 
 
 REFUSED_SITES = [
-    ("trac_like", 35, "AuthType is not supported: oxwsgi does not check passwords itself yet"),
+    # Its login is checked by mod_wsgi's WSGIAuthUserScript, which comes next.
+    ("trac_like", 37, "AuthBasicProvider wsgi (mod_wsgi's WSGIAuthUserScript) is not "
+     "supported yet by start-server"),
 ]
 
 
@@ -1656,10 +1659,53 @@ def test_sites_start_server_cannot_run_yet_are_refused_by_file_and_line(name, li
         assert lines[-1].startswith("oxwsgi: the configuration has ")
         assert not port_is_listening(int(env["PORT_A"]))
         checked = oxwsgi("check-config", conf, env=env)
-        if name == "trac_like":
-            assert checked.returncode == 2  # its AuthType is refused outright
-        else:
-            assert checked.returncode == 0, checked.stderr
-            assert f"{conf}:{line}: warning: {message}" in checked.stderr
+        assert checked.returncode == 0, checked.stderr
+        assert f"{conf}:{line}: warning: {message}" in checked.stderr
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_trac_like_htpasswd_site_checks_its_login_against_the_password_file():
+    """tests/sites/trac_like/site-htpasswd.conf (README 3.10-3.14): Trac's "Using Basic
+    Authentication" setup, the login URL guarded by AuthType Basic with an AuthUserFile
+    (`tracker.htpasswd`, a {SHA} entry): the server asks for credentials and checks them before
+    the tracker runs; the rest of the tracker is open."""
+    shared, env = prepared_site("trac_like")
+    try:
+        site = env["SITE_DIR"]
+        srv = Server(["--config", f"{site}/site-htpasswd.conf"], shared, apache=True, env=env)
+        port = int(env["PORT_A"])
+        try:
+            def login(path, user=None, password=None):
+                headers = f"Host: localhost:{port}\r\nConnection: close\r\n"
+                if user is not None:
+                    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+                    headers += f"Authorization: Basic {token}\r\n"
+                with socket.create_connection(("127.0.0.1", port)) as sock:
+                    sock.sendall(f"GET {path} HTTP/1.1\r\n{headers}\r\n".encode())
+                    data = b""
+                    while chunk := sock.recv(65536):
+                        data += chunk
+                head, _, body = data.decode().partition("\r\n\r\n")
+                challenge = re.search(r"(?im)^www-authenticate: ([^\r\n]*)", head)
+                return int(head.split()[1]), challenge and challenge.group(1), body
+
+            status, challenge, body = login("/tracker")
+            assert status == 200 and challenge is None
+            got = fields(body)
+            assert (got["app"], got["remote_user"], got["script_name"]) == (
+                "tracker", "None", "/tracker")
+            for credentials in [(), ("reporter", "nope"), ("stranger", "s3cret")]:
+                status, challenge, body = login("/tracker/login", *credentials)
+                assert (status, challenge) == (401, 'Basic realm="Tracker"'), credentials
+                assert "app=" not in body and "could not verify" in body
+            status, challenge, body = login("/tracker/login/extra", "reporter", "s3cret")
+            assert status == 200, body
+            got = fields(body)
+            assert (got["remote_user"], got["auth_type"], got["authorization"]) == (
+                "reporter", "Basic", "None")
+            assert (got["script_name"], got["path_info"]) == ("/tracker", "/login/extra")
+        finally:
+            srv.stop()
     finally:
         shutil.rmtree(shared, ignore_errors=True)

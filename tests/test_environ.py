@@ -25,6 +25,8 @@ ONLY_WHEN_SENT |= {"HTTPS", "REDIRECT_STATUS", "REDIRECT_URL", "REDIRECT_QUERY_S
                    "REDIRECT_REQUEST_METHOD"}
 # Behind a trusted proxy's X-Script-Name (test_proxy.py).
 ONLY_WHEN_SENT |= {"mod_wsgi.mount_point"}
+# Of requests the server authenticated (test_auth.py).
+ONLY_WHEN_SENT |= {"REMOTE_USER", "AUTH_TYPE"}
 # (SCRIPT_FILENAME is conditional too, on the application type: these servers run a script
 # file, so it is there; test_script_filename_is_absent_for_a_module checks the other case.)
 

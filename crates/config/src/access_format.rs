@@ -42,8 +42,10 @@ pub enum Item {
     PeerIp,
     /// `%A`: the local address.
     LocalIp,
-    /// `%l`, `%u`: unknown identity, always `-`.
+    /// `%l`: the client's identity (identd), unknown: always `-`.
     Dash,
+    /// `%u`: the user the request's credentials named (Basic authentication), `-` for none.
+    RemoteUser,
     /// `%t`: the time, `[10/Oct/2000:13:55:36 -0700]`.
     Time,
     /// `%{FORMAT}t`: the time in a strftime format.
@@ -153,7 +155,8 @@ impl AccessFormat {
                 ('h' | 'a', Some("c")) => Item::PeerIp,
                 ('h' | 'a', _) => Item::RemoteIp,
                 ('A', _) => Item::LocalIp,
-                ('l' | 'u', _) => Item::Dash,
+                ('l', _) => Item::Dash,
+                ('u', _) => Item::RemoteUser,
                 ('t', None) => Item::Time,
                 // A strftime directive chrono does not know would make every line's time
                 // `[` alone: refused now, like an unknown `%` directive.

@@ -51,6 +51,19 @@ pub struct AppRequest {
     /// Set when a trusted proxy's headers said something of the client's request (only when
     /// trusted proxy headers are configured).
     pub proxied: Option<Box<Proxied>>,
+    /// Set when the server authenticated the request's user (`AuthType Basic`, before the
+    /// application is called): `REMOTE_USER` and `AUTH_TYPE`.
+    pub authenticated: Option<Authenticated>,
+}
+
+/// Who the server authenticated a request as, the way mod_auth_basic does: what the
+/// application's environ shows as `REMOTE_USER` and `AUTH_TYPE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    /// The user name, as the client sent it (bytes: a Basic credential need not be UTF-8).
+    pub user: Bytes,
+    /// The `AuthType` that applied, as the configuration wrote it (`Basic`).
+    pub auth_type: String,
 }
 
 /// What a trusted proxy's headers say of the client's request, as mod_wsgi applies them to

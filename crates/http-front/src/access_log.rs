@@ -53,9 +53,16 @@ pub(crate) struct AccessEntry {
     request_headers: Vec<Option<HeaderValue>>,
     status: StatusCode,
     response_headers: Vec<Option<HeaderValue>>,
+    /// The user the request's credentials named, if its access rule asked for them: `%u`.
+    user: Option<bytes::Bytes>,
 }
 
 impl AccessEntry {
+    /// Logs `user` as the request's user (`%u`).
+    pub(crate) fn set_user(&mut self, user: bytes::Bytes) {
+        self.user = Some(user);
+    }
+
     /// Logs `client` as the client (`%h`, `%a`): the address a trusted proxy's headers name.
     pub(crate) fn set_client(&mut self, client: IpAddr) {
         self.client = Some(client);
@@ -178,6 +185,7 @@ impl AccessLog {
             request_headers: capture(&self.request_headers, head.headers()),
             status: StatusCode::OK,
             response_headers: Vec::new(),
+            user: None,
         }
     }
 
@@ -206,6 +214,12 @@ impl AccessLog {
                 Item::PeerIp => write!(line, "{}", entry.remote.ip()),
                 Item::LocalIp => write!(line, "{}", entry.local.ip()),
                 Item::Dash => write!(line, "-"),
+                Item::RemoteUser => match entry.user.as_deref() {
+                    None => write!(line, "-"),
+                    // httpd's `log_remote_user`: an empty name is `""`.
+                    Some([]) => write!(line, "\"\""),
+                    Some(user) => write!(line, "{}", escape_logitem(user)),
+                },
                 Item::Time => write!(
                     line,
                     "[{}]",
@@ -249,6 +263,28 @@ impl AccessLog {
         line.push('\n');
         line
     }
+}
+
+/// httpd's `ap_escape_logitem`: `"` and `\\` escaped with a backslash, the usual control
+/// characters as `\\n`, `\\t`, …, and any other byte that is not printable ASCII as `\\xhh`.
+fn escape_logitem(text: &[u8]) -> String {
+    let mut out = String::with_capacity(text.len());
+    for &byte in text {
+        match byte {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\x08' => out.push_str("\\b"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            b'\x0b' => out.push_str("\\v"),
+            0x20..=0x7e => out.push(char::from(byte)),
+            other => {
+                let _ = write!(out, "\\x{other:02x}");
+            }
+        }
+    }
+    out
 }
 
 fn header_names(names: &[String]) -> Vec<HeaderName> {
@@ -295,6 +331,7 @@ mod tests {
             request_headers: vec![Some(HeaderValue::from_static("curl/8"))],
             status: StatusCode::NOT_FOUND,
             response_headers: vec![],
+            user: None,
         }
     }
 
@@ -328,6 +365,22 @@ mod tests {
             Duration::from_micros(1500),
         );
         assert_eq!(line, "GET /a/b?x=1 curl/8 1500 r1 %\n");
+    }
+
+    #[test]
+    fn u_is_the_user_the_credentials_named_escaped_as_httpd_escapes_it() {
+        let log = log("%l %u");
+        let mut entry = entry();
+        assert_eq!(log.format_line(&entry, 0, Duration::ZERO), "- -\n");
+        entry.set_user(bytes::Bytes::from_static(b"amy"));
+        assert_eq!(log.format_line(&entry, 0, Duration::ZERO), "- amy\n");
+        entry.set_user(bytes::Bytes::from_static(b""));
+        assert_eq!(log.format_line(&entry, 0, Duration::ZERO), "- \"\"\n");
+        entry.set_user(bytes::Bytes::from_static(b"a \"b\"\n\\\xe9"));
+        assert_eq!(
+            log.format_line(&entry, 0, Duration::ZERO),
+            "- a \\\"b\\\"\\n\\\\\\xe9\n"
+        );
     }
 
     #[test]

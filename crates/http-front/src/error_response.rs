@@ -20,6 +20,13 @@ pub enum Refusal {
     NotFound,
     /// The configuration's access rules do not allow this client here: 403.
     Forbidden,
+    /// The access rules want an authenticated user, and the request has none they let in
+    /// (no credentials, wrong ones, or a user they refuse): 401, asking for Basic credentials
+    /// for `realm` (the `AuthName`).
+    Unauthorized {
+        /// The realm, as `AuthName` wrote it.
+        realm: String,
+    },
     /// A static file asked for with a method other than GET or HEAD: 405.
     MethodNotAllowed,
     /// The client stopped sending the body: 408.
@@ -81,6 +88,7 @@ impl Refusal {
             Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
             Refusal::NotFound => StatusCode::NOT_FOUND,
             Refusal::Forbidden => StatusCode::FORBIDDEN,
+            Refusal::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Refusal::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Refusal::RequestTimeout | Refusal::HeadTimeout => StatusCode::REQUEST_TIMEOUT,
             Refusal::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -109,6 +117,14 @@ impl Refusal {
             Refusal::BadRequest(why) => format!("Bad request: {why}."),
             Refusal::NotFound => "The requested URL was not found on this server.".to_owned(),
             Refusal::Forbidden => "You don't have permission to access this resource.".to_owned(),
+            // httpd's own words (and lines), from `get_canned_error_string`.
+            Refusal::Unauthorized { .. } => "This server could not verify that you\n\
+                                             are authorized to access the document\n\
+                                             requested.  Either you supplied the wrong\n\
+                                             credentials (e.g., bad password), or your\n\
+                                             browser doesn't understand how to supply\n\
+                                             the credentials required."
+                .to_owned(),
             Refusal::MethodNotAllowed => {
                 "A static file can only be fetched, with GET or HEAD.".to_owned()
             }
@@ -280,12 +296,37 @@ pub fn error_response<S>(refusal: &Refusal) -> Response<ResponseBody<S>> {
     if let Some(allow) = refusal.allow() {
         headers.insert(header::ALLOW, HeaderValue::from_static(allow));
     }
+    if let Refusal::Unauthorized { realm } = refusal {
+        headers.insert(header::WWW_AUTHENTICATE, basic_challenge(realm));
+    }
     if let Refusal::Redirect { location, .. } = refusal {
         if let Ok(location) = HeaderValue::from_str(location) {
             headers.insert(header::LOCATION, location);
         }
     }
     response
+}
+
+/// mod_auth_basic's challenge: `Basic realm="REALM"`, with the realm's quotes escaped as
+/// httpd's `ap_escape_quotes` escapes them (a `"` gets a backslash; a backslash and the
+/// character after it are kept as they are).
+fn basic_challenge(realm: &str) -> HeaderValue {
+    let mut escaped = String::with_capacity(realm.len() + 2);
+    let mut chars = realm.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                escaped.push(c);
+                if let Some(next) = chars.next() {
+                    escaped.push(next);
+                }
+            }
+            '"' => escaped.push_str("\\\""),
+            c => escaped.push(c),
+        }
+    }
+    HeaderValue::from_bytes(format!("Basic realm=\"{escaped}\"").as_bytes())
+        .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=\"\""))
 }
 
 fn escape_html(text: &str) -> String {
@@ -338,6 +379,25 @@ mod tests {
         assert_eq!(Refusal::QueueTimeout.status(), 504);
         assert_eq!(Refusal::from(PathError::EncodedSlashOrNul).status(), 404);
         assert_eq!(Refusal::from(PathError::AboveRoot).status(), 404);
+    }
+
+    #[test]
+    fn a_401_asks_for_basic_credentials_for_its_realm_in_httpds_words() {
+        let refusal = Refusal::Unauthorized {
+            realm: r#"The "Site" \"x"#.to_owned(),
+        };
+        let response: Response<ResponseBody<crate::body::NoStream>> = error_response(&refusal);
+        assert_eq!(response.status(), 401);
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            r#"Basic realm="The \"Site\" \"x""#
+        );
+        assert!(!response.headers().contains_key(header::CONNECTION));
+        assert!(page(&refusal).contains(
+            "<p>This server could not verify that you\nare authorized to access the document\n\
+             requested.  Either you supplied the wrong\ncredentials (e.g., bad password), or \
+             your\nbrowser doesn't understand how to supply\nthe credentials required.</p>"
+        ));
     }
 
     #[test]

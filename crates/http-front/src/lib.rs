@@ -9,6 +9,7 @@
 
 mod access_log;
 mod application;
+mod auth;
 mod body;
 mod client_name;
 mod compress;

@@ -55,6 +55,7 @@ fn browser_request() -> AppRequest {
         redirect: None,
         tls: None,
         proxied: None,
+        authenticated: None,
     }
 }
 

@@ -196,6 +196,15 @@ impl EnvironBuilder {
         if let Some(proxied) = &request.proxied {
             set_proxied(py, &environ, proxied)?;
         }
+        if let Some(authenticated) = &request.authenticated {
+            // httpd's `ap_add_common_vars`, which mod_wsgi's environ copies: the user the
+            // server authenticated, and the `AuthType` that did it.
+            environ.set_item(intern!(py, "REMOTE_USER"), latin1(py, &authenticated.user))?;
+            environ.set_item(
+                intern!(py, "AUTH_TYPE"),
+                PyString::new(py, &authenticated.auth_type),
+            )?;
+        }
         Ok(environ)
     }
 

@@ -473,6 +473,7 @@ mod tests {
                 redirect: None,
                 tls: None,
                 proxied: None,
+                authenticated: None,
             },
             reply,
             queued_at: Instant::now(),

@@ -1,5 +1,7 @@
 //! The access rules one section writes — `Require` lines, `<RequireAll>`, `<RequireAny>`,
-//! `<RequireNone>`, and the older `Order`/`Allow`/`Deny` — read into an [`AccessRule`].
+//! `<RequireNone>`, the older `Order`/`Allow`/`Deny` and `Satisfy` — read into an
+//! [`AccessRule`]; and what it says of authentication (`AuthType`, `AuthName`,
+//! `AuthUserFile`, `AuthGroupFile`, `AuthBasicProvider`), read into [`AuthSettings`].
 //!
 //! Several `Require` lines in one section mean any of them (httpd's implicit `<RequireAny>`).
 //! `Order deny,allow` (httpd's default order) lets in a client that an `Allow` names or no
@@ -7,16 +9,29 @@
 //! addresses (`10.1`) are networks, as in mod_authz_host. `Require host` and an `Allow`/`Deny`
 //! `from` that is not an address (mod_access_compat's test: only digits and dots, or a colon,
 //! or a `/`, is an address) name hosts: the client's name (from a double-reverse lookup, made
-//! by the HTTP side) must be one of them or end in `.` and one of them. Rules that need a user
-//! (`valid-user`, …), an environment variable (`Allow from env=`) or an expression
-//! (`Require host %{…}`) are not supported yet.
+//! by the HTTP side) must be one of them or end in `.` and one of them. `Require valid-user`,
+//! `Require user` and `Require group` name users (mod_authz_user, mod_authz_groupfile).
+//!
+//! A section with both `Require` and `Order`/`Allow`/`Deny` combines them as its `Satisfy`
+//! says (httpd 2.4's `ap_process_request_internal`): `All` (the default) — the
+//! `Order`/`Allow`/`Deny` test must pass, then the `Require` rules decide; `Any` — passing
+//! that test is enough, else the `Require` rules decide (so a user may log in instead). A
+//! `Satisfy Any` section without `Allow`/`Deny` lets everyone in, as in httpd, whose default
+//! `Order deny,allow` passes every client.
+//!
+//! What httpd refuses at start, oxwsgi refuses too, in its words: a negated rule where it
+//! has no effect (`Require not` directly in a `<RequireAny>` or among a section's plain
+//! `Require` lines, a `<RequireNone>` there), a `<RequireAll>` of negated rules only, an
+//! empty section. Rules that need an environment variable (`Allow from env=`) or an
+//! expression (`Require host %{…}`) are not supported yet.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use ipnet::IpNet;
 
 use super::{Directive, Node, Origin};
-use crate::access::AccessRule;
+use crate::access::{AccessRule, AuthSettings};
 
 /// Why a section's rules cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,36 +70,162 @@ pub(crate) fn is_access(node: &Node) -> bool {
     }
 }
 
+/// The directives of authentication a section may hold.
+const AUTH_DIRECTIVES: [&str; 6] = [
+    "AuthType",
+    "AuthName",
+    "AuthUserFile",
+    "AuthGroupFile",
+    "AuthBasicProvider",
+    "AuthBasicAuthoritative",
+];
+
+/// Whether a node says something of authentication ([`section_auth`] reads it).
+pub(crate) fn is_auth(node: &Node) -> bool {
+    matches!(node, Node::Directive(d) if AUTH_DIRECTIVES.iter().any(|name| d.is(name)))
+}
+
+/// What the authentication directives among `nodes` set, if there are any. The password and
+/// group files are as written (the caller makes them relative to `ServerRoot`).
+pub(crate) fn section_auth(nodes: &[Node]) -> Result<Option<AuthSettings>, Problem> {
+    let mut settings = AuthSettings::default();
+    let mut any = false;
+    for node in nodes {
+        let Node::Directive(d) = node else { continue };
+        if !is_auth(node) {
+            continue;
+        }
+        any = true;
+        let one_argument = ["AuthType", "AuthName", "AuthUserFile", "AuthGroupFile"]
+            .iter()
+            .any(|name| d.is(name));
+        if one_argument && d.args.len() != 1 {
+            return Err(invalid(&d.origin, format!("{} takes one argument", d.name)));
+        }
+        if d.is("AuthBasicProvider") && d.args.is_empty() {
+            return Err(invalid(
+                &d.origin,
+                "AuthBasicProvider takes one or more provider names, such as file".to_owned(),
+            ));
+        }
+        let value = d.args.first().cloned().unwrap_or_default();
+        let lower = value.to_ascii_lowercase();
+        if value.contains("%{") && (d.is("AuthType") || d.is("AuthName")) {
+            return Err(not_yet(
+                &d.origin,
+                format!("{} {value} (an expression)", d.name),
+            ));
+        }
+        if d.is("AuthType") {
+            settings.auth_type = Some(match lower.as_str() {
+                "basic" => Some(value),
+                "none" => None,
+                "digest" => {
+                    return Err(not_yet(
+                        &d.origin,
+                        format!("AuthType {value} (mod_auth_digest)"),
+                    ));
+                }
+                _ => return Err(not_yet(&d.origin, format!("AuthType {value}"))),
+            });
+        } else if d.is("AuthName") {
+            settings.name = Some(value);
+        } else if d.is("AuthUserFile") {
+            settings.user_file = Some(PathBuf::from(value));
+        } else if d.is("AuthGroupFile") {
+            settings.group_file = Some(PathBuf::from(value));
+        } else if d.is("AuthBasicProvider") {
+            // mod_authn_file's `file` is the only provider oxwsgi has (and httpd's default).
+            if let Some(other) = d.args.iter().find(|p| p.as_str() != "file") {
+                let what = if other == "wsgi" {
+                    "AuthBasicProvider wsgi (mod_wsgi's WSGIAuthUserScript)".to_owned()
+                } else {
+                    format!("AuthBasicProvider {other}")
+                };
+                return Err(not_yet(&d.origin, what));
+            }
+        } else if d.is("AuthBasicAuthoritative") {
+            match (lower.as_str(), d.args.len()) {
+                ("on", 1) => {}
+                // Off passes an unknown user on to other modules, which oxwsgi does not have.
+                ("off", 1) => {
+                    return Err(not_yet(&d.origin, "AuthBasicAuthoritative Off".to_owned()));
+                }
+                _ => {
+                    return Err(invalid(
+                        &d.origin,
+                        "AuthBasicAuthoritative must be On or Off".to_owned(),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(any.then_some(settings))
+}
+
 /// The rule the access nodes among `nodes` make, if there are any.
 pub(crate) fn section_rule(nodes: &[Node]) -> Result<Option<AccessRule>, Problem> {
     let access: Vec<&Node> = nodes.iter().filter(|n| is_access(n)).collect();
-    let requires = access.iter().any(|n| {
-        matches!(n, Node::Directive(d) if d.is("Require")) || matches!(n, Node::Section(_))
-    });
-    let compat = access
+    let requires: Vec<&Node> = access
         .iter()
-        .any(|n| matches!(n, Node::Directive(d) if d.is("Order") || d.is("Allow") || d.is("Deny")));
-    if requires && compat {
-        let origin = access[0].origin();
-        return Err(not_yet(
-            origin,
-            "Require together with Order/Allow/Deny in one section".to_owned(),
-        ));
+        .copied()
+        .filter(|n| {
+            matches!(n, Node::Directive(d) if d.is("Require")) || matches!(n, Node::Section(_))
+        })
+        .collect();
+    let compat: Vec<&Node> = access
+        .iter()
+        .copied()
+        .filter(
+            |n| matches!(n, Node::Directive(d) if d.is("Order") || d.is("Allow") || d.is("Deny")),
+        )
+        .collect();
+    let mut satisfy_any = None;
+    for node in &access {
+        if let Node::Directive(d) = node {
+            if d.is("Satisfy") {
+                satisfy_any = Some(match d.args.first().map(|a| a.to_ascii_lowercase()) {
+                    Some(value) if value == "any" => true,
+                    Some(value) if value == "all" => false,
+                    _ => {
+                        return Err(invalid(
+                            &d.origin,
+                            "Satisfy either 'any' or 'all'.".to_owned(),
+                        ));
+                    }
+                });
+            }
+        }
     }
-    if requires {
-        let rules = access
-            .iter()
-            .filter_map(|node| match node {
-                Node::Directive(d) if d.is("Satisfy") => None,
-                node => Some(require_node(node)),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        return Ok(Some(one_or_any(rules)));
-    }
-    if compat {
-        return compat_rule(&access).map(Some);
-    }
-    Ok(None)
+    let required = if requires.is_empty() {
+        None
+    } else {
+        // httpd's implicit section around a section's `Require` lines: any of them.
+        let mut rules = Vec::new();
+        for node in &requires {
+            rules.push(require_node(node, Parent::Any("<RequireAny>"))?.0);
+        }
+        Some(one_or_any(rules))
+    };
+    // mod_access_compat's test. Without `Order`/`Allow`/`Deny` it is the default test, which
+    // every client passes: it matters only to `Satisfy Any`.
+    let test = if !compat.is_empty() || satisfy_any == Some(true) {
+        Some(compat_rule(&compat)?)
+    } else {
+        None
+    };
+    Ok(match (test, required) {
+        (None, None) => None,
+        // `Satisfy Any` alone: nothing to combine (the section has no rule of its own).
+        (Some(_), None) if compat.is_empty() => None,
+        (Some(test), None) => Some(test),
+        (None, Some(required)) => Some(required),
+        (Some(test), Some(required)) => Some(if satisfy_any == Some(true) {
+            AccessRule::AnyOf(vec![test, required])
+        } else {
+            AccessRule::AllOf(vec![test, required])
+        }),
+    })
 }
 
 fn one_or_any(mut rules: Vec<AccessRule>) -> AccessRule {
@@ -95,22 +236,75 @@ fn one_or_any(mut rules: Vec<AccessRule>) -> AccessRule {
     }
 }
 
-fn require_node(node: &Node) -> Result<AccessRule, Problem> {
+/// The section a `Require` line or a `<Require…>` section sits in, for httpd's checks of
+/// where negation has an effect.
+#[derive(Clone, Copy)]
+enum Parent {
+    /// `<RequireAll>`.
+    All,
+    /// `<RequireAny>`, `<RequireNone>` or the implicit section of plain `Require` lines,
+    /// named as httpd names it.
+    Any(&'static str),
+}
+
+/// A `Require` line or section: its rule, and whether it is negative (`Require not`, or a
+/// `<RequireNone>`), which only a `<RequireAll>` with a positive rule beside it can hold.
+fn require_node(node: &Node, parent: Parent) -> Result<(AccessRule, bool), Problem> {
     match node {
-        Node::Directive(d) => require(d),
+        Node::Directive(d) if d.is("Require") => {
+            let (rule, negated) = require(d)?;
+            if let (true, Parent::Any(name)) = (negated, parent) {
+                return Err(invalid(
+                    &d.origin,
+                    format!("negative Require directive has no effect in {name} directive"),
+                ));
+            }
+            Ok((rule, negated))
+        }
+        Node::Directive(d) => Err(not_yet(
+            &d.origin,
+            format!("{} inside a <Require…> section", d.name),
+        )),
         Node::Section(s) => {
-            let rules = s
-                .children
-                .iter()
-                .map(|child| match child {
-                    child if is_access(child) => require_node(child),
-                    other => Err(not_yet(
-                        other.origin(),
-                        format!("{} inside <{}>", other.name(), s.name),
-                    )),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(if s.is("RequireAll") {
+            let (own, negated, name) = if s.is("RequireAll") {
+                (Parent::All, false, "<RequireAll>")
+            } else if s.is("RequireAny") {
+                (Parent::Any("<RequireAny>"), false, "<RequireAny>")
+            } else {
+                (Parent::Any("<RequireNone>"), true, "<RequireNone>")
+            };
+            if let (true, Parent::Any(outer)) = (negated, parent) {
+                return Err(invalid(
+                    &s.origin,
+                    format!("{name} directive has no effect in {outer} directive"),
+                ));
+            }
+            let mut rules = Vec::new();
+            let mut positive = false;
+            for child in &s.children {
+                if !is_access(child) {
+                    return Err(not_yet(
+                        child.origin(),
+                        format!("{} inside <{}>", child.name(), s.name),
+                    ));
+                }
+                let (rule, negative) = require_node(child, own)?;
+                positive |= !negative;
+                rules.push(rule);
+            }
+            if rules.is_empty() {
+                return Err(invalid(
+                    &s.origin,
+                    format!("{name} directive contains no authorization directives"),
+                ));
+            }
+            if s.is("RequireAll") && !positive {
+                return Err(invalid(
+                    &s.origin,
+                    format!("{name} directive contains only negative authorization directives"),
+                ));
+            }
+            let rule = if s.is("RequireAll") {
                 AccessRule::AllOf(rules)
             } else if s.is("RequireAny") {
                 AccessRule::AnyOf(rules)
@@ -121,13 +315,14 @@ fn require_node(node: &Node) -> Result<AccessRule, Problem> {
                         .map(|r| AccessRule::Not(Box::new(r)))
                         .collect(),
                 )
-            })
+            };
+            Ok((rule, negated))
         }
     }
 }
 
-/// One `Require` line.
-fn require(d: &Directive) -> Result<AccessRule, Problem> {
+/// One `Require` line: its rule, and whether it is negated (`Require not`).
+fn require(d: &Directive) -> Result<(AccessRule, bool), Problem> {
     let args: Vec<&str> = d.args.iter().map(String::as_str).collect();
     let (negated, args) = match args.split_first() {
         Some((first, rest)) if first.eq_ignore_ascii_case("not") => (true, rest),
@@ -139,7 +334,17 @@ fn require(d: &Directive) -> Result<AccessRule, Problem> {
             "Require needs a kind, such as Require all granted".to_owned(),
         ));
     };
-    let rule = match kind.to_ascii_lowercase().as_str() {
+    let kind = kind.to_ascii_lowercase();
+    if ["host", "user", "group"].contains(&kind.as_str()) {
+        if let Some(expression) = values.iter().find(|v| v.contains("%{")) {
+            return Err(not_yet(
+                &d.origin,
+                format!("Require {kind} {expression} (an expression)"),
+            ));
+        }
+    }
+    let names = || values.iter().map(|v| (*v).to_owned()).collect();
+    let rule = match kind.as_str() {
         "all" => match values {
             [v] if v.eq_ignore_ascii_case("granted") => AccessRule::All(true),
             [v] if v.eq_ignore_ascii_case("denied") => AccessRule::All(false),
@@ -165,22 +370,21 @@ fn require(d: &Directive) -> Result<AccessRule, Problem> {
         ),
         "local" if values.is_empty() => AccessRule::Local,
         "host" if !values.is_empty() => {
-            if let Some(expression) = values.iter().find(|v| v.contains("%{")) {
-                return Err(not_yet(
-                    &d.origin,
-                    format!("Require host {expression} (an expression)"),
-                ));
-            }
             AccessRule::Host(values.iter().map(|v| v.to_ascii_lowercase()).collect())
         }
+        // mod_authz_user: any further words are ignored, as there.
+        "valid-user" => AccessRule::ValidUser,
+        "user" => AccessRule::User(names()),
+        // mod_authz_groupfile.
+        "group" => AccessRule::Group(names()),
         other => {
             return Err(not_yet(&d.origin, format!("Require {other}")));
         }
     };
     Ok(if negated {
-        AccessRule::Not(Box::new(rule))
+        (AccessRule::Not(Box::new(rule)), true)
     } else {
-        rule
+        (rule, false)
     })
 }
 
@@ -233,12 +437,10 @@ fn compat_rule(nodes: &[&Node]) -> Result<AccessRule, Problem> {
             }
         }
     }
-    let allowed = AccessRule::AnyOf(allow);
-    let denied = AccessRule::AnyOf(deny);
-    Ok(if deny_first {
-        AccessRule::AnyOf(vec![allowed, AccessRule::Not(Box::new(denied))])
-    } else {
-        AccessRule::AllOf(vec![allowed, AccessRule::Not(Box::new(denied))])
+    Ok(AccessRule::Order {
+        deny_first,
+        allow,
+        deny,
     })
 }
 
@@ -286,6 +488,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+    use crate::access::Decision;
     use crate::apache::{ReadOptions, read_text};
 
     fn rule(text: &str) -> Result<Option<AccessRule>, Problem> {
@@ -319,10 +522,9 @@ mod tests {
         let all = "<RequireAll>\n Require ip 10.0.0.0/8\n Require not ip 10.9.0.0/255.255.0.0\n</RequireAll>\n";
         assert!(allows(all, "10.1.1.1"));
         assert!(!allows(all, "10.9.1.1"));
-        assert!(!allows(
-            "<RequireNone>\nRequire ip 10.0.0.0/8\n</RequireNone>\n",
-            "10.0.0.1"
-        ));
+        let none = "<RequireAll>\nRequire all granted\n<RequireNone>\nRequire ip 10.0.0.0/8\n</RequireNone>\n</RequireAll>\n";
+        assert!(!allows(none, "10.0.0.1"));
+        assert!(allows(none, "192.0.2.1"));
     }
 
     #[test]
@@ -358,7 +560,7 @@ mod tests {
         assert!(named(any, "127.0.0.1", None));
         assert!(named(any, "192.0.2.1", Some("example.org")));
         assert!(!named(any, "192.0.2.1", Some("example.net")));
-        let none = "<RequireNone>\nRequire host example.org\n</RequireNone>\n";
+        let none = "<RequireAll>\nRequire ip 192.0.2.0/24\n<RequireNone>\nRequire host example.org\n</RequireNone>\n</RequireAll>\n";
         assert!(!named(none, "192.0.2.1", Some("example.org")));
         assert!(named(none, "192.0.2.1", Some("example.net")));
     }
@@ -389,12 +591,13 @@ mod tests {
     }
 
     #[test]
-    fn what_needs_users_variables_or_expressions_is_not_yet() {
-        let problem = rule("Require valid-user\n").unwrap_err();
+    fn what_needs_variables_or_expressions_is_not_yet() {
+        let problem = rule("Require env LetMeIn\n").unwrap_err();
         assert!(
-            problem.not_yet && problem.message == "Require valid-user",
+            problem.not_yet && problem.message == "Require env",
             "{problem:?}"
         );
+        assert!(rule("Require user %{REMOTE_ADDR}\n").unwrap_err().not_yet);
         let problem = rule("Allow from env=LetMeIn\n").unwrap_err();
         assert!(
             problem.not_yet
@@ -410,6 +613,136 @@ mod tests {
             assert!(!problem.not_yet, "{bad}: {problem:?}");
         }
         assert_eq!(rule("Options None\n"), Ok(None));
+    }
+
+    #[test]
+    fn require_names_users_and_groups() {
+        assert_eq!(
+            rule("Require valid-user\n"),
+            Ok(Some(AccessRule::ValidUser))
+        );
+        assert_eq!(
+            rule("Require user amy Bob\nRequire group staff\n"),
+            Ok(Some(AccessRule::AnyOf(vec![
+                AccessRule::User(vec!["amy".to_owned(), "Bob".to_owned()]),
+                AccessRule::Group(vec!["staff".to_owned()]),
+            ])))
+        );
+    }
+
+    #[test]
+    fn satisfy_combines_the_address_test_with_the_require_rules() {
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let outside: IpAddr = "192.0.2.1".parse().unwrap();
+        let lines = "Order deny,allow\nDeny from all\nAllow from 10.0.0.0/8\nRequire valid-user\n";
+        let all = rule(lines).unwrap().unwrap();
+        assert_eq!(all.decide(ip, None, None), Decision::DeniedNoUser);
+        assert_eq!(all.decide(outside, None, None), Decision::Denied);
+        let any = rule(&format!("{lines}Satisfy Any\n")).unwrap().unwrap();
+        assert_eq!(any.decide(ip, None, None), Decision::Granted);
+        assert_eq!(any.decide(outside, None, None), Decision::DeniedNoUser);
+        let explicit_all = rule(&format!("Satisfy all\n{lines}")).unwrap().unwrap();
+        assert_eq!(explicit_all, all);
+        // httpd's default test passes everyone: Satisfy Any without Allow/Deny lets all in.
+        let open = rule("Require valid-user\nSatisfy Any\n").unwrap().unwrap();
+        assert_eq!(open.decide(outside, None, None), Decision::Granted);
+        assert_eq!(rule("Satisfy Any\n"), Ok(None));
+        assert!(!rule("Satisfy some\n").unwrap_err().not_yet);
+    }
+
+    #[test]
+    fn negation_where_httpd_says_it_has_no_effect_is_an_error() {
+        for (text, message) in [
+            (
+                "Require not ip 10.0.0.1\n",
+                "negative Require directive has no effect in <RequireAny> directive",
+            ),
+            (
+                "<RequireAny>\nRequire all granted\nRequire not user bob\n</RequireAny>\n",
+                "negative Require directive has no effect in <RequireAny> directive",
+            ),
+            (
+                "<RequireNone>\nRequire user bob\n</RequireNone>\n",
+                "<RequireNone> directive has no effect in <RequireAny> directive",
+            ),
+            (
+                "<RequireAll>\nRequire not user bob\n</RequireAll>\n",
+                "<RequireAll> directive contains only negative authorization directives",
+            ),
+            (
+                "<RequireAll>\n<RequireNone>\nRequire user bob\n</RequireNone>\n</RequireAll>\n",
+                "<RequireAll> directive contains only negative authorization directives",
+            ),
+            (
+                "<RequireAny>\n</RequireAny>\n",
+                "<RequireAny> directive contains no authorization directives",
+            ),
+        ] {
+            let problem = rule(text).unwrap_err();
+            assert!(
+                !problem.not_yet && problem.message == message,
+                "{text}: {problem:?}"
+            );
+        }
+    }
+
+    fn auth(text: &str) -> Result<Option<AuthSettings>, Problem> {
+        let options = ReadOptions {
+            defines: Vec::new(),
+            environment: Some(BTreeMap::new()),
+        };
+        let config = read_text(Path::new("/x.conf"), text, &options).unwrap();
+        section_auth(&config.nodes)
+    }
+
+    #[test]
+    fn authentication_directives_set_their_fields() {
+        let text = "AuthType Basic\nAuthName \"The Site\"\nAuthBasicProvider file\n\
+                    AuthUserFile /etc/site.htpasswd\nAuthGroupFile groups\n\
+                    AuthBasicAuthoritative On\n";
+        assert_eq!(
+            auth(text),
+            Ok(Some(AuthSettings {
+                auth_type: Some(Some("Basic".to_owned())),
+                name: Some("The Site".to_owned()),
+                user_file: Some(PathBuf::from("/etc/site.htpasswd")),
+                group_file: Some(PathBuf::from("groups")),
+            }))
+        );
+        assert_eq!(
+            auth("AuthType none\n"),
+            Ok(Some(AuthSettings {
+                auth_type: Some(None),
+                ..AuthSettings::default()
+            }))
+        );
+        assert_eq!(auth("Require valid-user\n"), Ok(None));
+        for (text, message) in [
+            ("AuthType Digest\n", "AuthType Digest (mod_auth_digest)"),
+            (
+                "AuthBasicProvider file wsgi\n",
+                "AuthBasicProvider wsgi (mod_wsgi's WSGIAuthUserScript)",
+            ),
+            ("AuthBasicProvider ldap\n", "AuthBasicProvider ldap"),
+            ("AuthBasicAuthoritative Off\n", "AuthBasicAuthoritative Off"),
+        ] {
+            let problem = auth(text).unwrap_err();
+            assert!(problem.not_yet && problem.message == message, "{problem:?}");
+        }
+        for (text, message) in [
+            ("AuthType\n", "AuthType takes one argument"),
+            ("AuthName a b\n", "AuthName takes one argument"),
+            (
+                "AuthBasicAuthoritative maybe\n",
+                "AuthBasicAuthoritative must be On or Off",
+            ),
+        ] {
+            let problem = auth(text).unwrap_err();
+            assert!(
+                !problem.not_yet && problem.message == message,
+                "{problem:?}"
+            );
+        }
     }
 }
 

@@ -66,8 +66,6 @@ const MODULES: &str = "oxwsgi has the modules it implements built in";
 const NO_REWRITE: &str = "oxwsgi has no mod_rewrite; express the rule with Alias, Redirect or \
                           in the application";
 const NO_PROXY: &str = "oxwsgi is not a proxy; put one in front of it (nginx, HAProxy)";
-const NO_AUTH: &str = "oxwsgi does not check passwords itself yet; let the application do it \
-                       (with WSGIPassAuthorization On)";
 const RUSTLS_CIPHERS: &str = "rustls offers only modern cipher suites, in its own order of \
                               strength, and keeps its own session cache and tickets";
 const NO_CGI: &str = "oxwsgi runs WSGI applications only, not CGI scripts or other handlers";
@@ -236,10 +234,11 @@ pub const SPECS: &[Spec] = &[
     d("WSGIDestroyInterpreter", "wsgi", C::SERVER, I(NO_EFFECT)),
     d("WSGITrustedProxyHeaders", "wsgi", C::ANY, H),
     d("WSGITrustedProxies", "wsgi", C::ANY, H),
-    d("WSGIAccessScript", "wsgi", C::DIRECTORY, U(NO_AUTH)),
-    d("WSGIAuthUserScript", "wsgi", C::DIRECTORY, U(NO_AUTH)),
-    d("WSGIAuthGroupScript", "wsgi", C::DIRECTORY, U(NO_AUTH)),
-    d("WSGIGroupAuthoritative", "wsgi", C::DIRECTORY, U(NO_AUTH)),
+    // mod_wsgi's authentication scripts: planned (check-config accepts them).
+    d("WSGIAccessScript", "wsgi", C::DIRECTORY, H),
+    d("WSGIAuthUserScript", "wsgi", C::DIRECTORY, H),
+    d("WSGIAuthGroupScript", "wsgi", C::DIRECTORY, H),
+    d("WSGIGroupAuthoritative", "wsgi", C::DIRECTORY, H),
     d(
         "WSGIRestrictProcess",
         "wsgi",
@@ -573,17 +572,12 @@ pub const SPECS: &[Spec] = &[
     d("ProxyPreserveHost", "proxy", C::ANY, U(NO_PROXY)),
     d("ProxyRequests", "proxy", C::SERVER_VHOST, U(NO_PROXY)),
     d("ProxyTimeout", "proxy", C::SERVER_VHOST, U(NO_PROXY)),
-    d("AuthType", "auth_basic", C::DIRECTORY, U(NO_AUTH)),
-    d("AuthName", "auth_basic", C::DIRECTORY, U(NO_AUTH)),
-    d("AuthUserFile", "authn_file", C::DIRECTORY, U(NO_AUTH)),
-    d("AuthGroupFile", "authz_groupfile", C::DIRECTORY, U(NO_AUTH)),
-    d("AuthBasicProvider", "auth_basic", C::DIRECTORY, U(NO_AUTH)),
-    d(
-        "AuthBasicAuthoritative",
-        "auth_basic",
-        C::DIRECTORY,
-        U(NO_AUTH),
-    ),
+    d("AuthType", "authn_core", C::DIRECTORY, H),
+    d("AuthName", "authn_core", C::DIRECTORY, H),
+    d("AuthUserFile", "authn_file", C::DIRECTORY, H),
+    d("AuthGroupFile", "authz_groupfile", C::DIRECTORY, H),
+    d("AuthBasicProvider", "auth_basic", C::DIRECTORY, H),
+    d("AuthBasicAuthoritative", "auth_basic", C::DIRECTORY, H),
     d("SSLEngine", "ssl", C::SERVER_VHOST, H),
     d("SSLCertificateFile", "ssl", C::SERVER_VHOST, H),
     d("SSLCertificateKeyFile", "ssl", C::SERVER_VHOST, H),

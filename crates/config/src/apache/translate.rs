@@ -8,8 +8,9 @@
 //! timeouts. A listener served by one group is accepted on by that group's workers: a request
 //! reaches its group with no hop. Where one site's scripts run in several groups, a front tier
 //! group (Python-free) accepts instead and forwards to the groups' internal sockets
-//! ([`GroupRole::Front`]). A directive httpd would honour and oxwsgi does not yet (name-based
-//! virtual hosts, access rules that need a user, …) stops the start with its file and line:
+//! ([`GroupRole::Front`]). A directive httpd would honour and oxwsgi does not yet (mod_wsgi's
+//! authentication scripts, rules that need an environment variable, …) stops the start with its
+//! file and line:
 //! a site that cannot run exactly as written never runs half.
 //!
 //! Started as root, the workers switch to the group's `user=` (else httpd's `User`) before
@@ -29,7 +30,7 @@ use super::check::{Notice, Report, Severity};
 use super::handlers::ScriptDirectories;
 use super::lines::{EnvChange, ParsedEdit};
 use super::{ApacheConfig, Node, Origin, Section};
-use crate::access::AccessRule;
+use crate::access::{AccessRule, AuthSettings};
 use crate::model::*;
 use crate::redirect::{ErrorBody, Redirect};
 use crate::resolve::{Environment, locale, seconds};
@@ -84,6 +85,12 @@ pub const RUNS: &[&str] = &[
     "Allow",
     "Satisfy",
     "Require",
+    "AuthType",
+    "AuthName",
+    "AuthUserFile",
+    "AuthGroupFile",
+    "AuthBasicProvider",
+    "AuthBasicAuthoritative",
     "SetEnv",
     "UnsetEnv",
     "Header",
@@ -221,6 +228,11 @@ struct Site {
     directory_rules: Vec<(PathBuf, AccessRule)>,
     /// `<Location>` access rules, by URL path.
     location_rules: Vec<(String, AccessRule, Origin)>,
+    /// `<Directory>` authentication settings (`AuthType`, `AuthUserFile`, …), by file-system
+    /// path, each as the section writes it.
+    directory_auth: Vec<(PathBuf, AuthSettings)>,
+    /// `<Location>` authentication settings, by URL path.
+    location_auth: Vec<(String, AuthSettings)>,
     /// Access directives outside any section (accepted for the whole server, with a warning).
     server_access: Vec<Node>,
     /// `SetEnv`/`UnsetEnv`/`PassEnv` of the server and the virtual host, in order.

@@ -43,6 +43,7 @@ fn render(format: &AccessFormat) -> String {
             Item::PeerIp => out.push_str("%{c}a"),
             Item::LocalIp => out.push_str("%A"),
             Item::Dash => out.push_str("%l"),
+            Item::RemoteUser => out.push_str("%u"),
             Item::Time => out.push_str("%t"),
             Item::TimeFormat(spec) => out.push_str(&format!("%{{{spec}}}t")),
             Item::RequestLine => out.push_str("%r"),

@@ -170,6 +170,13 @@ impl RequestTracker {
         }
     }
 
+    /// Records the user the request's credentials named (the access log's `%u`).
+    pub(crate) fn set_user(&mut self, user: bytes::Bytes) {
+        if let Some((_, entry)) = &mut self.log {
+            entry.set_user(user);
+        }
+    }
+
     pub(crate) fn add_sent(&mut self, bytes: u64) {
         self.sent += bytes;
     }

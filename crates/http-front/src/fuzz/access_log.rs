@@ -2,7 +2,8 @@
 //!
 //! `fuzz_access_log_line`: for any format the configuration accepts (built from every
 //! directive, `%{...}t` time formats valid or not, and literal text) and any request — method,
-//! target, version, header values with every byte a header may carry — formatting the line never
+//! target, version, header values with every byte a header may carry, any user name its
+//! credentials may give — formatting the line never
 //! panics, and what the client sent cannot split or forge log lines: the line ends with its one
 //! `\n` and holds no other line break when the format holds none. Each `%{FORMAT}t` item is
 //! written whole, `[` to `]`.
@@ -66,6 +67,7 @@ proptest! {
         status in 100u16..1000,
         bytes_sent in any::<u64>(),
         micros in any::<u64>(),
+        user in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..12)),
     ) {
         let Ok(format) = AccessFormat::parse(&pieces.concat()) else {
             return Ok(());
@@ -98,6 +100,7 @@ proptest! {
             request_headers: request_headers.into_iter().cycle().take(request_count).collect(),
             status: StatusCode::from_u16(status).unwrap(),
             response_headers,
+            user: user.map(bytes::Bytes::from),
         };
         let line = log.format_line(&entry, bytes_sent, Duration::from_micros(micros));
         prop_assert!(line.ends_with('\n'));

@@ -21,12 +21,14 @@ use crate::strict::{self, Verdict};
 use oxwsgi_config::TraceMode;
 
 /// Checks and answers a request; the application takes `request` (see
-/// [`HostShared::keeps_app_requests`]) and `body` only if it is called.
+/// [`HostShared::keeps_app_requests`]) and `body` only if it is called. `user` gets the user
+/// the request's credentials name, if its access rule asked for them.
 pub(super) async fn route<A: Application>(
     conn: &ConnShared<A>,
     host: &HostShared,
     request: &mut Option<Pending>,
     body: &mut Option<IncomingBody>,
+    user: &mut Option<oxwsgi_exchange::Authenticated>,
 ) -> Result<(Response<ResponseBody<A::Stream>>, Made), Refusal> {
     let server = &conn.server;
     let head = &request.as_ref().expect("a request is routed once").head;
@@ -74,7 +76,7 @@ pub(super) async fn route<A: Application>(
         }
     }
     let path = normalize(head.uri.path())?;
-    dispatch(conn, host, request, path, body, None).await
+    dispatch(conn, host, request, path, body, None, user).await
 }
 
 /// httpd's answer to `TRACE` (`TraceEnable On`): the request head, echoed as `message/http`

@@ -1,5 +1,6 @@
-//! Answering a checked request by its path: index scripts, redirects, access rules, client
-//! certificates, then whatever serves the path (a file, an alias, an application).
+//! Answering a checked request by its path: index scripts, redirects, access rules and
+//! authentication ([`super::access`]), client certificates, then whatever serves the path (a
+//! file, an alias, an application).
 //!
 //! Separate from the head checks ([`super::checks`]) because it is also how a local
 //! `ErrorDocument`'s internal request is served
@@ -7,6 +8,7 @@
 
 use http::{Response, header};
 
+use super::access;
 use super::app_response::app_response;
 use super::shared::{ConnShared, HostShared};
 use super::{Made, Pending, declared_length};
@@ -16,11 +18,12 @@ use crate::error_response::Refusal;
 use crate::request_body::IncomingBody;
 use crate::router::Route;
 use crate::static_files::StaticRequest;
-use oxwsgi_exchange::ErrorRedirect;
+use oxwsgi_exchange::{Authenticated, ErrorRedirect};
 
 /// Answers a checked request for the decoded, normalised `path`: index scripts, redirects,
-/// access rules, then whatever serves the path. Also serves the internal request for a local
-/// `ErrorDocument`, whose `redirect` names the failed request.
+/// access rules (and authentication: `user` gets the user the credentials name, see
+/// [`access::check`]), then whatever serves the path. Also serves the internal request for a
+/// local `ErrorDocument`, whose `redirect` names the failed request.
 pub(super) async fn dispatch<A: Application>(
     conn: &ConnShared<A>,
     host: &HostShared,
@@ -28,6 +31,7 @@ pub(super) async fn dispatch<A: Application>(
     mut path: bytes::Bytes,
     body: &mut Option<IncomingBody>,
     redirect: Option<ErrorRedirect>,
+    user: &mut Option<Authenticated>,
 ) -> Result<(Response<ResponseBody<A::Stream>>, Made), Refusal> {
     let server = &conn.server;
     let limit = server.settings.http.limit_request_body;
@@ -73,26 +77,7 @@ pub(super) async fn dispatch<A: Application>(
             return Err(redirect);
         }
     }
-    if let Some(rule) = host.access.rule_for(path.as_ref()) {
-        // httpd checks an internal redirect's access again, unless the section that decides
-        // it is the failed request's own (`ap_process_request_internal` skips the check when
-        // the configuration did not change).
-        let inherited = redirect
-            .as_ref()
-            .and_then(|failed| host.access.rule_for(&failed.url))
-            .is_some_and(|failed| std::ptr::eq(failed, rule));
-        if !inherited {
-            // Only a rule naming hosts waits for the client's name (once per connection).
-            let name = if rule.needs_name() {
-                conn.client_name.get().await
-            } else {
-                None
-            };
-            if !rule.allows(conn.remote.ip(), name) {
-                return Err(Refusal::Forbidden);
-            }
-        }
-    }
+    let authenticated = access::check(conn, host, head, &path, redirect.as_ref(), user).await?;
     if let Some(tls) = &conn.tls {
         // httpd's `SSLVerifyClient require` for the path: without a certificate the
         // listener's authorities signed, a 403 (a certificate they did not sign failed the
@@ -175,6 +160,7 @@ pub(super) async fn dispatch<A: Application>(
         redirect,
         tls: conn.tls.clone(),
         proxied,
+        authenticated,
     };
     match server.app.call(app_request).await {
         Ok(response) => Ok((app_response(response), Made::ByApplication)),

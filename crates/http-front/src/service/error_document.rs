@@ -18,8 +18,8 @@ use oxwsgi_config::redirect::{ErrorBody, ErrorDocument};
 use oxwsgi_exchange::ErrorRedirect;
 
 /// An `ErrorDocument`'s page for an error response with `status`: its text, a redirect to its
-/// URL, or what its local path gives. `failed` is the request that got the error. `None` keeps
-/// the server's own page.
+/// URL, or what its local path gives. `failed` is the request that got the error, `user` the
+/// user its credentials named. `None` keeps the server's own page.
 ///
 /// A local path is served as httpd's `ap_die` does, by an internal request: a GET for the
 /// path (see [`internal_request`]), routed like any request. A file is sent with the error's
@@ -33,6 +33,7 @@ pub(super) async fn error_document<A: Application>(
     document: &ErrorDocument,
     status: http::StatusCode,
     failed: Option<Pending>,
+    user: &mut Option<oxwsgi_exchange::Authenticated>,
 ) -> Option<Response<ResponseBody<A::Stream>>> {
     let mut response = match &document.body {
         ErrorBody::Text(text) => {
@@ -70,6 +71,7 @@ pub(super) async fn error_document<A: Application>(
                 path,
                 &mut no_body,
                 Some(redirect),
+                user,
             );
             match outcome.await {
                 Ok((response, Made::ByApplication)) => return Some(response),

@@ -11,11 +11,13 @@
 //! * [`shared`]: what a server, a virtual host and a connection share, and host selection;
 //! * [`checks`]: the checks on the request's head (and the `TRACE` echo);
 //! * [`dispatch`]: answering a checked request by its path;
+//! * [`access`]: the access rules of its path, and authentication;
 //! * [`error_document`](mod@error_document): an `ErrorDocument`'s page, and the internal
 //!   request for a local one;
 //! * [`app_response`](mod@app_response): an application's answer as a hyper response;
 //! * [`proxy`]: what a trusted proxy's headers say of the client's request.
 
+mod access;
 mod app_response;
 mod checks;
 mod dispatch;
@@ -124,10 +126,14 @@ pub(crate) async fn handle<A: Application>(
         proxied,
     });
 
-    let (mut response, made, refused) = match route(&conn, host, &mut request, &mut body).await {
+    // The user the request's credentials name, once read (the access log's `%u`).
+    let mut user = None;
+    let routed = route(&conn, host, &mut request, &mut body, &mut user).await;
+    let (mut response, made, refused) = match routed {
         Ok((response, made)) => (response, made, false),
         Err(refusal) => {
-            tracing::info!(client.addr = %conn.remote, "refused: {} {}", refusal.status(), refusal.message());
+            let message = refusal.message().replace('\n', " ");
+            tracing::info!(client.addr = %conn.remote, "refused: {} {message}", refusal.status());
             (error_response(&refusal), Made::ByServer, true)
         }
     };
@@ -141,12 +147,16 @@ pub(crate) async fn handle<A: Application>(
             .iter()
             .find(|d| d.status == status.as_u16());
         if let Some(document) = document {
+            let failed = request.take();
             if let Some(mut replaced) =
-                error_document(&conn, host, document, status, request.take()).await
+                error_document(&conn, host, document, status, failed, &mut user).await
             {
-                // A refusal that ends the connection still does, whatever page it shows.
-                if let Some(close) = response.headers_mut().remove(header::CONNECTION) {
-                    replaced.headers_mut().insert(header::CONNECTION, close);
+                // A refusal that ends the connection still does, whatever page it shows; a
+                // 401 still asks for credentials (httpd keeps its `err_headers_out`).
+                for name in [header::CONNECTION, header::WWW_AUTHENTICATE] {
+                    if let Some(value) = response.headers_mut().remove(&name) {
+                        replaced.headers_mut().insert(name, value);
+                    }
                 }
                 response = replaced;
             }
@@ -194,6 +204,9 @@ pub(crate) async fn handle<A: Application>(
             .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"close"));
     decision.0.decide(!closes);
     drop(body);
+    if let Some(user) = user {
+        tracker.set_user(user.user);
+    }
     tracker.respond(response.status(), response.headers());
     Ok(response.map(|body| body.tracked(tracker)))
 }

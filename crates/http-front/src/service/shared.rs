@@ -43,6 +43,8 @@ pub(crate) struct HostShared {
     pub(super) static_files: StaticFiles,
     pub(super) access_log: Option<Arc<AccessLog>>,
     pub(super) access: oxwsgi_config::access::AccessRules,
+    /// The password and group files its access rules name, as last read.
+    pub(super) auth: crate::auth::Authenticator,
     pub(super) header_edits: oxwsgi_config::headers::HeaderEdits,
     pub(super) error_documents: Vec<ErrorDocument>,
     /// Whether an `ErrorDocument` for a status an application's failure gives names a local
@@ -99,6 +101,7 @@ impl HostShared {
             static_files,
             access_log: settings.access_log.clone(),
             access: space.access.clone(),
+            auth: crate::auth::Authenticator::new(&space.access),
             header_edits: space.header_edits.clone(),
             error_documents: space.error_documents.clone(),
             keeps_app_requests: space.error_documents.iter().any(|document| {

@@ -83,6 +83,7 @@ async fn forward(
         redirect,
         tls,
         proxied,
+        authenticated,
         ..
     } = request;
     let hop = Hop {
@@ -99,6 +100,7 @@ async fn forward(
         redirect,
         tls: tls.map(|tls| (*tls).clone()),
         proxied,
+        authenticated,
     };
     hop.write(&mut head.headers);
     head.version = Version::HTTP_11;

@@ -23,7 +23,7 @@ const ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 use crate::error_response::APP_ERRORS;
-use oxwsgi_exchange::{AppError, ErrorRedirect, Proxied, TlsDetails, UrlScheme};
+use oxwsgi_exchange::{AppError, Authenticated, ErrorRedirect, Proxied, TlsDetails, UrlScheme};
 
 /// Every header of the hop is named so.
 const PREFIX: &str = "oxwsgi-internal-";
@@ -52,6 +52,10 @@ const TLS_VARIABLES: &str = "oxwsgi-internal-tls-variables";
 /// What a trusted proxy's headers said of the client's request ([`Proxied`]), as
 /// `field=escaped value`, once per field said; present when they said something.
 const PROXIED: &str = "oxwsgi-internal-proxied";
+/// The user the front tier authenticated the request as ([`Authenticated`]), escaped; the
+/// `AuthType` comes with it, in [`AUTH_TYPE`].
+const USER: &str = "oxwsgi-internal-user";
+const AUTH_TYPE: &str = "oxwsgi-internal-auth-type";
 /// On a response: the application produced none, and why ([`AppError`]).
 pub(crate) const ERROR: HeaderName = HeaderName::from_static("oxwsgi-internal-error");
 
@@ -78,6 +82,8 @@ pub(crate) struct Hop {
     pub(crate) tls: Option<TlsDetails>,
     /// What a trusted proxy's headers said of the client's request, when they said something.
     pub(crate) proxied: Option<Box<Proxied>>,
+    /// The user the front tier authenticated, when it did.
+    pub(crate) authenticated: Option<Authenticated>,
 }
 
 /// A forwarded request lacked a field of the hop, or had a malformed one.
@@ -165,6 +171,13 @@ impl Hop {
         if let Some(proxied) = &self.proxied {
             write_proxied(proxied, headers);
         }
+        if let Some(authenticated) = &self.authenticated {
+            headers.insert(HeaderName::from_static(USER), escaped(&authenticated.user));
+            headers.insert(
+                HeaderName::from_static(AUTH_TYPE),
+                escaped(authenticated.auth_type.as_bytes()),
+            );
+        }
     }
 
     /// Takes the fields out of a forwarded request's headers (every `oxwsgi-internal-` header
@@ -207,6 +220,14 @@ impl Hop {
                 Some(_) => return Err(HopError(TLS_VERIFIED)),
             },
             proxied: proxied(headers)?,
+            authenticated: match headers.get(USER) {
+                None => None,
+                Some(_) => Some(Authenticated {
+                    user: unescaped(headers, USER)?,
+                    auth_type: String::from_utf8(unescaped(headers, AUTH_TYPE)?.to_vec())
+                        .map_err(|_| HopError(AUTH_TYPE))?,
+                }),
+            },
         };
         if hop.script_name_len > hop.path.len() {
             return Err(HopError(SCRIPT_NAME_LEN));
@@ -396,6 +417,10 @@ mod tests {
                 server_port: Some(HeaderValue::from_static("8443")),
                 script_name: Some(HeaderValue::from_static("/a b/%2F")),
             })),
+            authenticated: Some(Authenticated {
+                user: Bytes::from_static(b"zo\xeb:x y"),
+                auth_type: "Basic".to_owned(),
+            }),
         };
         let mut headers = HeaderMap::new();
         headers.insert("host", HeaderValue::from_static("example.org"));
@@ -412,6 +437,7 @@ mod tests {
             "oxwsgi-internal-redirect-status",
             HeaderValue::from_static("403"),
         );
+        headers.insert("oxwsgi-internal-user", HeaderValue::from_static("forged"));
         hop.write(&mut headers);
         assert!(!headers.contains_key("oxwsgi-internal-forged"));
         assert!(!headers.contains_key("oxwsgi-internal-redirect-status"));
@@ -446,8 +472,10 @@ mod tests {
                 url: Bytes::from_static(b"/denied/caf\xc3\xa9"),
             }),
             proxied: None,
+            authenticated: None,
         };
         let mut headers = HeaderMap::new();
+        headers.insert("oxwsgi-internal-user", HeaderValue::from_static("forged"));
         hop.write(&mut headers);
         assert_eq!(Hop::take(&mut headers), Ok(hop));
         assert!(headers.is_empty());
@@ -470,6 +498,7 @@ mod tests {
             redirect: None,
             tls: None,
             proxied: None,
+            authenticated: None,
         }
         .write(&mut hop);
         let mut headers = hop.clone();
@@ -505,6 +534,7 @@ mod tests {
                 redirect: None,
                 tls: None,
                 proxied: Some(Box::default()),
+                authenticated: None,
             }
             .write(&mut headers);
             headers.append(PROXIED, HeaderValue::from_static(line));

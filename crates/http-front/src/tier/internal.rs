@@ -170,6 +170,7 @@ async fn handle<A: Application>(
         redirect: hop.redirect,
         tls: hop.tls.map(std::sync::Arc::new),
         proxied: hop.proxied,
+        authenticated: hop.authenticated,
     };
     Ok(match app.call(request).await {
         Ok(response) => app_response(response),

@@ -4,7 +4,8 @@
 //! it was written from (a whole address is itself; a partial IPv4 address `a.b` is the network
 //! of its octets); arbitrary `Require`, `Order`, `Allow` and `Deny` lines and `<Require*>`
 //! sections are read without panic, and a rule read answers for any client, named or not,
-//! without panic; `Require all granted` alone lets everyone in and `Require all denied` no one.
+//! authenticated or not, without panic — and once a user is given, never waits for one;
+//! `Require all granted` alone lets everyone in and `Require all denied` no one.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -13,13 +14,14 @@ use std::path::Path;
 use proptest::prelude::*;
 
 use super::{network, section_rule};
+use crate::access::{Decision, User};
 use crate::apache::{ReadOptions, read_text};
 
 fn line() -> impl Strategy<Value = String> {
     let word = prop_oneof![
         4 => proptest::sample::select(vec![
             "Require", "Order", "Allow", "Deny", "Satisfy", "not", "all", "granted", "denied",
-            "ip", "local", "host", "valid-user", "from", "deny,allow", "allow,deny", "Any",
+            "ip", "local", "host", "valid-user", "user", "group", "bob", "staff", "from", "deny,allow", "allow,deny", "Any",
             "10", "10.1", "10.0.0.0/8", "::1", "127.0.0.2", "1.2.3.4/255.0.0.0", "fe80::/10",
             "300.1", "a.b", "/", "<RequireAll>", "</RequireAll>", "<RequireAny>", "</RequireAny>",
             "<RequireNone>", "</RequireNone>",
@@ -66,6 +68,9 @@ proptest! {
             if let Ok(Some(rule)) = section_rule(&config.nodes) {
                 let _ = rule.allows(client, None);
                 let _ = rule.allows(client, Some("a.b"));
+                let groups = ["Staff".to_owned()];
+                let user = User { name: b"bob", groups: &groups };
+                prop_assert_ne!(rule.decide(client, None, Some(&user)), Decision::DeniedNoUser);
             }
         }
         let granted = read_text(Path::new("/g.conf"), "Require all granted\n", &options()).unwrap();

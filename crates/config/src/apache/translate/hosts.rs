@@ -208,8 +208,7 @@ impl Translator<'_> {
             all.mounts.push(mount);
         }
         all.hosts.extend(one.hosts);
-        all.access.directories.extend(one.access.directories);
-        all.access.locations.extend(one.access.locations);
+        all.access.extend(one.access);
         all.header_edits.request.extend(one.header_edits.request);
         all.header_edits.response.extend(one.header_edits.response);
         all.redirects.extend(one.redirects);
@@ -416,14 +415,7 @@ fn tag_host(config: &mut ServerConfig, host: usize) {
     for mount in &mut config.mounts {
         mount.host = Some(host);
     }
-    for control in config
-        .access
-        .directories
-        .iter_mut()
-        .chain(config.access.locations.iter_mut())
-    {
-        control.host = Some(host);
-    }
+    config.access.tag_host(host);
     for edit in config
         .header_edits
         .request

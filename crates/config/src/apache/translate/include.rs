@@ -113,8 +113,7 @@ impl Translator<'_> {
         base.mounts
             .sort_by_key(|mount| std::cmp::Reverse(mount.prefix.as_str().len()));
         let access = self.access_rules(&site, &base.mounts, &base.document_root);
-        base.access.directories.extend(access.directories);
-        base.access.locations.extend(access.locations);
+        base.access.extend(access);
         let edits = self.header_edits(&site);
         base.header_edits.request.extend(edits.request);
         base.header_edits.response.extend(edits.response);

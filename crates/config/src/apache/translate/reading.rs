@@ -60,6 +60,32 @@ impl Translator<'_> {
             Err(problem) if problem.not_yet => self.not_yet(&problem.origin, &problem.message),
             Err(problem) => self.error(&problem.origin, problem.message),
         }
+        match access::section_auth(&section.children) {
+            Ok(Some(mut settings)) => {
+                // Relative to `ServerRoot`, as `ap_set_file_slot` makes them.
+                for file in [&mut settings.user_file, &mut settings.group_file]
+                    .into_iter()
+                    .flatten()
+                {
+                    *file = self.path(&file.to_string_lossy());
+                }
+                let target = section.args.first().cloned().unwrap_or_default();
+                if section.is("Directory") {
+                    let dir = self.path(target.trim_end_matches('/'));
+                    self.site.directory_auth.push((dir, settings));
+                } else if section.is("Location") {
+                    self.site.location_auth.push((target, settings));
+                } else {
+                    self.not_yet(
+                        &section.origin,
+                        &format!("authentication inside <{}>", section.name),
+                    );
+                }
+            }
+            Ok(None) => {}
+            Err(problem) if problem.not_yet => self.not_yet(&problem.origin, &problem.message),
+            Err(problem) => self.error(&problem.origin, problem.message),
+        }
         let changes: Vec<EnvChange> = section
             .children
             .iter()
@@ -87,7 +113,11 @@ impl Translator<'_> {
                 );
             }
         }
-        for node in section.children.iter().filter(|n| !access::is_access(n)) {
+        for node in section
+            .children
+            .iter()
+            .filter(|n| !access::is_access(n) && !access::is_auth(n))
+        {
             match node {
                 Node::Section(inner) => self.section(inner),
                 Node::Directive(d) if ["SetEnv", "UnsetEnv", "PassEnv"].iter().any(|x| d.is(x)) => {

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{Site, Translator};
-use crate::access::{AccessControl, AccessRules};
+use crate::access::{AccessControl, AccessRules, AuthControl, AuthSettings};
 use crate::apache::access;
 use crate::apache::lines::{EnvChange, apply_environ};
 use crate::headers::{HeaderEdit, HeaderEdits};
@@ -20,6 +20,8 @@ impl Translator<'_> {
     /// The access rules of a site, laid out by URL path: each `<Directory>` rule at the URL
     /// paths its files are served at (the most specific directory around each mounted file or
     /// directory, and the directories inside a served one), each `<Location>` rule at its path.
+    /// The authentication settings are laid out the same way, each directory's merged first
+    /// with those of the directories around it (its modules merge them field by field).
     pub(super) fn access_rules(
         &mut self,
         site: &Site,
@@ -36,74 +38,30 @@ impl Translator<'_> {
                 Err(problem) => self.error(&problem.origin, problem.message),
             }
         }
-        let around = |path: &Path| {
-            directories
-                .iter()
-                .filter(|(dir, _)| path.starts_with(dir))
-                .max_by_key(|(dir, _)| dir.components().count())
-                .map(|(_, rule)| rule.clone())
-        };
-        let mut by_url = Vec::new();
-        let served_directory = |url: &str, dir: &Path, by_url: &mut Vec<AccessControl>| {
-            if let (Some(rule), Some(prefix)) = (around(dir), MountPoint::parse(url)) {
-                by_url.push(AccessControl {
-                    prefix,
-                    rule,
-                    host: None,
-                });
-            }
-            for (inner, rule) in &directories {
-                let Ok(rest) = inner.strip_prefix(dir) else {
-                    continue;
-                };
-                if rest.as_os_str().is_empty() {
-                    continue;
-                }
-                let url = format!("{}/{}", url.trim_end_matches('/'), rest.display());
-                if let Some(prefix) = MountPoint::parse(&url) {
-                    by_url.push(AccessControl {
-                        prefix,
-                        rule: rule.clone(),
-                        host: None,
-                    });
-                }
-            }
-        };
-        // Document root first, then aliases, then applications: for the same URL path the
-        // last one wins, as the router gives the application the request.
-        served_directory("/", document_root, &mut by_url);
-        for mount in mounts {
-            match &mount.target {
-                MountTarget::Static(StaticTarget::Directory(dir)) => {
-                    served_directory(&mount.prefix.to_string(), dir, &mut by_url);
-                }
-                MountTarget::Static(StaticTarget::File(file)) => {
-                    if let Some(rule) = around(file) {
-                        by_url.push(AccessControl {
-                            prefix: mount.prefix.clone(),
-                            rule,
-                            host: None,
-                        });
-                    }
-                }
-                MountTarget::Wsgi(_) => {}
-            }
-        }
-        for mount in mounts {
-            if let MountTarget::Wsgi(WsgiApp {
-                entry: AppEntry::Script(script),
-                ..
-            }) = &mount.target
-            {
-                if let Some(rule) = around(script) {
-                    by_url.push(AccessControl {
-                        prefix: mount.prefix.clone(),
-                        rule,
-                        host: None,
-                    });
-                }
-            }
-        }
+        let by_url = lay_out(&directories, mounts, document_root);
+        // Each directory's settings over those of the directories around it (least specific
+        // first; of equally specific ones, in the order written).
+        let mut around: Vec<&(PathBuf, AuthSettings)> = site.directory_auth.iter().collect();
+        around.sort_by_key(|(dir, _)| dir.components().count());
+        let merged: Vec<(PathBuf, AuthSettings)> = site
+            .directory_auth
+            .iter()
+            .map(|(dir, _)| {
+                let settings = around
+                    .iter()
+                    .filter(|(outer, _)| dir.starts_with(outer))
+                    .fold(AuthSettings::default(), |base, (_, own)| own.over(&base));
+                (dir.clone(), settings)
+            })
+            .collect();
+        let auth_directories = lay_out(&merged, mounts, document_root)
+            .into_iter()
+            .map(|(prefix, settings)| AuthControl {
+                prefix,
+                settings,
+                host: None,
+            })
+            .collect();
         let locations = site
             .location_rules
             .iter()
@@ -122,10 +80,30 @@ impl Translator<'_> {
                 }
             })
             .collect();
+        let auth_locations = site
+            .location_auth
+            .iter()
+            .filter_map(|(url, settings)| {
+                MountPoint::parse(url).map(|prefix| AuthControl {
+                    prefix,
+                    settings: settings.clone(),
+                    host: None,
+                })
+            })
+            .collect();
         // For equal prefixes the last one pushed applies (`AccessRules::allows`).
         AccessRules {
-            directories: by_url,
+            directories: by_url
+                .into_iter()
+                .map(|(prefix, rule)| AccessControl {
+                    prefix,
+                    rule,
+                    host: None,
+                })
+                .collect(),
             locations,
+            auth_directories,
+            auth_locations,
         }
     }
 
@@ -335,6 +313,69 @@ impl Translator<'_> {
         }
         header_edits
     }
+}
+
+/// What `<Directory>` sections set (a rule, authentication settings), laid out at the URL
+/// paths their files are served at: the most specific directory around each mounted file or
+/// directory, and the directories inside a served one. Document root first, then aliases,
+/// then applications: for the same URL path the last one wins, as the router gives the
+/// application the request.
+fn lay_out<T: Clone>(
+    directories: &[(PathBuf, T)],
+    mounts: &[Mount],
+    document_root: &Path,
+) -> Vec<(MountPoint, T)> {
+    let around = |path: &Path| {
+        directories
+            .iter()
+            .filter(|(dir, _)| path.starts_with(dir))
+            .max_by_key(|(dir, _)| dir.components().count())
+            .map(|(_, value)| value.clone())
+    };
+    let mut by_url = Vec::new();
+    let served_directory = |url: &str, dir: &Path, by_url: &mut Vec<(MountPoint, T)>| {
+        if let (Some(value), Some(prefix)) = (around(dir), MountPoint::parse(url)) {
+            by_url.push((prefix, value));
+        }
+        for (inner, value) in directories {
+            let Ok(rest) = inner.strip_prefix(dir) else {
+                continue;
+            };
+            if rest.as_os_str().is_empty() {
+                continue;
+            }
+            let url = format!("{}/{}", url.trim_end_matches('/'), rest.display());
+            if let Some(prefix) = MountPoint::parse(&url) {
+                by_url.push((prefix, value.clone()));
+            }
+        }
+    };
+    served_directory("/", document_root, &mut by_url);
+    for mount in mounts {
+        match &mount.target {
+            MountTarget::Static(StaticTarget::Directory(dir)) => {
+                served_directory(&mount.prefix.to_string(), dir, &mut by_url);
+            }
+            MountTarget::Static(StaticTarget::File(file)) => {
+                if let Some(value) = around(file) {
+                    by_url.push((mount.prefix.clone(), value));
+                }
+            }
+            MountTarget::Wsgi(_) => {}
+        }
+    }
+    for mount in mounts {
+        if let MountTarget::Wsgi(WsgiApp {
+            entry: AppEntry::Script(script),
+            ..
+        }) = &mount.target
+        {
+            if let Some(value) = around(script) {
+                by_url.push((mount.prefix.clone(), value));
+            }
+        }
+    }
+    by_url
 }
 
 /// Whether some requests under `location` reach the application at `mount`: it is below the

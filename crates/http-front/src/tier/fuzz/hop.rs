@@ -1,8 +1,8 @@
 //! Fuzz target of the front tier's hop fields (see docs/testing.md, "Fuzzing").
 //!
 //! `fuzz_hop_round_trip_and_any_headers`: any hop (addresses, ids, versions, arbitrary path
-//! bytes, with or without an `ErrorDocument`'s redirect, TLS details and what a trusted proxy's
-//! headers said) written into headers that already
+//! bytes, with or without an `ErrorDocument`'s redirect, TLS details, what a trusted proxy's
+//! headers said and an authenticated user of any name) written into headers that already
 //! hold arbitrary client headers — some named like hop fields — reads back exactly, and leaves
 //! only the client's other headers; and taking a hop from arbitrary headers never panics, and
 //! either fails or gives a path that holds its script name.
@@ -12,7 +12,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
-use oxwsgi_exchange::{ErrorRedirect, Proxied, TlsDetails, UrlScheme};
+use oxwsgi_exchange::{Authenticated, ErrorRedirect, Proxied, TlsDetails, UrlScheme};
 use proptest::prelude::*;
 
 use super::Hop;
@@ -36,6 +36,7 @@ fn hop() -> impl Strategy<Value = Hop> {
         proptest::option::of(redirect()),
         proptest::option::of(tls()),
         proptest::option::of(proxied()),
+        proptest::option::of(authenticated()),
     )
         .prop_map(
             |(
@@ -49,6 +50,7 @@ fn hop() -> impl Strategy<Value = Hop> {
                 redirect,
                 tls,
                 proxied,
+                authenticated,
             )| {
                 let mut path = path;
                 path.insert(0, b'/');
@@ -70,6 +72,7 @@ fn hop() -> impl Strategy<Value = Hop> {
                     redirect,
                     tls,
                     proxied: proxied.map(Box::new),
+                    authenticated,
                 }
             },
         )
@@ -101,6 +104,17 @@ fn proxied() -> impl Strategy<Value = Proxied> {
                 script_name,
             },
         )
+}
+
+fn authenticated() -> impl Strategy<Value = Authenticated> {
+    (
+        proptest::collection::vec(any::<u8>(), 0..24),
+        prop_oneof![Just("Basic".to_owned()), "[ -~]{0,8}"],
+    )
+        .prop_map(|(user, auth_type)| Authenticated {
+            user: Bytes::from(user),
+            auth_type,
+        })
 }
 
 fn redirect() -> impl Strategy<Value = ErrorRedirect> {
@@ -143,6 +157,8 @@ fn client_headers() -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
         Just("oxwsgi-internal-tls-verified".to_owned()),
         Just("oxwsgi-internal-tls-variables".to_owned()),
         Just("oxwsgi-internal-proxied".to_owned()),
+        Just("oxwsgi-internal-user".to_owned()),
+        Just("oxwsgi-internal-auth-type".to_owned()),
         "oxwsgi-internal-[a-z-]{1,10}",
     ];
     let value = proptest::collection::vec(prop_oneof![0x20u8..0x7f, 0x80u8..=0xff], 0..20);
