@@ -155,17 +155,8 @@ impl Hop {
                 HeaderValue::from_static(if tls.client_verified { "1" } else { "0" }),
             );
             if let Some(variables) = &tls.environment {
-                headers.insert(
-                    HeaderName::from_static(TLS_VARIABLES),
-                    HeaderValue::from_static(""),
-                );
-                for (name, value) in variables {
-                    let line = format!(
-                        "{name}={}",
-                        escaped(value.as_bytes()).to_str().unwrap_or("")
-                    );
-                    headers.append(HeaderName::from_static(TLS_VARIABLES), text(&line));
-                }
+                let lines = variables.iter().map(|(n, v)| (*n, v.as_bytes()));
+                write_lines(headers, TLS_VARIABLES, lines);
             }
         }
         if let Some(proxied) = &self.proxied {
@@ -237,27 +228,62 @@ impl Hop {
     }
 }
 
-/// The variables of [`TLS_VARIABLES`] headers, when there are some: only names mod_ssl
-/// defines come back (the hop carries `&'static str` names).
-fn tls_variables(headers: &HeaderMap) -> Result<Option<Vec<(&'static str, String)>>, HopError> {
-    let mut lines = headers.get_all(TLS_VARIABLES).iter().peekable();
+/// Writes a field of `NAME=escaped value` lines, one header line each, after an empty line
+/// that marks the field present even with no line of its own.
+fn write_lines<'v>(
+    headers: &mut HeaderMap,
+    field: &'static str,
+    lines: impl Iterator<Item = (&'v str, &'v [u8])>,
+) {
+    let header = HeaderName::from_static(field);
+    headers.insert(header.clone(), HeaderValue::from_static(""));
+    for (name, value) in lines {
+        let line = format!("{name}={}", escaped(value).to_str().unwrap_or(""));
+        headers.append(header.clone(), text(&line));
+    }
+}
+
+/// A `NAME=value` line of a field, its value unescaped.
+type Line<'h> = (&'h str, Vec<u8>);
+
+/// The lines of a field [`write_lines`] wrote; `None` when the field is absent.
+fn read_lines<'h>(
+    headers: &'h HeaderMap,
+    field: &'static str,
+) -> Result<Option<Vec<Line<'h>>>, HopError> {
+    let mut lines = headers.get_all(field).iter().peekable();
     if lines.peek().is_none() {
         return Ok(None);
     }
-    let mut variables = Vec::new();
-    for line in lines.filter(|line| !line.is_empty()) {
-        let (name, value) = line
-            .to_str()
-            .ok()
-            .and_then(|line| line.split_once('='))
-            .ok_or(HopError(TLS_VARIABLES))?;
-        let name = crate::tls::variable_name(name).ok_or(HopError(TLS_VARIABLES))?;
-        let value = percent_encoding::percent_decode_str(value)
-            .decode_utf8()
-            .map_err(|_| HopError(TLS_VARIABLES))?;
-        variables.push((name, value.into_owned()));
-    }
-    Ok(Some(variables))
+    lines
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let (name, value) = line
+                .to_str()
+                .ok()
+                .and_then(|line| line.split_once('='))
+                .ok_or(HopError(field))?;
+            Ok((name, percent_encoding::percent_decode_str(value).collect()))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// The variables of [`TLS_VARIABLES`] headers, when there are some: only names mod_ssl
+/// defines come back (the hop carries `&'static str` names).
+fn tls_variables(headers: &HeaderMap) -> Result<Option<Vec<(&'static str, String)>>, HopError> {
+    let Some(lines) = read_lines(headers, TLS_VARIABLES)? else {
+        return Ok(None);
+    };
+    lines
+        .into_iter()
+        .map(|(name, value)| {
+            let name = crate::tls::variable_name(name).ok_or(HopError(TLS_VARIABLES))?;
+            let value = String::from_utf8(value).map_err(|_| HopError(TLS_VARIABLES))?;
+            Ok((name, value))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 /// The field of [`Proxied`] a [`PROXIED`] line names.
@@ -274,8 +300,6 @@ fn proxied_field<'p>(proxied: &'p mut Proxied, name: &str) -> Option<&'p mut Opt
 
 /// Adds the [`PROXIED`] lines of `proxied`.
 fn write_proxied(proxied: &Proxied, headers: &mut HeaderMap) {
-    let name = HeaderName::from_static(PROXIED);
-    headers.insert(name.clone(), HeaderValue::from_static(""));
     let fields = [
         ("client", &proxied.client),
         ("host", &proxied.host),
@@ -283,42 +307,30 @@ fn write_proxied(proxied: &Proxied, headers: &mut HeaderMap) {
         ("server-port", &proxied.server_port),
         ("script-name", &proxied.script_name),
     ];
-    for (field, value) in fields {
-        if let Some(value) = value {
-            let value = escaped(value.as_bytes());
-            let line = format!("{field}={}", value.to_str().unwrap_or(""));
-            headers.append(name.clone(), text(&line));
-        }
-    }
-    if let Some(scheme) = proxied.scheme {
-        headers.append(name, text(&format!("scheme={}", scheme.as_str())));
-    }
+    let values = fields
+        .into_iter()
+        .filter_map(|(field, value)| value.as_ref().map(|v| (field, v.as_bytes())));
+    let scheme = proxied.scheme.map(|s| ("scheme", s.as_str().as_bytes()));
+    write_lines(headers, PROXIED, values.chain(scheme));
 }
 
 /// The [`PROXIED`] lines' [`Proxied`], when there are some.
 fn proxied(headers: &HeaderMap) -> Result<Option<Box<Proxied>>, HopError> {
-    let mut lines = headers.get_all(PROXIED).iter().peekable();
-    if lines.peek().is_none() {
+    let Some(lines) = read_lines(headers, PROXIED)? else {
         return Ok(None);
-    }
+    };
     let mut proxied = Proxied::default();
-    for line in lines.filter(|line| !line.is_empty()) {
-        let (name, value) = line
-            .to_str()
-            .ok()
-            .and_then(|line| line.split_once('='))
-            .ok_or(HopError(PROXIED))?;
+    for (name, value) in lines {
         if name == "scheme" {
-            proxied.scheme = Some(match value {
-                "http" => UrlScheme::Http,
-                "https" => UrlScheme::Https,
+            proxied.scheme = Some(match value.as_slice() {
+                b"http" => UrlScheme::Http,
+                b"https" => UrlScheme::Https,
                 _ => return Err(HopError(PROXIED)),
             });
             continue;
         }
-        let bytes: Vec<u8> = percent_encoding::percent_decode_str(value).collect();
         let field = proxied_field(&mut proxied, name).ok_or(HopError(PROXIED))?;
-        *field = Some(HeaderValue::from_bytes(&bytes).map_err(|_| HopError(PROXIED))?);
+        *field = Some(HeaderValue::from_bytes(&value).map_err(|_| HopError(PROXIED))?);
     }
     Ok(Some(Box::new(proxied)))
 }
