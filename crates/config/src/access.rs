@@ -55,6 +55,10 @@ pub enum AccessRule {
     /// `Require group NAME...`: a user the `AuthGroupFile` puts in one of these groups
     /// (compared without regard to case, as mod_authz_groupfile's table does).
     Group(Vec<String>),
+    /// `Require wsgi-group NAME...`: a user the `WSGIAuthGroupScript`'s `groups_for_user`
+    /// puts in one of these groups (compared without regard to case: mod_wsgi keeps them in
+    /// an APR table, whose keys are).
+    WsgiGroup(Vec<String>),
     /// mod_access_compat's `Order`/`Allow`/`Deny`: the client passes or not, whoever it is.
     /// Each entry of `allow` and `deny` is an [`AccessRule::All`], [`AccessRule::Ip`] or
     /// [`AccessRule::Host`].
@@ -91,6 +95,9 @@ pub struct User<'a> {
     /// The groups the `AuthGroupFile` puts the user in (empty when there is none, or it
     /// cannot be read: then no `Require group` holds).
     pub groups: &'a [String],
+    /// The groups the `WSGIAuthGroupScript` puts the user in (empty when the rule names no
+    /// `wsgi-group`).
+    pub wsgi_groups: &'a [String],
 }
 
 impl AccessRule {
@@ -175,6 +182,14 @@ impl AccessRule {
                 ),
                 None => Decision::DeniedNoUser,
             },
+            AccessRule::WsgiGroup(groups) => match user {
+                Some(user) => granted(
+                    groups
+                        .iter()
+                        .any(|g| user.wsgi_groups.iter().any(|m| m.eq_ignore_ascii_case(g))),
+                ),
+                None => Decision::DeniedNoUser,
+            },
             AccessRule::Order {
                 deny_first,
                 allow,
@@ -203,6 +218,12 @@ impl AccessRule {
         self.any(&|rule| matches!(rule, AccessRule::Group(_)))
     }
 
+    /// Whether deciding needs the groups of the `WSGIAuthGroupScript` (the rule has a
+    /// `Require wsgi-group`).
+    pub fn needs_wsgi_groups(&self) -> bool {
+        self.any(&|rule| matches!(rule, AccessRule::WsgiGroup(_)))
+    }
+
     /// Whether the rule, or a rule inside it, is one `test` picks.
     fn any(&self, test: &dyn Fn(&AccessRule) -> bool) -> bool {
         test(self)
@@ -220,7 +241,8 @@ impl AccessRule {
                 | AccessRule::Host(_)
                 | AccessRule::ValidUser
                 | AccessRule::User(_)
-                | AccessRule::Group(_) => false,
+                | AccessRule::Group(_)
+                | AccessRule::WsgiGroup(_) => false,
             }
     }
 }
@@ -273,6 +295,66 @@ pub struct AuthSettings {
     pub user_file: Option<PathBuf>,
     /// `AuthGroupFile`: the group file (`group: user1 user2` lines).
     pub group_file: Option<PathBuf>,
+    /// `AuthBasicProvider`: where Basic credentials are checked, in order (the first that
+    /// knows the user decides); `file` when not set, as in httpd.
+    #[serde(default)]
+    pub basic_providers: Option<Vec<AuthProvider>>,
+    /// `AuthDigestProvider`: where Digest credentials' users are looked up, in order; `file`
+    /// when not set, as in httpd.
+    #[serde(default)]
+    pub digest_providers: Option<Vec<AuthProvider>>,
+    /// mod_auth_digest's settings (`AuthDigestNonceLifetime`, `AuthDigestQop`,
+    /// `AuthDigestDomain`); each `None` where not set.
+    #[serde(default)]
+    pub digest: DigestSettings,
+    /// `WSGIAuthUserScript`: the Python script whose `check_password` the `wsgi` provider
+    /// calls (absolute).
+    #[serde(default)]
+    pub user_script: Option<PathBuf>,
+    /// `WSGIAuthGroupScript`: the Python script whose `groups_for_user` decides
+    /// `Require wsgi-group` (absolute).
+    #[serde(default)]
+    pub group_script: Option<PathBuf>,
+    /// `WSGIAccessScript`: the Python script whose `allow_access` is asked before the rules
+    /// (absolute).
+    #[serde(default)]
+    pub access_script: Option<PathBuf>,
+}
+
+/// mod_auth_digest's settings, as one section sets them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestSettings {
+    /// `AuthDigestNonceLifetime`: how many seconds a nonce the server gave is good for
+    /// (300 when not set, as in httpd); after that a client is asked again with `stale=true`.
+    pub nonce_lifetime: Option<u64>,
+    /// `AuthDigestQop none` (`Some(false)`): the challenge offers no `qop`, and clients answer
+    /// as RFC 2069 says; `auth` (the default) asks for `qop=auth`.
+    pub qop: Option<bool>,
+    /// `AuthDigestDomain`: the URIs the challenge says the credentials are good for.
+    pub domain: Option<Vec<String>>,
+}
+
+impl DigestSettings {
+    /// These settings over `base`.
+    fn over(&self, base: &DigestSettings) -> DigestSettings {
+        DigestSettings {
+            nonce_lifetime: self.nonce_lifetime.or(base.nonce_lifetime),
+            qop: self.qop.or(base.qop),
+            domain: self.domain.clone().or_else(|| base.domain.clone()),
+        }
+    }
+}
+
+/// Where a user's password is checked (an `AuthBasicProvider` or `AuthDigestProvider`
+/// name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthProvider {
+    /// mod_authn_file: the `AuthUserFile` (`htpasswd`'s format for Basic, `htdigest`'s for
+    /// Digest).
+    File,
+    /// mod_wsgi: the `WSGIAuthUserScript`'s `check_password` (Basic) or `get_realm_hash`
+    /// (Digest).
+    Wsgi,
 }
 
 impl AuthSettings {
@@ -283,6 +365,27 @@ impl AuthSettings {
             name: self.name.clone().or_else(|| base.name.clone()),
             user_file: self.user_file.clone().or_else(|| base.user_file.clone()),
             group_file: self.group_file.clone().or_else(|| base.group_file.clone()),
+            basic_providers: self
+                .basic_providers
+                .clone()
+                .or_else(|| base.basic_providers.clone()),
+            digest_providers: self
+                .digest_providers
+                .clone()
+                .or_else(|| base.digest_providers.clone()),
+            digest: self.digest.over(&base.digest),
+            user_script: self
+                .user_script
+                .clone()
+                .or_else(|| base.user_script.clone()),
+            group_script: self
+                .group_script
+                .clone()
+                .or_else(|| base.group_script.clone()),
+            access_script: self
+                .access_script
+                .clone()
+                .or_else(|| base.access_script.clone()),
         }
     }
 
@@ -406,6 +509,30 @@ impl AccessRules {
         settings
     }
 
+    /// Every Python script the settings name (`WSGIAuthUserScript`, `WSGIAuthGroupScript`,
+    /// `WSGIAccessScript`), once each, in the order first named: what a worker loads at start.
+    pub fn scripts(&self) -> Vec<PathBuf> {
+        let mut scripts: Vec<PathBuf> = Vec::new();
+        let settings = self
+            .auth_directories
+            .iter()
+            .chain(&self.auth_locations)
+            .map(|control| &control.settings);
+        for settings in settings {
+            let named = [
+                &settings.user_script,
+                &settings.group_script,
+                &settings.access_script,
+            ];
+            for script in named.into_iter().flatten() {
+                if !scripts.contains(script) {
+                    scripts.push(script.clone());
+                }
+            }
+        }
+        scripts
+    }
+
     /// Whether a client at `ip`, named `name` (see [`AccessRule::allows`]), may request the
     /// decoded, normalised `path` without authenticating.
     pub fn allows(&self, path: &[u8], ip: IpAddr, name: Option<&str>) -> bool {
@@ -509,6 +636,7 @@ mod tests {
         User {
             name: name.as_bytes(),
             groups,
+            wsgi_groups: &[],
         }
     }
 
@@ -614,7 +742,7 @@ mod tests {
                     auth_type: Some(Some("Basic".to_owned())),
                     name: Some("Site".to_owned()),
                     user_file: Some(PathBuf::from("/etc/site.htpasswd")),
-                    group_file: None,
+                    ..AuthSettings::default()
                 },
             )],
             auth_locations: vec![

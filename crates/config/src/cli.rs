@@ -349,6 +349,64 @@ pub struct StartServer {
     )]
     pub trust_proxy: Vec<String>,
 
+    /// The primary host name of the server: requests for another Host (that no
+    /// --server-alias names) are refused with a 403, unless from this machine with
+    /// --allow-localhost. A name starting with 'www.' also answers for the parent domain with
+    /// a redirect (301) to the 'www.' name. It is the name in --https-only's redirect and the
+    /// authentication realm [default: none: any Host is served].
+    #[arg(long, value_name = "HOSTNAME", help_heading = "Network")]
+    pub server_name: Option<String>,
+
+    /// Another host name the server answers to with --server-name; '*' and '?' wildcards may
+    /// be used ('*.example.com'). Repeat for several [default: none].
+    #[arg(long, value_name = "HOSTNAME", help_heading = "Network")]
+    pub server_alias: Vec<String>,
+
+    /// With --server-name, still serve requests for another Host when they come from this
+    /// machine (a loopback address).
+    #[arg(long, help_heading = "Network")]
+    pub allow_localhost: bool,
+
+    /// A Python script whose allow_access(environ, host) decides, before anything else,
+    /// whether a client may in: True lets it, False refuses it (403), None leaves it to the
+    /// other checks; host is the client's address (mod_wsgi's WSGIAccessScript)
+    /// [default: none].
+    #[arg(long, value_name = "SCRIPT-PATH", help_heading = "Authentication")]
+    pub host_access_script: Option<PathBuf>,
+
+    /// A Python script whose check_password(environ, user, password) authenticates every
+    /// request with HTTP Basic authentication: True lets the user in (REMOTE_USER), False
+    /// (wrong password) or None (unknown user) answers 401; a string lets the user in under
+    /// that name (mod_wsgi's WSGIAuthUserScript). The realm is HOST:PORT [default: none].
+    #[arg(long, value_name = "SCRIPT-PATH", help_heading = "Authentication")]
+    pub auth_user_script: Option<PathBuf>,
+
+    /// The authentication scheme of --auth-user-script: Basic (the script's check_password)
+    /// or Digest (its get_realm_hash(environ, user, realm), which returns the hex MD5 of
+    /// 'user:realm:password', or None for an unknown user).
+    #[arg(
+        long,
+        default_value = "Basic",
+        value_name = "TYPE",
+        help_heading = "Authentication"
+    )]
+    pub auth_type: String,
+
+    /// A Python script whose groups_for_user(environ, user) lists the groups of a user
+    /// --auth-user-script authenticated; only members of --auth-group are let in (others get
+    /// a 401) (mod_wsgi's WSGIAuthGroupScript and Require wsgi-group) [default: none].
+    #[arg(long, value_name = "SCRIPT-PATH", help_heading = "Authentication")]
+    pub auth_group_script: Option<PathBuf>,
+
+    /// The group a user must be in with --auth-group-script.
+    #[arg(
+        long,
+        default_value = "wsgi",
+        value_name = "NAME",
+        help_heading = "Authentication"
+    )]
+    pub auth_group: String,
+
     /// The length of the kernel's queue of connections not yet accepted.
     #[arg(
         long,

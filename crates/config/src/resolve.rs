@@ -10,6 +10,8 @@ use crate::error::ConfigError;
 use crate::model::*;
 use crate::tls::{ListenerTls, NamedFile, TlsIdentity};
 
+mod site;
+
 /// The parts of the process environment that resolution reads, gathered once so that
 /// resolution itself is a pure function (and testable).
 #[derive(Debug, Clone, Default)]
@@ -242,11 +244,20 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         format: args.access_log_format.clone(),
     });
 
-    let https = https(args, env, &server_name)?;
+    let public_name = match &args.server_name {
+        Some(name) => name.to_ascii_lowercase(),
+        None => server_name.clone(),
+    };
+    let mut https = https(args, env, &public_name)?;
+    site::name_based(&mut https, args)?;
+    // Name-based hosting's rules come after, as a virtual host's `<Location>` sections come
+    // after the server's in httpd, and override them.
+    let mut access = site::scripts(args, env)?;
+    access.extend(std::mem::take(&mut https.access));
     Ok(ServerConfig {
         hosts: https.hosts,
         listeners: https.listeners,
-        server_name,
+        server_name: public_name,
         groups: vec![group],
         mounts: {
             if let Some(entry) = entry {
@@ -308,7 +319,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
             None => server_root.join("oxwsgi.pid"),
         },
         server_root,
-        access: Default::default(),
+        access,
         header_edits: https.header_edits,
         redirects: https.redirects,
         error_documents: Vec::new(),
@@ -352,6 +363,8 @@ struct Https {
     redirects: Vec<crate::redirect::Redirect>,
     header_edits: crate::headers::HeaderEdits,
     client_certificates: Vec<crate::tls::ClientCertificateRule>,
+    /// The rules of name-based hosting ([`site::name_based`]).
+    access: crate::access::AccessRules,
 }
 
 /// `--port`, and with `--https-port` a second listener that speaks TLS, as mod_wsgi-express
@@ -409,6 +422,7 @@ fn https(args: &StartServer, env: &Environment, server_name: &str) -> Result<Htt
             redirects: Vec::new(),
             header_edits: Default::default(),
             client_certificates: Vec::new(),
+            access: Default::default(),
         });
     };
     if https_port == args.port && https_port != 0 {
@@ -543,6 +557,7 @@ fn https(args: &StartServer, env: &Environment, server_name: &str) -> Result<Htt
             redirects: Vec::new(),
             header_edits: Default::default(),
             client_certificates,
+            access: Default::default(),
         });
     }
     // mod_wsgi-express's rewrite: https://SERVER_NAME:HTTPS_PORT%{REQUEST_URI}, a 302.
@@ -572,6 +587,7 @@ fn https(args: &StartServer, env: &Environment, server_name: &str) -> Result<Htt
             response: hsts.collect(),
         },
         client_certificates,
+        access: Default::default(),
     })
 }
 

@@ -251,3 +251,105 @@ pub enum AppError {
     #[error("the process running the application ended before it answered")]
     Lost,
 }
+
+/// A question for one of the configuration's Python authentication scripts (mod_wsgi's
+/// `WSGIAuthUserScript`, `WSGIAuthGroupScript` and `WSGIAccessScript`), asked by the HTTP side
+/// before the application is called and answered by the Python side of the request's group.
+///
+/// The script runs on one of the group's Python threads for the length of the call only; its
+/// `environ` is the request's (as the application would see it, with `wsgi.errors` but no
+/// body: `wsgi.input` reads nothing).
+#[derive(Debug)]
+pub struct AuthQuery {
+    /// The script file, as the configuration names it (absolute).
+    pub script: std::path::PathBuf,
+    /// What to ask it.
+    pub question: AuthQuestion,
+    /// The request, for the script's `environ`: its `body` is `None`, and `app` is the
+    /// application the request routes to (or the first of its virtual host when it routes to
+    /// none: a static file), which the Python side uses for `SCRIPT_NAME` and the
+    /// `mod_wsgi.*` keys.
+    pub request: AppRequest,
+}
+
+/// The call an [`AuthQuery`] makes, by mod_wsgi's names. Its `Debug` never shows a password.
+#[derive(Clone, PartialEq, Eq)]
+pub enum AuthQuestion {
+    /// `check_password(environ, user, password)` (Basic authentication): the strings are
+    /// the credentials' bytes decoded as Latin-1, as mod_wsgi decodes them.
+    CheckPassword {
+        /// The user name the client sent.
+        user: Bytes,
+        /// The password the client sent.
+        password: Bytes,
+    },
+    /// `get_realm_hash(environ, user, realm)` (Digest authentication): the hex MD5 of
+    /// `user:realm:password`, or `None` for an unknown user.
+    RealmHash {
+        /// The user name the client sent.
+        user: Bytes,
+        /// The realm (`AuthName`).
+        realm: String,
+    },
+    /// `groups_for_user(environ, user)` (`Require wsgi-group`): the user's groups.
+    GroupsForUser {
+        /// The authenticated user.
+        user: Bytes,
+    },
+    /// `allow_access(environ, host)` (`WSGIAccessScript`): whether the client may in; `host`
+    /// is the client's name when one is known, else its address.
+    AllowAccess {
+        /// The client's name or address.
+        host: String,
+    },
+}
+
+impl std::fmt::Debug for AuthQuestion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuthQuestion::CheckPassword { user, password } => f
+                .debug_struct("CheckPassword")
+                .field("user", user)
+                .field("password", &format_args!("<{} bytes>", password.len()))
+                .finish(),
+            AuthQuestion::RealmHash { user, realm } => f
+                .debug_struct("RealmHash")
+                .field("user", user)
+                .field("realm", realm)
+                .finish(),
+            AuthQuestion::GroupsForUser { user } => {
+                f.debug_struct("GroupsForUser").field("user", user).finish()
+            }
+            AuthQuestion::AllowAccess { host } => {
+                f.debug_struct("AllowAccess").field("host", host).finish()
+            }
+        }
+    }
+}
+
+/// What a script's function returned, by [`AuthQuestion`]. A script that raised, or returned
+/// something its function may not, is [`AuthAnswer::Failed`] (logged, with the traceback, on
+/// the Python side): the request gets a 500, as under mod_wsgi.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthAnswer {
+    /// `check_password` returned `True`, or a user name (a string: the user the request is
+    /// then authenticated as, `user`).
+    Granted {
+        /// The user name the script returned instead of the client's, if it did.
+        user: Option<Bytes>,
+    },
+    /// `check_password` returned `False`: the password is wrong.
+    Denied,
+    /// `check_password` or `get_realm_hash` returned `None`: no such user.
+    UnknownUser,
+    /// What `get_realm_hash` returned: the hex digest.
+    RealmHash(Bytes),
+    /// What `groups_for_user` returned: the user's group names (Latin-1 bytes).
+    Groups(Vec<Bytes>),
+    /// `allow_access` returned `True` (`Some(true)`), `False` (`Some(false)`) or `None` (no
+    /// opinion: the other rules decide).
+    Access(Option<bool>),
+    /// The script could not be loaded, has no such function, raised, or returned a value of
+    /// the wrong type; or no Python side could be reached.
+    Failed,
+}

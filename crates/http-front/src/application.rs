@@ -9,7 +9,8 @@ use std::future::Future;
 
 use bytes::Bytes;
 pub use oxwsgi_exchange::{
-    AppBody, AppError, AppRequest, AppResponse, BodyError, BoxError, FileRegion, InFlightGuard,
+    AppBody, AppError, AppRequest, AppResponse, AuthAnswer, AuthQuery, AuthQuestion, BodyError,
+    BoxError, FileRegion, InFlightGuard,
 };
 
 /// Runs the applications mounted in the URL space.
@@ -22,4 +23,16 @@ pub trait Application: Send + Sync + 'static {
         &self,
         request: AppRequest,
     ) -> impl Future<Output = Result<AppResponse<Self::Stream>, AppError>> + Send + 'static;
+
+    /// Asks one of the configuration's Python authentication scripts a question about a
+    /// request (`WSGIAuthUserScript`, `WSGIAuthGroupScript`, `WSGIAccessScript`), before the
+    /// application is called. Runners without Python scripts answer [`AuthAnswer::Failed`]
+    /// (and the request gets a 500), which no valid configuration leads to.
+    fn authorize(&self, query: AuthQuery) -> impl Future<Output = AuthAnswer> + Send + 'static {
+        tracing::error!(
+            "no Python runs here to ask {} a question",
+            query.script.display()
+        );
+        std::future::ready(AuthAnswer::Failed)
+    }
 }

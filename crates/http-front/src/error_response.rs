@@ -22,10 +22,12 @@ pub enum Refusal {
     Forbidden,
     /// The access rules want an authenticated user, and the request has none they let in
     /// (no credentials, wrong ones, or a user they refuse): 401, asking for Basic credentials
-    /// for `realm` (the `AuthName`).
+    /// for `realm` (the `AuthName`), or Digest ones when `digest` says how.
     Unauthorized {
         /// The realm, as `AuthName` wrote it.
         realm: String,
+        /// For `AuthType Digest`: what the challenge offers.
+        digest: Option<Box<DigestChallenge>>,
     },
     /// A static file asked for with a method other than GET or HEAD: 405.
     MethodNotAllowed,
@@ -296,8 +298,16 @@ pub fn error_response<S>(refusal: &Refusal) -> Response<ResponseBody<S>> {
     if let Some(allow) = refusal.allow() {
         headers.insert(header::ALLOW, HeaderValue::from_static(allow));
     }
-    if let Refusal::Unauthorized { realm } = refusal {
-        headers.insert(header::WWW_AUTHENTICATE, basic_challenge(realm));
+    if let Refusal::Unauthorized { realm, digest } = refusal {
+        let challenge = match digest {
+            None => format!("Basic realm=\"{}\"", escape_quotes(realm)),
+            Some(digest) => digest.header(realm),
+        };
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_bytes(challenge.as_bytes())
+                .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=\"\"")),
+        );
     }
     if let Refusal::Redirect { location, .. } = refusal {
         if let Ok(location) = HeaderValue::from_str(location) {
@@ -307,10 +317,48 @@ pub fn error_response<S>(refusal: &Refusal) -> Response<ResponseBody<S>> {
     response
 }
 
-/// mod_auth_basic's challenge: `Basic realm="REALM"`, with the realm's quotes escaped as
-/// httpd's `ap_escape_quotes` escapes them (a `"` gets a backslash; a backslash and the
-/// character after it are kept as they are).
-fn basic_challenge(realm: &str) -> HeaderValue {
+/// What a 401 for `AuthType Digest` offers (mod_auth_digest's `note_digest_auth_failure`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestChallenge {
+    /// A fresh nonce.
+    pub nonce: String,
+    /// `AuthDigestDomain`'s URIs, if set.
+    pub domain: Option<Vec<String>>,
+    /// Whether the client's nonce was one the server gave but is too old (or not one it
+    /// gave): it may retry with the new one without asking its user again.
+    pub stale: bool,
+    /// Whether `qop="auth"` is offered (`AuthDigestQop none` offers none).
+    pub qop: bool,
+}
+
+impl DigestChallenge {
+    /// `Digest realm="R", nonce="N", algorithm=MD5[, domain="…"][, stale=true][, qop="auth"]`,
+    /// in mod_auth_digest's order.
+    fn header(&self, realm: &str) -> String {
+        let mut challenge = format!(
+            "Digest realm=\"{}\", nonce=\"{}\", algorithm=MD5",
+            escape_quotes(realm),
+            self.nonce
+        );
+        if let Some(domain) = &self.domain {
+            challenge.push_str(&format!(
+                ", domain=\"{}\"",
+                escape_quotes(&domain.join(" "))
+            ));
+        }
+        if self.stale {
+            challenge.push_str(", stale=true");
+        }
+        if self.qop {
+            challenge.push_str(", qop=\"auth\"");
+        }
+        challenge
+    }
+}
+
+/// A realm as a challenge quotes it: its quotes escaped as httpd's `ap_escape_quotes` escapes
+/// them (a `"` gets a backslash; a backslash and the character after it are kept as they are).
+fn escape_quotes(realm: &str) -> String {
     let mut escaped = String::with_capacity(realm.len() + 2);
     let mut chars = realm.chars();
     while let Some(c) = chars.next() {
@@ -325,8 +373,7 @@ fn basic_challenge(realm: &str) -> HeaderValue {
             c => escaped.push(c),
         }
     }
-    HeaderValue::from_bytes(format!("Basic realm=\"{escaped}\"").as_bytes())
-        .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=\"\""))
+    escaped
 }
 
 fn escape_html(text: &str) -> String {
@@ -385,6 +432,7 @@ mod tests {
     fn a_401_asks_for_basic_credentials_for_its_realm_in_httpds_words() {
         let refusal = Refusal::Unauthorized {
             realm: r#"The "Site" \"x"#.to_owned(),
+            digest: None,
         };
         let response: Response<ResponseBody<crate::body::NoStream>> = error_response(&refusal);
         assert_eq!(response.status(), 401);

@@ -43,11 +43,11 @@ use tokio::sync::watch;
 
 pub use access_log::{AccessLog, AccessLogError, OpenedAccessLog};
 pub use application::{
-    AppBody, AppError, AppRequest, AppResponse, Application, BodyError, BoxError, FileRegion,
-    InFlightGuard,
+    AppBody, AppError, AppRequest, AppResponse, Application, AuthAnswer, AuthQuery, AuthQuestion,
+    BodyError, BoxError, FileRegion, InFlightGuard,
 };
 pub use body::{NoStream, ResponseBody};
-pub use error_response::{Refusal, error_response};
+pub use error_response::{DigestChallenge, Refusal, error_response};
 pub use path::{PathError, normalize};
 pub use request_id::RequestIds;
 pub use router::{Mounted, Route, Router};
@@ -64,6 +64,9 @@ pub struct FrontSettings {
     pub http2: Vec<usize>,
     /// The virtual hosts served, each with what it serves where.
     pub hosts: Vec<HostSettings>,
+    /// A secret every process of the server has, and no one else: the key of the nonces of
+    /// Digest authentication, so that any worker accepts a nonce another gave.
+    pub auth_secret: [u8; 32],
 }
 
 /// One virtual host: which requests it takes, what it serves, where it logs them.
@@ -151,7 +154,7 @@ pub async fn serve<A: Application>(
     let hosts = settings
         .hosts
         .iter()
-        .map(service::HostShared::new)
+        .map(|host| service::HostShared::new(host, &settings.auth_secret))
         .collect();
     let compress_responses = settings
         .hosts

@@ -128,6 +128,15 @@ impl Router {
         self
     }
 
+    /// The first application mounted by prefix, if there is one: whose Python answers an
+    /// authentication script's question about a request no application serves (a file).
+    pub fn first_app(&self) -> Option<usize> {
+        self.mounts.iter().find_map(|(_, mounted)| match mounted {
+            Mounted::App(app) => Some(*app),
+            Mounted::Alias(_) => None,
+        })
+    }
+
     /// Where a decoded path goes.
     pub fn route(&self, path: &[u8]) -> Route {
         let by_prefix = self.mounts.iter().find(|(mount, _)| mount.matches(path));

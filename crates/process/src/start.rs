@@ -27,6 +27,9 @@ pub struct WorkerStart {
     pub control_fd: RawFd,
     /// The supervisor's process id, to notice if it goes away.
     pub supervisor_pid: u32,
+    /// A secret the supervisor made at start and gives every worker (the key of Digest
+    /// authentication's nonces, so that a nonce one worker gave is good at any other).
+    pub auth_secret: [u8; 32],
 }
 
 /// Start-up data could not be read.

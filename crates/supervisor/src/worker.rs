@@ -110,6 +110,28 @@ pub(crate) struct Spawned {
     pub(crate) signals: SignalSender,
 }
 
+/// The secret every worker gets ([`WorkerStart::auth_secret`]): made once, from the
+/// system's random source, and the same for all the workers of this supervisor, replacements
+/// included.
+fn auth_secret() -> [u8; 32] {
+    static SECRET: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    *SECRET.get_or_init(|| {
+        use std::io::Read as _;
+        let mut secret = [0; 32];
+        let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut secret));
+        if let Err(err) = read {
+            // Linux always has it; without it, what differs from one start to the next.
+            tracing::warn!("cannot read /dev/urandom ({err}): Digest nonces are guessable");
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            secret[..16].copy_from_slice(&now.to_le_bytes());
+            secret[16..20].copy_from_slice(&std::process::id().to_le_bytes());
+        }
+        secret
+    })
+}
+
 /// Starts worker `slot` of `group` by executing this binary again with the worker title.
 ///
 /// The worker gets the listening sockets and a control pipe as inherited descriptors, its
@@ -139,6 +161,7 @@ pub(crate) fn spawn(
             .collect(),
         control_fd: writer.as_raw_fd(),
         supervisor_pid: std::process::id(),
+        auth_secret: auth_secret(),
     };
     let mut command = tokio::process::Command::new(exe);
     command

@@ -1,12 +1,13 @@
 //! The WSGI pool seen as an [`Application`]: requests go to the pool as they are, replies come
 //! back as they are, and pool refusals become the HTTP side's [`AppError`]s. Both sides use
-//! `oxwsgi-exchange`'s types, so nothing is converted or copied here.
+//! `oxwsgi-exchange`'s types, so nothing is converted or copied here. Questions for the
+//! authentication scripts go to the same pool.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use crate::lifecycle::Activity;
-use oxwsgi_http_front::{AppError, AppRequest, AppResponse, Application};
+use oxwsgi_http_front::{AppError, AppRequest, AppResponse, Application, AuthAnswer, AuthQuery};
 use oxwsgi_wsgi_bridge::{ChunkStream, Rejected, WsgiPool};
 
 /// Runs requests on the Python side of this process.
@@ -52,5 +53,12 @@ impl Application for WsgiApplication {
                 Err(_) => Err(AppError::Internal),
             }
         }
+    }
+
+    /// Asks the pool, whose Python loaded the scripts. Not counted in [`Activity`]: the call
+    /// is part of the request it is about, which is counted when it reaches the application,
+    /// so `--maximum-requests` and the idle timers see requests, not the checks before them.
+    fn authorize(&self, query: AuthQuery) -> impl Future<Output = AuthAnswer> + Send + 'static {
+        self.pool.authorize(query)
     }
 }

@@ -5,9 +5,10 @@
 //!
 //! 1. reads its [`WorkerStart`] from standard input and adopts the inherited sockets and control
 //!    pipe;
-//! 2. starts Python on its main thread and loads every application of its process group
-//!    ([`load`]) — a failure exits with [`exit_status::APP_LOAD_FAILED`], before the sockets
-//!    were ever put in the listening state;
+//! 2. starts Python on its main thread and loads every application of its process group, then
+//!    the authentication scripts its hosts' rules name ([`load`]) — a failure exits with
+//!    [`exit_status::APP_LOAD_FAILED`], before the sockets were ever put in the listening
+//!    state;
 //! 3. listens, starts the tokio runtime and the Python threads, and reports `ready`;
 //! 4. serves until SIGTERM, then drains: no new connections, every response closes its
 //!    connection, in-flight requests finish within the graceful timeout, Python's `atexit`
@@ -19,6 +20,7 @@
 #![deny(unsafe_code)]
 
 mod adapter;
+mod auth_scripts;
 mod control;
 mod hosts;
 mod lifecycle;
@@ -36,8 +38,8 @@ use oxwsgi_http_front::{
 use oxwsgi_logging::notice;
 use oxwsgi_process::{ReplaceReason, WorkerStart, exit_status, fds, sockets};
 use oxwsgi_wsgi_bridge::{
-    AppIdentity, AppLoadError, EnvironSettings, InterpreterError, ListenerIdentity, MountedApp,
-    PoolEvent, PoolSettings, PoolStartError, PythonRuntime, WsgiPool,
+    AppIdentity, AppLoadError, AuthScripts, EnvironSettings, InterpreterError, ListenerIdentity,
+    MountedApp, PoolEvent, PoolSettings, PoolStartError, PythonRuntime, WsgiPool,
 };
 use tokio::sync::watch;
 
@@ -185,7 +187,13 @@ pub fn run() -> i32 {
         listeners,
         internal,
     };
-    match serve(worker, &start.config, sockets, Arc::new(control)) {
+    match serve(
+        worker,
+        &start.config,
+        sockets,
+        Arc::new(control),
+        start.auth_secret,
+    ) {
         Ok(Stopped::Drained) => exit_status::STOPPED,
         Ok(Stopped::Deadlock) => exit_status::DEADLOCK,
         Err(err) => {
@@ -200,6 +208,8 @@ pub struct LoadedWorker {
     /// Python, when the group has applications (a static-files server never starts it).
     python: Option<PythonRuntime>,
     apps: Vec<MountedApp>,
+    /// The authentication scripts its rules name, loaded after the applications.
+    scripts: AuthScripts,
     /// The virtual hosts it serves itself.
     hosts: Vec<HostSettings>,
     /// The error log file, opened before the switch to the group's user.
@@ -326,9 +336,17 @@ pub fn load(
         });
         app_mounts.push(AppMount::of(mount, app_mounts.len()));
     }
+    let scripts = auth_scripts::load(
+        config,
+        group,
+        &served_hosts,
+        python.as_ref(),
+        &mut entry_files,
+    )?;
     Ok(LoadedWorker {
         python,
         apps,
+        scripts,
         hosts: hosts::settings(config, &served_hosts, &app_mounts, access_logs),
         error_log,
         entry_files,
@@ -362,6 +380,7 @@ fn serve(
     config: &ServerConfig,
     sockets: GroupSockets,
     control: Arc<Control>,
+    auth_secret: [u8; 32],
 ) -> Result<Stopped, WorkerError> {
     let group = config.group(worker.group);
     let lifecycle = &group.lifecycle;
@@ -390,6 +409,7 @@ fn serve(
         http2: (0..config.listeners.len())
             .filter(|&index| config.listeners[index].http2)
             .collect(),
+        auth_secret,
     };
     let serving = Serving {
         sockets,
@@ -440,6 +460,7 @@ fn serve(
     let pool = WsgiPool::start(
         &python,
         worker.apps,
+        worker.scripts,
         PoolSettings {
             threads: group.threads,
             queue_backlog: group.queue_backlog,

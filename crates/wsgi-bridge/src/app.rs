@@ -51,6 +51,21 @@ pub(crate) fn bootstrap(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
         .map(|module| module.bind(py))
 }
 
+/// The error of code that raised while being loaded (`what` names it): its traceback, and a
+/// hint on what to do.
+pub(crate) fn load_failure(py: Python<'_>, err: &PyErr, what: &str) -> AppLoadError {
+    let traceback = crate::traceback::format(py, err);
+    let hint = bootstrap(py)
+        .and_then(|b| b.call_method1("load_hint", (err.value(py), what)))
+        .and_then(|h| h.extract::<String>())
+        .unwrap_or_else(|_| "fix the error above".to_owned());
+    AppLoadError::Raised {
+        what: what.to_owned(),
+        traceback,
+        hint,
+    }
+}
+
 /// Loads one application, the way `--application-type` says.
 ///
 /// `server_software` is shown on the welcome page when no application is given.
@@ -62,18 +77,7 @@ pub fn load_application(
 ) -> Result<LoadedApp, AppLoadError> {
     let what = entry.describe();
     Python::attach(|py| {
-        let raised = |err: PyErr| {
-            let traceback = crate::traceback::format(py, &err);
-            let hint = bootstrap(py)
-                .and_then(|b| b.call_method1("load_hint", (err.value(py), &what)))
-                .and_then(|h| h.extract::<String>())
-                .unwrap_or_else(|_| "fix the error above".to_owned());
-            AppLoadError::Raised {
-                what: what.clone(),
-                traceback,
-                hint,
-            }
-        };
+        let raised = |err: PyErr| load_failure(py, &err, &what);
         let helper = bootstrap(py).map_err(raised)?;
         let (namespace, entry_file) = match entry {
             AppEntry::Script(path) => (

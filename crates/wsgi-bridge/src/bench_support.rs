@@ -17,7 +17,7 @@ use crate::file_wrapper::FileWrapper;
 use crate::gil::{ThreadContext, make_context};
 use crate::handler::{AppSlot, Shared};
 use crate::pool::JobQueue;
-use crate::request::{Job, Reply};
+use crate::request::{Job, Reply, Task};
 use crate::response::{self, ResponseWriter};
 use crate::start_response::{EndOfResponse, StartResponse};
 use crate::watchdog::{Limits, ThreadSlot, Watch};
@@ -74,6 +74,7 @@ impl RequestPath {
             }]),
             environ,
             watch,
+            scripts: crate::auth_script::AuthScripts::default(),
         };
         let context = make_context(py, 0, slot)?;
         Ok(RequestPath { shared, context })
@@ -146,7 +147,7 @@ impl RequestPath {
         let (reply, mut answer) = oneshot::channel();
         let job = Job {
             request,
-            reply,
+            task: Task::Respond(reply),
             queued_at: Instant::now(),
             queued_at_wall: SystemTime::now(),
         };

@@ -43,6 +43,17 @@ def load_script(path):
     return module
 
 
+def load_auth_script(path):
+    """Loads a WSGIAuthUserScript, WSGIAuthGroupScript or WSGIAccessScript file the way
+    mod_wsgi does: as the module a WSGI script of that path gets (script_module_name), so a
+    file that is also an application's script is that same module, executed once."""
+    path = os.fspath(path)
+    module = sys.modules.get(script_module_name(path))
+    if module is not None and getattr(module, "__file__", None) == path:
+        return module
+    return load_script(path)
+
+
 def load_module(name):
     """Imports an application module by name (``--application-type module``)."""
     return importlib.import_module(name)

@@ -131,7 +131,7 @@ impl LogStream {
     }
 
     /// Sends a pending partial line to the log.
-    fn flush(&self, py: Python<'_>) {
+    pub(crate) fn flush(&self, py: Python<'_>) {
         let partial =
             std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
         LogStream::emit(py, &partial);

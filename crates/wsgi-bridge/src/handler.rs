@@ -6,20 +6,22 @@
 //! a status (500 before the head went out, a cut connection after).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use http::Method;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
+use crate::auth_script::AuthScripts;
 use crate::environ::{EnvironBuilder, PerRequest};
 use crate::errors_stream::tag_thread;
 use crate::gil::ThreadContext;
 use crate::input::{InputFailure, WsgiInput};
 use crate::pool::{JobQueue, answer_queue_timeout};
 use oxwsgi_exchange::{AppError, AppRequest};
+use tokio::sync::oneshot;
 
-use crate::request::{Job, StreamAborted};
+use crate::request::{Job, Reply, StreamAborted, Task};
 use crate::response::{self, BodyIrregularities, Ending, ResponseWriter};
 use crate::start_response::{EndOfResponse, StartResponse};
 use crate::watchdog::{ThreadSlot, Watch};
@@ -30,6 +32,8 @@ pub(crate) struct Shared {
     pub(crate) apps: Box<[AppSlot]>,
     pub(crate) environ: EnvironBuilder,
     pub(crate) watch: Arc<Watch>,
+    /// The configuration's authentication scripts, loaded after the applications.
+    pub(crate) scripts: AuthScripts,
 }
 
 /// A loaded application, as the threads call it.
@@ -38,11 +42,12 @@ pub(crate) struct AppSlot {
     pub(crate) description: String,
 }
 
-/// Runs one request to completion.
+/// Runs one job to completion: a request through the application, or a question for an
+/// authentication script.
 pub(crate) fn serve(py: Python<'_>, shared: &Shared, context: &ThreadContext, job: Job) {
     let Job {
-        mut request,
-        reply,
+        request,
+        task,
         queued_at,
         queued_at_wall,
     } = job;
@@ -50,9 +55,26 @@ pub(crate) fn serve(py: Python<'_>, shared: &Shared, context: &ThreadContext, jo
         let timeout = shared.queue.timeout();
         // Logged without the GIL, like every log line written on a Python thread: a log that
         // blocks must not stop the other threads.
-        py.detach(move || answer_queue_timeout(request, reply, timeout));
+        py.detach(move || answer_queue_timeout(request, task, timeout));
         return;
     }
+    match task {
+        Task::Respond(reply) => respond(py, shared, context, request, reply, queued_at_wall),
+        Task::Authorize(task) => {
+            crate::auth_script::ask(py, shared, context, request, task, queued_at_wall);
+        }
+    }
+}
+
+/// Runs one request through the application to completion.
+fn respond(
+    py: Python<'_>,
+    shared: &Shared,
+    context: &ThreadContext,
+    mut request: AppRequest,
+    reply: oneshot::Sender<Reply>,
+    queued_at_wall: SystemTime,
+) {
     let _tag = tag_thread(&request.request_id);
     let app = &shared.apps[request.app];
     context.slot.begin(
@@ -182,7 +204,7 @@ pub(crate) fn serve(py: Python<'_>, shared: &Shared, context: &ThreadContext, jo
 }
 
 /// Clears the thread's slot when the request is over, however it ends.
-struct EndOfRequest<'a>(&'a ThreadSlot);
+pub(crate) struct EndOfRequest<'a>(pub(crate) &'a ThreadSlot);
 
 impl Drop for EndOfRequest<'_> {
     fn drop(&mut self) {

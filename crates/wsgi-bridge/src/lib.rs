@@ -1,7 +1,8 @@
 //! oxwsgi's embedded CPython: the only crate that links Python.
 //!
-//! It starts the interpreter ([`initialize`]), loads WSGI applications ([`load_application`]),
-//! and runs them on a fixed pool of Python threads ([`WsgiPool`]). The HTTP side talks to it
+//! It starts the interpreter ([`initialize`]), loads WSGI applications ([`load_application`])
+//! and mod_wsgi's authentication scripts ([`load_auth_scripts`]), and runs them on a fixed pool
+//! of Python threads ([`WsgiPool`]). The HTTP side talks to it
 //! only through `oxwsgi-exchange`'s request and response types, which are made of `http`,
 //! `bytes` and tokio channel types: it never sees a Python object.
 //!
@@ -14,6 +15,7 @@
 #![deny(unsafe_code)]
 
 mod app;
+mod auth_script;
 #[doc(hidden)]
 pub mod bench_support;
 mod body_channel;
@@ -36,6 +38,7 @@ mod traceback;
 mod watchdog;
 
 pub use app::{LoadedApp, load_application};
+pub use auth_script::{AuthScripts, load_auth_scripts};
 pub use crash::{dump_python_stacks, install_crash_reports};
 pub use environ::{AppIdentity, EnvironSettings, ListenerIdentity};
 pub use error::{AppLoadError, InterpreterError};

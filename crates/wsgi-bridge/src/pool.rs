@@ -35,7 +35,8 @@ use crate::input;
 use crate::interpreter::PythonRuntime;
 use oxwsgi_exchange::{AppError, AppRequest};
 
-use crate::request::{Job, Reply};
+use crate::auth_script::AuthScripts;
+use crate::request::{Job, Reply, Task};
 use crate::watchdog::{Limits, PoolEvent, ThreadSlot, Watch};
 
 /// Python threads get the stack size a Python main thread usually has, so deep recursion in an
@@ -278,7 +279,7 @@ impl JobQueue {
             if !expired.is_empty() {
                 drop(queue);
                 for job in expired {
-                    answer_queue_timeout(job.request, job.reply, self.queue_timeout);
+                    answer_queue_timeout(job.request, job.task, self.queue_timeout);
                 }
                 queue = self.lock();
                 continue;
@@ -302,12 +303,15 @@ impl JobQueue {
     }
 }
 
-/// Replies 504 to a request that waited too long for a Python thread.
-pub(crate) fn answer_queue_timeout(
-    request: AppRequest,
-    reply: oneshot::Sender<Reply>,
-    timeout: Duration,
-) {
+/// Replies 504 to a request that waited too long for a Python thread; a question for an
+/// authentication script is answered as failed.
+pub(crate) fn answer_queue_timeout(request: AppRequest, task: Task, timeout: Duration) {
+    let reply = match task {
+        Task::Respond(reply) => reply,
+        Task::Authorize(task) => {
+            return crate::auth_script::answer_queue_timeout(&request, task, timeout);
+        }
+    };
     tracing::warn!(
         request_id = %request.request_id,
         "queue timeout expired: {} {} waited more than {}s for a free Python thread and was \
@@ -333,9 +337,12 @@ impl WsgiPool {
     ///
     /// `on_event` is called, from a watchdog thread, when a request times out or the GIL
     /// seems deadlocked.
+    ///
+    /// `scripts` are the authentication scripts [`WsgiPool::authorize`] may ask.
     pub fn start(
         _runtime: &PythonRuntime,
         apps: Vec<MountedApp>,
+        scripts: AuthScripts,
         settings: PoolSettings,
         on_event: impl Fn(PoolEvent) + Send + Sync + 'static,
     ) -> Result<WsgiPool, PoolStartError> {
@@ -373,6 +380,7 @@ impl WsgiPool {
                 })
                 .collect(),
             environ,
+            scripts,
         });
         let mut handles = Vec::with_capacity(threads);
         for index in 0..threads {
@@ -413,12 +421,17 @@ impl WsgiPool {
         let (reply, receiver) = oneshot::channel();
         let job = Job {
             request,
-            reply,
+            task: Task::Respond(reply),
             queued_at: Instant::now(),
             queued_at_wall: SystemTime::now(),
         };
         self.queue.push(job)?;
         Ok(receiver)
+    }
+
+    /// Queues a job of any kind (see [`crate::auth_script`] for the other kind).
+    pub(crate) fn push(&self, job: Job) -> Result<(), Rejected> {
+        self.queue.push(job)
     }
 
     /// Stops taking requests and lets the Python threads finish every queued one; waits up to
@@ -475,7 +488,7 @@ mod tests {
                 proxied: None,
                 authenticated: None,
             },
-            reply,
+            task: Task::Respond(reply),
             queued_at: Instant::now(),
             queued_at_wall: SystemTime::now(),
         }

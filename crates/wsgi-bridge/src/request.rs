@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
-use oxwsgi_exchange::{AppError, AppRequest, AppResponse, BoxError};
+use oxwsgi_exchange::{AppError, AppRequest, AppResponse, AuthAnswer, AuthQuestion, BoxError};
 use tokio::sync::oneshot;
 
 use crate::body_channel::BodyReceiver;
@@ -108,10 +108,28 @@ pub enum StreamAborted {
     Timeout,
 }
 
-/// A request handed to the pool, with where to send the reply.
+/// A request handed to the pool, with what to do with it and where the answer goes.
 pub(crate) struct Job {
     pub(crate) request: AppRequest,
-    pub(crate) reply: oneshot::Sender<Reply>,
+    pub(crate) task: Task,
     pub(crate) queued_at: Instant,
     pub(crate) queued_at_wall: SystemTime,
+}
+
+/// What a Python thread does with a [`Job`]'s request. Both kinds share one queue, its limit
+/// and its timeout: a question for an authentication script takes a thread like a request
+/// does, so it must not jump the queue nor wait without bound.
+pub(crate) enum Task {
+    /// Run the application; the reply goes here.
+    Respond(oneshot::Sender<Reply>),
+    /// Ask an authentication script (see [`crate::auth_script`]).
+    Authorize(AuthTask),
+}
+
+/// A question for one of the worker's authentication scripts about a request.
+pub(crate) struct AuthTask {
+    /// The script, as the configuration names it.
+    pub(crate) script: std::path::PathBuf,
+    pub(crate) question: AuthQuestion,
+    pub(crate) answer: oneshot::Sender<AuthAnswer>,
 }

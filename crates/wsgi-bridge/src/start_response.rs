@@ -406,7 +406,7 @@ fn parse_content_length(text: &str) -> Option<u64> {
 
 /// A native string's bytes when every character is latin-1; `None` otherwise. ASCII text (the
 /// usual case) is borrowed as is.
-fn latin1_bytes(text: &str) -> Option<std::borrow::Cow<'_, [u8]>> {
+pub(crate) fn latin1_bytes(text: &str) -> Option<std::borrow::Cow<'_, [u8]>> {
     if text.is_ascii() {
         return Some(std::borrow::Cow::Borrowed(text.as_bytes()));
     }

@@ -19,7 +19,7 @@ use http::{Method, Uri};
 use pyo3::prelude::*;
 use tokio::sync::oneshot;
 
-use oxwsgi_exchange::AppError;
+use oxwsgi_exchange::{AppError, AuthAnswer};
 
 use crate::request::Reply;
 
@@ -56,6 +56,10 @@ struct Running {
     uri: Uri,
     request_id: String,
     reply: Option<oneshot::Sender<Reply>>,
+    /// Where an authentication script's answer goes, when the thread runs one rather than the
+    /// application: a script stuck past the request timeout is answered as failed, as a stuck
+    /// request is answered with a 504.
+    answer: Option<oneshot::Sender<AuthAnswer>>,
     /// Cuts the response's stream, once its head has gone out with a streamed body.
     cut: Option<oneshot::Sender<()>>,
     reported: bool,
@@ -84,10 +88,41 @@ impl ThreadSlot {
             uri: uri.clone(),
             request_id: request_id.to_owned(),
             reply: Some(reply),
+            answer: None,
             cut: None,
             reported: false,
         });
         self.body_bytes.store(0, Ordering::Relaxed);
+    }
+
+    /// Marks the start of a call to an authentication script about a request, holding the
+    /// channel of its answer.
+    pub(crate) fn begin_auth(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        request_id: &str,
+        answer: oneshot::Sender<AuthAnswer>,
+    ) {
+        *self.lock() = Some(Running {
+            started: Instant::now(),
+            method: method.clone(),
+            uri: uri.clone(),
+            request_id: request_id.to_owned(),
+            reply: None,
+            answer: Some(answer),
+            cut: None,
+            reported: false,
+        });
+        self.body_bytes.store(0, Ordering::Relaxed);
+    }
+
+    /// Takes the channel of an authentication script's answer; `None` if the watchdog already
+    /// answered.
+    pub(crate) fn take_auth_answer(&self) -> Option<oneshot::Sender<AuthAnswer>> {
+        self.lock()
+            .as_mut()
+            .and_then(|running| running.answer.take())
     }
 
     /// The response is streaming: a request timeout cuts it through `cut`.
@@ -211,7 +246,7 @@ impl Watch {
     }
 
     fn check_request(&self, index: usize, slot: &Arc<ThreadSlot>, limit: Duration) {
-        let (request, request_id, elapsed, reply, cut) = {
+        let (request, request_id, elapsed, reply, answer, cut) = {
             let mut running = slot.lock();
             let Some(running) = running.as_mut() else {
                 return;
@@ -226,6 +261,7 @@ impl Watch {
                 running.request_id.clone(),
                 elapsed,
                 running.reply.take(),
+                running.answer.take(),
                 running.cut.take(),
             )
         };
@@ -235,6 +271,10 @@ impl Watch {
         let outcome = if let Some(reply) = reply {
             let _ = reply.send(Err(AppError::RequestTimeout));
             "it was answered with a 504".to_owned()
+        } else if let Some(answer) = answer {
+            let _ = answer.send(AuthAnswer::Failed);
+            "it was in an authentication script, whose answer was taken as a failure (a 500)"
+                .to_owned()
         } else if let Some(cut) = cut {
             let _ = cut.send(());
             format!(

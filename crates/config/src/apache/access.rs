@@ -31,7 +31,7 @@ use std::path::PathBuf;
 use ipnet::IpNet;
 
 use super::{Directive, Node, Origin};
-use crate::access::{AccessRule, AuthSettings};
+use crate::access::{AccessRule, AuthProvider, AuthSettings};
 
 /// Why a section's rules cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,13 +71,29 @@ pub(crate) fn is_access(node: &Node) -> bool {
 }
 
 /// The directives of authentication a section may hold.
-const AUTH_DIRECTIVES: [&str; 6] = [
+const AUTH_DIRECTIVES: [&str; 15] = [
     "AuthType",
     "AuthName",
     "AuthUserFile",
     "AuthGroupFile",
     "AuthBasicProvider",
     "AuthBasicAuthoritative",
+    "AuthDigestProvider",
+    "AuthDigestNonceLifetime",
+    "AuthDigestQop",
+    "AuthDigestDomain",
+    "AuthDigestAlgorithm",
+    "WSGIAuthUserScript",
+    "WSGIAuthGroupScript",
+    "WSGIAccessScript",
+    "WSGIGroupAuthoritative",
+];
+
+/// mod_wsgi's script directives: the script, and the options it takes.
+pub(crate) const SCRIPT_DIRECTIVES: [&str; 3] = [
+    "WSGIAuthUserScript",
+    "WSGIAuthGroupScript",
+    "WSGIAccessScript",
 ];
 
 /// Whether a node says something of authentication ([`section_auth`] reads it).
@@ -102,10 +118,22 @@ pub(crate) fn section_auth(nodes: &[Node]) -> Result<Option<AuthSettings>, Probl
         if one_argument && d.args.len() != 1 {
             return Err(invalid(&d.origin, format!("{} takes one argument", d.name)));
         }
-        if d.is("AuthBasicProvider") && d.args.is_empty() {
+        if SCRIPT_DIRECTIVES.iter().any(|name| d.is(name)) {
+            let script = script_directive(d)?;
+            if d.is("WSGIAuthUserScript") {
+                settings.user_script = Some(script);
+            } else if d.is("WSGIAuthGroupScript") {
+                settings.group_script = Some(script);
+            } else {
+                settings.access_script = Some(script);
+            }
+            continue;
+        }
+        let listing = ["AuthBasicProvider", "AuthDigestProvider", "AuthDigestQop"];
+        if listing.iter().any(|name| d.is(name)) && d.args.is_empty() {
             return Err(invalid(
                 &d.origin,
-                "AuthBasicProvider takes one or more provider names, such as file".to_owned(),
+                format!("{} takes one or more names", d.name),
             ));
         }
         let value = d.args.first().cloned().unwrap_or_default();
@@ -120,12 +148,7 @@ pub(crate) fn section_auth(nodes: &[Node]) -> Result<Option<AuthSettings>, Probl
             settings.auth_type = Some(match lower.as_str() {
                 "basic" => Some(value),
                 "none" => None,
-                "digest" => {
-                    return Err(not_yet(
-                        &d.origin,
-                        format!("AuthType {value} (mod_auth_digest)"),
-                    ));
-                }
+                "digest" => Some(value),
                 _ => return Err(not_yet(&d.origin, format!("AuthType {value}"))),
             });
         } else if d.is("AuthName") {
@@ -134,15 +157,87 @@ pub(crate) fn section_auth(nodes: &[Node]) -> Result<Option<AuthSettings>, Probl
             settings.user_file = Some(PathBuf::from(value));
         } else if d.is("AuthGroupFile") {
             settings.group_file = Some(PathBuf::from(value));
-        } else if d.is("AuthBasicProvider") {
-            // mod_authn_file's `file` is the only provider oxwsgi has (and httpd's default).
-            if let Some(other) = d.args.iter().find(|p| p.as_str() != "file") {
-                let what = if other == "wsgi" {
-                    "AuthBasicProvider wsgi (mod_wsgi's WSGIAuthUserScript)".to_owned()
-                } else {
-                    format!("AuthBasicProvider {other}")
-                };
-                return Err(not_yet(&d.origin, what));
+        } else if d.is("AuthBasicProvider") || d.is("AuthDigestProvider") {
+            // mod_authn_file's `file` (httpd's default) and mod_wsgi's `wsgi`.
+            let mut providers = Vec::new();
+            for name in &d.args {
+                providers.push(match name.as_str() {
+                    "file" => AuthProvider::File,
+                    "wsgi" => AuthProvider::Wsgi,
+                    other => return Err(not_yet(&d.origin, format!("{} {other}", d.name))),
+                });
+            }
+            if d.is("AuthBasicProvider") {
+                settings.basic_providers = Some(providers);
+            } else {
+                settings.digest_providers = Some(providers);
+            }
+        } else if d.is("AuthDigestNonceLifetime") {
+            // httpd also takes a negative number (no limit) and 0 (one use); oxwsgi keeps
+            // no record of uses, so neither.
+            match value.parse::<i64>().ok().filter(|_| d.args.len() == 1) {
+                Some(seconds) if seconds > 0 => {
+                    settings.digest.nonce_lifetime = Some(seconds.unsigned_abs());
+                }
+                Some(_) => {
+                    return Err(not_yet(
+                        &d.origin,
+                        format!("AuthDigestNonceLifetime {value}"),
+                    ));
+                }
+                None => {
+                    return Err(invalid(
+                        &d.origin,
+                        "AuthDigestNonceLifetime takes a number of seconds".to_owned(),
+                    ));
+                }
+            }
+        } else if d.is("AuthDigestQop") {
+            let mut auth = false;
+            for qop in &d.args {
+                match qop.to_ascii_lowercase().as_str() {
+                    "none" if d.args.len() == 1 => {}
+                    "auth" => auth = true,
+                    "auth-int" => {
+                        return Err(not_yet(&d.origin, "AuthDigestQop auth-int".to_owned()));
+                    }
+                    _ => {
+                        return Err(invalid(&d.origin, format!("Unrecognized qop: {qop}")));
+                    }
+                }
+            }
+            settings.digest.qop = Some(auth);
+        } else if d.is("AuthDigestDomain") {
+            settings.digest.domain = Some(d.args.clone());
+        } else if d.is("AuthDigestAlgorithm") {
+            match lower.as_str() {
+                "md5" if d.args.len() == 1 => {}
+                "md5-sess" => {
+                    return Err(not_yet(
+                        &d.origin,
+                        "AuthDigestAlgorithm MD5-sess".to_owned(),
+                    ));
+                }
+                _ => {
+                    return Err(invalid(
+                        &d.origin,
+                        format!("Invalid algorithm in AuthDigestAlgorithm: {value}"),
+                    ));
+                }
+            }
+        } else if d.is("WSGIGroupAuthoritative") {
+            match (lower.as_str(), d.args.len()) {
+                ("on", 1) => {}
+                // Off passes a user in none of the groups on to other modules.
+                ("off", 1) => {
+                    return Err(not_yet(&d.origin, "WSGIGroupAuthoritative Off".to_owned()));
+                }
+                _ => {
+                    return Err(invalid(
+                        &d.origin,
+                        "WSGIGroupAuthoritative must be On or Off".to_owned(),
+                    ));
+                }
             }
         } else if d.is("AuthBasicAuthoritative") {
             match (lower.as_str(), d.args.len()) {
@@ -161,6 +256,28 @@ pub(crate) fn section_auth(nodes: &[Node]) -> Result<Option<AuthSettings>, Probl
         }
     }
     Ok(any.then_some(settings))
+}
+
+/// The script a `WSGIAuthUserScript`, `WSGIAuthGroupScript` or `WSGIAccessScript` names, as
+/// written. mod_wsgi's one option, `application-group=`, is accepted: oxwsgi runs every
+/// application group of a process in one interpreter.
+fn script_directive(d: &Directive) -> Result<PathBuf, Problem> {
+    let Some((script, options)) = d.args.split_first() else {
+        return Err(invalid(
+            &d.origin,
+            format!("{} takes the path of a Python script", d.name),
+        ));
+    };
+    for option in options {
+        let (name, value) = option.split_once('=').unwrap_or((option, ""));
+        if name != "application-group" || value.is_empty() {
+            return Err(invalid(
+                &d.origin,
+                format!("Invalid option to {} '{option}'", d.name),
+            ));
+        }
+    }
+    Ok(PathBuf::from(script))
 }
 
 /// The rule the access nodes among `nodes` make, if there are any.
@@ -377,6 +494,8 @@ fn require(d: &Directive) -> Result<(AccessRule, bool), Problem> {
         "user" => AccessRule::User(names()),
         // mod_authz_groupfile.
         "group" => AccessRule::Group(names()),
+        // mod_wsgi's group provider, which asks the `WSGIAuthGroupScript`.
+        "wsgi-group" => AccessRule::WsgiGroup(names()),
         other => {
             return Err(not_yet(&d.origin, format!("Require {other}")));
         }
@@ -707,6 +826,8 @@ mod tests {
                 name: Some("The Site".to_owned()),
                 user_file: Some(PathBuf::from("/etc/site.htpasswd")),
                 group_file: Some(PathBuf::from("groups")),
+                basic_providers: Some(vec![AuthProvider::File]),
+                ..AuthSettings::default()
             }))
         );
         assert_eq!(
@@ -717,14 +838,47 @@ mod tests {
             }))
         );
         assert_eq!(auth("Require valid-user\n"), Ok(None));
-        for (text, message) in [
-            ("AuthType Digest\n", "AuthType Digest (mod_auth_digest)"),
-            (
-                "AuthBasicProvider file wsgi\n",
-                "AuthBasicProvider wsgi (mod_wsgi's WSGIAuthUserScript)",
+        assert_eq!(
+            auth(
+                "AuthBasicProvider file wsgi\nWSGIAuthUserScript /srv/auth.wsgi \
+                 application-group=%{GLOBAL}\nWSGIAuthGroupScript groups.wsgi\n\
+                 WSGIAccessScript /srv/access.wsgi\nWSGIGroupAuthoritative On\n"
             ),
+            Ok(Some(AuthSettings {
+                basic_providers: Some(vec![AuthProvider::File, AuthProvider::Wsgi]),
+                user_script: Some(PathBuf::from("/srv/auth.wsgi")),
+                group_script: Some(PathBuf::from("groups.wsgi")),
+                access_script: Some(PathBuf::from("/srv/access.wsgi")),
+                ..AuthSettings::default()
+            }))
+        );
+        assert_eq!(
+            auth(
+                "AuthType Digest\nAuthDigestProvider wsgi file\nAuthDigestNonceLifetime 60\n\
+                 AuthDigestQop none\nAuthDigestDomain / http://example.org/x\n\
+                 AuthDigestAlgorithm MD5\n"
+            ),
+            Ok(Some(AuthSettings {
+                auth_type: Some(Some("Digest".to_owned())),
+                digest_providers: Some(vec![AuthProvider::Wsgi, AuthProvider::File]),
+                digest: crate::access::DigestSettings {
+                    nonce_lifetime: Some(60),
+                    qop: Some(false),
+                    domain: Some(vec!["/".to_owned(), "http://example.org/x".to_owned()]),
+                },
+                ..AuthSettings::default()
+            }))
+        );
+        for (text, message) in [
+            ("AuthDigestQop auth-int\n", "AuthDigestQop auth-int"),
+            (
+                "AuthDigestAlgorithm MD5-sess\n",
+                "AuthDigestAlgorithm MD5-sess",
+            ),
+            ("AuthDigestNonceLifetime -1\n", "AuthDigestNonceLifetime -1"),
             ("AuthBasicProvider ldap\n", "AuthBasicProvider ldap"),
             ("AuthBasicAuthoritative Off\n", "AuthBasicAuthoritative Off"),
+            ("WSGIGroupAuthoritative Off\n", "WSGIGroupAuthoritative Off"),
         ] {
             let problem = auth(text).unwrap_err();
             assert!(problem.not_yet && problem.message == message, "{problem:?}");
@@ -735,6 +889,14 @@ mod tests {
             (
                 "AuthBasicAuthoritative maybe\n",
                 "AuthBasicAuthoritative must be On or Off",
+            ),
+            (
+                "WSGIAuthUserScript\n",
+                "WSGIAuthUserScript takes the path of a Python script",
+            ),
+            (
+                "WSGIAccessScript /a.wsgi process-group=x\n",
+                "Invalid option to WSGIAccessScript 'process-group=x'",
             ),
         ] {
             let problem = auth(text).unwrap_err();

@@ -234,7 +234,8 @@ pub const SPECS: &[Spec] = &[
     d("WSGIDestroyInterpreter", "wsgi", C::SERVER, I(NO_EFFECT)),
     d("WSGITrustedProxyHeaders", "wsgi", C::ANY, H),
     d("WSGITrustedProxies", "wsgi", C::ANY, H),
-    // mod_wsgi's authentication scripts: planned (check-config accepts them).
+    // mod_wsgi's authentication scripts (read with the section's other authentication
+    // directives, apache/access.rs).
     d("WSGIAccessScript", "wsgi", C::DIRECTORY, H),
     d("WSGIAuthUserScript", "wsgi", C::DIRECTORY, H),
     d("WSGIAuthGroupScript", "wsgi", C::DIRECTORY, H),
@@ -578,6 +579,17 @@ pub const SPECS: &[Spec] = &[
     d("AuthGroupFile", "authz_groupfile", C::DIRECTORY, H),
     d("AuthBasicProvider", "auth_basic", C::DIRECTORY, H),
     d("AuthBasicAuthoritative", "auth_basic", C::DIRECTORY, H),
+    d("AuthDigestProvider", "auth_digest", C::DIRECTORY, H),
+    d("AuthDigestNonceLifetime", "auth_digest", C::DIRECTORY, H),
+    d("AuthDigestQop", "auth_digest", C::DIRECTORY, H),
+    d("AuthDigestDomain", "auth_digest", C::DIRECTORY, H),
+    d("AuthDigestAlgorithm", "auth_digest", C::DIRECTORY, H),
+    d(
+        "AuthDigestShmemSize",
+        "auth_digest",
+        C::SERVER,
+        I("oxwsgi's nonces need no shared memory: each carries its time and a signature"),
+    ),
     d("SSLEngine", "ssl", C::SERVER_VHOST, H),
     d("SSLCertificateFile", "ssl", C::SERVER_VHOST, H),
     d("SSLCertificateKeyFile", "ssl", C::SERVER_VHOST, H),

@@ -44,6 +44,7 @@ const IMPLEMENTED_MODULES: &[&str] = &[
     "authn_core",
     "authn_file",
     "auth_basic",
+    "auth_digest",
     "access_compat",
     "env",
     "log_config",

@@ -15,6 +15,7 @@
 //! (a new password) is checked afresh. Failures are never remembered.
 
 mod basic;
+pub(crate) mod digest;
 mod groups;
 mod passwords;
 mod watched;
@@ -49,11 +50,14 @@ pub(crate) struct Authenticator {
     passwords: HashMap<PathBuf, Watched<PasswordFile>>,
     groups: HashMap<PathBuf, Watched<GroupFile>>,
     recent: RecentChecks,
+    /// The nonces of Digest authentication.
+    pub(crate) nonces: digest::Nonces,
 }
 
 impl Authenticator {
-    /// For the files `rules` name (none is read until a request needs it).
-    pub(crate) fn new(rules: &AccessRules) -> Authenticator {
+    /// For the files `rules` name (none is read until a request needs it); Digest nonces are
+    /// signed with `secret`, which every process of the server shares.
+    pub(crate) fn new(rules: &AccessRules, secret: &[u8]) -> Authenticator {
         let settings = rules
             .auth_directories
             .iter()
@@ -77,6 +81,7 @@ impl Authenticator {
             passwords,
             groups,
             recent: RecentChecks::new(),
+            nonces: digest::Nonces::new(secret),
         }
     }
 
@@ -106,6 +111,21 @@ impl Authenticator {
         } else {
             Outcome::Mismatch
         }
+    }
+
+    /// The hex MD5 of `user:realm:password` the `htdigest` file `file` has for `user` in
+    /// `realm` (mod_authn_file's `get_realm_hash`): `Ok(None)` when it has none.
+    pub(crate) async fn realm_hash(
+        &self,
+        file: &Path,
+        user: &[u8],
+        realm: &[u8],
+    ) -> Result<Option<Vec<u8>>, Arc<str>> {
+        let Some(watched) = self.passwords.get(file) else {
+            return Err(Arc::from("not a file of the configuration"));
+        };
+        let table = watched.current().await?;
+        Ok(table.realm_hash_of(user, realm).map(<[u8]>::to_vec))
     }
 
     /// The groups the group file `file` puts `user` in; none when there is no such file or

@@ -28,6 +28,9 @@ use super::watched::Parse;
 pub(crate) struct PasswordFile {
     /// Each user's hash, as the first line naming the user gives it.
     hashes: HashMap<Vec<u8>, Vec<u8>>,
+    /// Each user's and realm's hash, as the first line of `htdigest`'s format
+    /// (`user:realm:hash`) naming both gives it.
+    realm_hashes: HashMap<(Vec<u8>, Vec<u8>), Vec<u8>>,
 }
 
 impl PasswordFile {
@@ -35,22 +38,39 @@ impl PasswordFile {
     pub(crate) fn hash_of(&self, user: &[u8]) -> Option<&[u8]> {
         self.hashes.get(user).map(Vec::as_slice)
     }
+
+    /// The hash an `htdigest` file has for `user` in `realm`.
+    pub(crate) fn realm_hash_of(&self, user: &[u8], realm: &[u8]) -> Option<&[u8]> {
+        self.realm_hashes
+            .get(&(user.to_vec(), realm.to_vec()))
+            .map(Vec::as_slice)
+    }
 }
 
 impl Parse for PasswordFile {
     /// mod_authn_file's reading: each line without its surrounding white space; empty lines
     /// and lines starting with `#` skipped; the user is what comes before the first `:`, the
     /// hash what comes after it up to the next `:` (empty for a line without one); the first
-    /// line naming a user wins.
+    /// line naming a user wins. For Digest (`get_realm_hash`), a line's second field is the
+    /// realm and its third the hash, up to the next `:`.
     fn parse(bytes: &[u8]) -> PasswordFile {
         let mut hashes = HashMap::new();
+        let mut realm_hashes = HashMap::new();
         for line in lines(bytes) {
-            let mut fields = line.splitn(3, |&b| b == b':');
+            let mut fields = line.split(|&b| b == b':');
             let user = fields.next().unwrap_or_default();
             let hash = fields.next().unwrap_or_default();
             hashes.entry(user.to_vec()).or_insert_with(|| hash.to_vec());
+            if let Some(realm_hash) = fields.next() {
+                realm_hashes
+                    .entry((user.to_vec(), hash.to_vec()))
+                    .or_insert_with(|| realm_hash.to_vec());
+            }
         }
-        PasswordFile { hashes }
+        PasswordFile {
+            hashes,
+            realm_hashes,
+        }
     }
 }
 
@@ -99,7 +119,7 @@ pub(crate) fn verify(password: &[u8], hash: &[u8]) -> bool {
 }
 
 /// Whether two byte strings are equal, in a time that does not depend on where they differ.
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -142,6 +142,7 @@ fn rules(user_file: PathBuf, group_file: PathBuf) -> AccessRules {
                 name: Some("Test".to_owned()),
                 user_file: Some(user_file),
                 group_file: Some(group_file),
+                ..AuthSettings::default()
             },
             host: None,
         }],
@@ -157,7 +158,7 @@ async fn a_changed_file_is_read_again_and_an_unreadable_one_says_why() {
     let groups = dir.join("groups");
     std::fs::write(&users, format!("amy:{APR1}\n")).unwrap();
     std::fs::write(&groups, "staff: amy\n").unwrap();
-    let auth = Authenticator::new(&rules(users.clone(), groups.clone()));
+    let auth = Authenticator::new(&rules(users.clone(), groups.clone()), &[7; 32]);
     assert_eq!(
         auth.check(&users, b"amy", b"a-secret").await,
         Outcome::Granted

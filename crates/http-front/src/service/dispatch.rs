@@ -77,7 +77,8 @@ pub(super) async fn dispatch<A: Application>(
             return Err(redirect);
         }
     }
-    let authenticated = access::check(conn, host, head, &path, redirect.as_ref(), user).await?;
+    let pending = request.as_ref().expect("a request is dispatched once");
+    let authenticated = access::check(conn, host, pending, &path, redirect.as_ref(), user).await?;
     if let Some(tls) = &conn.tls {
         // httpd's `SSLVerifyClient require` for the path: without a certificate the
         // listener's authorities signed, a 403 (a certificate they did not sign failed the

@@ -19,6 +19,7 @@
 
 mod access;
 mod app_response;
+mod authenticate;
 mod checks;
 mod dispatch;
 mod error_document;

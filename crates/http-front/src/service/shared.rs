@@ -58,7 +58,7 @@ pub(crate) struct HostShared {
 }
 
 impl HostShared {
-    pub(crate) fn new(settings: &crate::HostSettings) -> HostShared {
+    pub(crate) fn new(settings: &crate::HostSettings, auth_secret: &[u8]) -> HostShared {
         let space = &settings.url_space;
         let mut mounts: Vec<(MountPoint, Mounted)> = space
             .apps
@@ -101,7 +101,7 @@ impl HostShared {
             static_files,
             access_log: settings.access_log.clone(),
             access: space.access.clone(),
-            auth: crate::auth::Authenticator::new(&space.access),
+            auth: crate::auth::Authenticator::new(&space.access, auth_secret),
             header_edits: space.header_edits.clone(),
             error_documents: space.error_documents.clone(),
             keeps_app_requests: space.error_documents.iter().any(|document| {

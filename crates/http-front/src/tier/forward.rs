@@ -10,6 +10,10 @@
 //! The body streams through as the application reads it. (The client is asked for a body it
 //! announced with `Expect: 100-continue` when the request is forwarded, not when the
 //! application first reads, as on the direct path: the hop cannot tell the front tier when.)
+//!
+//! A question for a Python authentication script ([`AuthQuery`]) goes the same way, on a
+//! connection of its own: the request it is about with the same hop fields, no body, and the
+//! question's fields; the worker's answer comes back in a header of the response.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -17,14 +21,18 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use http::{Version, header};
+use http_body::Body;
 use http_body_util::combinators::{MapErr, UnsyncBoxBody};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use oxwsgi_exchange::{BodyError, RequestBody};
 
-use super::hop::{ERROR, Hop, error_from_token};
-use crate::application::{AppBody, AppError, AppRequest, AppResponse, Application, BoxError};
+use super::hop::{self, AuthHop, ERROR, Hop, error_from_token, question_token};
+use crate::application::{
+    AppBody, AppError, AppRequest, AppResponse, Application, AuthAnswer, AuthQuery, BoxError,
+};
 
 /// Where the front tier sends one mounted application's requests.
 #[derive(Debug, Clone)]
@@ -63,83 +71,37 @@ impl Application for Forwarder {
         let target = Arc::clone(&self.targets[request.app]);
         forward(target, request)
     }
+
+    fn authorize(&self, query: AuthQuery) -> impl Future<Output = AuthAnswer> + Send + 'static {
+        let target = self.targets.get(query.request.app).cloned();
+        async move {
+            match target {
+                Some(target) => ask(target, query).await,
+                None => {
+                    tracing::error!(
+                        "no group serves application {} to ask {} a question",
+                        query.request.app,
+                        query.script.display()
+                    );
+                    AuthAnswer::Failed
+                }
+            }
+        }
+    }
 }
 
 async fn forward(
     target: Arc<ForwardTarget>,
     request: AppRequest,
 ) -> Result<AppResponse<Relayed>, AppError> {
-    let AppRequest {
-        mut head,
-        body,
-        path,
-        script_name_len,
-        listener,
-        remote,
-        local,
-        request_id,
-        received_at,
-        body_limit,
-        redirect,
-        tls,
-        proxied,
-        authenticated,
-        ..
-    } = request;
-    let hop = Hop {
-        app: target.app,
-        script_name_len,
-        listener,
-        remote,
-        local,
-        request_id,
-        received_at,
-        body_limit,
-        version: head.version,
-        path,
-        redirect,
-        tls: tls.map(|tls| (*tls).clone()),
-        proxied,
-        authenticated,
-    };
+    let (hop, mut head, body) = split(&target, request);
     hop.write(&mut head.headers);
     head.version = Version::HTTP_11;
     let fault = Arc::new(OnceLock::new());
     let body = forwarded_body(body, Arc::clone(&fault));
     let request = http::Request::from_parts(head, body);
 
-    let stream = tokio::net::UnixStream::connect(&target.socket)
-        .await
-        .map_err(|err| {
-            let hint = match err.kind() {
-                std::io::ErrorKind::PermissionDenied => {
-                    " (the front tier's user must be able to traverse every directory above \
-                     the socket: choose a --server-root it can reach)"
-                }
-                std::io::ErrorKind::ConnectionRefused => " (no worker of the group is ready)",
-                _ => "",
-            };
-            tracing::error!(
-                "cannot reach the workers of group '{}' at {}: {err}{hint}",
-                target.group,
-                target.socket.display()
-            );
-            AppError::Unavailable
-        })?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|err| {
-            tracing::error!(
-                "cannot talk to the workers of group '{}': {err}",
-                target.group
-            );
-            AppError::Unavailable
-        })?;
-    tokio::spawn(async move {
-        if let Err(err) = connection.await {
-            tracing::debug!("forwarded connection ended: {err}");
-        }
-    });
+    let mut sender = connect(&target).await.ok_or(AppError::Unavailable)?;
     let response = match sender.send_request(request).await {
         Ok(response) => response,
         Err(err) => {
@@ -180,6 +142,139 @@ async fn forward(
         body: AppBody::Stream(body.map_err(relay_error as fn(hyper::Error) -> BoxError)),
         in_flight: None,
     })
+}
+
+/// Asks the workers of the query's group the question, and reads their answer: a failure to
+/// reach them, or an answer that cannot be read, is [`AuthAnswer::Failed`] (and logged).
+async fn ask(target: Arc<ForwardTarget>, query: AuthQuery) -> AuthAnswer {
+    let AuthQuery {
+        script,
+        question,
+        request,
+    } = query;
+    // The log names the question by its kind only: never its arguments (a password).
+    let kind = question_token(&question);
+    let (mut hop, mut head, _) = split(&target, request);
+    hop.auth = Some(AuthHop {
+        script: script.clone(),
+        question,
+    });
+    hop.write(&mut head.headers);
+    head.version = Version::HTTP_11;
+    let request = http::Request::from_parts(head, Empty::<Bytes>::new());
+
+    let Some(mut sender) = connect(&target).await else {
+        return AuthAnswer::Failed;
+    };
+    let answer = match sender.send_request(request).await {
+        Ok(response) => hop::answer(response.headers()),
+        Err(err) => {
+            tracing::error!(
+                "the worker of group '{}' asking {} ({kind}) for {hop_id} ended before it \
+                 answered: {err}",
+                target.group,
+                script.display(),
+                hop_id = hop.request_id
+            );
+            return AuthAnswer::Failed;
+        }
+    };
+    answer.unwrap_or_else(|err| {
+        tracing::error!(
+            "the worker of group '{}' asking {} ({kind}) for {hop_id} gave no answer: {err}",
+            target.group,
+            script.display(),
+            hop_id = hop.request_id
+        );
+        AuthAnswer::Failed
+    })
+}
+
+/// A connection to one of the group's workers, ready for one request; `None` (logged) when
+/// none can be reached.
+async fn connect<B>(target: &ForwardTarget) -> Option<SendRequest<B>>
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    let stream = tokio::net::UnixStream::connect(&target.socket)
+        .await
+        .map_err(|err| {
+            let hint = match err.kind() {
+                std::io::ErrorKind::PermissionDenied => {
+                    " (the front tier's user must be able to traverse every directory above \
+                     the socket: choose a --server-root it can reach)"
+                }
+                std::io::ErrorKind::ConnectionRefused => " (no worker of the group is ready)",
+                _ => "",
+            };
+            tracing::error!(
+                "cannot reach the workers of group '{}' at {}: {err}{hint}",
+                target.group,
+                target.socket.display()
+            );
+        })
+        .ok()?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|err| {
+            tracing::error!(
+                "cannot talk to the workers of group '{}': {err}",
+                target.group
+            );
+        })
+        .ok()?;
+    tokio::spawn(async move {
+        if let Err(err) = connection.await {
+            tracing::debug!("forwarded connection ended: {err}");
+        }
+    });
+    Some(sender)
+}
+
+/// A request's hop fields for its group (its application numbered as the group numbers it),
+/// its head and its body.
+fn split(
+    target: &ForwardTarget,
+    request: AppRequest,
+) -> (Hop, http::request::Parts, Option<RequestBody>) {
+    let AppRequest {
+        head,
+        body,
+        path,
+        script_name_len,
+        listener,
+        remote,
+        local,
+        request_id,
+        received_at,
+        body_limit,
+        redirect,
+        tls,
+        proxied,
+        authenticated,
+        ..
+    } = request;
+    let version = head.version;
+    let hop = Hop {
+        app: target.app,
+        script_name_len,
+        listener,
+        remote,
+        local,
+        request_id,
+        received_at,
+        body_limit,
+        version,
+        path,
+        redirect,
+        tls: tls.map(|tls| (*tls).clone()),
+        proxied,
+        authenticated,
+        auth: None,
+    };
+    (hop, head, body)
 }
 
 /// A worker's response body, relayed to the client.

@@ -8,12 +8,20 @@
 //! its own, and the worker removes them all before the application sees the request: they
 //! never reach an environ. Only the front tier can connect to a group's socket (it is its
 //! user's, mode 0600), so the worker may trust them.
+//!
+//! A question for one of the group's Python authentication scripts ([`AuthQuery`]) crosses
+//! the same way: the request it is about, with the same fields, no body, and the question in
+//! fields of its own ([`AuthHop`]); the worker answers it in [`ANSWER`] ([`write_answer`]).
 
+use std::ffi::OsString;
+use std::fmt;
 use std::net::SocketAddr;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Version, header};
 
 /// What a path escapes in its hop header: everything but unreserved characters and `/`.
 const ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
@@ -23,7 +31,10 @@ const ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 use crate::error_response::APP_ERRORS;
-use oxwsgi_exchange::{AppError, Authenticated, ErrorRedirect, Proxied, TlsDetails, UrlScheme};
+use oxwsgi_exchange::{
+    AppError, AuthAnswer, AuthQuestion, Authenticated, ErrorRedirect, Proxied, TlsDetails,
+    UrlScheme,
+};
 
 /// Every header of the hop is named so.
 const PREFIX: &str = "oxwsgi-internal-";
@@ -56,6 +67,24 @@ const PROXIED: &str = "oxwsgi-internal-proxied";
 /// `AuthType` comes with it, in [`AUTH_TYPE`].
 const USER: &str = "oxwsgi-internal-user";
 const AUTH_TYPE: &str = "oxwsgi-internal-auth-type";
+/// On a question for an authentication script ([`AuthHop`]), instead of a request for the
+/// application: the question's kind ([`question_token`]); its presence makes the request one.
+const QUESTION: &str = "oxwsgi-internal-auth-question";
+/// The script to ask, its path's bytes escaped.
+const SCRIPT: &str = "oxwsgi-internal-auth-script";
+/// The question's arguments, escaped, as its kind has them.
+const QUESTION_USER: &str = "oxwsgi-internal-auth-question-user";
+/// Marked sensitive, and never in a log line or a `Debug` output.
+const QUESTION_PASSWORD: &str = "oxwsgi-internal-auth-question-password";
+const QUESTION_REALM: &str = "oxwsgi-internal-auth-question-realm";
+const QUESTION_HOST: &str = "oxwsgi-internal-auth-question-host";
+/// The client's framing headers (`Content-Length`, `Transfer-Encoding`), as `name=escaped
+/// value` lines, moved out of the question's head: the hop's own request has no body, and
+/// they would frame one. The worker puts them back, for the script's `environ`.
+const FRAMING: &str = "oxwsgi-internal-auth-framing";
+/// On the answer to a question: what the script returned ([`AuthAnswer`]), as lines, the
+/// first `answer=KIND`.
+const ANSWER: &str = "oxwsgi-internal-auth-answer";
 /// On a response: the application produced none, and why ([`AppError`]).
 pub(crate) const ERROR: HeaderName = HeaderName::from_static("oxwsgi-internal-error");
 
@@ -84,6 +113,42 @@ pub(crate) struct Hop {
     pub(crate) proxied: Option<Box<Proxied>>,
     /// The user the front tier authenticated, when it did.
     pub(crate) authenticated: Option<Authenticated>,
+    /// Set when the request is a question for an authentication script, not for the
+    /// application.
+    pub(crate) auth: Option<AuthHop>,
+}
+
+/// A question for one of the group's authentication scripts: an [`AuthQuery`] without its
+/// request (which the rest of the [`Hop`] carries).
+///
+/// [`AuthQuery`]: oxwsgi_exchange::AuthQuery
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct AuthHop {
+    /// The script file.
+    pub(crate) script: PathBuf,
+    /// What to ask it.
+    pub(crate) question: AuthQuestion,
+}
+
+/// Everything but the password, which is shown by its length only.
+impl fmt::Debug for AuthHop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("AuthHop");
+        debug
+            .field("script", &self.script)
+            .field("question", &question_token(&self.question));
+        match &self.question {
+            AuthQuestion::CheckPassword { user, password } => debug
+                .field("user", user)
+                .field("password", &format_args!("<{} bytes>", password.len())),
+            AuthQuestion::RealmHash { user, realm } => {
+                debug.field("user", user).field("realm", realm)
+            }
+            AuthQuestion::GroupsForUser { user } => debug.field("user", user),
+            AuthQuestion::AllowAccess { host } => debug.field("host", host),
+        };
+        debug.finish()
+    }
 }
 
 /// A forwarded request lacked a field of the hop, or had a malformed one.
@@ -169,6 +234,9 @@ impl Hop {
                 escaped(authenticated.auth_type.as_bytes()),
             );
         }
+        if let Some(auth) = &self.auth {
+            write_auth(auth, headers);
+        }
     }
 
     /// Takes the fields out of a forwarded request's headers (every `oxwsgi-internal-` header
@@ -215,10 +283,10 @@ impl Hop {
                 None => None,
                 Some(_) => Some(Authenticated {
                     user: unescaped(headers, USER)?,
-                    auth_type: String::from_utf8(unescaped(headers, AUTH_TYPE)?.to_vec())
-                        .map_err(|_| HopError(AUTH_TYPE))?,
+                    auth_type: unescaped_text(headers, AUTH_TYPE)?,
                 }),
             },
+            auth: auth(headers)?,
         };
         if hop.script_name_len > hop.path.len() {
             return Err(HopError(SCRIPT_NAME_LEN));
@@ -335,6 +403,161 @@ fn proxied(headers: &HeaderMap) -> Result<Option<Box<Proxied>>, HopError> {
     Ok(Some(Box::new(proxied)))
 }
 
+/// How an [`AuthQuestion`]'s kind is written in [`QUESTION`].
+pub(crate) fn question_token(question: &AuthQuestion) -> &'static str {
+    match question {
+        AuthQuestion::CheckPassword { .. } => "check-password",
+        AuthQuestion::RealmHash { .. } => "realm-hash",
+        AuthQuestion::GroupsForUser { .. } => "groups-for-user",
+        AuthQuestion::AllowAccess { .. } => "allow-access",
+    }
+}
+
+/// Adds the fields of a question for a script, and moves the client's framing headers into
+/// [`FRAMING`].
+fn write_auth(auth: &AuthHop, headers: &mut HeaderMap) {
+    let mut insert = |name: &'static str, value: HeaderValue| {
+        headers.insert(HeaderName::from_static(name), value);
+    };
+    insert(
+        QUESTION,
+        HeaderValue::from_static(question_token(&auth.question)),
+    );
+    insert(SCRIPT, escaped(auth.script.as_os_str().as_bytes()));
+    match &auth.question {
+        AuthQuestion::CheckPassword { user, password } => {
+            insert(QUESTION_USER, escaped(user));
+            let mut password = escaped(password);
+            password.set_sensitive(true);
+            insert(QUESTION_PASSWORD, password);
+        }
+        AuthQuestion::RealmHash { user, realm } => {
+            insert(QUESTION_USER, escaped(user));
+            insert(QUESTION_REALM, escaped(realm.as_bytes()));
+        }
+        AuthQuestion::GroupsForUser { user } => insert(QUESTION_USER, escaped(user)),
+        AuthQuestion::AllowAccess { host } => insert(QUESTION_HOST, escaped(host.as_bytes())),
+    }
+    let framing: Vec<(HeaderName, HeaderValue)> =
+        [header::CONTENT_LENGTH, header::TRANSFER_ENCODING]
+            .into_iter()
+            .flat_map(|name| {
+                let values: Vec<HeaderValue> = headers.get_all(&name).iter().cloned().collect();
+                headers.remove(&name);
+                values.into_iter().map(move |value| (name.clone(), value))
+            })
+            .collect();
+    if !framing.is_empty() {
+        let lines = framing.iter().map(|(n, v)| (n.as_str(), v.as_bytes()));
+        write_lines(headers, FRAMING, lines);
+    }
+}
+
+/// The question of [`write_auth`]'s fields, when there is one; the client's framing headers
+/// are put back in place of any the hop's request had.
+fn auth(headers: &mut HeaderMap) -> Result<Option<AuthHop>, HopError> {
+    let question = match headers.get(QUESTION).map(HeaderValue::as_bytes) {
+        None => return Ok(None),
+        Some(b"check-password") => AuthQuestion::CheckPassword {
+            user: unescaped(headers, QUESTION_USER)?,
+            password: unescaped(headers, QUESTION_PASSWORD)?,
+        },
+        Some(b"realm-hash") => AuthQuestion::RealmHash {
+            user: unescaped(headers, QUESTION_USER)?,
+            realm: unescaped_text(headers, QUESTION_REALM)?,
+        },
+        Some(b"groups-for-user") => AuthQuestion::GroupsForUser {
+            user: unescaped(headers, QUESTION_USER)?,
+        },
+        Some(b"allow-access") => AuthQuestion::AllowAccess {
+            host: unescaped_text(headers, QUESTION_HOST)?,
+        },
+        Some(_) => return Err(HopError(QUESTION)),
+    };
+    let script = PathBuf::from(OsString::from_vec(unescaped(headers, SCRIPT)?.to_vec()));
+    let framing = read_lines(headers, FRAMING)?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, value)| {
+            let name = [header::CONTENT_LENGTH, header::TRANSFER_ENCODING]
+                .into_iter()
+                .find(|known| known == name)
+                .ok_or(HopError(FRAMING))?;
+            let value = HeaderValue::from_bytes(&value).map_err(|_| HopError(FRAMING))?;
+            Ok((name, value))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    headers.remove(header::CONTENT_LENGTH);
+    headers.remove(header::TRANSFER_ENCODING);
+    for (name, value) in framing {
+        headers.append(name, value);
+    }
+    Ok(Some(AuthHop { script, question }))
+}
+
+/// Writes a script's answer into a response's headers, as [`ANSWER`] lines: `answer=KIND`
+/// first, then the answer's values: `granted` (a `user=` line when the script named the
+/// user), `denied`, `unknown-user`, `realm-hash` (one `hash=` line), `groups` (a `group=`
+/// line per group), `access` (one `access=allow`, `deny` or `none` line), `failed`.
+pub(crate) fn write_answer(answer: &AuthAnswer, headers: &mut HeaderMap) {
+    let (kind, values): (&str, Vec<(&str, &[u8])>) = match answer {
+        AuthAnswer::Granted { user } => {
+            ("granted", user.iter().map(|u| ("user", &u[..])).collect())
+        }
+        AuthAnswer::Denied => ("denied", Vec::new()),
+        AuthAnswer::UnknownUser => ("unknown-user", Vec::new()),
+        AuthAnswer::RealmHash(hash) => ("realm-hash", vec![("hash", &hash[..])]),
+        AuthAnswer::Groups(groups) => {
+            ("groups", groups.iter().map(|g| ("group", &g[..])).collect())
+        }
+        AuthAnswer::Access(access) => {
+            let access: &[u8] = match access {
+                Some(true) => b"allow",
+                Some(false) => b"deny",
+                None => b"none",
+            };
+            ("access", vec![("access", access)])
+        }
+        AuthAnswer::Failed => ("failed", Vec::new()),
+    };
+    let lines = std::iter::once(("answer", kind.as_bytes())).chain(values);
+    write_lines(headers, ANSWER, lines);
+}
+
+/// The answer [`write_answer`] wrote into a response's headers.
+pub(crate) fn answer(headers: &HeaderMap) -> Result<AuthAnswer, HopError> {
+    let malformed = || HopError(ANSWER);
+    let lines = read_lines(headers, ANSWER)?.ok_or_else(malformed)?;
+    let Some((("answer", kind), values)) = lines.split_first() else {
+        return Err(malformed());
+    };
+    let bytes = |value: &Vec<u8>| Bytes::copy_from_slice(value);
+    Ok(match (kind.as_slice(), values) {
+        (b"granted", []) => AuthAnswer::Granted { user: None },
+        (b"granted", [("user", user)]) => AuthAnswer::Granted {
+            user: Some(bytes(user)),
+        },
+        (b"denied", []) => AuthAnswer::Denied,
+        (b"unknown-user", []) => AuthAnswer::UnknownUser,
+        (b"realm-hash", [("hash", hash)]) => AuthAnswer::RealmHash(bytes(hash)),
+        (b"groups", groups) => AuthAnswer::Groups(
+            groups
+                .iter()
+                .map(|(name, group)| (*name == "group").then(|| bytes(group)))
+                .collect::<Option<_>>()
+                .ok_or_else(malformed)?,
+        ),
+        (b"access", [("access", access)]) => AuthAnswer::Access(match access.as_slice() {
+            b"allow" => Some(true),
+            b"deny" => Some(false),
+            b"none" => None,
+            _ => return Err(malformed()),
+        }),
+        (b"failed", []) => AuthAnswer::Failed,
+        _ => return Err(malformed()),
+    })
+}
+
 fn text(value: &str) -> HeaderValue {
     HeaderValue::from_str(value).expect("addresses and request ids are visible ASCII")
 }
@@ -350,6 +573,11 @@ fn unescaped(headers: &HeaderMap, name: &'static str) -> Result<Bytes, HopError>
     Ok(Bytes::from(
         percent_encoding::percent_decode(value.as_bytes()).collect::<Vec<u8>>(),
     ))
+}
+
+/// The text an [`escaped`] header holds.
+fn unescaped_text(headers: &HeaderMap, name: &'static str) -> Result<String, HopError> {
+    String::from_utf8(unescaped(headers, name)?.to_vec()).map_err(|_| HopError(name))
 }
 
 fn parsed<T: std::str::FromStr>(headers: &HeaderMap, name: &'static str) -> Result<T, HopError> {
@@ -433,6 +661,7 @@ mod tests {
                 user: Bytes::from_static(b"zo\xeb:x y"),
                 auth_type: "Basic".to_owned(),
             }),
+            auth: None,
         };
         let mut headers = HeaderMap::new();
         headers.insert("host", HeaderValue::from_static("example.org"));
@@ -485,6 +714,7 @@ mod tests {
             }),
             proxied: None,
             authenticated: None,
+            auth: None,
         };
         let mut headers = HeaderMap::new();
         headers.insert("oxwsgi-internal-user", HeaderValue::from_static("forged"));
@@ -511,6 +741,7 @@ mod tests {
             tls: None,
             proxied: None,
             authenticated: None,
+            auth: None,
         }
         .write(&mut hop);
         let mut headers = hop.clone();
@@ -547,6 +778,7 @@ mod tests {
                 tls: None,
                 proxied: Some(Box::default()),
                 authenticated: None,
+                auth: None,
             }
             .write(&mut headers);
             headers.append(PROXIED, HeaderValue::from_static(line));
@@ -562,6 +794,223 @@ mod tests {
             Hop::take(&mut headers),
             Err(HopError("oxwsgi-internal-app"))
         );
+    }
+
+    /// A plain hop, to carry a question.
+    fn plain(auth: Option<AuthHop>) -> Hop {
+        Hop {
+            app: 2,
+            script_name_len: 2,
+            listener: 0,
+            remote: "127.0.0.1:5000".parse().unwrap(),
+            local: "127.0.0.1:80".parse().unwrap(),
+            request_id: "abc-5".to_owned(),
+            received_at: UNIX_EPOCH,
+            body_limit: 10,
+            version: Version::HTTP_11,
+            path: Bytes::from_static(b"/a/b"),
+            redirect: None,
+            tls: None,
+            proxied: None,
+            authenticated: None,
+            auth,
+        }
+    }
+
+    fn questions() -> Vec<AuthQuestion> {
+        vec![
+            AuthQuestion::CheckPassword {
+                user: Bytes::from_static(b"zo\xeb:x y"),
+                password: Bytes::from_static(b"p%41ss:\xff\r\n"),
+            },
+            AuthQuestion::CheckPassword {
+                user: Bytes::new(),
+                password: Bytes::new(),
+            },
+            AuthQuestion::RealmHash {
+                user: Bytes::from_static(b"zo\xeb"),
+                realm: "Zo\u{eb}'s \"realm\"".to_owned(),
+            },
+            AuthQuestion::GroupsForUser {
+                user: Bytes::from_static(b"a/b=c"),
+            },
+            AuthQuestion::AllowAccess {
+                host: "2001:db8::1".to_owned(),
+            },
+        ]
+    }
+
+    #[test]
+    fn every_question_reads_back_as_written_with_the_clients_framing_headers() {
+        for question in questions() {
+            let hop = plain(Some(AuthHop {
+                script: PathBuf::from(OsString::from_vec(b"/srv/auth \xff%/check.wsgi".to_vec())),
+                question,
+            }));
+            let mut headers = HeaderMap::new();
+            headers.insert("host", HeaderValue::from_static("example.org"));
+            headers.insert("content-length", HeaderValue::from_static("12"));
+            headers.append("transfer-encoding", HeaderValue::from_static("gzip"));
+            headers.append("transfer-encoding", HeaderValue::from_static("chunked"));
+            headers.insert(QUESTION, HeaderValue::from_static("forged"));
+            headers.insert(ANSWER, HeaderValue::from_static("answer=granted"));
+            let sent = headers.clone();
+            hop.write(&mut headers);
+            // The hop's request frames no body of its own.
+            assert!(!headers.contains_key("content-length"));
+            assert!(!headers.contains_key("transfer-encoding"));
+            // What the hop's client library adds for an empty body is not the client's.
+            headers.insert("content-length", HeaderValue::from_static("0"));
+            assert_eq!(Hop::take(&mut headers), Ok(hop.clone()));
+            let mut expected = sent;
+            expected.remove(QUESTION);
+            expected.remove(ANSWER);
+            assert_eq!(headers, expected, "{hop:?}");
+        }
+    }
+
+    #[test]
+    fn a_question_without_framing_headers_has_none_after_the_hop() {
+        let hop = plain(Some(AuthHop {
+            script: PathBuf::from("/srv/auth.wsgi"),
+            question: AuthQuestion::GroupsForUser {
+                user: Bytes::from_static(b"zoe"),
+            },
+        }));
+        let mut headers = HeaderMap::new();
+        hop.write(&mut headers);
+        assert!(!headers.contains_key(FRAMING));
+        headers.insert("content-length", HeaderValue::from_static("0"));
+        assert_eq!(Hop::take(&mut headers), Ok(hop));
+        assert!(headers.is_empty());
+    }
+
+    #[test]
+    fn a_forwarded_request_keeps_its_framing_headers() {
+        let hop = plain(None);
+        let mut headers = HeaderMap::new();
+        headers.insert("content-length", HeaderValue::from_static("12"));
+        // A client's forged question goes with the other hop headers.
+        headers.insert(QUESTION, HeaderValue::from_static("check-password"));
+        headers.insert(FRAMING, HeaderValue::from_static("content-length=99"));
+        hop.write(&mut headers);
+        assert!(!headers.contains_key(QUESTION));
+        // Framing lines count only on a question.
+        headers.insert(FRAMING, HeaderValue::from_static("content-length=99"));
+        assert_eq!(Hop::take(&mut headers), Ok(hop));
+        assert_eq!(headers.len(), 1);
+        assert_eq!(headers["content-length"], "12");
+    }
+
+    #[test]
+    fn the_password_is_marked_sensitive_and_never_shown() {
+        let hop = plain(Some(AuthHop {
+            script: PathBuf::from("/srv/auth.wsgi"),
+            question: AuthQuestion::CheckPassword {
+                user: Bytes::from_static(b"zoe"),
+                password: Bytes::from_static(b"hunter2"),
+            },
+        }));
+        let mut headers = HeaderMap::new();
+        hop.write(&mut headers);
+        assert!(headers[QUESTION_PASSWORD].is_sensitive());
+        assert!(!format!("{headers:?}").contains("hunter2"));
+        let shown = format!("{hop:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("<7 bytes>") && shown.contains("zoe"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_malformed_question_is_refused() {
+        let hop = plain(Some(AuthHop {
+            script: PathBuf::from("/srv/auth.wsgi"),
+            question: AuthQuestion::RealmHash {
+                user: Bytes::from_static(b"zoe"),
+                realm: "r".to_owned(),
+            },
+        }));
+        let mut written = HeaderMap::new();
+        hop.write(&mut written);
+        let cases: [(&str, Option<&'static str>, &str); 6] = [
+            (QUESTION, Some("ask-anything"), QUESTION),
+            (QUESTION_USER, None, QUESTION_USER),
+            (QUESTION_REALM, Some("%FF"), QUESTION_REALM),
+            (SCRIPT, None, SCRIPT),
+            (FRAMING, Some("host=evil"), FRAMING),
+            (FRAMING, Some("content-length=%0A"), FRAMING),
+        ];
+        for (name, value, refused) in cases {
+            let mut headers = written.clone();
+            match value {
+                Some(value) => headers.insert(name, HeaderValue::from_static(value)),
+                None => headers.remove(name),
+            };
+            assert_eq!(Hop::take(&mut headers), Err(HopError(refused)), "{name}");
+        }
+        let mut headers = written;
+        headers.insert(QUESTION, HeaderValue::from_static("check-password"));
+        assert_eq!(Hop::take(&mut headers), Err(HopError(QUESTION_PASSWORD)));
+    }
+
+    #[test]
+    fn every_answer_reads_back_as_written() {
+        for answer in [
+            AuthAnswer::Granted { user: None },
+            AuthAnswer::Granted {
+                user: Some(Bytes::new()),
+            },
+            AuthAnswer::Granted {
+                user: Some(Bytes::from_static(b"zo\xeb=x\n")),
+            },
+            AuthAnswer::Denied,
+            AuthAnswer::UnknownUser,
+            AuthAnswer::RealmHash(Bytes::from_static(b"5f4dcc3b5aa765d61d8327deb882cf99")),
+            AuthAnswer::Groups(Vec::new()),
+            AuthAnswer::Groups(vec![
+                Bytes::from_static(b"admins"),
+                Bytes::new(),
+                Bytes::from_static(b"caf\xe9 & =%"),
+            ]),
+            AuthAnswer::Access(Some(true)),
+            AuthAnswer::Access(Some(false)),
+            AuthAnswer::Access(None),
+            AuthAnswer::Failed,
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert("content-length", HeaderValue::from_static("0"));
+            write_answer(&answer, &mut headers);
+            assert_eq!(super::answer(&headers), Ok(answer));
+        }
+    }
+
+    #[test]
+    fn a_malformed_answer_is_refused() {
+        let cases: &[&[&str]] = &[
+            &[],
+            &[""],
+            &["", "granted="],
+            &["", "user=x", "answer=granted"],
+            &["", "answer=yes"],
+            &["", "answer=granted", "user=a", "user=b"],
+            &["", "answer=denied", "user=a"],
+            &["", "answer=realm-hash"],
+            &["", "answer=realm-hash", "hash=a", "hash=b"],
+            &["", "answer=groups", "group=a", "user=b"],
+            &["", "answer=access"],
+            &["", "answer=access", "access=maybe"],
+            &["", "answer=failed", "answer=failed"],
+            &["", "answer"],
+        ];
+        for lines in cases {
+            let mut headers = HeaderMap::new();
+            for line in *lines {
+                headers.append(ANSWER, HeaderValue::from_static(line));
+            }
+            assert_eq!(answer(&headers), Err(HopError(ANSWER)), "{lines:?}");
+        }
     }
 
     #[test]

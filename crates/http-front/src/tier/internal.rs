@@ -6,6 +6,10 @@
 //! hop fields taken out of its headers ([`super::hop`]) and goes to the application, and the
 //! answer goes back as it is, or, when the application produced none, as a bare status with
 //! the reason in a header, for the front tier to answer as it would itself.
+//!
+//! A question for an authentication script ([`AuthQuery`]) is never the application's: it goes
+//! to [`Application::authorize`] with the same request the application would get (without a
+//! body), and the answer goes back in a header of a bare 200.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -22,8 +26,8 @@ use oxwsgi_exchange::{BodyError, RequestBody};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::watch;
 
-use super::hop::{ERROR, Hop, error_token};
-use crate::application::{AppRequest, Application};
+use super::hop::{AuthHop, ERROR, Hop, error_token, write_answer};
+use crate::application::{AppRequest, Application, AuthQuery};
 use crate::body::ResponseBody;
 use crate::error_response::{Refusal, error_response};
 use crate::service::app_response;
@@ -140,7 +144,7 @@ async fn handle<A: Application>(
     request: Request<Incoming>,
 ) -> Result<Response<ResponseBody<A::Stream>>, Infallible> {
     let (mut head, body) = request.into_parts();
-    let hop = match Hop::take(&mut head.headers) {
+    let mut hop = match Hop::take(&mut head.headers) {
         Ok(hop) => hop,
         Err(err) => {
             tracing::error!("refused a request on the group's internal socket: {err}");
@@ -150,12 +154,40 @@ async fn handle<A: Application>(
         }
     };
     head.version = hop.version;
+    if let Some(AuthHop { script, question }) = hop.auth.take() {
+        // The front tier sends no body with a question.
+        drop(body);
+        let query = AuthQuery {
+            script,
+            question,
+            request: app_request(hop, head, None),
+        };
+        let mut response = Response::new(ResponseBody::empty());
+        write_answer(&app.authorize(query).await, response.headers_mut());
+        return Ok(response);
+    }
     // If the body breaks, the front tier knows why and tells the client; the application
     // sees the client gone.
     let body = (!body.is_end_stream()).then(|| {
         Box::pin(body.map_err(|err| BodyError::Disconnected(Box::new(err)))) as RequestBody
     });
-    let request = AppRequest {
+    let request = app_request(hop, head, body);
+    Ok(match app.call(request).await {
+        Ok(response) => app_response(response),
+        Err(error) => {
+            let mut response = Response::new(ResponseBody::empty());
+            *response.status_mut() = Refusal::from_app(error, 0).status();
+            response
+                .headers_mut()
+                .insert(ERROR, HeaderValue::from_static(error_token(error)));
+            response
+        }
+    })
+}
+
+/// The request the hop's fields and the head describe, as the front tier had it.
+fn app_request(hop: Hop, head: http::request::Parts, body: Option<RequestBody>) -> AppRequest {
+    AppRequest {
         app: hop.app,
         listener: hop.listener,
         head,
@@ -168,19 +200,8 @@ async fn handle<A: Application>(
         request_id: hop.request_id,
         received_at: hop.received_at,
         redirect: hop.redirect,
-        tls: hop.tls.map(std::sync::Arc::new),
+        tls: hop.tls.map(Arc::new),
         proxied: hop.proxied,
         authenticated: hop.authenticated,
-    };
-    Ok(match app.call(request).await {
-        Ok(response) => app_response(response),
-        Err(error) => {
-            let mut response = Response::new(ResponseBody::empty());
-            *response.status_mut() = Refusal::from_app(error, 0).status();
-            response
-                .headers_mut()
-                .insert(ERROR, HeaderValue::from_static(error_token(error)));
-            response
-        }
-    })
+    }
 }

@@ -5,9 +5,13 @@
 //! accepts them instead: it does everything the HTTP side does on the direct path (framing,
 //! limits, access rules, redirects, static files, the access log) and forwards each
 //! application's requests to its group's workers over the group's unix socket
-//! ([`forward`]), where they are served ([`internal`]). What crosses besides the request is in
-//! [`hop`]. A listener served by one group keeps the direct path: no hop at all.
+//! ([`forward`]), where they are served ([`internal`]), and, the same way, the questions its
+//! access checks have for the group's Python authentication scripts. What crosses besides the
+//! request is in [`hop`]. A listener served by one group keeps the direct path: no hop at all.
 
 pub(crate) mod forward;
 mod hop;
 pub(crate) mod internal;
+
+#[cfg(test)]
+mod tests;

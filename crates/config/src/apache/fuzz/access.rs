@@ -69,7 +69,11 @@ proptest! {
                 let _ = rule.allows(client, None);
                 let _ = rule.allows(client, Some("a.b"));
                 let groups = ["Staff".to_owned()];
-                let user = User { name: b"bob", groups: &groups };
+                let user = User {
+                    name: b"bob",
+                    groups: &groups,
+                    wsgi_groups: &groups,
+                };
                 prop_assert_ne!(rule.decide(client, None, Some(&user)), Decision::DeniedNoUser);
             }
         }

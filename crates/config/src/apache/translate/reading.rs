@@ -69,6 +69,40 @@ impl Translator<'_> {
                 {
                     *file = self.path(&file.to_string_lossy());
                 }
+                // The scripts too (mod_wsgi's `ap_server_root_relative`); unlike the
+                // password files, which httpd opens per request, a script is loaded when a
+                // worker starts, so one that is not there is an error now.
+                let scripts = [
+                    &mut settings.user_script,
+                    &mut settings.group_script,
+                    &mut settings.access_script,
+                ];
+                for script in scripts.into_iter().flatten() {
+                    let written = script.to_string_lossy().into_owned();
+                    *script = self.path(&written);
+                    if !script.is_file() {
+                        let origin = section
+                            .children
+                            .iter()
+                            .find_map(|n| match n {
+                                Node::Directive(d)
+                                    if access::SCRIPT_DIRECTIVES.iter().any(|x| d.is(x))
+                                        && d.args.first() == Some(&written) =>
+                                {
+                                    Some(d.origin.clone())
+                                }
+                                _ => None,
+                            })
+                            .unwrap_or_else(|| section.origin.clone());
+                        self.error(
+                            &origin,
+                            format!(
+                                "the script {} is not a file that can be read",
+                                script.display()
+                            ),
+                        );
+                    }
+                }
                 let target = section.args.first().cloned().unwrap_or_default();
                 if section.is("Directory") {
                     let dir = self.path(target.trim_end_matches('/'));
