@@ -364,9 +364,9 @@ def test_the_front_tier_authenticates_before_forwarding(tmp_path):
 
 
 NOT_YET = [
-    ("AuthType Digest", "AuthType Digest (mod_auth_digest) is not supported yet by start-server"),
-    ("AuthBasicProvider wsgi",
-     "AuthBasicProvider wsgi (mod_wsgi's WSGIAuthUserScript) is not supported yet by start-server"),
+    ("AuthDigestAlgorithm MD5-sess",
+     "AuthDigestAlgorithm MD5-sess is not supported yet by start-server"),
+    ("AuthDigestQop auth-int", "AuthDigestQop auth-int is not supported yet by start-server"),
     ("AuthBasicProvider ldap", "AuthBasicProvider ldap is not supported yet by start-server"),
 ]
 
