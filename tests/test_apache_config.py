@@ -1634,46 +1634,17 @@ def test_application_group_names_follow_mod_wsgi(tmp_path, site_dir):
             srv.stop()
 
 
-REFUSED_SITES = [
-    # Its login is checked by mod_wsgi's WSGIAuthUserScript, which comes next.
-    ("trac_like", 37, "AuthBasicProvider wsgi (mod_wsgi's WSGIAuthUserScript) is not "
-     "supported yet by start-server"),
-]
-
-
-@pytest.mark.parametrize("name,line,message", REFUSED_SITES, ids=[r[0] for r in REFUSED_SITES])
-def test_sites_start_server_cannot_run_yet_are_refused_by_file_and_line(name, line, message):
-    """The sites of tests/sites whose directives start-server does not run yet: each is refused
-    before anything listens, its first error naming the file, the line and the directive, and
-    each problem said once. check-config accepts them (valid httpd configuration) and lists
-    the same problems as warnings."""
-    shared, env = prepared_site(name)
-    try:
-        conf = f"{env['SITE_DIR']}/site.conf"
-        result = oxwsgi("start-server", "--log-to-terminal", "--config", conf, env=env)
-        assert result.returncode == 2, result.stderr
-        lines = result.stderr.splitlines()
-        assert lines[0].startswith(f"{conf}:{line}: error: {message}"), lines
-        errors = [l for l in lines if ": error: " in l]
-        assert len(errors) == len(set(errors)), lines
-        assert lines[-1].startswith("oxwsgi: the configuration has ")
-        assert not port_is_listening(int(env["PORT_A"]))
-        checked = oxwsgi("check-config", conf, env=env)
-        assert checked.returncode == 0, checked.stderr
-        assert f"{conf}:{line}: warning: {message}" in checked.stderr
-    finally:
-        shutil.rmtree(shared, ignore_errors=True)
-
-
-def test_trac_like_htpasswd_site_checks_its_login_against_the_password_file():
-    """tests/sites/trac_like/site-htpasswd.conf (README 3.10-3.14): Trac's "Using Basic
-    Authentication" setup, the login URL guarded by AuthType Basic with an AuthUserFile
-    (`tracker.htpasswd`, a {SHA} entry): the server asks for credentials and checks them before
-    the tracker runs; the rest of the tracker is open."""
+@pytest.mark.parametrize("conf", ["site.conf", "site-htpasswd.conf"])
+def test_trac_like_site_checks_its_login_before_the_tracker_runs(conf):
+    """tests/sites/trac_like (README 3.10-3.14): Trac's "Using Basic Authentication" setup,
+    the login URL guarded by AuthType Basic — checked by mod_wsgi's WSGIAuthUserScript
+    (`site.conf`: `cgi-bin/auth.wsgi`'s check_password, in the tracker's group) or by an
+    AuthUserFile (`site-htpasswd.conf`: `tracker.htpasswd`, a {SHA} entry): the server asks for
+    credentials and checks them before the tracker runs; the rest of the tracker is open."""
     shared, env = prepared_site("trac_like")
     try:
         site = env["SITE_DIR"]
-        srv = Server(["--config", f"{site}/site-htpasswd.conf"], shared, apache=True, env=env)
+        srv = Server(["--config", f"{site}/{conf}"], shared, apache=True, env=env)
         port = int(env["PORT_A"])
         try:
             def login(path, user=None, password=None):
