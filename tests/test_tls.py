@@ -1,8 +1,11 @@
 """HTTPS from the command line, as mod_wsgi-express sets it up: --https-port with a certificate
-and key (or --ssl-certificate NAME), --https-only redirecting plain HTTP, --hsts-policy; real
-clients (requests, curl, Python's ssl) against certificates made here with a throwaway CA."""
+and key (or --ssl-certificate NAME), --https-only redirecting plain HTTP, --hsts-policy; and
+from Apache site files, mod_ssl's directives (SSLVerifyClient, SSLCACertificatePath,
+SSLOptions +StdEnvVars +ExportCertData, SSLRequireSSL); real clients (requests, curl,
+Python's ssl) against certificates made here with a throwaway CA."""
 
 import hashlib
+import json
 import os
 import pathlib
 import re
@@ -61,6 +64,24 @@ def pki(tmp_path_factory):
     openssl("x509", "-req", "-in", "mallory.csr", "-CA", "other-ca.crt", "-CAkey",
             "other-ca.key", "-CAcreateserial", "-days", "2", "-extfile", "client.ext", "-out",
             "mallory.crt", cwd=d)
+    # A self-signed client certificate, as `openssl req -x509` makes them; and carol's, from
+    # an intermediate authority the CA signed, with the chain she sends.
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-days", "2", "-subj", "/CN=selfie", "-keyout", "selfie.key", "-out",
+            "selfie.crt", cwd=d)
+    (d / "sub-ca.ext").write_text("basicConstraints=critical,CA:TRUE\n")
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-subj", "/CN=oxwsgi sub CA", "-keyout", "sub-ca.key", "-out", "sub-ca.csr", cwd=d)
+    openssl("x509", "-req", "-in", "sub-ca.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-extfile", "sub-ca.ext", "-out", "sub-ca.crt",
+            cwd=d)
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-subj", "/CN=carol", "-keyout", "carol.key", "-out", "carol.csr", cwd=d)
+    openssl("x509", "-req", "-in", "carol.csr", "-CA", "sub-ca.crt", "-CAkey", "sub-ca.key",
+            "-CAcreateserial", "-days", "2", "-extfile", "client.ext", "-out", "carol.crt",
+            cwd=d)
+    (d / "carol-chain.crt").write_text((d / "carol.crt").read_text()
+                                       + (d / "sub-ca.crt").read_text())
     return d
 
 
@@ -275,6 +296,8 @@ def test_client_certificates_are_required_below_the_verify_client_paths(server, 
     assert seen["SSL_CLIENT_V_START"] == openssl_field(pki, "alice.crt", "startdate")
     assert seen["SSL_CLIENT_V_END"] == openssl_field(pki, "alice.crt", "enddate")
     assert seen["SSL_CLIENT_M_VERSION"] == "3"
+    # mod_wsgi-express's --ssl-environment is SSLOptions +StdEnvVars alone: no certificates.
+    assert not [key for key in seen if key.endswith("_CERT") or "_CERT_CHAIN_" in key]
 
     with pytest.raises(requests.exceptions.SSLError):
         requests.get(base + "/open", verify=ca,
@@ -450,8 +473,8 @@ def test_apache_tls_mistakes_name_their_line(tmp_path, pki, case):
         "verify-without-ca": (
             f"SSLEngine on\nSSLCertificateFile {crt}\nSSLCertificateKeyFile {key}\n"
             "SSLVerifyClient require\n",
-            ":5: error: SSLVerifyClient require needs SSLCACertificateFile, the authorities "
-            "that sign the client certificates",
+            ":5: error: SSLVerifyClient require needs SSLCACertificateFile or "
+            "SSLCACertificatePath, the authorities that sign the client certificates",
         ),
     }[case]
     conf = tmp_path / "site.conf"
@@ -465,6 +488,240 @@ def test_apache_tls_mistakes_name_their_line(tmp_path, pki, case):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert f"{conf}{expected}" in result.stderr.splitlines()
+    assert not port_is_listening(port)
+
+
+def json_environ(body):
+    """The environ the environ app reports in a response body."""
+    return {key: value["value"] for key, value in json.loads(body).items()
+            if isinstance(value, dict) and "value" in value}
+
+
+def apache_site(pki, prefix):
+    """A directory for a site file, readable by the workers' user, with the environ app and
+    the pki's files the sites name."""
+    import tempfile, shutil
+    site = pathlib.Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(site, 0o755)
+    (site / "app.wsgi").write_text(ENVIRON_APP.read_text())
+    for name in ("server.crt", "server.key", "other.crt", "other.key", "ca.crt"):
+        shutil.copy(pki / name, site / name)
+        os.chmod(site / name, 0o600 if name.endswith(".key") else 0o644)
+    return site
+
+
+@pytest.mark.parametrize("groups", ["one", "two"])
+def test_apache_export_cert_data_and_optional_no_ca_with_a_ca_path(pki, groups):
+    """SSLCACertificatePath names the authorities (a directory `openssl rehash` prepared);
+    SSLVerifyClient optional_no_ca accepts a certificate none of them signed, which mod_ssl
+    reports as FAILED with OpenSSL's reason and which `require` refuses; SSLOptions
+    +ExportCertData gives the application the certificates, PEM, as mod_ssl writes them. With
+    two groups the front tier serves TLS and the multi-line values cross its hop."""
+    import shutil
+    from support import Server, VENV
+    site = apache_site(pki, "oxwsgi-tls-export-")
+    try:
+        authorities = site / "authorities"
+        authorities.mkdir()
+        shutil.copy(pki / "ca.crt", authorities / "oxwsgi-test-ca.pem")
+        (authorities / "README").write_text("The authorities of the clients.\n")
+        openssl("rehash", str(authorities), cwd=site)
+        assert [p.name for p in authorities.iterdir() if p.name.endswith(".0")]
+        os.chmod(authorities, 0o755)
+        port = free_port()
+        user = "User oxwsgi-test" if os.getuid() == 0 else ""
+        second = "other" if groups == "two" else "shared"
+        tls = f"""SSLEngine on
+    SSLCACertificatePath {authorities}
+    SSLVerifyClient optional_no_ca
+    SSLOptions +StdEnvVars +ExportCertData"""
+        conf = site / "site.conf"
+        conf.write_text(f"""
+Listen 127.0.0.1:{port}
+{user}
+WSGIDaemonProcess shared threads=2 python-home={VENV}
+WSGIDaemonProcess other threads=2 python-home={VENV}
+WSGIApplicationGroup %{{GLOBAL}}
+<VirtualHost *:{port}>
+    ServerName localhost
+    {tls}
+    SSLCertificateFile {site}/server.crt
+    SSLCertificateKeyFile {site}/server.key
+    WSGIScriptAlias / {site}/app.wsgi process-group=shared
+    <Location /admin>
+        SSLVerifyClient require
+    </Location>
+</VirtualHost>
+<VirtualHost *:{port}>
+    ServerName other.test
+    {tls}
+    SSLCertificateFile {site}/other.crt
+    SSLCertificateKeyFile {site}/other.key
+    WSGIScriptAlias / {site}/app.wsgi process-group={second}
+</VirtualHost>
+""")
+        srv = Server(["--config", conf], site, apache=True)
+        try:
+            base = f"https://localhost:{port}"
+            ca = pki / "ca.crt"
+            pem = lambda name: (pki / name).read_text()
+
+            # A certificate the authorities signed (requests).
+            alice = (str(pki / "alice.crt"), str(pki / "alice.key"))
+            answer = requests.get(base + "/admin/users", verify=ca, cert=alice)
+            assert answer.status_code == 200
+            seen = environ(answer)
+            assert (seen["SSL_CLIENT_VERIFY"], seen["SSL_CLIENT_S_DN_CN"]) == ("SUCCESS", "alice")
+            assert seen["SSL_CLIENT_CERT"] == pem("alice.crt")
+            assert seen["SSL_SERVER_CERT"] == pem("server.crt")
+            # OpenSSL's clients complete their chain from the authorities they trust.
+            assert seen["SSL_CLIENT_CERT_CHAIN_0"] == pem("ca.crt")
+            assert "SSL_CLIENT_CERT_CHAIN_1" not in seen
+            assert seen["mod_wsgi.process_group"] == "shared"
+
+            # Through an intermediate authority, with the chain (Python's ssl).
+            carol = (str(pki / "carol-chain.crt"), str(pki / "carol.key"))
+            status, body = tls_get(port, "/admin/x", "localhost", pki, cert=carol)
+            assert status == 200
+            seen = json_environ(body)
+            assert (seen["SSL_CLIENT_VERIFY"], seen["SSL_CLIENT_S_DN"]) == ("SUCCESS", "CN=carol")
+            assert seen["SSL_CLIENT_CERT"] == pem("carol.crt")
+            assert seen["SSL_CLIENT_CERT_CHAIN_0"] == pem("sub-ca.crt")
+            assert "SSL_CLIENT_CERT_CHAIN_1" not in seen
+
+            # Self-signed (curl): accepted unverified, refused where one is required.
+            def curl(path, name="localhost"):
+                out = subprocess.run(
+                    ["curl", "-sS", "--cacert", str(ca), "--cert", str(pki / "selfie.crt"),
+                     "--key", str(pki / "selfie.key"), "--resolve", f"{name}:{port}:127.0.0.1",
+                     "-w", "\n%{http_code}", f"https://{name}:{port}{path}"],
+                    capture_output=True, text=True, timeout=60)
+                assert out.returncode == 0, out.stderr
+                body, _, code = out.stdout.rpartition("\n")
+                return int(code), body
+            status, body = curl("/open")
+            assert status == 200
+            seen = json_environ(body)
+            assert seen["SSL_CLIENT_VERIFY"] == "FAILED:self-signed certificate"
+            assert seen["SSL_CLIENT_S_DN"] == "CN=selfie"
+            assert seen["SSL_CLIENT_CERT"] == pem("selfie.crt")
+            status, body = curl("/admin/users")
+            assert status == 403 and FORBIDDEN in body
+            # The other virtual host's certificate, chosen by SNI, is the one exported.
+            status, body = curl("/", name="other.test")
+            seen = json_environ(body)
+            assert status == 200
+            assert seen["SSL_SERVER_CERT"] == pem("other.crt")
+            assert seen["SSL_CLIENT_VERIFY"] == "FAILED:self-signed certificate"
+            assert seen["mod_wsgi.process_group"] == second
+
+            # Another CA's certificate, sent alone: OpenSSL's reason for that shape.
+            mallory = (str(pki / "mallory.crt"), str(pki / "mallory.key"))
+            seen = environ(requests.get(base + "/", verify=ca, cert=mallory))
+            assert seen["SSL_CLIENT_VERIFY"] == "FAILED:unable to verify the first certificate"
+
+            # No certificate: SSL_CLIENT_CERT is there, empty, as mod_ssl sets it.
+            seen = environ(requests.get(base + "/", verify=ca))
+            assert (seen["SSL_CLIENT_VERIFY"], seen["SSL_CLIENT_CERT"]) == ("NONE", "")
+            assert requests.get(base + "/admin/", verify=ca).status_code == 403
+        finally:
+            srv.stop()
+    finally:
+        shutil.rmtree(site, ignore_errors=True)
+
+
+def test_apache_require_ssl_refuses_plain_http_before_asking_for_a_password(pki):
+    """SSLRequireSSL in a <Location> and a <Directory>: over plain HTTP a 403, logged as
+    mod_ssl logs it, before authentication (no password is asked for in the clear); over TLS
+    the request goes on to the access rules and authentication."""
+    import shutil
+    from support import Server, VENV
+    site = apache_site(pki, "oxwsgi-tls-require-")
+    try:
+        (site / "static").mkdir()
+        (site / "static" / "a.txt").write_text("static file\n")
+        os.chmod(site / "static", 0o755)
+        hashed = subprocess.run(["openssl", "passwd", "-apr1", "s3cret"], check=True,
+                                capture_output=True, text=True).stdout.strip()
+        (site / "passwords").write_text(f"amy:{hashed}\n")
+        os.chmod(site / "passwords", 0o644)
+        plain, secure = free_port(), free_port()
+        user = "User oxwsgi-test" if os.getuid() == 0 else ""
+        conf = site / "site.conf"
+        conf.write_text(f"""
+Listen 127.0.0.1:{plain}
+Listen 127.0.0.1:{secure}
+{user}
+WSGIDaemonProcess shared threads=2 python-home={VENV}
+WSGIProcessGroup shared
+WSGIApplicationGroup %{{GLOBAL}}
+WSGIScriptAlias / {site}/app.wsgi
+Alias /static {site}/static
+<Location /secure>
+    SSLRequireSSL
+    AuthType Basic
+    AuthName "Secure"
+    AuthUserFile {site}/passwords
+    Require valid-user
+</Location>
+<Directory {site}/static>
+    SSLRequireSSL
+</Directory>
+<VirtualHost *:{secure}>
+    ServerName localhost
+    SSLEngine on
+    SSLCertificateFile {site}/server.crt
+    SSLCertificateKeyFile {site}/server.key
+</VirtualHost>
+""")
+        checked = subprocess.run([str(BINARY), "check-config", str(conf)],
+                                 capture_output=True, text=True, timeout=60)
+        assert checked.returncode == 0, checked.stderr
+        srv = Server(["--config", conf], site, apache=True)
+        try:
+            http = f"http://127.0.0.1:{plain}"
+            https = f"https://localhost:{secure}"
+            ca = pki / "ca.crt"
+            refused = requests.get(http + "/secure/x?q=1")
+            assert refused.status_code == 403 and FORBIDDEN in refused.text
+            assert "WWW-Authenticate" not in refused.headers
+            # The path as requested, without its query (httpd names r->filename).
+            srv.wait_for_log(r"\[http:error\] .* access to /secure/x failed, reason: SSL "
+                             r"connection required client\.addr=127\.0\.0\.1:\d+$")
+            assert requests.get(http + "/secure/x", auth=("amy", "s3cret")).status_code == 403
+            assert requests.get(http + "/static/a.txt").status_code == 403
+            assert requests.get(http + "/other").status_code == 200
+            # Over TLS: authentication, then the application; the static file.
+            assert requests.get(https + "/secure/x", verify=ca).status_code == 401
+            answer = requests.get(https + "/secure/x", verify=ca, auth=("amy", "s3cret"))
+            assert answer.status_code == 200
+            assert environ(answer)["REMOTE_USER"] == "amy"
+            static = requests.get(https + "/static/a.txt", verify=ca)
+            assert (static.status_code, static.text) == (200, "static file\n")
+        finally:
+            srv.stop()
+    finally:
+        shutil.rmtree(site, ignore_errors=True)
+
+
+def test_apache_ca_path_without_certificates_stops_the_start_naming_its_line(tmp_path, pki):
+    port = free_port()
+    empty = tmp_path / "authorities"
+    empty.mkdir()
+    (empty / "README").write_text("nothing yet\n")
+    app = tmp_path / "app.wsgi"
+    app.write_text("application = None\n")
+    user = "User oxwsgi-test\n" if os.getuid() == 0 else ""
+    conf = tmp_path / "site.conf"
+    conf.write_text(f"Listen {port}\nSSLEngine on\nSSLCertificateFile {pki}/server.crt\n"
+                    f"SSLCertificateKeyFile {pki}/server.key\nSSLCACertificatePath {empty}\n"
+                    f"WSGIScriptAlias / {app}\n{user}")
+    result = subprocess.run([str(BINARY), "start-server", "--config", str(conf)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert (f"{conf}:5 '{empty}': no PEM certificate in any file of the directory; give the "
+            "directory of the authorities' certificates (files that start with -----BEGIN "
+            "CERTIFICATE-----)") in result.stderr, result.stderr
     assert not port_is_listening(port)
 
 

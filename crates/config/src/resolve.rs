@@ -536,7 +536,7 @@ fn https(args: &StartServer, env: &Environment, server_name: &str) -> Result<Htt
         .into_iter()
         .map(|prefix| crate::tls::ClientCertificateRule {
             prefix,
-            required: true,
+            requirement: crate::tls::TlsRequirement::ClientCertificate(true),
             host: None,
         })
         .collect();
@@ -545,7 +545,11 @@ fn https(args: &StartServer, env: &Environment, server_name: &str) -> Result<Htt
         tls: Some(ListenerTls {
             identities: vec![identity],
             client_ca,
+            client_ca_path: None,
+            accept_unverified: false,
+            // mod_wsgi-express's --ssl-environment is `SSLOptions +StdEnvVars` alone.
             environment: args.ssl_environment,
+            export_certificates: false,
             protocols: crate::tls::TlsProtocols::ALL,
         }),
         ..plain.clone()

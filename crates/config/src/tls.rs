@@ -15,14 +15,26 @@ pub struct ListenerTls {
     /// The certificates it offers, chosen by the name a client asks for (SNI); the first for a
     /// client that names no host, or one that no certificate's names match.
     pub identities: Vec<TlsIdentity>,
-    /// The authorities whose client certificates it accepts (`--ssl-ca-certificate-file`,
-    /// `SSLCACertificateFile`). With them, the handshake asks every client for a certificate
-    /// and checks the one it gets; which URLs require one is said by
+    /// The authorities whose client certificates it accepts: the certificates of a PEM file
+    /// (`--ssl-ca-certificate-file`, `SSLCACertificateFile`). With authorities (this file,
+    /// [`client_ca_path`](Self::client_ca_path) or both), the handshake asks every client for a
+    /// certificate and checks the one it gets; which URLs require one is said by
     /// [`ServerConfig::client_certificates`](crate::ServerConfig::client_certificates).
     pub client_ca: Option<NamedFile>,
+    /// More authorities: every PEM certificate file in a directory (`SSLCACertificatePath`).
+    pub client_ca_path: Option<NamedFile>,
+    /// Whether the handshake also accepts a client certificate no authority signed
+    /// (`SSLVerifyClient optional_no_ca`): one that is well-formed, within its dates and not
+    /// limited to other uses than client authentication, from a client that proves it holds
+    /// its key. The handshake then asks every client for a certificate, authorities or not;
+    /// such a certificate never satisfies `SSLVerifyClient require`.
+    pub accept_unverified: bool,
     /// Whether requests get the `SSL_*` environ keys (`--ssl-environment`,
     /// `SSLOptions +StdEnvVars`).
     pub environment: bool,
+    /// Whether requests get the certificates themselves, PEM (`SSLOptions +ExportCertData`):
+    /// `SSL_SERVER_CERT`, `SSL_CLIENT_CERT` and `SSL_CLIENT_CERT_CHAIN_n`.
+    pub export_certificates: bool,
     /// The protocol versions it speaks (`SSLProtocol`).
     pub protocols: TlsProtocols,
 }
@@ -44,17 +56,30 @@ impl TlsProtocols {
     };
 }
 
-/// Whether the requests under a URL path need a client certificate (`--ssl-verify-client`,
-/// `SSLVerifyClient` in a `<Location>`): the most specific rule for a path wins; without one, a
-/// certificate is not required.
+/// What mod_ssl asks of the requests under a URL path: a client certificate
+/// (`--ssl-verify-client`, `SSLVerifyClient` in a `<Location>`), or TLS at all
+/// (`SSLRequireSSL`). Without a rule, neither is required.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientCertificateRule {
     /// The URL path (and what is below it).
     pub prefix: crate::model::MountPoint,
-    /// `require` (true) or `none`/`optional` (false).
-    pub required: bool,
+    /// What it asks.
+    pub requirement: TlsRequirement,
     /// The only virtual host it applies in; every one when `None`.
     pub host: Option<usize>,
+}
+
+/// What a [`ClientCertificateRule`] asks of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TlsRequirement {
+    /// Over TLS, whether a client certificate one of the listener's authorities signed is
+    /// needed (`SSLVerifyClient require`, true) or not (`none`, `optional`, `optional_no_ca`).
+    /// The most specific of these rules for a path wins. A request in the clear is not
+    /// concerned, as with mod_ssl.
+    ClientCertificate(bool),
+    /// The request must come over TLS (`SSLRequireSSL`): in the clear, a 403. Every such rule
+    /// around a path counts (httpd has no way to turn it off below).
+    Tls,
 }
 
 /// A certificate with its key, for some host names.

@@ -595,31 +595,21 @@ pub const SPECS: &[Spec] = &[
     d("SSLCertificateKeyFile", "ssl", C::SERVER_VHOST, H),
     d("SSLCertificateChainFile", "ssl", C::SERVER_VHOST, H),
     d("SSLCACertificateFile", "ssl", C::SERVER_VHOST, H),
-    d(
-        "SSLCACertificatePath",
-        "ssl",
-        C::SERVER_VHOST,
-        U(
-            "a directory of hashed authority files is not supported yet; concatenate them into \
-           one SSLCACertificateFile",
-        ),
-    ),
+    d("SSLCACertificatePath", "ssl", C::SERVER_VHOST, H),
     d("SSLVerifyClient", "ssl", C::ANY, H),
     d(
         "SSLVerifyDepth",
         "ssl",
         C::ANY,
-        I("rustls checks the whole chain up to an SSLCACertificateFile authority"),
+        I(
+            "rustls checks the whole chain up to an SSLCACertificateFile or SSLCACertificatePath \
+           authority",
+        ),
     ),
     d("SSLProtocol", "ssl", C::SERVER_VHOST, H),
     d("SSLCipherSuite", "ssl", C::ANY, I(RUSTLS_CIPHERS)),
     d("SSLOptions", "ssl", C::ANY, H),
-    d(
-        "SSLRequireSSL",
-        "ssl",
-        C::DIRECTORY,
-        U("not supported yet; serve the section's URLs on an SSLEngine On virtual host only"),
-    ),
+    d("SSLRequireSSL", "ssl", C::DIRECTORY, H),
     d(
         "SSLHonorCipherOrder",
         "ssl",

@@ -67,27 +67,55 @@ fn set_old<'a>(old: &mut Vec<&'a str>, names: &[&'a str], on: bool) {
     }
 }
 
-/// What an `SSLVerifyClient` level means here: whether a certificate is required. `None` for
-/// `optional_no_ca`, which accepts certificates no authority signed (rustls checks every
-/// certificate it is sent).
-pub(crate) fn verify_client(level: &str) -> Result<Option<bool>, String> {
+/// What an `SSLVerifyClient` level asks of a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VerifyClient {
+    /// `none`: nothing.
+    None,
+    /// `optional`: a certificate the authorities signed, if the client has one.
+    Optional,
+    /// `require`: a certificate the authorities signed.
+    Require,
+    /// `optional_no_ca`: any certificate, if the client has one, whoever signed it.
+    OptionalNoCa,
+}
+
+impl VerifyClient {
+    /// Whether a request needs a certificate the authorities signed.
+    pub(crate) fn required(self) -> bool {
+        self == VerifyClient::Require
+    }
+}
+
+/// An `SSLVerifyClient` level; an error for an unknown one.
+pub(crate) fn verify_client(level: &str) -> Result<VerifyClient, String> {
     match level.to_ascii_lowercase().as_str() {
-        "none" | "optional" => Ok(Some(false)),
-        "require" => Ok(Some(true)),
-        "optional_no_ca" => Ok(None),
+        "none" => Ok(VerifyClient::None),
+        "optional" => Ok(VerifyClient::Optional),
+        "require" => Ok(VerifyClient::Require),
+        "optional_no_ca" => Ok(VerifyClient::OptionalNoCa),
         _ => Err(format!(
             "SSLVerifyClient: unknown level '{level}' (none, optional, require or optional_no_ca)"
         )),
     }
 }
 
-/// What an `SSLOptions` line leaves: whether `StdEnvVars` is on, and an option that would
-/// change what a request gets and is not done yet; an error for an unknown option.
-pub(crate) fn options(
+/// The `SSLOptions` that change what a request gets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct SslOptions {
+    /// `StdEnvVars`: the `SSL_*` variables.
+    pub(crate) std_env_vars: bool,
+    /// `ExportCertData`: the certificates themselves, PEM.
+    pub(crate) export_cert_data: bool,
+}
+
+/// What an `SSLOptions` line leaves of `before`, and an option that would change what a
+/// request gets and is not done yet; an error for an unknown option.
+pub(crate) fn options_over(
     args: &[String],
-    before: bool,
-) -> Result<(bool, Option<&'static str>), String> {
-    let mut std_env_vars = before;
+    before: SslOptions,
+) -> Result<(SslOptions, Option<&'static str>), String> {
+    let mut options = before;
     let mut not_yet = None;
     let mut first_unsigned = true;
     for arg in args {
@@ -97,24 +125,37 @@ pub(crate) fn options(
             _ => {
                 // As mod_ssl: the first option without a sign replaces what came before.
                 if std::mem::take(&mut first_unsigned) {
-                    std_env_vars = false;
+                    options = SslOptions::default();
                 }
                 (true, arg.as_str())
             }
         };
         match name.to_ascii_lowercase().as_str() {
-            "stdenvvars" => std_env_vars = on,
+            "stdenvvars" => options.std_env_vars = on,
+            "exportcertdata" => options.export_cert_data = on,
             // Renegotiation does not exist in TLS 1.3 nor in rustls: nothing to optimise.
             "optrenegotiate" => {}
-            "exportcertdata" if on => not_yet = Some("SSLOptions +ExportCertData"),
             "fakebasicauth" if on => not_yet = Some("SSLOptions +FakeBasicAuth"),
             "strictrequire" if on => not_yet = Some("SSLOptions +StrictRequire"),
             "legacydnstringformat" if on => not_yet = Some("SSLOptions +LegacyDNStringFormat"),
-            "exportcertdata" | "fakebasicauth" | "strictrequire" | "legacydnstringformat" => {}
+            "fakebasicauth" | "strictrequire" | "legacydnstringformat" => {}
             _ => return Err(format!("SSLOptions: unknown option '{arg}'")),
         }
     }
-    Ok((std_env_vars, not_yet))
+    Ok((options, not_yet))
+}
+
+/// [`options_over`] for `StdEnvVars` alone (what the checker asks: whether the line can be
+/// read).
+pub(crate) fn options(
+    args: &[String],
+    std_env_vars: bool,
+) -> Result<(bool, Option<&'static str>), String> {
+    let before = SslOptions {
+        std_env_vars,
+        export_cert_data: false,
+    };
+    options_over(args, before).map(|(options, not_yet)| (options.std_env_vars, not_yet))
 }
 
 #[cfg(test)]
@@ -171,10 +212,71 @@ mod tests {
             Ok((true, None))
         );
         assert_eq!(
-            options(&args("+StdEnvVars +ExportCertData"), false),
-            Ok((true, Some("SSLOptions +ExportCertData")))
+            options(&args("+StdEnvVars +FakeBasicAuth"), false),
+            Ok((true, Some("SSLOptions +FakeBasicAuth")))
         );
         assert!(options(&args("+Bogus"), false).is_err());
+    }
+
+    #[test]
+    fn export_cert_data_is_its_own_option_and_an_unsigned_one_resets_it() {
+        let none = SslOptions::default();
+        let both = SslOptions {
+            std_env_vars: true,
+            export_cert_data: true,
+        };
+        let export = SslOptions {
+            std_env_vars: false,
+            export_cert_data: true,
+        };
+        assert_eq!(
+            options_over(&args("+StdEnvVars +ExportCertData"), none),
+            Ok((both, None))
+        );
+        assert_eq!(
+            options_over(&args("+exportcertdata"), none),
+            Ok((export, None))
+        );
+        // A second line adds to the first; a line without signs starts again.
+        assert_eq!(options_over(&args("+StdEnvVars"), export), Ok((both, None)));
+        assert!(
+            !options_over(&args("-ExportCertData"), both)
+                .unwrap()
+                .0
+                .export_cert_data
+        );
+        assert_eq!(
+            options_over(&args("StdEnvVars"), both).unwrap().0,
+            SslOptions {
+                std_env_vars: true,
+                export_cert_data: false,
+            }
+        );
+        assert_eq!(
+            options_over(&args("ExportCertData +StdEnvVars"), both),
+            Ok((both, None))
+        );
+    }
+
+    #[test]
+    fn verify_client_levels_are_read_without_regard_to_case() {
+        assert_eq!(verify_client("require"), Ok(VerifyClient::Require));
+        assert_eq!(
+            verify_client("Optional_No_CA"),
+            Ok(VerifyClient::OptionalNoCa)
+        );
+        assert_eq!(verify_client("OPTIONAL"), Ok(VerifyClient::Optional));
+        assert_eq!(verify_client("none"), Ok(VerifyClient::None));
+        assert!(VerifyClient::Require.required());
+        assert!(!VerifyClient::OptionalNoCa.required());
+        assert_eq!(
+            verify_client("sometimes"),
+            Err(
+                "SSLVerifyClient: unknown level 'sometimes' (none, optional, require or \
+                 optional_no_ca)"
+                    .to_owned()
+            )
+        );
     }
 }
 

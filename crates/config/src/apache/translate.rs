@@ -129,6 +129,16 @@ pub const RUNS: &[&str] = &[
     "Files",
     "FilesMatch",
     "VirtualHost",
+    "SSLEngine",
+    "SSLCertificateFile",
+    "SSLCertificateKeyFile",
+    "SSLCertificateChainFile",
+    "SSLCACertificateFile",
+    "SSLCACertificatePath",
+    "SSLVerifyClient",
+    "SSLProtocol",
+    "SSLOptions",
+    "SSLRequireSSL",
 ];
 
 mod groups;
@@ -494,7 +504,13 @@ impl<'a> Translator<'a> {
             .map(|name| name.to_ascii_lowercase())
             .collect();
         names.extend(site.server_aliases.iter().cloned());
-        let client_certificates = self.finish_tls(&site.tls, &names, &mut listeners);
+        let client_certificates = self.finish_tls(
+            &site.tls,
+            &names,
+            &mut listeners,
+            &all_mounts,
+            &document_root,
+        );
         let protocols = site.protocols.as_deref().unwrap_or_default();
         for listener in &mut listeners {
             // mod_http2: `h2` over TLS, `h2c` in the clear.

@@ -77,16 +77,32 @@ pub(super) async fn dispatch<A: Application>(
             return Err(redirect);
         }
     }
-    let pending = request.as_ref().expect("a request is dispatched once");
-    let authenticated = access::check(conn, host, pending, &path, redirect.as_ref(), user).await?;
-    if let Some(tls) = &conn.tls {
-        // httpd's `SSLVerifyClient require` for the path: without a certificate the
-        // listener's authorities signed, a 403 (a certificate they did not sign failed the
-        // handshake already). Plain HTTP is not concerned, as with mod_ssl.
-        if !tls.client_verified && host.client_certificates.required(&path) {
-            return Err(Refusal::Forbidden);
+    // mod_ssl's access check (`ssl_hook_Access`), before the access rules and authentication
+    // as in httpd, so that a client is never asked for a password over plain HTTP where TLS
+    // is required.
+    match &conn.tls {
+        // `SSLVerifyClient require` for the path: without a certificate the listener's
+        // authorities signed, a 403 (a certificate they did not sign failed the handshake,
+        // or, with `optional_no_ca`, was accepted unverified).
+        Some(tls) => {
+            if !tls.client_verified && host.client_certificates.required(&path) {
+                return Err(Refusal::Forbidden);
+            }
+        }
+        // `SSLRequireSSL` for the path: in the clear, a 403 (httpd's AH02219).
+        None => {
+            if host.client_certificates.tls_required(&path) {
+                tracing::error!(
+                    client.addr = %conn.remote,
+                    "access to {} failed, reason: SSL connection required",
+                    head.uri.path()
+                );
+                return Err(Refusal::Forbidden);
+            }
         }
     }
+    let pending = request.as_ref().expect("a request is dispatched once");
+    let authenticated = access::check(conn, host, pending, &path, redirect.as_ref(), user).await?;
     let route = host.router.route(&path);
     // A document's file is served whole, whatever the failed request's conditions and ranges.
     let no_headers;

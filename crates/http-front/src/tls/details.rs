@@ -1,16 +1,19 @@
 //! What a connection's TLS tells the application: mod_ssl's `SSL_*` variables
-//! (`SSLOptions +StdEnvVars`), in mod_ssl's formats, so that code written for Apache reads
-//! them unchanged.
+//! (`SSLOptions +StdEnvVars`, and the certificates themselves with `+ExportCertData`), in
+//! mod_ssl's formats, so that code written for Apache reads them unchanged.
 //!
 //! * names are OpenSSL's: `TLSv1.3`, cipher suites as `TLS_AES_256_GCM_SHA384` and
 //!   `ECDHE-RSA-AES128-GCM-SHA256`;
 //! * distinguished names as mod_ssl 2.4 prints them (RFC 2253: the most specific part first,
 //!   `CN=client,O=Example,C=NZ`, with `,` `+` `"` `\` `<` `>` `;` escaped);
 //! * serial numbers in upper-case hex, validity as OpenSSL prints times
-//!   (`Mar  3 12:00:00 2027 GMT`).
+//!   (`Mar  3 12:00:00 2027 GMT`);
+//! * certificates as OpenSSL writes PEM: `-----BEGIN CERTIFICATE-----`, the DER in base64
+//!   lines of 64 characters, `-----END CERTIFICATE-----`, each line ending in a newline.
 //!
 //! Made once per connection, and only for listeners that pass them.
 
+use base64::Engine;
 use rustls::pki_types::CertificateDer;
 use x509_parser::prelude::{FromDer, X509Certificate, X509Name};
 
@@ -44,6 +47,56 @@ pub(crate) fn certificate_variables(
     if let Some(cn) = common_name(parsed.issuer()) {
         out.push((names.issuer_cn, cn));
     }
+    out
+}
+
+/// `SSL_CLIENT_CERT` (empty without a certificate, as mod_ssl sets it) and one
+/// `SSL_CLIENT_CERT_CHAIN_n` per other certificate the client sent, from 0, in the order it
+/// sent them (OpenSSL's peer chain on a server: without the client's own certificate). At
+/// most [`CLIENT_CHAIN`]'s length of them.
+pub(crate) fn client_certificates(chain: &[CertificateDer<'_>]) -> Vec<(&'static str, String)> {
+    let mut out = Vec::with_capacity(chain.len().min(CLIENT_CHAIN.len() + 1));
+    out.push((
+        "SSL_CLIENT_CERT",
+        chain.first().map(pem).unwrap_or_default(),
+    ));
+    out.extend(
+        CLIENT_CHAIN
+            .iter()
+            .zip(chain.iter().skip(1))
+            .map(|(name, certificate)| (*name, pem(certificate))),
+    );
+    out
+}
+
+/// The names of the client's chain certificates: ten, more than the `SSLVerifyDepth` of
+/// any configuration in use (httpd's default is 1).
+const CLIENT_CHAIN: [&str; 10] = [
+    "SSL_CLIENT_CERT_CHAIN_0",
+    "SSL_CLIENT_CERT_CHAIN_1",
+    "SSL_CLIENT_CERT_CHAIN_2",
+    "SSL_CLIENT_CERT_CHAIN_3",
+    "SSL_CLIENT_CERT_CHAIN_4",
+    "SSL_CLIENT_CERT_CHAIN_5",
+    "SSL_CLIENT_CERT_CHAIN_6",
+    "SSL_CLIENT_CERT_CHAIN_7",
+    "SSL_CLIENT_CERT_CHAIN_8",
+    "SSL_CLIENT_CERT_CHAIN_9",
+];
+
+/// A certificate as OpenSSL's `PEM_write_bio_X509` writes it.
+pub(crate) fn pem(certificate: &CertificateDer<'_>) -> String {
+    let base64 = base64::engine::general_purpose::STANDARD.encode(certificate.as_ref());
+    let mut out = String::with_capacity(base64.len() + base64.len() / 64 + 64);
+    out.push_str("-----BEGIN CERTIFICATE-----\n");
+    let mut rest = base64.as_str();
+    while !rest.is_empty() {
+        let (line, after) = rest.split_at(rest.len().min(64));
+        out.push_str(line);
+        out.push('\n');
+        rest = after;
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
     out
 }
 
@@ -171,8 +224,8 @@ fn openssl_time(timestamp: i64) -> String {
         .unwrap_or_default()
 }
 
-/// Every variable name [`certificate_variables`] and the connection give, so that a name read
-/// back (from the front tier's hop) is one of them.
+/// Every variable name [`certificate_variables`], [`client_certificates`] and the connection
+/// give, so that a name read back (from the front tier's hop) is one of them.
 pub(crate) const VARIABLE_NAMES: &[&str] = &[
     "SSL_PROTOCOL",
     "SSL_CIPHER",
@@ -197,6 +250,18 @@ pub(crate) const VARIABLE_NAMES: &[&str] = &[
     "SSL_SERVER_M_VERSION",
     "SSL_SERVER_V_START",
     "SSL_SERVER_V_END",
+    "SSL_SERVER_CERT",
+    "SSL_CLIENT_CERT",
+    "SSL_CLIENT_CERT_CHAIN_0",
+    "SSL_CLIENT_CERT_CHAIN_1",
+    "SSL_CLIENT_CERT_CHAIN_2",
+    "SSL_CLIENT_CERT_CHAIN_3",
+    "SSL_CLIENT_CERT_CHAIN_4",
+    "SSL_CLIENT_CERT_CHAIN_5",
+    "SSL_CLIENT_CERT_CHAIN_6",
+    "SSL_CLIENT_CERT_CHAIN_7",
+    "SSL_CLIENT_CERT_CHAIN_8",
+    "SSL_CLIENT_CERT_CHAIN_9",
 ];
 
 /// OpenSSL's name of a rustls cipher suite (mod_ssl's `SSL_CIPHER`), and its key size.
@@ -235,6 +300,40 @@ mod tests {
         assert_eq!(escaped("#1 a+b"), "\\#1 a\\+b");
         assert_eq!(escaped(" padded "), "\\ padded\\ ");
         assert_eq!(escaped("plain"), "plain");
+    }
+
+    #[test]
+    fn certificates_are_written_as_openssl_writes_pem() {
+        use rustls::pki_types::pem::PemObject;
+        for pem_file in [super::super::fixtures::ROOT, super::super::fixtures::SELFIE] {
+            let certificate = CertificateDer::from_pem_slice(pem_file.as_bytes()).unwrap();
+            assert_eq!(pem(&certificate), pem_file);
+        }
+        // 48 bytes are one line of 64 characters; one more starts a second.
+        let one = pem(&CertificateDer::from(vec![0u8; 48]));
+        assert_eq!(one.lines().map(str::len).collect::<Vec<_>>(), [27, 64, 25]);
+        let two = pem(&CertificateDer::from(vec![0u8; 49]));
+        assert_eq!(
+            two.lines().map(str::len).collect::<Vec<_>>(),
+            [27, 64, 4, 25]
+        );
+        assert!(two.ends_with("-----END CERTIFICATE-----\n"));
+    }
+
+    #[test]
+    fn the_hop_knows_every_chain_variable() {
+        for name in CLIENT_CHAIN {
+            assert!(VARIABLE_NAMES.contains(&name), "{name}");
+        }
+        let chain: Vec<CertificateDer<'_>> =
+            (0..12).map(|n| CertificateDer::from(vec![n; 3])).collect();
+        let names: Vec<&str> = client_certificates(&chain)
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
+        assert_eq!(names.len(), 11);
+        assert_eq!(names[0], "SSL_CLIENT_CERT");
+        assert_eq!(names[10], "SSL_CLIENT_CERT_CHAIN_9");
     }
 
     #[test]

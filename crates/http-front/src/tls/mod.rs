@@ -8,12 +8,13 @@
 //!
 //! Protocols: TLS 1.2 and 1.3, rustls' safe defaults (no SSLv3, TLS 1.0 or 1.1, no weak
 //! ciphers). The certificate is chosen by the name the client asks for (SNI), matched like
-//! `ServerAlias` names; a client that names none, or an unknown name, gets the first.
+//! `ServerAlias` names; a client that names none, or an unknown name, gets the first. Client
+//! certificates: `client.rs`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use oxwsgi_config::tls::{ListenerTls, NamedFile, TlsIdentity};
+use oxwsgi_config::tls::{ListenerTls, NamedFile, TlsIdentity, TlsRequirement};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -67,14 +68,32 @@ pub enum TlsError {
     },
 }
 
+mod client;
 mod details;
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod tests;
 
 /// A listener's TLS settings, its certificates read.
 #[derive(Debug, Clone)]
 pub struct TlsConfig {
     rustls: Arc<rustls::ServerConfig>,
-    /// With the `SSL_*` variables: each certificate's names, and its `SSL_SERVER_*` ones.
-    environment: Option<Arc<Vec<ServerCertificate>>>,
+    /// What requests learn of the connection, when the listener passes something.
+    environment: Option<Arc<Environment>>,
+    /// How a client certificate the handshake accepted is judged.
+    clients: client::ClientCheck,
+}
+
+/// The `SSL_*` variables a listener passes.
+#[derive(Debug)]
+struct Environment {
+    /// mod_ssl's standard ones (`SSLOptions +StdEnvVars`).
+    standard: bool,
+    /// The certificates, PEM (`SSLOptions +ExportCertData`).
+    certificates: bool,
+    /// Each certificate's host names, and its `SSL_SERVER_*` variables.
+    servers: Vec<ServerCertificate>,
 }
 
 /// A certificate's host names, and its `SSL_SERVER_*` variables.
@@ -88,52 +107,53 @@ impl TlsConfig {
 
     /// What the application may learn of a connection, once its handshake is done.
     pub(crate) fn details(&self, connection: &rustls::ServerConnection) -> TlsDetails {
-        let client = connection
-            .peer_certificates()
-            .and_then(|chain| chain.first());
-        let environment = self.environment.as_ref().map(|servers| {
+        let chain = connection.peer_certificates();
+        let verify = self.clients.judge(chain);
+        let environment = self.environment.as_ref().map(|environment| {
             let mut variables = Vec::with_capacity(32);
-            if let Some(version) = connection.protocol_version() {
-                variables.push(("SSL_PROTOCOL", details::protocol(version).to_owned()));
-            }
-            if let Some(suite) = connection.negotiated_cipher_suite() {
-                let (name, bits) = details::cipher(suite);
-                variables.push(("SSL_CIPHER", name.to_owned()));
-                variables.push(("SSL_CIPHER_USEKEYSIZE", bits.to_string()));
-                variables.push(("SSL_CIPHER_ALGKEYSIZE", bits.to_string()));
-            }
-            variables.push(("SSL_VERSION_LIBRARY", RUSTLS.to_owned()));
             let server_name = connection.server_name();
-            if let Some(name) = server_name {
-                variables.push(("SSL_TLS_SNI", name.to_owned()));
+            if environment.standard {
+                if let Some(version) = connection.protocol_version() {
+                    variables.push(("SSL_PROTOCOL", details::protocol(version).to_owned()));
+                }
+                if let Some(suite) = connection.negotiated_cipher_suite() {
+                    let (name, bits) = details::cipher(suite);
+                    variables.push(("SSL_CIPHER", name.to_owned()));
+                    variables.push(("SSL_CIPHER_USEKEYSIZE", bits.to_string()));
+                    variables.push(("SSL_CIPHER_ALGKEYSIZE", bits.to_string()));
+                }
+                variables.push(("SSL_VERSION_LIBRARY", RUSTLS.to_owned()));
+                if let Some(name) = server_name {
+                    variables.push(("SSL_TLS_SNI", name.to_owned()));
+                }
+                variables.push(("SSL_CLIENT_VERIFY", verify.value()));
+                if let Some(certificate) = chain.and_then(<[_]>::first) {
+                    variables.extend(details::certificate_variables(
+                        certificate,
+                        &details::CLIENT,
+                    ));
+                }
             }
-            variables.push((
-                "SSL_CLIENT_VERIFY",
-                if client.is_some() { "SUCCESS" } else { "NONE" }.to_owned(),
-            ));
-            if let Some(certificate) = client {
-                variables.extend(details::certificate_variables(
-                    certificate,
-                    &details::CLIENT,
-                ));
+            if environment.certificates {
+                variables.extend(details::client_certificates(chain.unwrap_or_default()));
             }
             // The certificate the resolver chose: the same choice again.
             let server = server_name
                 .and_then(|name| {
-                    servers.iter().find(|(names, _)| {
+                    environment.servers.iter().find(|(names, _)| {
                         names
                             .iter()
                             .any(|pattern| oxwsgi_config::host_name_matches(pattern, name))
                     })
                 })
-                .or_else(|| servers.first());
+                .or_else(|| environment.servers.first());
             if let Some((_, server)) = server {
                 variables.extend(server.iter().cloned());
             }
             variables
         });
         TlsDetails {
-            client_verified: client.is_some(),
+            client_verified: verify == client::ClientVerify::Success,
             environment,
         }
     }
@@ -168,9 +188,10 @@ pub fn server_config(tls: &ListenerTls, http2: bool) -> Result<TlsConfig, TlsErr
             path: PathBuf::new(),
             problem: err.to_string(),
         })?;
-    let builder = match &tls.client_ca {
+    let (verifier, clients) = client::verifier(tls, &provider)?;
+    let builder = match verifier {
         None => builder.with_no_client_auth(),
-        Some(ca) => builder.with_client_cert_verifier(client_verifier(ca, provider)?),
+        Some(verifier) => builder.with_client_cert_verifier(verifier),
     };
     let mut config = builder.with_cert_resolver(resolver);
     // The server's order of cipher suites (rustls': strongest first), not the client's.
@@ -180,24 +201,35 @@ pub fn server_config(tls: &ListenerTls, http2: bool) -> Result<TlsConfig, TlsErr
     } else {
         vec![b"http/1.1".to_vec()]
     };
-    let environment = tls.environment.then(|| {
+    let environment = (tls.environment || tls.export_certificates).then(|| {
         let servers = identities
             .iter()
             .map(|(names, key)| {
-                let variables = key
-                    .end_entity_cert()
-                    .map(|certificate| {
-                        details::certificate_variables(certificate, &details::SERVER)
-                    })
-                    .unwrap_or_default();
+                let mut variables = Vec::new();
+                if let Ok(certificate) = key.end_entity_cert() {
+                    if tls.environment {
+                        variables.extend(details::certificate_variables(
+                            certificate,
+                            &details::SERVER,
+                        ));
+                    }
+                    if tls.export_certificates {
+                        variables.push(("SSL_SERVER_CERT", details::pem(certificate)));
+                    }
+                }
                 (names.clone(), variables)
             })
             .collect();
-        Arc::new(servers)
+        Arc::new(Environment {
+            standard: tls.environment,
+            certificates: tls.export_certificates,
+            servers,
+        })
     });
     Ok(TlsConfig {
         rustls: Arc::new(config),
         environment,
+        clients,
     })
 }
 
@@ -251,32 +283,6 @@ fn certified_key(
         })
 }
 
-/// Asks every client for a certificate, and checks one it sends against the authorities of
-/// `ca`. A client may send none: whether a URL needs one is decided per request (httpd's
-/// `SSLVerifyClient require` in a `<Location>`), so that it gets a 403 page there rather than
-/// a failed handshake everywhere.
-fn client_verifier(
-    ca: &NamedFile,
-    provider: Arc<CryptoProvider>,
-) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, TlsError> {
-    let mut roots = rustls::RootCertStore::empty();
-    for certificate in certificates(ca)? {
-        roots.add(certificate).map_err(|err| TlsError::BadFile {
-            origin: ca.origin.clone(),
-            path: ca.path.clone(),
-            problem: format!("a certificate in it cannot be an authority: {err}"),
-        })?;
-    }
-    rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-        .allow_unauthenticated()
-        .build()
-        .map_err(|err| TlsError::BadFile {
-            origin: ca.origin.clone(),
-            path: ca.path.clone(),
-            problem: err.to_string(),
-        })
-}
-
 /// The certificates of a PEM file (at least one).
 fn certificates(file: &NamedFile) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let pem = read(file)?;
@@ -327,27 +333,41 @@ impl ResolvesServerCert for ByName {
     }
 }
 
-/// Where requests over TLS need a client certificate: the most specific rule for a path wins.
+/// Where requests need a client certificate (`SSLVerifyClient`: over TLS, the most specific
+/// rule for a path wins) or TLS at all (`SSLRequireSSL`: every rule around a path counts).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct ClientCertificates(Vec<(oxwsgi_config::MountPoint, bool)>);
+pub(crate) struct ClientCertificates {
+    certificates: Vec<(oxwsgi_config::MountPoint, bool)>,
+    tls: Vec<oxwsgi_config::MountPoint>,
+}
 
 impl ClientCertificates {
     pub(crate) fn new(rules: &[oxwsgi_config::tls::ClientCertificateRule]) -> ClientCertificates {
-        ClientCertificates(
-            rules
-                .iter()
-                .map(|rule| (rule.prefix.clone(), rule.required))
-                .collect(),
-        )
+        let mut out = ClientCertificates::default();
+        for rule in rules {
+            match rule.requirement {
+                TlsRequirement::ClientCertificate(required) => {
+                    out.certificates.push((rule.prefix.clone(), required));
+                }
+                TlsRequirement::Tls => out.tls.push(rule.prefix.clone()),
+            }
+        }
+        out
     }
 
-    /// Whether a request for the decoded, normalised `path` needs a client certificate.
+    /// Whether a request over TLS for the decoded, normalised `path` needs a client
+    /// certificate.
     pub(crate) fn required(&self, path: &[u8]) -> bool {
-        self.0
+        self.certificates
             .iter()
             .filter(|(prefix, _)| prefix.matches(path))
             // Of equally specific ones, the last.
             .max_by_key(|(prefix, _)| prefix.as_str().len())
             .is_some_and(|(_, required)| *required)
+    }
+
+    /// Whether a request for the decoded, normalised `path` must come over TLS.
+    pub(crate) fn tls_required(&self, path: &[u8]) -> bool {
+        self.tls.iter().any(|prefix| prefix.matches(path))
     }
 }

@@ -1,13 +1,15 @@
 //! Fuzz target of mod_ssl's argument parsing (see docs/testing.md, "Fuzzing").
 //!
 //! `fuzz_ssl_arguments`: on any `SSLProtocol`, `SSLOptions` and `SSLVerifyClient` arguments
-//! (signed and unsigned protocol and option names, in any case, mixed with junk) the parsers
-//! never panic; an accepted `SSLProtocol` enables TLS 1.2 or 1.3, and names a warning exactly
-//! when it asked for an older protocol; `all` alone enables both.
+//! (signed and unsigned protocol, option and level names, in any case, mixed with junk) the
+//! parsers never panic; an accepted `SSLProtocol` enables TLS 1.2 or 1.3, and names a warning
+//! exactly when it asked for an older protocol; `all` alone enables both; an accepted
+//! `SSLOptions` line whose arguments are all signed keeps what it does not name, and the
+//! checker's reading of `StdEnvVars` is the translator's.
 
 use proptest::prelude::*;
 
-use super::{options, protocols, verify_client};
+use super::{SslOptions, options, options_over, protocols, verify_client};
 
 fn word() -> impl Strategy<Value = String> {
     let name = proptest::sample::select(vec![
@@ -22,6 +24,10 @@ fn word() -> impl Strategy<Value = String> {
         "ExportCertData",
         "OptRenegotiate",
         "FakeBasicAuth",
+        "StrictRequire",
+        "optional_no_ca",
+        "require",
+        "none",
         "tlsv1.3",
         "ALL",
         "bogus",
@@ -48,7 +54,26 @@ proptest! {
                 prop_assert!(asked, "a warning for {:?}", args);
             }
         }
-        let _ = options(&args, on);
+        let before = SslOptions {
+            std_env_vars: on,
+            export_cert_data: !on,
+        };
+        if let Ok((after, _)) = options_over(&args, before) {
+            prop_assert_eq!(options(&args, on).map(|(std, _)| std), Ok(after.std_env_vars));
+            let signed = args.iter().all(|a| a.starts_with(['+', '-']));
+            let names = |name: &str| {
+                args.iter()
+                    .any(|a| a.trim_start_matches(['+', '-']).eq_ignore_ascii_case(name))
+            };
+            if signed && !names("StdEnvVars") {
+                prop_assert_eq!(after.std_env_vars, before.std_env_vars);
+            }
+            if signed && !names("ExportCertData") {
+                prop_assert_eq!(after.export_cert_data, before.export_cert_data);
+            }
+        } else {
+            prop_assert!(options(&args, on).is_err());
+        }
         for arg in &args {
             let _ = verify_client(arg);
         }

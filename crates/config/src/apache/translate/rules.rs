@@ -320,7 +320,7 @@ impl Translator<'_> {
 /// directory, and the directories inside a served one. Document root first, then aliases,
 /// then applications: for the same URL path the last one wins, as the router gives the
 /// application the request.
-fn lay_out<T: Clone>(
+pub(super) fn lay_out<T: Clone>(
     directories: &[(PathBuf, T)],
     mounts: &[Mount],
     document_root: &Path,
