@@ -255,6 +255,24 @@ def test_a_body_the_application_leaves_unread_does_not_break_the_connection(site
         srv.stop()
 
 
+def test_a_request_with_as_many_fields_as_the_limit_allows_crosses_the_hop(site):
+    """The front tier lets in up to LimitRequestFields (100) header fields and adds its own hop
+    fields: the group's side must take them all (hyper's default of 100 would answer 431)."""
+    port = free_port()
+    conf, _, _ = two_groups(site, port)
+    srv = start(site, conf)
+    try:
+        # With the 5 requests adds (Host, User-Agent, ...), 98 fields: under the limit, over
+        # hyper's default once the hop's are added.
+        headers = {f"X-Field-{i}": str(i) for i in range(93)}
+        response = requests.get(f"http://127.0.0.1:{port}/api/many", headers=headers,
+                                timeout=10)
+        assert response.status_code == 203, response.text
+        assert fields(response.text)["app"] == "api"
+    finally:
+        srv.stop()
+
+
 def test_a_worker_killed_mid_request_gives_a_502_and_is_replaced(site):
     port = free_port()
     conf, _, _ = two_groups(site, port)

@@ -115,8 +115,9 @@ impl UrlScheme {
 /// What a request over TLS knows of its connection, made once per connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsDetails {
-    /// Whether the client sent a certificate, which the listener's authorities signed (one
-    /// they did not sign fails the handshake).
+    /// Whether the client sent a certificate which the listener's authorities signed. One they
+    /// did not sign fails the handshake, except under `SSLVerifyClient optional_no_ca`, which
+    /// accepts it unverified (then this is false).
     pub client_verified: bool,
     /// mod_ssl's `SSL_*` variables (`SSL_PROTOCOL`, `SSL_CLIENT_S_DN`, …), when the listener
     /// passes them to the application (`SSLOptions +StdEnvVars`, `--ssl-environment`).

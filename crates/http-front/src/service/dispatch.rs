@@ -1,6 +1,7 @@
-//! Answering a checked request by its path: index scripts, redirects, access rules and
-//! authentication ([`super::access`]), client certificates, then whatever serves the path (a
-//! file, an alias, an application).
+//! Answering a checked request by its path: index scripts, redirects, the TLS requirements
+//! (`SSLRequireSSL`, client certificates: before authentication, as httpd runs mod_ssl's hook
+//! first, so that no password is asked for in the clear), access rules and authentication
+//! ([`super::access`]), then whatever serves the path (a file, an alias, an application).
 //!
 //! Separate from the head checks ([`super::checks`]) because it is also how a local
 //! `ErrorDocument`'s internal request is served

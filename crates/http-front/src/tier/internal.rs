@@ -32,6 +32,12 @@ use crate::body::ResponseBody;
 use crate::error_response::{Refusal, error_response};
 use crate::service::app_response;
 
+/// The most header fields a forwarded request may have: the client's (which the front tier
+/// limited to its `LimitRequestFields`, at most a few hundred in practice) and the hop's own,
+/// one per mod_ssl variable among them (some forty with `+StdEnvVars +ExportCertData`).
+/// hyper's default of 100 would refuse a client the front tier let through.
+const HOP_MAX_HEADERS: usize = 1024;
+
 /// Accepts the front tier's connections until the server drains; each serves one request.
 pub(crate) async fn accept_loop<A: Application>(
     listener: UnixListener,
@@ -57,6 +63,7 @@ pub(crate) async fn accept_loop<A: Application>(
                     let served = hyper::server::conn::http1::Builder::new()
                         .timer(TokioTimer::new())
                         .keep_alive(false)
+                        .max_headers(HOP_MAX_HEADERS)
                         .serve_connection(TokioIo::new(Lingering(Some(stream))), service)
                         .await;
                     if let Err(err) = served {
