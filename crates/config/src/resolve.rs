@@ -268,8 +268,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
                         entry,
                         callable: args.callable_object.clone(),
                         environ: Vec::new(),
-                        // Passed today; mod_wsgi-express passes it only with
-                        // --pass-authorization.
+                        // mod_wsgi-express writes `WSGIPassAuthorization On`.
                         pass_authorization: true,
                     }),
                     host: None,
@@ -547,6 +546,8 @@ fn https(args: &StartServer, env: &Environment, server_name: &str) -> Result<Htt
             client_ca,
             client_ca_path: None,
             accept_unverified: false,
+            // mod_wsgi-express sets no SSLVerifyDepth: mod_ssl's default.
+            verify_depth: crate::tls::DEFAULT_VERIFY_DEPTH,
             // mod_wsgi-express's --ssl-environment is `SSLOptions +StdEnvVars` alone.
             environment: args.ssl_environment,
             export_certificates: false,

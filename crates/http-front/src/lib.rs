@@ -174,6 +174,7 @@ pub async fn serve<A: Application>(
         tokio::spawn(tier::internal::accept_loop(
             tokio::net::UnixListener::from_std(internal)?,
             Arc::clone(&server.app),
+            tier::internal::max_headers(server.settings.http.limit_request_fields),
             stop.clone(),
             open_rx.clone(),
         ));

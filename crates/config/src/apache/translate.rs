@@ -136,9 +136,11 @@ pub const RUNS: &[&str] = &[
     "SSLCACertificateFile",
     "SSLCACertificatePath",
     "SSLVerifyClient",
+    "SSLVerifyDepth",
     "SSLProtocol",
     "SSLOptions",
     "SSLRequireSSL",
+    "Protocols",
 ];
 
 mod groups;

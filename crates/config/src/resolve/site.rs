@@ -19,9 +19,10 @@ use crate::redirect::{Redirect, RedirectWhen};
 /// configuration has them: the listener's default (`_default_`, answering any other `Host`:
 /// every request is refused, a 403, or with `--allow-localhost` served only to clients on this
 /// machine), the named host (`--server-name` and `--server-alias`es) that serves the site, and
-/// — for a name starting with `www.`, on the plain HTTP listener only — the parent domain,
-/// which redirects (301) to the `www.` name. Redirects and header edits that named a host move
-/// to its named host.
+/// — for a name starting with `www.` — the parent domain, which redirects to the `www.` name:
+/// on plain HTTP a 301 to `http://www.…:PORT/` (a 302 to the HTTPS port with `--https-only`,
+/// as express's rewrite), on HTTPS a 301 to `https://www.…:HTTPS-PORT/`. Redirects and header
+/// edits that named a host move to its named host.
 pub(super) fn name_based(https: &mut Https, args: &StartServer) -> Result<(), ConfigError> {
     let Some(server_name) = &args.server_name else {
         for (option, given) in [
@@ -45,10 +46,11 @@ pub(super) fn name_based(https: &mut Https, args: &StartServer) -> Result<(), Co
     let parent = server_name
         .strip_prefix("www.")
         .filter(|parent| !parent.is_empty());
-    let plain_listener = 0;
+    let https_listener = 1;
     let mut hosts = Vec::new();
     let mut moved = Vec::new();
     let mut access = AccessRules::default();
+    let mut parent_redirects = Vec::new();
     for host in std::mem::take(&mut https.hosts) {
         let default = hosts.len();
         hosts.push(VirtualHost {
@@ -70,17 +72,24 @@ pub(super) fn name_based(https: &mut Https, args: &StartServer) -> Result<(), Co
             ..host.clone()
         });
         if let Some(parent) = parent {
-            if host.listeners.contains(&plain_listener) {
+            for listener in host.listeners.clone() {
+                let (status, target) = match (listener == https_listener, args.https_port) {
+                    (true, Some(port)) => (301, format!("https://{server_name}:{port}/")),
+                    (false, Some(port)) if args.https_only => {
+                        (302, format!("https://{server_name}:{port}/"))
+                    }
+                    _ => (301, format!("http://{server_name}:{}/", args.port)),
+                };
                 let at = hosts.len();
                 hosts.push(VirtualHost {
                     names: vec![parent.to_owned()],
-                    listeners: vec![plain_listener],
-                    ..host
+                    listeners: vec![listener],
+                    ..host.clone()
                 });
-                https.redirects.push(Redirect {
+                parent_redirects.push(Redirect {
                     when: RedirectWhen::Prefix(MountPoint::root()),
-                    status: 301,
-                    target: Some(format!("http://{server_name}:{}/", args.port)),
+                    status,
+                    target: Some(target),
                     host: Some(at),
                 });
             }
@@ -91,11 +100,11 @@ pub(super) fn name_based(https: &mut Https, args: &StartServer) -> Result<(), Co
             *index = moved[*index];
         }
     };
-    // The parent domain's redirects were added with their final indexes, after these.
-    let added = https.redirects.len() - usize::from(parent.is_some());
-    for redirect in &mut https.redirects[..added] {
+    for redirect in &mut https.redirects {
         to_named(&mut redirect.host);
     }
+    // Made with their final indexes.
+    https.redirects.extend(parent_redirects);
     for edit in https
         .header_edits
         .request
@@ -230,6 +239,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("oxwsgi-site-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("auth.wsgi"), "").unwrap();
+        std::fs::write(dir.join("auth.crt"), "").unwrap();
+        std::fs::write(dir.join("auth.key"), "").unwrap();
         let env = Environment {
             current_dir: dir,
             uid: 1000,
@@ -274,6 +285,44 @@ mod tests {
             }]
         );
         assert_eq!(config.server_name, "www.example.com");
+    }
+
+    #[test]
+    fn the_parent_domain_redirects_on_https_too_and_straight_to_it_with_https_only() {
+        let redirects = |extra: &[&str]| {
+            let mut args = vec![
+                "--port",
+                "8080",
+                "--https-port",
+                "8443",
+                "--ssl-certificate",
+                "auth",
+                "--server-name",
+                "www.example.com",
+            ];
+            args.extend_from_slice(extra);
+            let config = config(&args).unwrap();
+            config
+                .redirects
+                .iter()
+                .filter(|r| config.hosts[r.host.unwrap()].names == ["example.com"])
+                .map(|r| (r.status, r.target.clone().unwrap()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            redirects(&[]),
+            [
+                (301, "http://www.example.com:8080/".to_owned()),
+                (301, "https://www.example.com:8443/".to_owned()),
+            ]
+        );
+        assert_eq!(
+            redirects(&["--https-only"]),
+            [
+                (302, "https://www.example.com:8443/".to_owned()),
+                (301, "https://www.example.com:8443/".to_owned()),
+            ]
+        );
     }
 
     #[test]

@@ -32,16 +32,22 @@ use crate::body::ResponseBody;
 use crate::error_response::{Refusal, error_response};
 use crate::service::app_response;
 
-/// The most header fields a forwarded request may have: the client's (which the front tier
-/// limited to its `LimitRequestFields`, at most a few hundred in practice) and the hop's own,
-/// one per mod_ssl variable among them (some forty with `+StdEnvVars +ExportCertData`).
-/// hyper's default of 100 would refuse a client the front tier let through.
-const HOP_MAX_HEADERS: usize = 1024;
+/// The most header fields a forwarded request may have: the client's, which the front tier
+/// limited to `limit_request_fields` (the same configuration's), and the hop's own, one per
+/// mod_ssl variable among them (some forty with `+StdEnvVars +ExportCertData`). hyper's default
+/// of 100 would refuse a client the front tier let through.
+pub(crate) fn max_headers(limit_request_fields: usize) -> usize {
+    limit_request_fields.saturating_add(HOP_FIELDS_AT_MOST)
+}
+
+/// More than the hop ever adds to a request.
+const HOP_FIELDS_AT_MOST: usize = 256;
 
 /// Accepts the front tier's connections until the server drains; each serves one request.
 pub(crate) async fn accept_loop<A: Application>(
     listener: UnixListener,
     app: Arc<A>,
+    max_headers: usize,
     mut stop: watch::Receiver<bool>,
     open_connections: watch::Receiver<()>,
 ) {
@@ -63,7 +69,7 @@ pub(crate) async fn accept_loop<A: Application>(
                     let served = hyper::server::conn::http1::Builder::new()
                         .timer(TokioTimer::new())
                         .keep_alive(false)
-                        .max_headers(HOP_MAX_HEADERS)
+                        .max_headers(max_headers)
                         .serve_connection(TokioIo::new(Lingering(Some(stream))), service)
                         .await;
                     if let Err(err) = served {
