@@ -15,9 +15,13 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 APPS = ROOT / "tests" / "apps"
 EXAMPLES = ROOT / "examples"
 VENV = pathlib.Path(os.environ.get("OXWSGI_TEST_VENV", ROOT / ".venv"))
+# The `oxwsgi` under test: the cargo-built binary, or the command of an installed wheel
+# (OXWSGI_BIN=<venv>/bin/oxwsgi); the tests need only its path.
 BINARY = pathlib.Path(
     os.environ.get("OXWSGI_BIN", ROOT / "target" / "release" / "oxwsgi")
 )
+# An installed wheel's `oxwsgi` (a console script in a virtual environment), not the binary.
+WHEEL = (BINARY.parent.parent / "pyvenv.cfg").exists()
 
 _counter = 0
 READY = re.compile(r"\[supervisor:notice\] .* ready: serving ")
@@ -32,7 +36,8 @@ class Server:
 
     The server listens on a free port (``--port 0``); the port is read from the ``Server URL``
     line of the banner. Logs go to the terminal streams, which are captured, unless the test
-    asks for log files.
+    asks for log files. `binary` runs another `oxwsgi` than the one under test (an installed
+    wheel's).
     """
 
     def __init__(
@@ -46,6 +51,7 @@ class Server:
         port="0",
         wait=True,
         apache=False,
+        binary=None,
     ):
         global _counter
         _counter += 1
@@ -55,7 +61,7 @@ class Server:
         self.stderr_path = self.workdir / f"stderr-{_counter}.log"
         # With `apache`, `args` are the --config options: the files say where to listen and
         # which Python runs.
-        command = [str(BINARY), "start-server"]
+        command = [str(binary or BINARY), "start-server"]
         if not apache:
             command += ["--port", str(port)]
         command += ["--server-root", str(self.server_root)]

@@ -5,11 +5,28 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 
 use oxwsgi_config::{
-    GroupRole, LogDestination, MountTarget, ProcessGroup, ServerConfig, StaticTarget,
+    GroupRole, LogDestination, MountTarget, ProcessGroup, PythonSettings, ServerConfig,
+    StaticTarget,
 };
+use oxwsgi_process::Launcher;
+
+/// Which Python a group runs, without starting it: the embedded one for the binary, the
+/// interpreter the package is installed in otherwise; and the environment's directory.
+fn describe_python(launcher: &Launcher, settings: &PythonSettings) -> String {
+    match launcher {
+        Launcher::Binary => oxwsgi_wsgi_bridge::describe_python(settings),
+        Launcher::Python(python) => {
+            let place = settings
+                .home
+                .as_ref()
+                .map_or(python.prefix.as_path(), |home| home.path());
+            format!("Python {} ({})", python.version, place.display())
+        }
+    }
+}
 
 /// The banner, one `Label : value` line per field.
-pub(crate) fn banner(config: &ServerConfig, bound: &[SocketAddr]) -> String {
+pub(crate) fn banner(config: &ServerConfig, bound: &[SocketAddr], launcher: &Launcher) -> String {
     let mut out = String::new();
     let mut line = |label: &str, value: String| {
         let _ = writeln!(out, "{label:<19}: {value}");
@@ -94,7 +111,7 @@ pub(crate) fn banner(config: &ServerConfig, bound: &[SocketAddr]) -> String {
                     config.group_title(index),
                     group.processes * group.threads,
                     capacity(group),
-                    oxwsgi_wsgi_bridge::describe_python(&group.python),
+                    describe_python(launcher, &group.python),
                 ),
             );
         }
@@ -118,7 +135,7 @@ pub(crate) fn banner(config: &ServerConfig, bound: &[SocketAddr]) -> String {
             );
         }
     } else {
-        single_group(&mut line, config, has_apps);
+        single_group(&mut line, config, has_apps, launcher);
     }
     line(
         "Server Capacity",
@@ -145,13 +162,18 @@ fn capacity(group: &ProcessGroup) -> String {
 }
 
 /// The lines of a server whose applications run in one group (or that has none).
-fn single_group(line: &mut impl FnMut(&str, String), config: &ServerConfig, has_apps: bool) {
+fn single_group(
+    line: &mut impl FnMut(&str, String),
+    config: &ServerConfig,
+    has_apps: bool,
+    launcher: &Launcher,
+) {
     let group = config
         .groups
         .iter()
         .find(|g| g.role == GroupRole::Applications);
     if let Some(group) = group.filter(|_| has_apps) {
-        line("Python", oxwsgi_wsgi_bridge::describe_python(&group.python));
+        line("Python", describe_python(launcher, &group.python));
         if let Some(run_as) = &group.run_as {
             line(
                 "Daemon User",

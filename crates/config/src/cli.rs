@@ -36,6 +36,22 @@ a welcome page is served.\n\n\
 Stop the server with Ctrl-C or SIGTERM: requests in progress finish first."
     )]
     StartServer(Box<StartServer>),
+    /// Write a server root with the resolved configuration, a control script and systemd
+    /// units, without starting the server.
+    #[command(
+        long_about = "Write a server root with the resolved configuration, a control script and \
+systemd units, without starting the server (mod_wsgi-express's setup-server; the same as \
+start-server --setup-only).\n\n\
+Takes start-server's options and ENTRY_POINT, resolved and checked exactly as start-server does \
+(nothing is written when one is wrong). Writes into the server root (--server-root):\n\n  \
+oxwsgi.json      the resolved configuration (start-server --from-setup runs it)\n  \
+apachectl        the control script: start, stop, restart, graceful, status, ...\n  \
+envvars          sourced by apachectl before the server starts (--envvars-script)\n  \
+oxwsgi.service   a systemd unit (Type=notify; reload = SIGHUP, a rolling restart)\n  \
+oxwsgi.socket    a systemd socket unit with the listeners, for socket activation\n\n\
+Use a lasting --server-root (not the default under $TMPDIR) for a service."
+    )]
+    SetupServer(Box<StartServer>),
     /// Check Apache configuration files, like `apachectl -t`, and print what would run.
     #[command(
         long_about = "Check Apache httpd configuration files (site files with WSGIScriptAlias, \
@@ -55,8 +71,14 @@ warnings (docs/apache.md says what runs)."
 pub struct CheckConfig {
     /// The configuration files, read in order as one configuration (a site file, or a whole
     /// tree's apache2.conf / httpd.conf).
-    #[arg(value_name = "FILE", required = true)]
+    #[arg(value_name = "FILE", required_unless_present = "from_setup")]
     pub files: Vec<PathBuf>,
+
+    /// Check the configuration setup-server saved (SERVER_ROOT/oxwsgi.json) instead: that it
+    /// can be read by this oxwsgi, and that the files it names are there (what the control
+    /// script's `configtest` runs).
+    #[arg(long, value_name = "FILE", conflicts_with = "files")]
+    pub from_setup: Option<PathBuf>,
 
     /// Defines a name for <IfDefine> and ${NAME}, as httpd's -D does: NAME or NAME=VALUE.
     #[arg(short = 'D', long = "define", value_name = "NAME[=VALUE]")]
@@ -667,6 +689,23 @@ pub struct StartServer {
     /// Do not restart the workers when the WSGI script file (or .ini file) changes.
     #[arg(long, help_heading = "Process lifecycle")]
     pub disable_reloading: bool,
+
+    /// Write the server root (configuration, control script, systemd units) and stop there,
+    /// without starting the server: the same as `oxwsgi setup-server`.
+    #[arg(long, help_heading = "Server setup")]
+    pub setup_only: bool,
+
+    /// A shell script the control script sources before starting the server, to set
+    /// environment variables for it and the application; written into SERVER_ROOT/envvars as
+    /// `. FILE-PATH` (with setup-server or --setup-only) [default: SERVER_ROOT/envvars, empty].
+    #[arg(long, value_name = "FILE-PATH", help_heading = "Server setup")]
+    pub envvars_script: Option<PathBuf>,
+
+    /// Run the configuration setup-server saved (SERVER_ROOT/oxwsgi.json), as it was resolved
+    /// then, instead of reading options: what the control script and the systemd unit run. No
+    /// other option goes with it; run setup-server again to change it.
+    #[arg(long, value_name = "FILE-PATH", help_heading = "Server setup")]
+    pub from_setup: Option<PathBuf>,
 
     /// The file the supervisor writes its process id to [default: SERVER_ROOT/oxwsgi.pid].
     #[arg(long, value_name = "FILE-PATH", help_heading = "Process lifecycle")]

@@ -1,10 +1,13 @@
 //! What oxwsgi's supervisor and its worker processes share.
 //!
-//! The supervisor starts each worker by executing the `oxwsgi` binary again (never by forking a
-//! process that runs Python or threads). A worker learns everything from three inherited things:
+//! The supervisor starts each worker by executing the `oxwsgi` binary again, or the Python
+//! interpreter with a bootstrap when oxwsgi is installed as a Python package ([`launch`]) —
+//! never by forking a process that runs Python or threads. A worker learns everything from
+//! three inherited things:
 //!
-//! * its `argv[0]`, the process title (`oxwsgi: worker 2 [localhost:8000]`), which also tells
-//!   `main` that this process is a worker ([`title`]);
+//! * how it was started: the binary's `argv[0]` is the process title (`oxwsgi: worker 2
+//!   [localhost:8000]`), which also tells `main` that this process is a worker ([`title`]); the
+//!   interpreter's bootstrap enters the worker directly;
 //! * standard input, carrying one [`WorkerStart`] as JSON: the resolved configuration and the
 //!   numbers of the inherited descriptors ([`start`]);
 //! * the listening sockets and a control pipe, inherited as descriptors ([`fds`]), on which the
@@ -12,15 +15,19 @@
 
 #![deny(unsafe_code)]
 
+pub mod activation;
 pub mod control;
 pub mod fds;
 pub mod handoff;
+pub mod launch;
 pub mod limits;
+pub mod saved;
 pub mod sockets;
 pub mod start;
 pub mod title;
 
 pub use control::{ReplaceReason, Report};
+pub use launch::{Launcher, PythonLauncher};
 pub use start::WorkerStart;
 
 /// Exit statuses of a worker process, which tell the supervisor why it ended.

@@ -5,6 +5,9 @@
 //! worker is ready, connection attempts are refused rather than queued for a server that may
 //! never come up; once any worker has listened, the socket stays listening for every worker and
 //! its replacements, and connections wait in its queue during restarts.
+//!
+//! Sockets passed by socket activation (systemd's `oxwsgi.socket`) are taken instead of bound
+//! ([`bind_all`]); they already listen, so connections wait in their queue from the start.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
@@ -48,6 +51,41 @@ impl BindError {
             hint,
         }
     }
+}
+
+/// The sockets of the listeners, in their order: those socket activation passed to this
+/// process ([`crate::activation`]), matched by address, else in order; bound here for the
+/// rest. A passed socket no listener takes is closed, with a warning.
+pub fn bind_all(configs: &[ListenerConfig]) -> Result<Vec<TcpListener>, BindError> {
+    let passed = crate::activation::inherited()
+        .map_err(|err| BindError::new("the sockets passed".to_owned(), io::Error::other(err)))?;
+    let addresses: Vec<SocketAddr> = passed.iter().map(|p| p.address).collect();
+    let assigned = crate::activation::assign(configs, &addresses);
+    let mut passed: Vec<Option<crate::activation::Inherited>> =
+        passed.into_iter().map(Some).collect();
+    let listeners = configs
+        .iter()
+        .zip(&assigned)
+        .map(
+            |(config, assigned)| match assigned.and_then(|i| passed[i].take()) {
+                Some(inherited) => {
+                    tracing::info!(
+                        "listening on {} passed by socket activation",
+                        inherited.describe()
+                    );
+                    Ok(inherited.socket)
+                }
+                None => bind(config),
+            },
+        )
+        .collect::<Result<Vec<_>, _>>()?;
+    for unused in passed.into_iter().flatten() {
+        tracing::warn!(
+            "socket activation passed {}, which no listener uses: closed",
+            unused.describe()
+        );
+    }
+    Ok(listeners)
 }
 
 /// Binds the socket of a listener: every interface (IPv6 and IPv4) when no host is given,

@@ -17,12 +17,15 @@
 //!   killed.
 //! * **Stop.** SIGTERM or SIGINT drains every worker, then the supervisor exits 0; a second
 //!   SIGINT kills them at once.
+//! * **Service managers.** With `NOTIFY_SOCKET` set (systemd's `Type=notify`), the supervisor
+//!   says when it serves, reloads and stops ([`notify`]).
 //!
 //! Every state change is logged: workers starting and becoming ready at `info`, exits and
 //! restarts at `notice`, failures at `error`.
 
 #![deny(unsafe_code)]
 
+mod notify;
 mod worker;
 
 use std::collections::VecDeque;
@@ -36,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use oxwsgi_config::{GroupRole, LogDestination, ServerConfig};
 use oxwsgi_logging::notice;
-use oxwsgi_process::{ReplaceReason, Report, fds};
+use oxwsgi_process::{Launcher, ReplaceReason, Report, fds};
 use tokio::sync::mpsc;
 
 use crate::worker::{Event, SignalKind, Worker, WorkerId, WorkerState, describe_exit};
@@ -153,8 +156,12 @@ pub struct Sockets {
     pub internal: Vec<Option<UnixListener>>,
 }
 
-/// Runs the supervisor until the server stops.
-pub fn run(config: ServerConfig, sockets: Sockets) -> Result<(), SupervisorError> {
+/// Runs the supervisor until the server stops; `launcher` says how its workers are started.
+pub fn run(
+    config: ServerConfig,
+    sockets: Sockets,
+    launcher: Launcher,
+) -> Result<(), SupervisorError> {
     let open_files = oxwsgi_process::limits::raise_open_files();
     tracing::debug!("open files limit: {open_files:?}");
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -165,7 +172,7 @@ pub fn run(config: ServerConfig, sockets: Sockets) -> Result<(), SupervisorError
             source,
         })?;
     runtime.block_on(async move {
-        let mut supervisor = Supervisor::new(config, sockets)?;
+        let mut supervisor = Supervisor::new(config, sockets, launcher)?;
         supervisor.run().await
     })
 }
@@ -174,6 +181,7 @@ struct Supervisor {
     config: Arc<ServerConfig>,
     sockets: Sockets,
     exe: PathBuf,
+    launcher: Launcher,
     workers: Vec<Worker>,
     groups: Vec<GroupState>,
     next_id: WorkerId,
@@ -181,10 +189,19 @@ struct Supervisor {
     events_tx: mpsc::UnboundedSender<Event>,
     events_rx: mpsc::UnboundedReceiver<Event>,
     stop_deadline: Option<Instant>,
+    /// The service manager, told of readiness, reloads and the stop.
+    notifier: notify::Notifier,
+    /// A rolling restart asked by a signal is under way (the service manager was told
+    /// `RELOADING=1` and waits for `READY=1`).
+    reloading: bool,
 }
 
 impl Supervisor {
-    fn new(config: ServerConfig, sockets: Sockets) -> Result<Supervisor, SupervisorError> {
+    fn new(
+        config: ServerConfig,
+        sockets: Sockets,
+        launcher: Launcher,
+    ) -> Result<Supervisor, SupervisorError> {
         let fds = sockets
             .listeners
             .iter()
@@ -216,18 +233,22 @@ impl Supervisor {
             config: Arc::new(config),
             sockets,
             exe,
+            launcher,
             workers: Vec::new(),
             next_id: 1,
             phase: Phase::Spawning,
             events_tx,
             events_rx,
             stop_deadline: None,
+            notifier: notify::Notifier::from_env(),
+            reloading: false,
         })
     }
 
     async fn run(&mut self) -> Result<(), SupervisorError> {
         self.watch_signals()?;
         write_pid_file(&self.config);
+        self.notifier.status("starting the workers");
         for group in 0..self.config.groups.len() {
             // The first worker starts alone; the others follow when it is ready. The front
             // tier waits for the groups it forwards to (`start_front_tier`).
@@ -237,6 +258,9 @@ impl Supervisor {
         }
         let result = self.event_loop().await;
         let _ = std::fs::remove_file(&self.config.pid_file);
+        if let Err(err) = &result {
+            self.notifier.status(&format!("stopped: {err}"));
+        }
         result
     }
 
@@ -250,6 +274,7 @@ impl Supervisor {
                 }
                 () = sleep_until(deadline) => self.on_deadlines()?,
             }
+            self.check_reloaded();
             if self.phase == Phase::Stopping && self.workers.is_empty() {
                 notice!("all workers stopped; exiting");
                 return Ok(());
@@ -288,6 +313,7 @@ impl Supervisor {
         let id = self.next_id;
         self.next_id += 1;
         let worker::Spawned { pid, signals } = worker::spawn(
+            &self.launcher,
             &self.exe,
             &self.config,
             &self.sockets,
@@ -418,6 +444,7 @@ impl Supervisor {
             return;
         }
         self.phase = Phase::Running;
+        self.notifier.ready(&self.serving_status());
         let addresses: Vec<String> = self
             .sockets
             .listeners
@@ -618,6 +645,11 @@ impl Supervisor {
                     signal.name()
                 );
                 self.phase = Phase::Stopping;
+                self.reloading = false;
+                self.notifier.stopping(&format!(
+                    "{}: draining the workers, then stopping",
+                    signal.name()
+                ));
                 let longest = self
                     .config
                     .groups
@@ -649,11 +681,51 @@ impl Supervisor {
                     .filter(|w| w.state == WorkerState::Ready)
                     .map(|w| w.id)
                     .collect();
+                if !ready.is_empty() {
+                    self.reloading = true;
+                    self.notifier.reloading(&format!(
+                        "{}: restarting the workers one by one",
+                        signal.name()
+                    ));
+                }
                 for id in ready {
                     self.queue_replacement(id, Why::Signal(signal));
                 }
             }
         }
+    }
+
+    /// Tells the service manager a rolling restart is over, once no group has a replacement
+    /// pending or under way. A replacement that failed to start leaves the old worker serving
+    /// (and is tried again later): the restart is over all the same.
+    fn check_reloaded(&mut self) {
+        if !self.reloading || self.phase != Phase::Running {
+            return;
+        }
+        let busy = self
+            .groups
+            .iter()
+            .any(|g| !g.pending.is_empty() || g.replacing.is_some());
+        if !busy {
+            self.reloading = false;
+            self.notifier.ready(&self.serving_status());
+        }
+    }
+
+    /// What the service manager shows while the server serves.
+    fn serving_status(&self) -> String {
+        let processes: usize = self.config.groups.iter().map(|g| g.processes).sum();
+        let addresses: Vec<String> = self
+            .sockets
+            .listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .map(|a| a.to_string())
+            .collect();
+        format!(
+            "serving {} with {processes} worker process(es)",
+            addresses.join(", ")
+        )
     }
 
     fn kill_all(&mut self) {

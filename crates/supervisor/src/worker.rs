@@ -8,7 +8,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::Instant;
 
 use oxwsgi_config::ServerConfig;
-use oxwsgi_process::{Report, WorkerStart, exit_status, fds, title};
+use oxwsgi_process::{Launcher, Report, WorkerStart, exit_status, fds, title};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -132,13 +132,16 @@ fn auth_secret() -> [u8; 32] {
     })
 }
 
-/// Starts worker `slot` of `group` by executing this binary again with the worker title.
+/// Starts worker `slot` of `group`: this binary again with the worker title, or the group's
+/// Python interpreter with the bootstrap that enters the worker (see [`Launcher`]).
 ///
 /// The worker gets the listening sockets and a control pipe as inherited descriptors, its
 /// start-up data on standard input, and the configured locale in `LANG` and `LC_ALL`. It runs in
 /// its own process group, so a Ctrl-C in the terminal reaches only the supervisor, which then
 /// stops the workers in order.
+#[allow(clippy::too_many_arguments)] // each is one thing a worker is started with
 pub(crate) fn spawn(
+    launcher: &Launcher,
     exe: &Path,
     config: &ServerConfig,
     sockets: &crate::Sockets,
@@ -163,16 +166,25 @@ pub(crate) fn spawn(
         supervisor_pid: std::process::id(),
         auth_secret: auth_secret(),
     };
-    let mut command = tokio::process::Command::new(exe);
+    let title = title::worker(slot, &config.group_title(group));
+    let program = launcher
+        .worker_command(exe, &title, config.group(group).python.home.as_ref())
+        .map_err(io::Error::other)?;
+    let mut command = tokio::process::Command::from(program);
     command
-        .arg0(title::worker(slot, &config.group_title(group)))
         .stdin(Stdio::piped())
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit())
         .env("LANG", &config.locale)
         .env("LC_ALL", &config.locale)
+        // The service manager's variables were for the supervisor alone (see notify.rs and
+        // oxwsgi_process::activation): neither the workers nor the application take them.
+        .env_remove(crate::notify::VARIABLE)
         .process_group(0)
         .kill_on_drop(false);
+    for variable in oxwsgi_process::activation::VARIABLES {
+        command.env_remove(variable);
+    }
     let spawned = command.spawn();
     // The child has its own copy of the pipe's write end now; ours must close, or the pipe
     // would never report end of file.

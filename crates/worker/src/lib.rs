@@ -1,7 +1,8 @@
 //! One oxwsgi worker process: the composition root that joins the HTTP side to the Python side.
 //!
-//! The supervisor starts a worker by executing the oxwsgi binary with a worker title; `main`
-//! then calls [`run`]. The worker:
+//! The supervisor starts a worker by executing the oxwsgi binary with a worker title, or, when
+//! oxwsgi is installed as a Python package, the group's Python interpreter with a bootstrap that
+//! loads the extension module; either then calls [`run`], saying which ([`Startup`]). The worker:
 //!
 //! 1. reads its [`WorkerStart`] from standard input and adopts the inherited sockets and control
 //!    pipe;
@@ -36,10 +37,10 @@ use oxwsgi_http_front::{
     NoApplication,
 };
 use oxwsgi_logging::notice;
-use oxwsgi_process::{ReplaceReason, WorkerStart, exit_status, fds, sockets};
+use oxwsgi_process::{ReplaceReason, WorkerStart, exit_status, fds, sockets, title};
 use oxwsgi_wsgi_bridge::{
     AppIdentity, AppLoadError, AuthScripts, EnvironSettings, InterpreterError, ListenerIdentity,
-    MountedApp, PoolEvent, PoolSettings, PoolStartError, PythonRuntime, WsgiPool,
+    MountedApp, PoolEvent, PoolSettings, PoolStartError, PythonRuntime, Startup, WsgiPool,
 };
 use tokio::sync::watch;
 
@@ -101,8 +102,9 @@ pub fn check_certificates(config: &ServerConfig) -> Result<(), oxwsgi_http_front
 }
 
 /// Runs this process as a worker, from the start-up data on standard input; returns the exit
-/// status (see [`exit_status`]).
-pub fn run() -> i32 {
+/// status (see [`exit_status`]). `startup` says whether Python is started here or already runs
+/// this process (which must then have released its lock).
+pub fn run(startup: Startup) -> i32 {
     let start = match WorkerStart::read_stdin() {
         Ok(start) => start,
         Err(err) => {
@@ -110,6 +112,11 @@ pub fn run() -> i32 {
             return exit_status::START_FAILED;
         }
     };
+    if startup == Startup::Adopted {
+        // An interpreter's `argv[0]` had to stay its own path: the title is written now.
+        let title = title::worker(start.slot, &start.config.group_title(start.group));
+        let _ = title::set(&title, title::Role::Worker);
+    }
     // The application must not read the start-up data, nor wait on the supervisor's pipe.
     if let Ok(null) = std::fs::File::open("/dev/null") {
         let _ = rustix::stdio::dup2_stdin(&null);
@@ -165,7 +172,7 @@ pub fn run() -> i32 {
     // Descriptors 0-2 are open before any application code runs (a supervisor started with
     // one closed passes the hole on), so nothing the server opens can take their numbers.
     oxwsgi_logging::restore_standard_streams();
-    let loaded = load(&start.config, start.group, &server_fds);
+    let loaded = load(&start.config, start.group, &server_fds, startup);
     // An application may close a standard descriptor at import (daemonising helpers do); the
     // runtime started next would take the free number, and whatever writes to it later would
     // write into the runtime's descriptor. Fill it first.
@@ -238,6 +245,7 @@ pub fn load(
     config: &ServerConfig,
     group: usize,
     server_fds: &[std::os::fd::RawFd],
+    startup: Startup,
 ) -> Result<LoadedWorker, WorkerError> {
     // Opened before any application code runs: an application that closes a standard
     // descriptor at import must not see an access log take its number.
@@ -277,7 +285,7 @@ pub fn load(
     let access_logs = access_logs.start()?;
     let has_apps = config.apps_of_group(group).next().is_some();
     let python = if has_apps {
-        let python = oxwsgi_wsgi_bridge::initialize(&config.group(group).python)?;
+        let python = oxwsgi_wsgi_bridge::initialize(&config.group(group).python, startup)?;
         oxwsgi_wsgi_bridge::guard_forked_children(&python, server_fds)?;
         oxwsgi_wsgi_bridge::install_crash_reports(&python)?;
         Some(python)

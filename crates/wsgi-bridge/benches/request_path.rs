@@ -64,7 +64,8 @@ fn request_path(c: &mut Criterion) {
         working_directory: std::env::current_dir().expect("a current directory"),
         ..PythonSettings::default()
     };
-    let _runtime = oxwsgi_wsgi_bridge::initialize(&settings).expect("Python starts");
+    let _runtime = oxwsgi_wsgi_bridge::initialize(&settings, oxwsgi_wsgi_bridge::Startup::Embedded)
+        .expect("Python starts");
     Python::attach(|py| {
         let module = PyModule::from_code(py, APP, c"bench_app.py", c"bench_app").unwrap();
         let app = module.getattr("application").unwrap().unbind();

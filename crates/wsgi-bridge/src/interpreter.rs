@@ -8,6 +8,12 @@
 //!
 //! Python is started with its signal handlers off: the server, not Python, owns SIGTERM, SIGINT
 //! and SIGHUP.
+//!
+//! When oxwsgi is installed as a Python package, the worker is a Python interpreter already
+//! (its bootstrap set SIGINT back to its default action before entering oxwsgi): [`initialize`]
+//! then adopts it, with [`Startup::Adopted`], and applies the same `sys.path`, working
+//! directory and standard streams, so an application cannot tell the two apart. There is
+//! never a second initialisation.
 
 use std::ffi::{CStr, CString, c_char};
 use std::os::unix::ffi::OsStrExt;
@@ -65,11 +71,61 @@ pub fn run_exit_functions(_runtime: &PythonRuntime) {
     });
 }
 
-/// Starts Python in this process, on this thread (which becomes Python's main thread), and
-/// prepares `sys.path`.
+/// Whether the worker's Python is started here or is already running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Startup {
+    /// The oxwsgi binary: Python is started in this process from a `PyConfig`, with
+    /// mod_wsgi's `python-home` rules.
+    Embedded,
+    /// The Python package: this process is the interpreter (chosen by the supervisor from
+    /// `python-home`), which called into oxwsgi on its main thread and released its lock.
+    Adopted,
+}
+
+/// Starts Python in this process, on this thread (which becomes Python's main thread), or
+/// adopts the interpreter that runs it (see [`Startup`]); then prepares `sys.path`, the
+/// working directory and the standard streams.
 ///
 /// Must be called once, before any other thread exists that might touch Python.
-pub fn initialize(settings: &PythonSettings) -> Result<PythonRuntime, InterpreterError> {
+pub fn initialize(
+    settings: &PythonSettings,
+    startup: Startup,
+) -> Result<PythonRuntime, InterpreterError> {
+    match startup {
+        Startup::Embedded => embed(settings)?,
+        Startup::Adopted => adopt(settings)?,
+    }
+    // Python is now up and this thread does not hold the GIL; PyO3 sees the running interpreter
+    // and does not initialise it a second time.
+    pyo3::Python::initialize();
+    Python::attach(|py| {
+        prepare_sys_path(py, settings)?;
+        crate::errors_stream::install_std_streams(py).map_err(|err| InterpreterError::SysPath {
+            message: crate::traceback::format(py, &err),
+        })
+    })?;
+    Ok(PythonRuntime { _private: () })
+}
+
+/// Checks that the running interpreter can be adopted: it runs (this code was called from it),
+/// and it is the `python-home` environment's version (the supervisor started the environment's
+/// own interpreter, so this only fails if the environment was changed in between).
+#[allow(unsafe_code)]
+fn adopt(settings: &PythonSettings) -> Result<(), InterpreterError> {
+    // SAFETY: `Py_IsInitialized` may be called at any time, with or without the GIL.
+    if unsafe { pyo3::ffi::Py_IsInitialized() } == 0 {
+        return Err(InterpreterError::Start {
+            message: "no Python interpreter runs in this process to adopt".into(),
+        });
+    }
+    if let Some(PythonHome::VirtualEnv { root, version }) = &settings.home {
+        check_venv_version(root, version.as_deref())?;
+    }
+    Ok(())
+}
+
+/// Starts the embedded interpreter from a `PyConfig` (the binary's way).
+fn embed(settings: &PythonSettings) -> Result<(), InterpreterError> {
     let program = match &settings.home {
         Some(PythonHome::VirtualEnv { root, version }) => {
             check_venv_version(root, version.as_deref())?;
@@ -85,18 +141,7 @@ pub fn initialize(settings: &PythonSettings) -> Result<PythonRuntime, Interprete
         Some(PythonHome::Prefix(prefix)) => Some(prefix.clone()),
         _ => None,
     };
-    start_python(program.as_deref(), home.as_deref())?;
-
-    // Python is now up and this thread does not hold the GIL; PyO3 sees the running interpreter
-    // and does not initialise it a second time.
-    pyo3::Python::initialize();
-    Python::attach(|py| {
-        prepare_sys_path(py, settings)?;
-        crate::errors_stream::install_std_streams(py).map_err(|err| InterpreterError::SysPath {
-            message: crate::traceback::format(py, &err),
-        })
-    })?;
-    Ok(PythonRuntime { _private: () })
+    start_python(program.as_deref(), home.as_deref())
 }
 
 /// The interpreter of a virtual environment: `bin/python`, or `bin/python3` when only that exists.

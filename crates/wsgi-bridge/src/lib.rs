@@ -8,7 +8,8 @@
 //!
 //! GIL handling is confined to [`gil`]: each Python thread attaches once for its life and
 //! detaches only to wait. `unsafe` code is allowed in three places only, each explained where it
-//! is: filling CPython's `PyConfig` ([`interpreter`]), sharing a `bytes` buffer without copying
+//! is: filling CPython's `PyConfig`, or finding the interpreter that runs this process when oxwsgi
+//! is installed as a Python package ([`interpreter`]), sharing a `bytes` buffer without copying
 //! it ([`owned_bytes`]), and duplicating the descriptor of a `wsgi.file_wrapper` file
 //! ([`file_wrapper`]).
 
@@ -43,7 +44,7 @@ pub use crash::{dump_python_stacks, install_crash_reports};
 pub use environ::{AppIdentity, EnvironSettings, ListenerIdentity};
 pub use error::{AppLoadError, InterpreterError};
 pub use interpreter::{
-    PYTHON_VERSION, PythonRuntime, describe_python, initialize, run_exit_functions,
+    PYTHON_VERSION, PythonRuntime, Startup, describe_python, initialize, run_exit_functions,
 };
 pub use pool::{MountedApp, PoolSettings, PoolStartError, Rejected, WsgiPool};
 pub use request::{ChunkStream, Reply, StreamAborted};

@@ -34,7 +34,7 @@ fn python() -> &'static PythonRuntime {
             working_directory: std::env::current_dir().expect("a current directory"),
             ..PythonSettings::default()
         };
-        crate::initialize(&settings).expect("Python starts")
+        crate::initialize(&settings, crate::Startup::Embedded).expect("Python starts")
     })
 }
 

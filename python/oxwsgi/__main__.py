@@ -1,0 +1,5 @@
+"""``python -m oxwsgi``: the same as the ``oxwsgi`` command."""
+
+from oxwsgi import main
+
+main()
