@@ -453,3 +453,42 @@ def test_replacement_not_ready_in_time_is_killed_and_retried(server, tmp_path):
     marker.unlink()
     wait_until(lambda: requests.get(srv.url + "/", timeout=10).text != str(old), what="the retry")
     wait_until(lambda: old not in srv.worker_pids(), what="the old worker gone")
+
+
+def test_a_restart_signal_during_start_up_is_held_until_the_workers_serve(tmp_path):
+    """A SIGHUP that comes while the first worker still loads its application (a control
+    script's `graceful` right after `start`) is not lost: once the workers serve, they are
+    restarted."""
+    fifo = tmp_path / "go"
+    os.mkfifo(fifo)
+    loading = tmp_path / "loading"
+    app = tmp_path / "slow.wsgi"
+    app.write_text(
+        "import os\n"
+        f"open({str(loading)!r}, 'w').close()\n"
+        # Blocks until the test opens the FIFO for writing.
+        f"open({str(fifo)!r}).read()\n"
+        "def application(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [str(os.getpid()).encode()]\n")
+    srv = Server(["--disable-reloading", app], tmp_path, wait=False)
+    try:
+        wait_for_file(loading)
+        first = srv.worker_pids()
+        assert len(first) == 1
+        srv.send_signal(signal.SIGHUP)
+        loading.unlink()
+        with open(fifo, "w"):  # lets the first worker's import finish
+            pass
+        srv.wait_ready()
+        srv.wait_for_log(r"caught SIGHUP: restarting the workers one by one")
+        wait_for_file(loading)  # the replacement imports the application in turn
+        with open(fifo, "w"):
+            pass
+        wait_until(lambda: srv.worker_pids() and set(srv.worker_pids()).isdisjoint(first),
+                   what="the first worker replaced")
+        response = requests.get(srv.url, timeout=10)
+        assert response.status_code == 200
+        assert int(response.text) not in first
+    finally:
+        srv.stop()

@@ -194,6 +194,9 @@ struct Supervisor {
     /// A rolling restart asked by a signal is under way (the service manager was told
     /// `RELOADING=1` and waits for `READY=1`).
     reloading: bool,
+    /// A restart signal that came while the first workers were starting: held until they
+    /// serve, then acted on (a control script's `graceful` right after `start` is not lost).
+    held_restart: Option<SignalKind>,
 }
 
 impl Supervisor {
@@ -242,6 +245,7 @@ impl Supervisor {
             stop_deadline: None,
             notifier: notify::Notifier::from_env(),
             reloading: false,
+            held_restart: None,
         })
     }
 
@@ -469,6 +473,9 @@ impl Supervisor {
                 tracing::error!("cannot open the error log {}: {err}", path.display());
             }
         }
+        if let Some(signal) = self.held_restart.take() {
+            self.on_signal(signal);
+        }
     }
 
     fn queue_replacement(&mut self, id: WorkerId, why: Why) {
@@ -668,6 +675,12 @@ impl Supervisor {
                 }
             }
             SignalKind::Hangup | SignalKind::User1 => {
+                if self.phase == Phase::Spawning {
+                    // The workers starting now read the same files; one restart after they
+                    // serve does what was asked.
+                    self.held_restart = Some(signal);
+                    return;
+                }
                 if self.phase != Phase::Running {
                     return;
                 }
