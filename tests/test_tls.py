@@ -82,6 +82,27 @@ def pki(tmp_path_factory):
             cwd=d)
     (d / "carol-chain.crt").write_text((d / "carol.crt").read_text()
                                        + (d / "sub-ca.crt").read_text())
+    # dave's, one authority deeper: the CA signed the sub CA, which signed the sub-sub CA.
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-subj", "/CN=oxwsgi sub-sub CA", "-keyout", "sub-sub-ca.key", "-out",
+            "sub-sub-ca.csr", cwd=d)
+    openssl("x509", "-req", "-in", "sub-sub-ca.csr", "-CA", "sub-ca.crt", "-CAkey",
+            "sub-ca.key", "-CAcreateserial", "-days", "2", "-extfile", "sub-ca.ext", "-out",
+            "sub-sub-ca.crt", cwd=d)
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-subj", "/CN=dave", "-keyout", "dave.key", "-out", "dave.csr", cwd=d)
+    openssl("x509", "-req", "-in", "dave.csr", "-CA", "sub-sub-ca.crt", "-CAkey",
+            "sub-sub-ca.key", "-CAcreateserial", "-days", "2", "-extfile", "client.ext", "-out",
+            "dave.crt", cwd=d)
+    (d / "dave-chain.crt").write_text((d / "dave.crt").read_text()
+                                      + (d / "sub-sub-ca.crt").read_text()
+                                      + (d / "sub-ca.crt").read_text())
+    # A server certificate the sub CA signed: clients that trust the CA need the sub CA's
+    # certificate from the server (the chain file).
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-subj", "/CN=localhost", "-keyout", "chained.key", "-out", "chained.csr", cwd=d)
+    openssl("x509", "-req", "-in", "chained.csr", "-CA", "sub-ca.crt", "-CAkey", "sub-ca.key",
+            "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "chained.crt", cwd=d)
     return d
 
 
@@ -318,6 +339,111 @@ def test_a_ca_file_alone_requires_a_certificate_everywhere(server, pki):
     assert not [key for key in environ(allowed) if key.startswith("SSL_")]
 
 
+def test_express_client_certificates_get_mod_ssls_default_verify_depth(server, pki):
+    """mod_wsgi-express sets no SSLVerifyDepth, so mod_ssl's default 1 applies: a certificate
+    the CA signed directly, not carol's, signed through the sub CA (the handshake fails, and
+    the reason is logged in mod_ssl's words)."""
+    srv, port = start_https(server, pki, "--ssl-ca-certificate-file", str(pki / "ca.crt"),
+                            "--ssl-verify-client", "/secure", "--log-level", "info")
+    status, _ = curl_with_certificate(port, "/secure/x", pki, "alice.crt", "alice.key")
+    assert status == 200
+    refused = curl_with_certificate(port, "/open", pki, "carol-chain.crt", "carol.key",
+                                    check=False)
+    assert_refused_in_the_handshake(refused)
+    srv.wait_for_log(TOO_LONG.format(found=2, allowed=1))
+
+
+# What oxwsgi logs (at info, as other handshake refusals) of a chain SSLVerifyDepth refuses:
+# httpd's AH02040, whose "certificates" are the authorities above the client's own.
+TOO_LONG = (r"TLS handshake failed: other error: Certificate Verification: Certificate Chain "
+            r"too long \(chain has {found} certificates, but maximum allowed are only "
+            r"{allowed}; SSLVerifyDepth\)")
+
+
+def curl_with_certificate(port, path, pki, cert, key, check=True):
+    """curl's GET of `path` over HTTPS naming localhost, presenting `cert` (with `key`) from
+    the pki: status and body; with `check` false, the finished process."""
+    result = subprocess.run(
+        ["curl", "-sS", "--cacert", str(pki / "ca.crt"), "--cert", str(pki / cert), "--key",
+         str(pki / key), "--resolve", f"localhost:{port}:127.0.0.1", "-w", "\n%{http_code}",
+         f"https://localhost:{port}{path}"],
+        capture_output=True, text=True, timeout=60)
+    if not check:
+        return result
+    assert result.returncode == 0, result.stderr
+    body, _, code = result.stdout.rpartition("\n")
+    return int(code), body
+
+
+def assert_refused_in_the_handshake(result):
+    """The server refused the client's certificate with a handshake_failure alert: with TLS
+    1.3 curl learns it when it reads the answer to its request (exit 56, no HTTP status)."""
+    assert result.returncode == 56, (result.returncode, result.stderr)
+    assert "sslv3 alert handshake failure" in result.stderr, result.stderr
+    assert result.stdout == "\n000"
+
+
+def s_client(port, pki, *extra, request=b""):
+    """What `openssl s_client` prints of a connection to 127.0.0.1:`port` naming localhost
+    and trusting the test CA, with what the server answers to `request`."""
+    result = subprocess.run(
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "localhost",
+         "-CAfile", str(pki / "ca.crt"), *extra],
+        input=request, capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.decode("latin-1")
+
+
+def served_chain(output):
+    """The certificates `openssl s_client -showcerts` lists: (subject, issuer) each."""
+    return re.findall(r"^ \d s:(.*)\n\s+i:(.*)$", output, re.M)
+
+
+def test_the_certificate_chain_file_sends_the_intermediate_to_clients(server, pki):
+    """--ssl-certificate-chain-file: the server's certificate, signed by the sub CA, goes out
+    with the sub CA's, so a client that trusts only the CA verifies it; without the chain
+    file it cannot."""
+    srv = server(str(ENVIRON_APP), "--https-port", "0",
+                 "--ssl-certificate-file", str(pki / "chained.crt"),
+                 "--ssl-certificate-key-file", str(pki / "chained.key"),
+                 "--ssl-certificate-chain-file", str(pki / "sub-ca.crt"))
+    port = https_port(srv)
+    out = s_client(port, pki, "-showcerts")
+    assert served_chain(out) == [("CN = localhost", "CN = oxwsgi sub CA"),
+                                 ("CN = oxwsgi sub CA", "CN = oxwsgi test CA")]
+    assert (pki / "sub-ca.crt").read_text() in out
+    assert "Verify return code: 0 (ok)" in out
+    answer = requests.get(f"https://localhost:{port}/", verify=pki / "ca.crt")
+    assert answer.status_code == 200
+
+    srv = server(str(ENVIRON_APP), "--https-port", "0",
+                 "--ssl-certificate-file", str(pki / "chained.crt"),
+                 "--ssl-certificate-key-file", str(pki / "chained.key"))
+    port = https_port(srv)
+    out = s_client(port, pki, "-showcerts")
+    assert served_chain(out) == [("CN = localhost", "CN = oxwsgi sub CA")]
+    assert "Verify return code: 21 (unable to verify the first certificate)" in out
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(f"https://localhost:{port}/", verify=pki / "ca.crt")
+
+
+@pytest.mark.parametrize("version", ["-tls1_2", "-tls1_3"])
+def test_ssl_cipher_and_protocol_are_what_openssl_reports_for_the_connection(
+        server, pki, version):
+    _, port = start_https(server, pki, "--ssl-environment")
+    request = b"GET /c HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    out = s_client(port, pki, version, "-ign_eof", request=request)
+    reported = re.search(r"^New, (TLSv1\.[23]), Cipher is (\S+)$", out, re.M)
+    assert reported, out
+    assert reported.group(1) == {"-tls1_2": "TLSv1.2", "-tls1_3": "TLSv1.3"}[version]
+    answer = out[out.index("HTTP/1.1 "):]
+    assert answer.startswith("HTTP/1.1 200 OK\r\n"), answer[:200]
+    # The body, then what s_client prints after it (TLS 1.3 session tickets, with a hex dump).
+    body, _ = json.JSONDecoder().raw_decode(answer.partition("\r\n\r\n")[2])
+    seen = json_environ(json.dumps(body))
+    assert (seen["SSL_PROTOCOL"], seen["SSL_CIPHER"]) == reported.groups()
+
+
 # --- from Apache site files ---------------------------------------------------------------
 
 TLS_APP = """
@@ -534,6 +660,7 @@ def test_apache_export_cert_data_and_optional_no_ca_with_a_ca_path(pki, groups):
         tls = f"""SSLEngine on
     SSLCACertificatePath {authorities}
     SSLVerifyClient optional_no_ca
+    SSLVerifyDepth 2
     SSLOptions +StdEnvVars +ExportCertData"""
         conf = site / "site.conf"
         conf.write_text(f"""
@@ -579,7 +706,8 @@ WSGIApplicationGroup %{{GLOBAL}}
             assert "SSL_CLIENT_CERT_CHAIN_1" not in seen
             assert seen["mod_wsgi.process_group"] == "shared"
 
-            # Through an intermediate authority, with the chain (Python's ssl).
+            # Through an intermediate authority, with the chain (Python's ssl): SSLVerifyDepth 2
+            # lets it through (mod_ssl's default, 1, would not).
             carol = (str(pki / "carol-chain.crt"), str(pki / "carol.key"))
             status, body = tls_get(port, "/admin/x", "localhost", pki, cert=carol)
             assert status == 200
@@ -782,11 +910,13 @@ class TlsLoad:
         wait_until(lambda: self.total >= total, what=f"{total} HTTPS requests")
 
 
-def test_sighup_serves_a_replaced_certificate_and_keeps_the_old_for_a_broken_one(
-        server, pki, tmp_path):
-    """New handshakes get the certificate file's new content after SIGHUP (the replacement
-    workers read it), with no failed request under load; a broken file leaves the running
-    workers, and their certificate, in place, and the error names the file."""
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGUSR1], ids=["SIGHUP", "SIGUSR1"])
+def test_a_restart_signal_serves_a_replaced_certificate_and_keeps_the_old_for_a_broken_one(
+        server, pki, tmp_path, signum):
+    """New handshakes get the certificate file's new content after SIGHUP, or SIGUSR1 (Apache's
+    graceful restart; the replacement workers read it), with no failed request under load; a
+    broken file leaves the running workers, and their certificate, in place, and the error
+    names the file."""
     crt, key = tmp_path / "site.crt", tmp_path / "site.key"
     crt.write_bytes((pki / "server.crt").read_bytes())
     key.write_bytes((pki / "server.key").read_bytes())
@@ -802,16 +932,197 @@ def test_sighup_serves_a_replaced_certificate_and_keeps_the_old_for_a_broken_one
     with TlsLoad(f"https://localhost:{port}/", ca) as load:
         load.wait_for_total(50)
         crt.write_bytes((tmp_path / "renewed.crt").read_bytes())
-        srv.send_signal(signal.SIGHUP)
+        srv.send_signal(signum)
         wait_until(lambda: served_fingerprint(port) == renewed, what="the renewed certificate")
         load.wait_for_total(load.total + 50)
     assert load.failures == [], load.failures[:5]
 
     workers = srv.worker_pids()
     crt.write_text("not a certificate\n")
-    srv.send_signal(signal.SIGHUP)
+    srv.send_signal(signum)
     srv.wait_for_log(r"--ssl-certificate '.*site\.crt': no certificate in it")
     srv.wait_for_log(r"the worker it was to replace keeps serving")
     assert srv.worker_pids() == workers
     assert served_fingerprint(port) == renewed
     assert requests.get(f"https://localhost:{port}/", verify=ca).status_code == 200
+
+
+def run_apache_site(site, conf_text):
+    """Writes `conf_text` as the site's configuration, checks it, and starts oxwsgi on it."""
+    from support import Server
+    conf = site / "site.conf"
+    conf.write_text(conf_text)
+    checked = subprocess.run([str(BINARY), "check-config", str(conf)],
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stderr
+    return Server(["--config", conf], site, apache=True)
+
+
+@pytest.mark.parametrize("depth", [None, 2], ids=["default", "two"])
+def test_apache_verify_depth_bounds_the_client_certificate_chain(pki, depth):
+    """SSLVerifyDepth counts the authorities above the client's certificate, the trusted one
+    included (mod_ssl's count, not OpenSSL's, which leaves the trusted one out). Without it,
+    mod_ssl's default 1: alice's (the CA signed it) passes, carol's (through the sub CA) fails
+    the handshake; with 2, carol's passes and dave's (through two) fails. httpd 2.4.71 does
+    the same, and logs `AH02040: Certificate Verification: Certificate Chain too long (chain
+    has 2 certificates, but maximum allowed are only 1)`."""
+    import shutil
+    from support import VENV
+    site = apache_site(pki, "oxwsgi-tls-depth-")
+    try:
+        port = free_port()
+        user = "User oxwsgi-test" if os.getuid() == 0 else ""
+        depth_line = f"SSLVerifyDepth {depth}" if depth else ""
+        srv = run_apache_site(site, f"""
+Listen 127.0.0.1:{port}
+{user}
+LogLevel info
+WSGIDaemonProcess shared threads=2 python-home={VENV}
+WSGIProcessGroup shared
+<VirtualHost *:{port}>
+    ServerName localhost
+    SSLEngine on
+    SSLCertificateFile {site}/server.crt
+    SSLCertificateKeyFile {site}/server.key
+    SSLCACertificateFile {site}/ca.crt
+    SSLVerifyClient require
+    {depth_line}
+    SSLOptions +StdEnvVars
+    WSGIScriptAlias / {site}/app.wsgi
+</VirtualHost>
+""")
+        try:
+            passes, fails, found = (
+                [("alice", "alice.crt")], ("carol", "carol-chain.crt"), 2,
+            ) if depth is None else (
+                [("alice", "alice.crt"), ("carol", "carol-chain.crt")],
+                ("dave", "dave-chain.crt"), 3,
+            )
+            for name, chain in passes:
+                status, body = curl_with_certificate(port, "/x", pki, chain, f"{name}.key")
+                seen = json_environ(body)
+                assert status == 200
+                assert (seen["SSL_CLIENT_VERIFY"], seen["SSL_CLIENT_S_DN_CN"]) == (
+                    "SUCCESS", name)
+            name, chain = fails
+            refused = curl_with_certificate(port, "/x", pki, chain, f"{name}.key", check=False)
+            assert_refused_in_the_handshake(refused)
+            srv.wait_for_log(TOO_LONG.format(found=found, allowed=depth or 1))
+        finally:
+            srv.stop()
+    finally:
+        shutil.rmtree(site, ignore_errors=True)
+
+
+def test_apache_verify_depth_in_a_location_is_not_yet(pki, tmp_path):
+    """httpd renegotiates (TLS 1.2) or asks again after the handshake (TLS 1.3) where a
+    section lowers the depth; oxwsgi checks the chain in the handshake only, so a section's
+    SSLVerifyDepth stops the start, naming its line, rather than be ignored."""
+    port = free_port()
+    app = tmp_path / "app.wsgi"
+    app.write_text("application = None\n")
+    user = "User oxwsgi-test\n" if os.getuid() == 0 else ""
+    conf = tmp_path / "site.conf"
+    conf.write_text(f"Listen {port}\nSSLEngine on\nSSLCertificateFile {pki}/server.crt\n"
+                    f"SSLCertificateKeyFile {pki}/server.key\nSSLCACertificateFile {pki}/ca.crt\n"
+                    f"<Location /admin>\nSSLVerifyDepth 0\n</Location>\n"
+                    f"WSGIScriptAlias / {app}\n{user}")
+    result = subprocess.run([str(BINARY), "start-server", "--config", str(conf)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert (f"{conf}:7: error: SSLVerifyDepth inside <Location> is not supported yet by "
+            "start-server (check-config accepts it; see docs/apache.md for what runs)"
+            ) in result.stderr.splitlines(), result.stderr
+    assert not port_is_listening(port)
+
+
+def test_apache_verify_client_in_a_directory_applies_where_its_files_are_served(pki):
+    """SSLVerifyClient require in a <Directory>: the URL paths its files are served at (an
+    Alias) need a certificate the CA signed, the rest of the site does not; a <Location>
+    inside says otherwise for its path, as httpd merges <Location> sections after
+    <Directory> ones."""
+    import shutil
+    from support import VENV
+    site = apache_site(pki, "oxwsgi-tls-directory-")
+    try:
+        (site / "static" / "open").mkdir(parents=True)
+        (site / "static" / "a.txt").write_text("static file\n")
+        (site / "static" / "open" / "b.txt").write_text("open file\n")
+        for path in (site / "static", site / "static" / "open"):
+            os.chmod(path, 0o755)
+        port = free_port()
+        user = "User oxwsgi-test" if os.getuid() == 0 else ""
+        srv = run_apache_site(site, f"""
+Listen 127.0.0.1:{port}
+{user}
+WSGIDaemonProcess shared threads=2 python-home={VENV}
+WSGIProcessGroup shared
+<VirtualHost *:{port}>
+    ServerName localhost
+    SSLEngine on
+    SSLCertificateFile {site}/server.crt
+    SSLCertificateKeyFile {site}/server.key
+    SSLCACertificateFile {site}/ca.crt
+    WSGIScriptAlias / {site}/app.wsgi
+    Alias /files {site}/static
+    <Directory {site}/static>
+        SSLVerifyClient require
+    </Directory>
+    <Location /files/open>
+        SSLVerifyClient none
+    </Location>
+</VirtualHost>
+""")
+        try:
+            base = f"https://localhost:{port}"
+            ca = pki / "ca.crt"
+            refused = requests.get(base + "/files/a.txt", verify=ca)
+            assert refused.status_code == 403 and FORBIDDEN in refused.text
+            status, body = curl_with_certificate(port, "/files/a.txt", pki, "alice.crt",
+                                                 "alice.key")
+            assert (status, body) == (200, "static file\n")
+            opened = requests.get(base + "/files/open/b.txt", verify=ca)
+            assert (opened.status_code, opened.text) == (200, "open file\n")
+            assert requests.get(base + "/app", verify=ca).status_code == 200
+        finally:
+            srv.stop()
+    finally:
+        shutil.rmtree(site, ignore_errors=True)
+
+
+def test_apache_certificate_chain_file_sends_the_intermediate(pki):
+    """SSLCertificateChainFile: the virtual host's certificate goes out with the sub CA's."""
+    import shutil
+    from support import VENV
+    site = apache_site(pki, "oxwsgi-tls-chain-")
+    try:
+        for name in ("chained.crt", "chained.key", "sub-ca.crt"):
+            shutil.copy(pki / name, site / name)
+            os.chmod(site / name, 0o600 if name.endswith(".key") else 0o644)
+        port = free_port()
+        user = "User oxwsgi-test" if os.getuid() == 0 else ""
+        srv = run_apache_site(site, f"""
+Listen 127.0.0.1:{port}
+{user}
+WSGIDaemonProcess shared threads=2 python-home={VENV}
+WSGIProcessGroup shared
+<VirtualHost *:{port}>
+    ServerName localhost
+    SSLEngine on
+    SSLCertificateFile {site}/chained.crt
+    SSLCertificateKeyFile {site}/chained.key
+    SSLCertificateChainFile {site}/sub-ca.crt
+    WSGIScriptAlias / {site}/app.wsgi
+</VirtualHost>
+""")
+        try:
+            out = s_client(port, pki, "-showcerts")
+            assert served_chain(out) == [("CN = localhost", "CN = oxwsgi sub CA"),
+                                         ("CN = oxwsgi sub CA", "CN = oxwsgi test CA")]
+            assert "Verify return code: 0 (ok)" in out
+            answer = requests.get(f"https://localhost:{port}/", verify=pki / "ca.crt")
+            assert answer.status_code == 200
+        finally:
+            srv.stop()
+    finally:
+        shutil.rmtree(site, ignore_errors=True)

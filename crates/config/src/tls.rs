@@ -29,6 +29,13 @@ pub struct ListenerTls {
     /// its key. The handshake then asks every client for a certificate, authorities or not;
     /// such a certificate never satisfies `SSLVerifyClient require`.
     pub accept_unverified: bool,
+    /// How many authority certificates a client certificate's chain may have above the client's
+    /// own, the trusted authority included (`SSLVerifyDepth`; mod_ssl's default, and
+    /// mod_wsgi-express's, is [`DEFAULT_VERIFY_DEPTH`]): 0 accepts only a certificate that is
+    /// itself an authority (or, under `optional_no_ca`, self-signed), 1 one an authority signed
+    /// directly, 2 one signed through one intermediate authority, and so on. A longer chain
+    /// fails the handshake, as with mod_ssl.
+    pub verify_depth: u32,
     /// Whether requests get the `SSL_*` environ keys (`--ssl-environment`,
     /// `SSLOptions +StdEnvVars`).
     pub environment: bool,
@@ -38,6 +45,10 @@ pub struct ListenerTls {
     /// The protocol versions it speaks (`SSLProtocol`).
     pub protocols: TlsProtocols,
 }
+
+/// mod_ssl's `SSLVerifyDepth` when none is given: a client certificate an authority signed
+/// directly.
+pub const DEFAULT_VERIFY_DEPTH: u32 = 1;
 
 /// The TLS versions a listener speaks: rustls has none older than 1.2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,7 +68,7 @@ impl TlsProtocols {
 }
 
 /// What mod_ssl asks of the requests under a URL path: a client certificate
-/// (`--ssl-verify-client`, `SSLVerifyClient` in a `<Location>`), or TLS at all
+/// (`--ssl-verify-client`, `SSLVerifyClient` in a `<Location>` or a `<Directory>`), or TLS at all
 /// (`SSLRequireSSL`). Without a rule, neither is required.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientCertificateRule {
@@ -74,7 +85,9 @@ pub struct ClientCertificateRule {
 pub enum TlsRequirement {
     /// Over TLS, whether a client certificate one of the listener's authorities signed is
     /// needed (`SSLVerifyClient require`, true) or not (`none`, `optional`, `optional_no_ca`).
-    /// The most specific of these rules for a path wins. A request in the clear is not
+    /// The most specific of these rules for a path wins (of equally specific ones, the last; the
+    /// Apache translation leaves out a `<Directory>`'s rule that a `<Location>` around it
+    /// overrides, as httpd merges `<Location>` sections last). A request in the clear is not
     /// concerned, as with mod_ssl.
     ClientCertificate(bool),
     /// The request must come over TLS (`SSLRequireSSL`): in the clear, a 403. Every such rule

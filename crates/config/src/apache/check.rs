@@ -352,6 +352,12 @@ impl<'a> Checker<'a> {
                     self.notice(Severity::Error, &directive.origin, err);
                 }
             }
+            "sslverifydepth" => {
+                let depth = directive.args.first().map_or("", String::as_str);
+                if let Err(err) = super::ssl::verify_depth(depth) {
+                    self.notice(Severity::Error, &directive.origin, err);
+                }
+            }
             "ssloptions" => {
                 if let Err(err) = super::ssl::options(&directive.args, false) {
                     self.notice(Severity::Error, &directive.origin, err);

@@ -597,15 +597,7 @@ pub const SPECS: &[Spec] = &[
     d("SSLCACertificateFile", "ssl", C::SERVER_VHOST, H),
     d("SSLCACertificatePath", "ssl", C::SERVER_VHOST, H),
     d("SSLVerifyClient", "ssl", C::ANY, H),
-    d(
-        "SSLVerifyDepth",
-        "ssl",
-        C::ANY,
-        I(
-            "rustls checks the whole chain up to an SSLCACertificateFile or SSLCACertificatePath \
-           authority",
-        ),
-    ),
+    d("SSLVerifyDepth", "ssl", C::ANY, H),
     d("SSLProtocol", "ssl", C::SERVER_VHOST, H),
     d("SSLCipherSuite", "ssl", C::ANY, I(RUSTLS_CIPHERS)),
     d("SSLOptions", "ssl", C::ANY, H),

@@ -100,6 +100,15 @@ pub(crate) fn verify_client(level: &str) -> Result<VerifyClient, String> {
     }
 }
 
+/// An `SSLVerifyDepth`: how many authority certificates a client certificate's chain may have
+/// above it, the trusted one included. mod_ssl reads the number with `atoi` and refuses a
+/// negative one in these words; oxwsgi also refuses what is not a number (which `atoi` would
+/// read as 0).
+pub(crate) fn verify_depth(arg: &str) -> Result<u32, String> {
+    arg.parse::<u32>()
+        .map_err(|_| format!("SSLVerifyDepth: Invalid argument '{arg}' (a number, 0 or more)"))
+}
+
 /// The `SSLOptions` that change what a request gets.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct SslOptions {
@@ -256,6 +265,20 @@ mod tests {
             options_over(&args("ExportCertData +StdEnvVars"), both),
             Ok((both, None))
         );
+    }
+
+    #[test]
+    fn verify_depth_is_a_number_of_certificates() {
+        assert_eq!(verify_depth("0"), Ok(0));
+        assert_eq!(verify_depth("10"), Ok(10));
+        for bad in ["-1", "two", "", "1.5"] {
+            assert_eq!(
+                verify_depth(bad),
+                Err(format!(
+                    "SSLVerifyDepth: Invalid argument '{bad}' (a number, 0 or more)"
+                ))
+            );
+        }
     }
 
     #[test]

@@ -11,6 +11,15 @@
 //! servers only). The client still proves it holds the certificate's key: the handshake's
 //! signature is checked as for any certificate.
 //!
+//! `SSLVerifyDepth` bounds the chain ([`DepthLimited`]): after the authorities' check, the
+//! chain is followed from the client's certificate to the authority, and one with more
+//! authority certificates above the client's than the depth (the authority included, as
+//! mod_ssl counts them: its default 1 takes a certificate an authority signed directly, not one
+//! signed through an intermediate) fails the handshake, as with mod_ssl, which logs
+//! `Certificate Verification: Certificate Chain too long (chain has 2 certificates, but maximum
+//! allowed are only 1)`. A chain no authority vouches for (`optional_no_ca`) is bounded the
+//! same way, by the chain OpenSSL would build of what the client sent.
+//!
 //! A verifier keeps nothing per connection, so what `SSL_CLIENT_VERIFY` says of an accepted
 //! certificate is found again once the handshake is done ([`ClientCheck::judge`]).
 
@@ -24,7 +33,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{ParsedCertificate, WebPkiClientVerifier};
-use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use rustls::{
+    CertificateError, DigitallySignedStruct, DistinguishedName, OtherError, SignatureScheme,
+};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::{TlsError, certificates};
@@ -51,7 +62,14 @@ pub(super) fn verifier(
     let signed_by = if authorities.is_empty() {
         None
     } else {
-        Some(authorities_verifier(authorities, provider)?)
+        let subjects = authority_subjects(&authorities);
+        let inner = authorities_verifier(authorities, provider)?;
+        let limited: Arc<dyn ClientCertVerifier> = Arc::new(DepthLimited {
+            inner,
+            authorities: subjects,
+            depth: tls.verify_depth,
+        });
+        Some(limited)
     };
     Ok(match (signed_by, tls.accept_unverified) {
         (signed_by, false) => (signed_by, ClientCheck::Handshake),
@@ -59,6 +77,7 @@ pub(super) fn verifier(
             let any = AnyClientCertificate {
                 authorities: signed_by.clone(),
                 algorithms: provider.signature_verification_algorithms,
+                depth: tls.verify_depth,
             };
             (Some(Arc::new(any)), ClientCheck::Generous(signed_by))
         }
@@ -216,14 +235,23 @@ fn unverified_reason(
     end_entity: &CertificateDer<'_>,
     intermediates: &[CertificateDer<'_>],
 ) -> &'static str {
-    fn parse<'a>(certificate: &'a CertificateDer<'_>) -> Option<X509Certificate<'a>> {
-        X509Certificate::from_der(certificate)
-            .ok()
-            .map(|(_, parsed)| parsed)
+    match unverified_chain(end_entity, intermediates) {
+        None | Some((1, false)) => "unable to verify the first certificate",
+        Some((1, true)) => "self-signed certificate",
+        Some((_, true)) => "self-signed certificate in certificate chain",
+        Some((_, false)) => "unable to get local issuer certificate",
     }
-    let Some(first) = parse(end_entity) else {
-        return "unable to verify the first certificate";
-    };
+}
+
+/// The chain OpenSSL builds of what a client sent when no authority vouches for it: the
+/// end-entity certificate, then the certificate that issued it, and so on, by their names,
+/// until a self-issued one or one whose issuer was not sent. Its length, and whether it ends
+/// with a self-issued certificate; `None` if the client's certificate cannot be read.
+fn unverified_chain(
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+) -> Option<(usize, bool)> {
+    let first = parse(end_entity)?;
     let sent: Vec<X509Certificate<'_>> = intermediates.iter().filter_map(parse).collect();
     let self_issued = |c: &X509Certificate<'_>| c.issuer().as_raw() == c.subject().as_raw();
     let mut length = 1;
@@ -239,11 +267,173 @@ fn unverified_reason(
         length += 1;
         last = issuer;
     }
-    match (length, self_issued(last)) {
-        (1, true) => "self-signed certificate",
-        (_, true) => "self-signed certificate in certificate chain",
-        (1, false) => "unable to verify the first certificate",
-        (_, false) => "unable to get local issuer certificate",
+    Some((length, self_issued(last)))
+}
+
+fn parse<'a>(certificate: &'a CertificateDer<'_>) -> Option<X509Certificate<'a>> {
+    X509Certificate::from_der(certificate)
+        .ok()
+        .map(|(_, parsed)| parsed)
+}
+
+/// The authorities as [`DepthLimited`] looks for them: each certificate with its subject
+/// name (DER, as certificates name their issuer).
+fn authority_subjects(
+    authorities: &[(CertificateDer<'static>, &NamedFile, PathBuf)],
+) -> Vec<(CertificateDer<'static>, Vec<u8>)> {
+    authorities
+        .iter()
+        .filter_map(|(certificate, _, _)| {
+            let subject = parse(certificate)?.subject().as_raw().to_vec();
+            Some((certificate.clone(), subject))
+        })
+        .collect()
+}
+
+/// How many authority certificates the chain from `end_entity` to a trusted authority has
+/// above the client's own certificate, the authority included (the highest depth at which
+/// OpenSSL's verify callback sees a certificate): 0 when the certificate is itself an
+/// authority, 1 when an authority issued it, 2 through one intermediate that the client sent,
+/// and so on. OpenSSL looks among the trusted certificates first at each step, so the
+/// shortest chain counts. A chain the authorities' check accepted always reaches one; should
+/// the names not lead there, every certificate sent is counted.
+fn verified_depth(
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    authorities: &[(CertificateDer<'static>, Vec<u8>)],
+) -> usize {
+    let longest = intermediates.len() + 1;
+    if authorities
+        .iter()
+        .any(|(authority, _)| authority.as_ref() == end_entity.as_ref())
+    {
+        return 0;
+    }
+    let Some(first) = parse(end_entity) else {
+        return longest;
+    };
+    let sent: Vec<X509Certificate<'_>> = intermediates.iter().filter_map(parse).collect();
+    let mut taken = vec![false; sent.len()];
+    let mut level = vec![first];
+    for depth in 1..=longest {
+        let trusted = level.iter().any(|certificate| {
+            let issuer = certificate.issuer().as_raw();
+            authorities.iter().any(|(_, subject)| subject == issuer)
+        });
+        if trusted {
+            return depth;
+        }
+        let mut next = Vec::new();
+        for certificate in &level {
+            for (index, candidate) in sent.iter().enumerate() {
+                if !taken[index] && candidate.subject().as_raw() == certificate.issuer().as_raw() {
+                    taken[index] = true;
+                    next.push(candidate.clone());
+                }
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        level = next;
+    }
+    longest
+}
+
+/// A chain longer than `SSLVerifyDepth` allows, in mod_ssl's words (whose "certificates" are
+/// those above the client's).
+#[derive(Debug)]
+struct ChainTooLong {
+    found: usize,
+    allowed: u32,
+}
+
+impl std::fmt::Display for ChainTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Certificate Verification: Certificate Chain too long (chain has {} certificates, \
+             but maximum allowed are only {}; SSLVerifyDepth)",
+            self.found, self.allowed
+        )
+    }
+}
+
+impl std::error::Error for ChainTooLong {}
+
+/// The handshake's refusal of a chain of `found` authority certificates where `allowed` are.
+/// rustls answers it with a `handshake_failure` alert (mod_ssl's answer is OpenSSL's
+/// `internal_error`, an accident of its verify callback refusing a chain OpenSSL accepted).
+fn chain_too_long(found: usize, allowed: u32) -> rustls::Error {
+    rustls::Error::Other(OtherError(Arc::new(ChainTooLong { found, allowed })))
+}
+
+/// Whether a verifier's error is [`chain_too_long`]'s.
+fn is_chain_too_long(err: &rustls::Error) -> bool {
+    matches!(err, rustls::Error::Other(OtherError(inner)) if inner.is::<ChainTooLong>())
+}
+
+/// The authorities' verifier, and `SSLVerifyDepth` on the chain it accepted.
+#[derive(Debug)]
+struct DepthLimited {
+    inner: Arc<dyn ClientCertVerifier>,
+    /// The authorities, each with its subject name.
+    authorities: Vec<(CertificateDer<'static>, Vec<u8>)>,
+    /// The most authority certificates above the client's.
+    depth: u32,
+}
+
+impl ClientCertVerifier for DepthLimited {
+    fn offer_client_auth(&self) -> bool {
+        self.inner.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.inner.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let verified = self
+            .inner
+            .verify_client_cert(end_entity, intermediates, now)?;
+        let found = verified_depth(end_entity, intermediates, &self.authorities);
+        if found > self.depth as usize {
+            return Err(chain_too_long(found, self.depth));
+        }
+        Ok(verified)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        certificate: &CertificateDer<'_>,
+        signature: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner
+            .verify_tls12_signature(message, certificate, signature)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        certificate: &CertificateDer<'_>,
+        signature: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner
+            .verify_tls13_signature(message, certificate, signature)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
     }
 }
 
@@ -255,6 +445,8 @@ struct AnyClientCertificate {
     authorities: Option<Arc<dyn ClientCertVerifier>>,
     /// What the handshake's signature may be made with.
     algorithms: WebPkiSupportedAlgorithms,
+    /// `SSLVerifyDepth`, for a chain no authority vouches for.
+    depth: u32,
 }
 
 impl ClientCertVerifier for AnyClientCertificate {
@@ -280,11 +472,19 @@ impl ClientCertVerifier for AnyClientCertificate {
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
         if let Some(authorities) = &self.authorities {
-            if let Ok(verified) = authorities.verify_client_cert(end_entity, intermediates, now) {
-                return Ok(verified);
+            match authorities.verify_client_cert(end_entity, intermediates, now) {
+                Ok(verified) => return Ok(verified),
+                // mod_ssl lets only the errors of a missing authority pass.
+                Err(err) if is_chain_too_long(&err) => return Err(err),
+                Err(_) => {}
             }
         }
         acceptable(end_entity, now)?;
+        // The highest depth OpenSSL reaches in the chain it builds of what was sent.
+        let found = unverified_chain(end_entity, intermediates).map_or(0, |(length, _)| length - 1);
+        if found > self.depth as usize {
+            return Err(chain_too_long(found, self.depth));
+        }
         Ok(ClientCertVerified::assertion())
     }
 

@@ -7,7 +7,10 @@ use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::{CertificateError, Error};
 
 use super::super::fixtures::{ALICE, BOB, MIDDLE, ROOT, SELFIE, SERVER_ONLY};
-use super::{ClientCheck, ClientVerify, acceptable, directory_certificates, unverified_reason};
+use super::{
+    ClientCheck, ClientVerify, acceptable, directory_certificates, unverified_reason,
+    verified_depth,
+};
 use crate::tls::TlsError;
 
 fn der(pem: &str) -> CertificateDer<'static> {
@@ -43,6 +46,8 @@ fn listener(ca_path: NamedFile, accept_unverified: bool) -> ListenerTls {
         client_ca: None,
         client_ca_path: Some(ca_path),
         accept_unverified,
+        // Bob's chain has an intermediate.
+        verify_depth: 2,
         environment: false,
         export_certificates: false,
         protocols: TlsProtocols::ALL,
@@ -76,6 +81,37 @@ fn the_reason_for_an_unverified_chain_is_openssls_for_its_shape() {
     assert_eq!(
         unverified_reason(&der(ALICE), &[der(SELFIE)]),
         "unable to verify the first certificate"
+    );
+}
+
+#[test]
+fn the_verified_depth_counts_the_authorities_above_the_client_up_to_a_trusted_one() {
+    let root = der(ROOT);
+    let subject = x509_parser::parse_x509_certificate(&root)
+        .unwrap()
+        .1
+        .subject()
+        .as_raw()
+        .to_vec();
+    let authorities = [(root.clone(), subject)];
+    assert_eq!(verified_depth(&der(ALICE), &[], &authorities), 1);
+    assert_eq!(verified_depth(&der(BOB), &[der(MIDDLE)], &authorities), 2);
+    // Sent in any order, with the root or unrelated certificates: the shortest chain.
+    assert_eq!(
+        verified_depth(
+            &der(BOB),
+            &[der(SELFIE), der(ROOT), der(MIDDLE)],
+            &authorities
+        ),
+        2
+    );
+    assert_eq!(verified_depth(&der(ALICE), &[der(MIDDLE)], &authorities), 1);
+    // An authority itself.
+    assert_eq!(verified_depth(&root, &[], &authorities), 0);
+    // Names that lead nowhere (never after the authorities' check): every certificate counts.
+    assert_eq!(
+        verified_depth(&der(SELFIE), &[der(MIDDLE)], &authorities),
+        2
     );
 }
 

@@ -69,8 +69,8 @@ pub(crate) fn client_certificates(chain: &[CertificateDer<'_>]) -> Vec<(&'static
     out
 }
 
-/// The names of the client's chain certificates: ten, more than the `SSLVerifyDepth` of
-/// any configuration in use (httpd's default is 1).
+/// The names of the client's chain certificates: ten, what a chain of `SSLVerifyDepth` 10 (the
+/// default is 1) has above the client's certificate; those after the tenth are not passed.
 const CLIENT_CHAIN: [&str; 10] = [
     "SSL_CLIENT_CERT_CHAIN_0",
     "SSL_CLIENT_CERT_CHAIN_1",

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use oxwsgi_config::tls::{
-    ClientCertificateRule, ListenerTls, NamedFile, TlsIdentity, TlsProtocols, TlsRequirement,
+    ClientCertificateRule, DEFAULT_VERIFY_DEPTH, ListenerTls, NamedFile, TlsIdentity, TlsProtocols,
+    TlsRequirement,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -39,8 +40,18 @@ impl Files {
     }
 
     /// A listener that exports the certificates, with the authorities or without, and
-    /// `optional_no_ca` or not.
+    /// `optional_no_ca` or not, with mod_ssl's default `SSLVerifyDepth`.
     fn listener(&self, authorities: bool, accept_unverified: bool) -> TlsConfig {
+        self.listener_with_depth(authorities, accept_unverified, DEFAULT_VERIFY_DEPTH)
+    }
+
+    /// [`Files::listener`] with `SSLVerifyDepth` `depth`.
+    fn listener_with_depth(
+        &self,
+        authorities: bool,
+        accept_unverified: bool,
+        depth: u32,
+    ) -> TlsConfig {
         let tls = ListenerTls {
             identities: vec![TlsIdentity {
                 names: vec!["localhost".to_owned()],
@@ -51,6 +62,7 @@ impl Files {
             client_ca: None,
             client_ca_path: authorities.then(|| self.named("authorities")),
             accept_unverified,
+            verify_depth: depth,
             environment: true,
             export_certificates: true,
             protocols: TlsProtocols::ALL,
@@ -198,7 +210,8 @@ fn optional_no_ca_refuses_a_certificate_for_servers_only() {
 fn a_certificate_the_authorities_signed_is_verified_with_or_without_optional_no_ca() {
     let files = Files::new("verified");
     for accept_unverified in [false, true] {
-        let listener = files.listener(true, accept_unverified);
+        // Bob's chain has an intermediate: SSLVerifyDepth 2.
+        let listener = files.listener_with_depth(true, accept_unverified, 2);
         let details = handshake(&listener, client(&[ALICE], ALICE_KEY, VERSIONS[0])).unwrap();
         assert!(details.client_verified);
         assert_eq!(variable(&details, "SSL_CLIENT_VERIFY"), Some("SUCCESS"));
@@ -232,6 +245,7 @@ fn export_cert_data_alone_gives_the_certificates_and_an_empty_client_one() {
         client_ca: None,
         client_ca_path: None,
         accept_unverified: false,
+        verify_depth: DEFAULT_VERIFY_DEPTH,
         environment: false,
         export_certificates: true,
         protocols: TlsProtocols::ALL,
@@ -271,4 +285,62 @@ fn tls_is_required_under_every_require_ssl_rule_and_certificates_by_the_most_spe
     assert!(rules.tls_required(b"/secure/inner/x"));
     assert!(!rules.tls_required(b"/securely"));
     assert!(!rules.tls_required(b"/"));
+}
+
+/// The refusal of a chain of `found` authority certificates where `allowed` are.
+fn too_long(found: usize, allowed: u32) -> String {
+    format!(
+        "other error: Certificate Verification: Certificate Chain too long (chain has {found} \
+         certificates, but maximum allowed are only {allowed}; SSLVerifyDepth)"
+    )
+}
+
+#[test]
+fn verify_depth_counts_the_authorities_above_the_clients_certificate_as_mod_ssl_does() {
+    let files = Files::new("depth");
+    for accept_unverified in [false, true] {
+        for version in VERSIONS {
+            // mod_ssl's default, 1: Alice's (the root signed it) but not Bob's (through the
+            // middle authority), also under optional_no_ca.
+            let listener = files.listener(true, accept_unverified);
+            let details = handshake(&listener, client(&[ALICE], ALICE_KEY, version)).unwrap();
+            assert!(details.client_verified);
+            let refused =
+                handshake(&listener, client(&[BOB, MIDDLE], BOB_KEY, version)).unwrap_err();
+            assert_eq!(refused.to_string(), too_long(2, 1), "{version:?}");
+            // The root sent along changes nothing: the chain ends at the trusted root.
+            let refused =
+                handshake(&listener, client(&[BOB, MIDDLE, ROOT], BOB_KEY, version)).unwrap_err();
+            assert_eq!(refused.to_string(), too_long(2, 1), "{version:?}");
+            let deeper = files.listener_with_depth(true, accept_unverified, 2);
+            let details = handshake(&deeper, client(&[BOB, MIDDLE], BOB_KEY, version)).unwrap();
+            assert!(details.client_verified);
+            // 0: only a certificate that is itself an authority.
+            let none = files.listener_with_depth(true, accept_unverified, 0);
+            let refused = handshake(&none, client(&[ALICE], ALICE_KEY, version)).unwrap_err();
+            assert_eq!(refused.to_string(), too_long(1, 0), "{version:?}");
+        }
+    }
+}
+
+#[test]
+fn verify_depth_bounds_an_unverified_chain_as_openssl_builds_it() {
+    let files = Files::new("depth-unverified");
+    // optional_no_ca without authorities: Bob's chain stops at the middle authority, whose
+    // issuer was not sent: depth 1.
+    let listener = files.listener_with_depth(false, true, 1);
+    let details = handshake(&listener, client(&[BOB, MIDDLE], BOB_KEY, VERSIONS[0])).unwrap();
+    assert_eq!(
+        variable(&details, "SSL_CLIENT_VERIFY"),
+        Some("FAILED:unable to get local issuer certificate")
+    );
+    let listener = files.listener_with_depth(false, true, 0);
+    let refused = handshake(&listener, client(&[BOB, MIDDLE], BOB_KEY, VERSIONS[0])).unwrap_err();
+    assert_eq!(refused.to_string(), too_long(1, 0));
+    // A self-signed certificate alone is at depth 0.
+    let details = handshake(&listener, client(&[SELFIE], SELFIE_KEY, VERSIONS[1])).unwrap();
+    assert_eq!(
+        variable(&details, "SSL_CLIENT_VERIFY"),
+        Some("FAILED:self-signed certificate")
+    );
 }

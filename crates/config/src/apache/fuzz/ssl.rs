@@ -1,15 +1,17 @@
 //! Fuzz target of mod_ssl's argument parsing (see docs/testing.md, "Fuzzing").
 //!
-//! `fuzz_ssl_arguments`: on any `SSLProtocol`, `SSLOptions` and `SSLVerifyClient` arguments
+//! `fuzz_ssl_arguments`: on any `SSLProtocol`, `SSLOptions`, `SSLVerifyClient` and
+//! `SSLVerifyDepth` arguments
 //! (signed and unsigned protocol, option and level names, in any case, mixed with junk) the
 //! parsers never panic; an accepted `SSLProtocol` enables TLS 1.2 or 1.3, and names a warning
 //! exactly when it asked for an older protocol; `all` alone enables both; an accepted
 //! `SSLOptions` line whose arguments are all signed keeps what it does not name, and the
-//! checker's reading of `StdEnvVars` is the translator's.
+//! checker's reading of `StdEnvVars` is the translator's; an accepted `SSLVerifyDepth` is a
+//! number written in digits (after a `+`, as `atoi` reads it), never a negative one.
 
 use proptest::prelude::*;
 
-use super::{SslOptions, options, options_over, protocols, verify_client};
+use super::{SslOptions, options, options_over, protocols, verify_client, verify_depth};
 
 fn word() -> impl Strategy<Value = String> {
     let name = proptest::sample::select(vec![
@@ -32,6 +34,10 @@ fn word() -> impl Strategy<Value = String> {
         "ALL",
         "bogus",
         "",
+        "0",
+        "2",
+        "10",
+        "4294967296",
     ]);
     let sign = proptest::sample::select(vec!["", "+", "-"]);
     prop_oneof![
@@ -76,6 +82,12 @@ proptest! {
         }
         for arg in &args {
             let _ = verify_client(arg);
+            if let Ok(depth) = verify_depth(arg) {
+                // A number, as atoi reads it (a `+` sign allowed), never a negative one.
+                let digits = arg.strip_prefix('+').unwrap_or(arg);
+                prop_assert!(!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
+                prop_assert_eq!(u64::from(depth), digits.parse::<u64>().unwrap());
+            }
         }
         let all = protocols(&["all".to_owned()]).expect("all is a protocol set");
         prop_assert!(all.0.tls12 && all.0.tls13);

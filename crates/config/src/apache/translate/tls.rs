@@ -14,7 +14,8 @@ use crate::apache::ssl::{self, SslOptions, VerifyClient};
 use crate::apache::{Directive, Origin, Section};
 use crate::model::{ListenerConfig, Mount, MountPoint};
 use crate::tls::{
-    ClientCertificateRule, ListenerTls, NamedFile, TlsIdentity, TlsProtocols, TlsRequirement,
+    ClientCertificateRule, DEFAULT_VERIFY_DEPTH, ListenerTls, NamedFile, TlsIdentity, TlsProtocols,
+    TlsRequirement,
 };
 
 /// What a site's (or virtual host's) mod_ssl directives say.
@@ -31,6 +32,10 @@ pub(super) struct SiteTls {
     verify: Option<(VerifyClient, Origin)>,
     /// `SSLVerifyClient` in `<Location>` sections, by URL path.
     location_verify: Vec<(String, VerifyClient, Origin)>,
+    /// `SSLVerifyClient` in `<Directory>` sections, by file-system path.
+    directory_verify: Vec<(PathBuf, (VerifyClient, Origin))>,
+    /// `SSLVerifyDepth` outside sections.
+    depth: Option<u32>,
     /// `SSLRequireSSL` in `<Location>` sections, by URL path.
     location_require_ssl: Vec<(String, Origin)>,
     /// `SSLRequireSSL` in `<Directory>` sections, by file-system path.
@@ -62,6 +67,13 @@ impl Translator<'_> {
                 let level = ssl::verify_client(level).unwrap_or(VerifyClient::None);
                 self.site.tls.verify = Some((level, d.origin.clone()));
             }
+            "sslverifydepth" => {
+                // The checker refused what is not a number.
+                let depth = d.args.first().map_or("", String::as_str);
+                if let Ok(depth) = ssl::verify_depth(depth) {
+                    self.site.tls.depth = Some(depth);
+                }
+            }
             "sslprotocol" => {
                 if let Ok((protocols, _)) = ssl::protocols(&d.args) {
                     self.site.tls.protocols = Some(protocols);
@@ -86,19 +98,32 @@ impl Translator<'_> {
                 .tls
                 .location_verify
                 .push((place, level, d.origin.clone()));
+        } else if d.is("SSLVerifyClient") && section.is("Directory") && place != "~" {
+            let level = d.args.first().map_or("", String::as_str);
+            let level = ssl::verify_client(level).unwrap_or(VerifyClient::None);
+            let dir = self.directory_path(&place);
+            self.site
+                .tls
+                .directory_verify
+                .push((dir, (level, d.origin.clone())));
         } else if d.is("SSLRequireSSL") && section.is("Location") {
             self.site
                 .tls
                 .location_require_ssl
                 .push((place, d.origin.clone()));
         } else if d.is("SSLRequireSSL") && section.is("Directory") && place != "~" {
-            let dir = match place.trim_end_matches('/') {
-                "" => PathBuf::from("/"),
-                dir => self.path(dir),
-            };
+            let dir = self.directory_path(&place);
             self.site.tls.directory_require_ssl.push(dir);
         } else {
             self.not_yet(&d.origin, &format!("{} inside <{}>", d.name, section.name));
+        }
+    }
+
+    /// The directory a `<Directory>` section names.
+    fn directory_path(&self, place: &str) -> PathBuf {
+        match place.trim_end_matches('/') {
+            "" => PathBuf::from("/"),
+            dir => self.path(dir),
         }
     }
 
@@ -116,6 +141,11 @@ impl Translator<'_> {
     /// (`SSLRequireSSL`, also on a site that does not speak TLS: there every request under
     /// it is refused, as with httpd). `<Directory>` sections are laid out over `mounts` and
     /// `document_root`, as the access rules are.
+    ///
+    /// `SSLVerifyClient` rules come in httpd's order of merging: the virtual host's (at `/`),
+    /// then the `<Directory>`s', then the `<Location>`s', which override both. Since the most
+    /// specific rule for a path wins, a `<Directory>`'s rule is left out where a `<Location>`
+    /// covers the whole of its URL path: httpd would apply the `<Location>` there.
     pub(super) fn finish_tls(
         &mut self,
         site: &SiteTls,
@@ -138,38 +168,65 @@ impl Translator<'_> {
             return rules;
         };
         let has_authorities = site.ca.is_some() || site.ca_path.is_some();
-        let mut verify = |place: &str, level: VerifyClient, origin: &Origin, t: &mut Self| {
-            let Some(prefix) = MountPoint::parse(place) else {
-                t.error(
-                    origin,
-                    format!("<Location {place}>: the URL path must start with /"),
-                );
-                return;
-            };
+        let levels = site
+            .verify
+            .iter()
+            .map(|(level, origin)| (*level, origin))
+            .chain(
+                site.location_verify
+                    .iter()
+                    .map(|(_, l, origin)| (*l, origin)),
+            )
+            .chain(
+                site.directory_verify
+                    .iter()
+                    .map(|(_, (l, origin))| (*l, origin)),
+            );
+        for (level, origin) in levels {
             if level.required() && !has_authorities {
-                t.error(
+                self.error(
                     origin,
                     "SSLVerifyClient require needs SSLCACertificateFile or \
                      SSLCACertificatePath, the authorities that sign the client certificates",
                 );
             }
-            rules.push(ClientCertificateRule {
-                prefix,
-                requirement: TlsRequirement::ClientCertificate(level.required()),
-                host: None,
-            });
+        }
+        let rule = |prefix, level: VerifyClient| ClientCertificateRule {
+            prefix,
+            requirement: TlsRequirement::ClientCertificate(level.required()),
+            host: None,
         };
-        if let Some((level, origin)) = &site.verify {
-            verify("/", *level, origin, self);
+        if let Some((level, _)) = &site.verify {
+            rules.push(rule(MountPoint::root(), *level));
         }
+        let mut locations = Vec::new();
         for (place, level, origin) in &site.location_verify {
-            verify(place, *level, origin, self);
+            match MountPoint::parse(place) {
+                Some(prefix) => locations.push(rule(prefix, *level)),
+                None => self.error(
+                    origin,
+                    format!("<Location {place}>: the URL path must start with /"),
+                ),
+            }
         }
+        if !site.directory_verify.is_empty() {
+            for (prefix, (level, _)) in lay_out(&site.directory_verify, mounts, document_root) {
+                let path = prefix.to_string();
+                let overridden = locations
+                    .iter()
+                    .any(|location| location.prefix.matches(path.as_bytes()));
+                if !overridden {
+                    rules.push(rule(prefix, level));
+                }
+            }
+        }
+        rules.extend(locations);
         let accept_unverified = site
             .verify
             .iter()
             .map(|(level, _)| level)
             .chain(site.location_verify.iter().map(|(_, level, _)| level))
+            .chain(site.directory_verify.iter().map(|(_, (level, _))| level))
             .any(|level| *level == VerifyClient::OptionalNoCa);
         let tls = ListenerTls {
             identities: vec![TlsIdentity {
@@ -181,6 +238,7 @@ impl Translator<'_> {
             client_ca: site.ca.clone(),
             client_ca_path: site.ca_path.clone(),
             accept_unverified,
+            verify_depth: site.depth.unwrap_or(DEFAULT_VERIFY_DEPTH),
             environment: site.options.std_env_vars,
             export_certificates: site.options.export_cert_data,
             protocols: site.protocols.unwrap_or(TlsProtocols::ALL),
@@ -249,6 +307,7 @@ impl Translator<'_> {
                     path(&a.client_ca) == path(&b.client_ca)
                         && path(&a.client_ca_path) == path(&b.client_ca_path)
                         && a.accept_unverified == b.accept_unverified
+                        && a.verify_depth == b.verify_depth
                         && a.environment == b.environment
                         && a.export_certificates == b.export_certificates
                         && a.protocols == b.protocols
@@ -258,8 +317,8 @@ impl Translator<'_> {
                         origin,
                         &format!(
                             "<VirtualHost>s on {address} with different SSLCACertificateFile, \
-                             SSLCACertificatePath, SSLVerifyClient optional_no_ca, SSLOptions \
-                             or SSLProtocol"
+                             SSLCACertificatePath, SSLVerifyClient optional_no_ca, \
+                             SSLVerifyDepth, SSLOptions or SSLProtocol"
                         ),
                     );
                     return None;
@@ -431,6 +490,79 @@ mod tests {
                 rule("/", TlsRequirement::ClientCertificate(false)),
                 rule("/admin", TlsRequirement::ClientCertificate(true)),
             ]
+        );
+    }
+
+    #[test]
+    fn verify_client_in_a_directory_applies_where_its_files_are_served_under_the_locations() {
+        let site = Site::new("verify-directory");
+        let config = site
+            .translate(
+                "Listen 8443\nWSGIScriptAlias /app {dir}/app.wsgi\nAlias /files {dir}/static\n\
+                 SSLEngine on\nSSLCertificateFile {dir}/server.crt\n\
+                 SSLCertificateKeyFile {dir}/server.key\nSSLCACertificateFile {dir}/ca.crt\n\
+                 <Directory {dir}/static>\n    SSLVerifyClient require\n</Directory>\n\
+                 <Directory {dir}>\n    SSLVerifyClient optional_no_ca\n</Directory>\n\
+                 <Location /files/open>\n    SSLVerifyClient none\n</Location>\n\
+                 <Location /app>\n    SSLVerifyClient require\n</Location>\n",
+            )
+            .unwrap();
+        // The directory of the script is overridden by the <Location> that covers its URL.
+        assert_eq!(
+            config.client_certificates,
+            vec![
+                rule("/files", TlsRequirement::ClientCertificate(true)),
+                rule("/files/open", TlsRequirement::ClientCertificate(false)),
+                rule("/app", TlsRequirement::ClientCertificate(true)),
+            ]
+        );
+        let tls = config.listeners[0].tls.as_ref().unwrap();
+        assert!(tls.accept_unverified);
+        assert_eq!(tls.verify_depth, 1);
+    }
+
+    #[test]
+    fn verify_depth_reaches_the_listener_and_is_not_yet_in_a_section() {
+        let site = Site::new("depth");
+        let base = "Listen 8443\nWSGIScriptAlias / {dir}/app.wsgi\nSSLEngine on\n\
+                    SSLCertificateFile {dir}/server.crt\nSSLCertificateKeyFile {dir}/server.key\n\
+                    SSLCACertificateFile {dir}/ca.crt\n";
+        let config = site
+            .translate(&format!("{base}SSLVerifyDepth 3\n"))
+            .unwrap();
+        assert_eq!(config.listeners[0].tls.as_ref().unwrap().verify_depth, 3);
+        let errors = site
+            .translate(&format!(
+                "{base}<Location /admin>\n    SSLVerifyDepth 2\n</Location>\n"
+            ))
+            .unwrap_err();
+        assert_eq!(
+            errors,
+            [format!(
+                "{}:8: error: SSLVerifyDepth inside <Location> is not supported yet by \
+                 start-server (check-config accepts it; see docs/apache.md for what runs)",
+                site.conf()
+            )]
+        );
+    }
+
+    #[test]
+    fn require_in_a_directory_needs_an_authority_too() {
+        let site = Site::new("require-directory");
+        let errors = site
+            .translate(
+                "Listen 8443\nWSGIScriptAlias / {dir}/app.wsgi\nSSLEngine on\n\
+                 SSLCertificateFile {dir}/server.crt\nSSLCertificateKeyFile {dir}/server.key\n\
+                 <Directory {dir}/static>\n    SSLVerifyClient require\n</Directory>\n",
+            )
+            .unwrap_err();
+        assert_eq!(
+            errors,
+            [format!(
+                "{}:7: error: SSLVerifyClient require needs SSLCACertificateFile or \
+                 SSLCACertificatePath, the authorities that sign the client certificates",
+                site.conf()
+            )]
         );
     }
 
