@@ -169,3 +169,49 @@ def test_a_graceful_restart_under_http2_load_loses_no_request(server, pki, app):
     assert load.failures == [], load.failures[:5]
     # The old workers' connections ended: the client moved to new ones.
     assert load.connections >= 2
+
+
+def test_the_service_is_the_same_over_http2(server, pki, app, tmp_path):
+    """Static files, compression, the body limit, the head limits and the access log, asked
+    over HTTP/1.1 and over HTTP/2 (in the clear, with prior knowledge): the same answers."""
+    docroot = tmp_path / "docroot"
+    docroot.mkdir()
+    (docroot / "page.txt").write_text("static page line\n" * 200)
+    srv, _ = start(server, pki, app, "--document-root", docroot, "--compress-responses",
+                   "--limit-request-body", "1000", "--limit-request-field-size", "200",
+                   "--access-log")
+
+    def ask(version, *args):
+        out = curl(version, "-o", "/dev/null", "-w", "%{http_code} %{size_download}\n", *args)
+        return out.split()
+
+    for version, shown in (("--http1.1", "HTTP/1.1"), ("--http2-prior-knowledge", "HTTP/2.0")):
+        assert ask(version, srv.url + "/page.txt") == ["200", str(17 * 200)]
+        # Compressed: fewer bytes on the wire than the file has.
+        status, size = ask(version, "-H", "Accept-Encoding: gzip", srv.url + "/page.txt")
+        assert status == "200" and int(size) < 17 * 200
+        headers = curl(version, "-s", "-D", "-", "-o", "/dev/null", "-H",
+                       "Accept-Encoding: gzip", srv.url + "/page.txt")
+        assert re.search(r"(?im)^content-encoding: gzip\r?$", headers), headers
+        # The body limit: 413 before the application reads.
+        if shown == "HTTP/1.1":
+            assert ask(version, "--data-binary", "x" * 2000, srv.url + "/upload")[0] == "413"
+        else:
+            # Answered while the client still sends: the whole response, then RST_STREAM with
+            # NO_ERROR (RFC 9113 §8.1), which this curl reports as an error; nghttp shows it.
+            body = tmp_path / "body"
+            body.write_bytes(b"x" * 300_000)
+            frames = subprocess.run(["nghttp", "-v", "-d", str(body), srv.url + "/upload"],
+                                    capture_output=True, text=True, timeout=60).stdout
+            assert re.search(r"recv \(stream_id=\d+\) :status: 413", frames), frames
+            assert re.search(r"recv DATA frame <length=\d+, flags=0x01.*\n\s+; END_STREAM\n"
+                             r".*recv RST_STREAM frame.*\n\s+\(error_code=NO_ERROR", frames), frames
+        assert ask(version, "--data-binary", "x" * 500, srv.url + "/upload")[0] == "200"
+        # A header field past --limit-request-field-size: 431 (hyper's own for HTTP/2 frames
+        # decoded larger than its limit, or ours).
+        assert ask(version, "-H", "X-Long: " + "y" * 400, srv.url + "/a")[0] == "431"
+        # SERVER_PROTOCOL as httpd's mod_http2 gives it.
+        assert curl(version, srv.url + "/proto").startswith(f"{shown} /proto ")
+        srv.wait_for_log(
+            rf'127\.0\.0\.1 - - \[[^]]+\] "GET /proto {re.escape(shown)}" 200 \d+',
+            source=lambda: srv.stdout)
