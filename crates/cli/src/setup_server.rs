@@ -259,7 +259,17 @@ fn oxwsgi_command(argv: &[OsString], launcher: &Launcher) -> Result<Vec<PathBuf>
         Launcher::Binary => {
             let exe = std::env::current_exe()
                 .map_err(|err| format!("cannot find the oxwsgi executable: {err}"))?;
-            Ok(vec![exe])
+            // This is `oxwsgi-embedded`; the `oxwsgi` launcher installed beside it is the
+            // command, which explains a missing libpython (src/launcher.rs).
+            let launcher = exe.with_file_name("oxwsgi");
+            let named_embedded = exe
+                .file_name()
+                .is_some_and(|name| name == "oxwsgi-embedded");
+            Ok(vec![if named_embedded && launcher.is_file() {
+                launcher
+            } else {
+                exe
+            }])
         }
         Launcher::Python(python) => {
             let script = argv
