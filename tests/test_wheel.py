@@ -14,14 +14,17 @@ import os
 import pathlib
 import re
 import signal
+import socket
 import subprocess
 import sys
+import types
 import urllib.request
 import zipfile
 
 import pytest
 
-from support import APPS, EXAMPLES, ROOT, Server
+from support import APPS, EXAMPLES, ROOT, Server, wait_until
+from test_setup_server import is_gone
 
 DEBIAN_PYTHON = pathlib.Path("/usr/bin/python3")
 PREFIX_APP = APPS / "wheel_prefix.wsgi"
@@ -266,3 +269,46 @@ if __name__ == "__main__":
         print(DEBIAN_PYTHON, other_python())
     except pytest.fail.Exception as failure:
         sys.exit(f"tests/test_wheel.py: {failure}")
+
+
+def test_setup_server_from_the_wheel_writes_a_control_script_that_runs_it(installed, tmp_path):
+    """`setup-server` run by the wheel's `oxwsgi`: its control script starts the server in
+    that venv's Python, which serves, and stops it by the pid file."""
+    venv = installed["debian"]
+    root = tmp_path / "root"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    done = subprocess.run(
+        [str(venv / "bin" / "oxwsgi"), "setup-server", "--port", str(port), "--server-root",
+         str(root), str(EXAMPLES / "hello.wsgi")],
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    control = root / "apachectl"
+
+    def run(action):
+        return subprocess.run([str(control), action], capture_output=True, text=True,
+                              timeout=120)
+
+    started = run("start")
+    pid_file = root / "oxwsgi.pid"
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        pid = int(pid_file.read_text())
+        # The supervisor is the venv's interpreter, titled after start.
+        assert os.readlink(f"/proc/{pid}/exe") == os.path.realpath(venv / "bin" / "python")
+        assert cmdline(pid) == b"oxwsgi: supervisor"
+        served = types.SimpleNamespace(url=f"http://127.0.0.1:{port}")
+
+        def answers():
+            try:
+                return fetch(served) == (200, "Hello World!\n")
+            except OSError:
+                return False
+
+        wait_until(answers, what="the server started by the control script to answer")
+    finally:
+        stopped = run("stop")
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert not pid_file.exists()
+    assert is_gone(pid)
