@@ -25,6 +25,33 @@ fn describe_python(launcher: &Launcher, settings: &PythonSettings) -> String {
     }
 }
 
+/// The banner's lines for what operators watch: the metrics listener, the status page.
+pub(crate) fn operations(config: &ServerConfig, metrics: Option<SocketAddr>) -> String {
+    let mut out = String::new();
+    let operations = &config.operations;
+    if let (Some(listener), Some(address)) = (&operations.metrics, metrics) {
+        let host = listener.host.as_deref().unwrap_or(&config.server_name);
+        let _ = writeln!(
+            out,
+            "{:<19}: http://{host}:{}/metrics (/ready, /live)",
+            "Metrics URL",
+            address.port()
+        );
+    }
+    if let Some(path) = &operations.server_status {
+        let _ = writeln!(out, "{:<19}: {path} (local clients)", "Server Status");
+    }
+    if let Some(after) = operations.slow_requests {
+        let _ = writeln!(
+            out,
+            "{:<19}: logged after {}s",
+            "Slow Requests",
+            after.as_secs_f64()
+        );
+    }
+    out
+}
+
 /// The banner, one `Label : value` line per field.
 pub(crate) fn banner(config: &ServerConfig, bound: &[SocketAddr], launcher: &Launcher) -> String {
     let mut out = String::new();

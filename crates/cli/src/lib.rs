@@ -367,17 +367,40 @@ fn run(config: ServerConfig, launcher: Launcher) -> Result<(), String> {
         .map_err(|err| format!("cannot read the bound address: {err}"))?;
 
     let internal = internal_sockets(&config)?;
+    let metrics = metrics_listener(&config)?;
+    let metrics_address = metrics.as_ref().and_then(|l| l.local_addr().ok());
 
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(banner::banner(&config, &bound, &launcher).as_bytes());
+    let _ = stdout.write_all(banner::operations(&config, metrics_address).as_bytes());
     let _ = stdout.flush();
     drop(stdout);
 
     let sockets = oxwsgi_supervisor::Sockets {
         listeners,
         internal,
+        metrics,
     };
     oxwsgi_supervisor::run(config, sockets, launcher).map_err(|err| err.to_string())
+}
+
+/// Binds and listens on the metrics listener (`--metrics-port`): the supervisor serves it
+/// itself, from the start (`/ready` says 503 until the workers serve).
+fn metrics_listener(config: &ServerConfig) -> Result<Option<std::net::TcpListener>, String> {
+    let Some(metrics) = &config.operations.metrics else {
+        return Ok(None);
+    };
+    let listener = sockets::bind(&oxwsgi_config::ListenerConfig {
+        host: metrics.host.clone(),
+        port: metrics.port,
+        backlog: 128,
+        tls: None,
+        http2: false,
+    })
+    .map_err(|err| format!("the metrics listener (--metrics-port): {err}"))?;
+    sockets::listen(&listener, 128)
+        .map_err(|err| format!("the metrics listener (--metrics-port): cannot listen: {err}"))?;
+    Ok(Some(listener))
 }
 
 /// Binds the unix socket of each group the front tier forwards to, owned by the front tier's

@@ -260,6 +260,10 @@ pub struct StartServer {
     #[arg(long, help_heading = "Static files")]
     pub compress_responses: bool,
 
+    /// Metrics, status page, health checks (see "Operations").
+    #[command(flatten)]
+    pub operations: crate::operations::OperationsArgs,
+
     /// The IP address or host name to listen on [default: every interface].
     #[arg(long, value_name = "IP-ADDRESS", help_heading = "Network")]
     pub host: Option<String>,

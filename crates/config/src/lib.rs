@@ -14,6 +14,7 @@ mod error;
 pub mod headers;
 pub mod mime_types;
 pub mod model;
+pub mod operations;
 pub mod proxy;
 pub mod redirect;
 pub mod resolve;

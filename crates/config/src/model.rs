@@ -53,6 +53,9 @@ pub struct ServerConfig {
     pub index_scripts: Vec<IndexScript>,
     /// Where requests over TLS need a client certificate.
     pub client_certificates: Vec<crate::tls::ClientCertificateRule>,
+    /// Metrics, status and health endpoints, slow-request reports.
+    #[serde(default)]
+    pub operations: crate::operations::Operations,
 }
 
 /// A directory URL whose index is a WSGI script (httpd's `DirectoryIndex index.wsgi` in a

@@ -254,6 +254,19 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
     // after the server's in httpd, and override them.
     let mut access = site::scripts(args, env)?;
     access.extend(std::mem::take(&mut https.access));
+    let operations = args.operations.resolve(args.host.as_ref())?;
+    if let Some(path) = &operations.server_status {
+        // mod_wsgi-express's `Require host localhost`; an --include-file's own
+        // `<Location /server-status>` comes later and says otherwise.
+        access.locations.insert(
+            0,
+            crate::access::AccessControl {
+                prefix: MountPoint::parse(path).expect("a path starting with /"),
+                rule: crate::access::AccessRule::Local,
+                host: None,
+            },
+        );
+    }
     Ok(ServerConfig {
         hosts: https.hosts,
         listeners: https.listeners,
@@ -324,6 +337,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         error_documents: Vec::new(),
         index_scripts: Vec::new(),
         client_certificates: https.client_certificates,
+        operations,
     })
 }
 

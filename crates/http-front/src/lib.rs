@@ -27,6 +27,7 @@ mod redirect;
 mod request_body;
 mod request_id;
 mod router;
+mod server_status;
 mod service;
 mod static_files;
 mod strict;
@@ -67,6 +68,10 @@ pub struct FrontSettings {
     /// A secret every process of the server has, and no one else: the key of the nonces of
     /// Digest authentication, so that any worker accepts a nonce another gave.
     pub auth_secret: [u8; 32],
+    /// This worker's board on the scoreboard, where its requests are counted.
+    pub board: oxwsgi_scoreboard::Board,
+    /// The URL path of the status page (`--server-status`), when there is one.
+    pub server_status: Option<String>,
 }
 
 /// One virtual host: which requests it takes, what it serves, where it logs them.
@@ -167,6 +172,7 @@ pub async fn serve<A: Application>(
         ids: RequestIds::new(),
         connection_slots: Arc::new(tokio::sync::Semaphore::new(settings.http.max_connections)),
         draining: std::sync::atomic::AtomicBool::new(false),
+        started: std::time::Instant::now(),
         settings,
     });
     let (open_tx, open_rx) = watch::channel(());

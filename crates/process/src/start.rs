@@ -30,6 +30,27 @@ pub struct WorkerStart {
     /// A secret the supervisor made at start and gives every worker (the key of Digest
     /// authentication's nonces, so that a nonce one worker gave is good at any other).
     pub auth_secret: [u8; 32],
+    /// The inherited scoreboard (shared memory laid out by [`scoreboard_layout`]) and the
+    /// board in it that is this worker's; `None` when every board of the group is taken, and
+    /// the worker's numbers are then not counted.
+    #[serde(default)]
+    pub scoreboard: Option<(RawFd, usize)>,
+}
+
+/// The scoreboard's layout for `config`: one shape per process group, named as titles name it.
+pub fn scoreboard_layout(config: &ServerConfig) -> oxwsgi_scoreboard::Layout {
+    oxwsgi_scoreboard::Layout::new(
+        config
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(index, group)| oxwsgi_scoreboard::GroupShape {
+                name: config.group_title(index),
+                processes: group.processes,
+                threads: group.threads,
+            })
+            .collect(),
+    )
 }
 
 /// Start-up data could not be read.

@@ -25,12 +25,14 @@
 
 #![deny(unsafe_code)]
 
+mod metrics;
 mod notify;
+mod prometheus;
 mod worker;
 
 use std::collections::VecDeque;
 use std::net::TcpListener;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::process::ExitStatus;
@@ -40,6 +42,9 @@ use std::time::{Duration, Instant};
 use oxwsgi_config::{GroupRole, LogDestination, ServerConfig};
 use oxwsgi_logging::notice;
 use oxwsgi_process::{Launcher, ReplaceReason, Report, fds};
+use oxwsgi_scoreboard::{BoardState, Scoreboard};
+
+use crate::metrics::ExitReason;
 use tokio::sync::mpsc;
 
 use crate::worker::{Event, SignalKind, Worker, WorkerId, WorkerState, describe_exit};
@@ -110,6 +115,21 @@ enum Why {
     Signal(SignalKind),
 }
 
+impl Why {
+    /// How `oxwsgi_worker_exits_total` counts the end of a worker replaced for this.
+    fn exit_reason(self) -> ExitReason {
+        match self {
+            Why::Asked(
+                ReplaceReason::MaximumRequests
+                | ReplaceReason::RestartInterval
+                | ReplaceReason::InactivityTimeout,
+            ) => ExitReason::Recycle,
+            Why::Asked(ReplaceReason::RequestTimeout) => ExitReason::Timeout,
+            Why::Asked(ReplaceReason::ScriptChanged) | Why::Signal(_) => ExitReason::Reload,
+        }
+    }
+}
+
 impl std::fmt::Display for Why {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -154,6 +174,8 @@ pub struct Sockets {
     /// The unix sockets the front tier reaches each group on, by group (`None` for a group it
     /// does not forward to).
     pub internal: Vec<Option<UnixListener>>,
+    /// The metrics listener (`--metrics-port`), listening.
+    pub metrics: Option<TcpListener>,
 }
 
 /// Runs the supervisor until the server stops; `launcher` says how its workers are started.
@@ -197,6 +219,10 @@ struct Supervisor {
     /// A restart signal that came while the first workers were starting: held until they
     /// serve, then acted on (a control script's `graceful` right after `start` is not lost).
     held_restart: Option<SignalKind>,
+    /// Every worker's counters, in memory the workers share (see `oxwsgi_scoreboard`).
+    scoreboard: Arc<Scoreboard>,
+    /// What the metrics listener reports besides the scoreboard.
+    observed: Arc<metrics::Observed>,
 }
 
 impl Supervisor {
@@ -227,7 +253,18 @@ impl Supervisor {
             })?
         };
         let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let scoreboard = Scoreboard::create(oxwsgi_process::start::scoreboard_layout(&config))
+            .map_err(|source| SupervisorError::Io {
+                what: "cannot create the scoreboard",
+                source: std::io::Error::other(source),
+            })?;
+        fds::make_inheritable(scoreboard.fd()).map_err(|source| SupervisorError::Io {
+            what: "cannot share the scoreboard with the workers",
+            source,
+        })?;
         Ok(Supervisor {
+            scoreboard: Arc::new(scoreboard),
+            observed: Arc::new(metrics::Observed::new(config.groups.len())),
             groups: config
                 .groups
                 .iter()
@@ -251,6 +288,13 @@ impl Supervisor {
 
     async fn run(&mut self) -> Result<(), SupervisorError> {
         self.watch_signals()?;
+        if let Some(listener) = self.sockets.metrics.take() {
+            let state = Arc::new(metrics::MetricsState {
+                scoreboard: Arc::clone(&self.scoreboard),
+                observed: Arc::clone(&self.observed),
+            });
+            tokio::spawn(metrics::serve(listener, state));
+        }
         write_pid_file(&self.config);
         self.notifier.status("starting the workers");
         for group in 0..self.config.groups.len() {
@@ -316,7 +360,15 @@ impl Supervisor {
     ) -> Result<WorkerId, SupervisorError> {
         let id = self.next_id;
         self.next_id += 1;
-        let worker::Spawned { pid, signals } = worker::spawn(
+        let board = self.scoreboard.take(group, slot);
+        if board.is_none() {
+            tracing::warn!(
+                "every scoreboard place of '{}' is taken: the numbers of worker {slot} are not \
+                 counted",
+                self.config.group_title(group)
+            );
+        }
+        let spawned = worker::spawn(
             &self.launcher,
             &self.exe,
             &self.config,
@@ -325,11 +377,24 @@ impl Supervisor {
             slot,
             id,
             &self.events_tx,
-        )
-        .map_err(|source| SupervisorError::Io {
-            what: "cannot start a worker process",
-            source,
-        })?;
+            board.map(|b| (self.scoreboard.fd().as_raw_fd(), b)),
+        );
+        let worker::Spawned { pid, signals } = match spawned {
+            Ok(spawned) => spawned,
+            Err(source) => {
+                if let Some(board) = board {
+                    self.scoreboard.release(group, board);
+                }
+                return Err(SupervisorError::Io {
+                    what: "cannot start a worker process",
+                    source,
+                });
+            }
+        };
+        if let Some(board) = board {
+            self.scoreboard.started(group, board, pid);
+        }
+        self.observed.started(group);
         let name = &self.config.group_title(group);
         if self.phase == Phase::Spawning {
             // Quiet during start-up: the "ready" line names these workers.
@@ -347,6 +412,8 @@ impl Supervisor {
             replaces,
             killed: false,
             signals,
+            board,
+            exit_reason: None,
         });
         Ok(id)
     }
@@ -377,15 +444,23 @@ impl Supervisor {
         worker.state = WorkerState::Ready;
         worker.since = Instant::now();
         let (group, slot, pid, replaces) = (worker.group, worker.slot, worker.pid, worker.replaces);
+        if let Some(board) = worker.board {
+            self.scoreboard.set_state(group, board, BoardState::Serving);
+        }
         let group_name = self.config.group_title(group);
         tracing::info!("worker {slot} of '{group_name}' ready (pid {pid})");
         self.groups[group].failed_starts = 0;
 
         if let Some(old_id) = replaces {
-            self.groups[group].replacing = None;
+            let why = self.groups[group].replacing.take().map(|r| r.why);
+            let reason = why.map_or(ExitReason::Reload, Why::exit_reason);
             if let Some(old) = self.worker(old_id) {
                 let old_pid = old.pid;
-                old.drain();
+                old.drain(reason);
+                if let Some(board) = old.board {
+                    self.scoreboard
+                        .set_state(group, board, BoardState::Draining);
+                }
                 notice!(
                     "worker {slot} of '{group_name}' replaced: pid {pid} serves, pid {old_pid} \
                      drains"
@@ -448,6 +523,7 @@ impl Supervisor {
             return;
         }
         self.phase = Phase::Running;
+        self.observed.set_ready(true);
         self.notifier.ready(&self.serving_status());
         let addresses: Vec<String> = self
             .sockets
@@ -528,6 +604,18 @@ impl Supervisor {
             return Ok(());
         };
         let worker = self.workers.remove(index);
+        let reason = worker.exit_reason.unwrap_or(match worker.state {
+            WorkerState::Starting => ExitReason::FailedStart,
+            _ if self.phase == Phase::Stopping => ExitReason::Stop,
+            _ if status.code() == Some(oxwsgi_process::exit_status::DEADLOCK) => {
+                ExitReason::Deadlock
+            }
+            _ => ExitReason::Crash,
+        });
+        self.observed.exited(worker.group, reason);
+        if let Some(board) = worker.board {
+            self.scoreboard.release(worker.group, board);
+        }
         let group_name = self.config.group_title(worker.group);
         let how = describe_exit(status, !matches!(worker.state, WorkerState::Starting));
         let (slot, pid, group) = (worker.slot, worker.pid, worker.group);
@@ -651,6 +739,9 @@ impl Supervisor {
                     "caught {}: draining the workers, then stopping",
                     signal.name()
                 );
+                // First of all: a load balancer polling /ready stops sending here while the
+                // workers still accept.
+                self.observed.set_ready(false);
                 self.phase = Phase::Stopping;
                 self.reloading = false;
                 self.notifier.stopping(&format!(
@@ -671,7 +762,11 @@ impl Supervisor {
                     group.retries.clear();
                 }
                 for worker in &mut self.workers {
-                    worker.drain();
+                    worker.drain(ExitReason::Stop);
+                    if let Some(board) = worker.board {
+                        self.scoreboard
+                            .set_state(worker.group, board, BoardState::Draining);
+                    }
                 }
             }
             SignalKind::Hangup | SignalKind::User1 => {

@@ -12,6 +12,8 @@ use oxwsgi_process::{Launcher, Report, WorkerStart, exit_status, fds, title};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::metrics::ExitReason;
+
 /// Identifies one worker process for its whole life (slots are reused; ids are not).
 pub(crate) type WorkerId = u64;
 
@@ -77,6 +79,10 @@ pub(crate) struct Worker {
     pub(crate) killed: bool,
     /// Signals for the task that owns the child process.
     pub(crate) signals: SignalSender,
+    /// Its board on the scoreboard, if it got one.
+    pub(crate) board: Option<usize>,
+    /// Why it was told to drain, for the count of exits by reason.
+    pub(crate) exit_reason: Option<ExitReason>,
 }
 
 /// Where a worker's signals go: to the task that waits for the child, never to a bare pid.
@@ -97,7 +103,8 @@ impl Worker {
     }
 
     /// Tells the worker to drain: stop accepting, finish its requests, exit.
-    pub(crate) fn drain(&mut self) {
+    pub(crate) fn drain(&mut self, reason: ExitReason) {
+        self.exit_reason = Some(reason);
         self.signal(rustix::process::Signal::TERM);
         self.state = WorkerState::Draining;
         self.since = Instant::now();
@@ -149,6 +156,7 @@ pub(crate) fn spawn(
     slot: usize,
     id: WorkerId,
     events: &UnboundedSender<Event>,
+    scoreboard: Option<(std::os::fd::RawFd, usize)>,
 ) -> io::Result<Spawned> {
     let (reader, writer) = io::pipe()?;
     fds::make_inheritable(&writer)?;
@@ -165,6 +173,7 @@ pub(crate) fn spawn(
         control_fd: writer.as_raw_fd(),
         supervisor_pid: std::process::id(),
         auth_secret: auth_secret(),
+        scoreboard,
     };
     let title = title::worker(slot, &config.group_title(group));
     let program = launcher

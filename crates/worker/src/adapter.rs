@@ -17,12 +17,14 @@ pub(crate) struct WsgiApplication {
 }
 
 /// Counts a request as finished when dropped: with its response body, or with the future when
-/// there is no response.
-struct InFlight(Arc<Activity>);
+/// there is no response. `None` for a request that is not activity (`--ignore-activity`).
+struct InFlight(Option<Arc<Activity>>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.request_finished();
+        if let Some(activity) = &self.0 {
+            activity.request_finished();
+        }
     }
 }
 
@@ -34,8 +36,9 @@ impl Application for WsgiApplication {
         request: AppRequest,
     ) -> impl Future<Output = Result<AppResponse<ChunkStream>, AppError>> + Send + 'static {
         // Queued now, while `self` is at hand; the future only waits for the reply.
-        self.activity.request_started();
-        let in_flight = InFlight(Arc::clone(&self.activity));
+        let counts = self.activity.counts(request.head.uri.path());
+        self.activity.request_started(counts);
+        let in_flight = InFlight(counts.then(|| Arc::clone(&self.activity)));
         let submitted = self.pool.submit(request);
         async move {
             let reply = submitted.map_err(|rejected| match rejected {

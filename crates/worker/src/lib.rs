@@ -38,6 +38,7 @@ use oxwsgi_http_front::{
 };
 use oxwsgi_logging::notice;
 use oxwsgi_process::{ReplaceReason, WorkerStart, exit_status, fds, sockets, title};
+use oxwsgi_scoreboard::Board;
 use oxwsgi_wsgi_bridge::{
     AppIdentity, AppLoadError, AuthScripts, EnvironSettings, InterpreterError, ListenerIdentity,
     MountedApp, PoolEvent, PoolSettings, PoolStartError, PythonRuntime, Startup, WsgiPool,
@@ -163,6 +164,16 @@ pub fn run(startup: Startup) -> i32 {
         }
     };
 
+    let board = match open_board(&start) {
+        Ok(board) => board,
+        Err(err) => {
+            eprintln!(
+                "oxwsgi: worker {}: cannot use the scoreboard: {err}",
+                start.slot
+            );
+            return exit_status::START_FAILED;
+        }
+    };
     let server_fds: Vec<_> = listeners
         .iter()
         .map(|(_, socket)| socket.as_raw_fd())
@@ -172,7 +183,7 @@ pub fn run(startup: Startup) -> i32 {
     // Descriptors 0-2 are open before any application code runs (a supervisor started with
     // one closed passes the hole on), so nothing the server opens can take their numbers.
     oxwsgi_logging::restore_standard_streams();
-    let loaded = load(&start.config, start.group, &server_fds, startup);
+    let loaded = load(&start.config, start.group, &server_fds, startup, &board);
     // An application may close a standard descriptor at import (daemonising helpers do); the
     // runtime started next would take the free number, and whatever writes to it later would
     // write into the runtime's descriptor. Fill it first.
@@ -200,6 +211,7 @@ pub fn run(startup: Startup) -> i32 {
         sockets,
         Arc::new(control),
         start.auth_secret,
+        board,
     ) {
         Ok(Stopped::Drained) => exit_status::STOPPED,
         Ok(Stopped::Deadlock) => exit_status::DEADLOCK,
@@ -208,6 +220,20 @@ pub fn run(startup: Startup) -> i32 {
             exit_status::START_FAILED
         }
     }
+}
+
+/// This worker's board on the scoreboard the supervisor shares; a board of its own, seen by
+/// no one, when the supervisor had none to give.
+fn open_board(start: &WorkerStart) -> Result<Board, oxwsgi_scoreboard::ScoreboardError> {
+    let group = start.config.group(start.group);
+    let Some((fd, board)) = start.scoreboard else {
+        return Ok(oxwsgi_scoreboard::Scoreboard::private(group.threads));
+    };
+    let fd = fds::adopt(fd).map_err(oxwsgi_scoreboard::ScoreboardError::Map)?;
+    let _ = rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::CLOEXEC);
+    let layout = oxwsgi_process::start::scoreboard_layout(&start.config);
+    let scoreboard = oxwsgi_scoreboard::Scoreboard::open(fd, layout)?;
+    Ok(Arc::new(scoreboard).into_board(start.group, board))
 }
 
 /// A worker whose applications are loaded, ready to serve.
@@ -246,6 +272,7 @@ pub fn load(
     group: usize,
     server_fds: &[std::os::fd::RawFd],
     startup: Startup,
+    board: &Board,
 ) -> Result<LoadedWorker, WorkerError> {
     // Opened before any application code runs: an application that closes a standard
     // descriptor at import must not see an access log take its number.
@@ -288,6 +315,18 @@ pub fn load(
         let python = oxwsgi_wsgi_bridge::initialize(&config.group(group).python, startup)?;
         oxwsgi_wsgi_bridge::guard_forked_children(&python, server_fds)?;
         oxwsgi_wsgi_bridge::install_crash_reports(&python)?;
+        let group_config = config.group(group);
+        oxwsgi_wsgi_bridge::install_mod_wsgi_module(
+            &python,
+            oxwsgi_wsgi_bridge::ModWsgiInfo {
+                board: board.clone(),
+                server_metrics: config.operations.server_metrics,
+                process_group: group_config.name.clone(),
+                application_group: group_config.application_group.clone(),
+                maximum_processes: group_config.processes,
+                threads_per_process: group_config.threads,
+            },
+        )?;
         Some(python)
     } else {
         None
@@ -389,6 +428,7 @@ fn serve(
     sockets: GroupSockets,
     control: Arc<Control>,
     auth_secret: [u8; 32],
+    board: Board,
 ) -> Result<Stopped, WorkerError> {
     let group = config.group(worker.group);
     let lifecycle = &group.lifecycle;
@@ -409,7 +449,11 @@ fn serve(
         .enable_all()
         .build()
         .map_err(WorkerError::io("cannot start the I/O runtime"))?;
-    let activity = Arc::new(Activity::new(lifecycle, Arc::clone(&control)));
+    let activity = Arc::new(Activity::new(
+        lifecycle,
+        Arc::clone(&control),
+        config.operations.clone(),
+    ));
     let front = FrontSettings {
         http: config.http.clone(),
         hosts: worker.hosts,
@@ -418,6 +462,8 @@ fn serve(
             .filter(|&index| config.listeners[index].http2)
             .collect(),
         auth_secret,
+        board: board.clone(),
+        server_status: config.operations.server_status.clone(),
     };
     let serving = Serving {
         sockets,
@@ -488,6 +534,9 @@ fn serve(
             runtime: runtime.handle().clone(),
             request_timeout: lifecycle.request_timeout,
             deadlock_timeout: lifecycle.deadlock_timeout,
+            slow_requests: config.operations.slow_requests,
+            board,
+            server_metrics: config.operations.server_metrics,
         },
         move |event| {
             let _ = events_tx.send(event);

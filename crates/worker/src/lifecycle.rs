@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use oxwsgi_config::Lifecycle;
+use oxwsgi_config::operations::Operations;
 use oxwsgi_process::ReplaceReason;
 use tokio::sync::watch;
 
@@ -24,10 +25,16 @@ pub(crate) struct Activity {
     /// The request count that triggers recycling (0: never).
     recycle_after: u64,
     control: Arc<Control>,
+    /// Which requests count as activity (`--ignore-activity`).
+    operations: Operations,
 }
 
 impl Activity {
-    pub(crate) fn new(lifecycle: &Lifecycle, control: Arc<Control>) -> Activity {
+    pub(crate) fn new(
+        lifecycle: &Lifecycle,
+        control: Arc<Control>,
+        operations: Operations,
+    ) -> Activity {
         Activity {
             started: Instant::now(),
             requests: AtomicU64::new(0),
@@ -35,22 +42,33 @@ impl Activity {
             last_request_ms: AtomicU64::new(0),
             recycle_after: recycle_after(lifecycle),
             control,
+            operations,
         }
+    }
+
+    /// Whether a request for `path` keeps the worker from counting as idle: not a health
+    /// check's (`--ignore-activity`).
+    pub(crate) fn counts(&self, path: &str) -> bool {
+        self.operations.counts_as_activity(path)
     }
 
     fn now(&self) -> Duration {
         self.started.elapsed()
     }
 
-    /// Counts a request that starts; asks for recycling when it is the last one allowed.
-    pub(crate) fn request_started(&self) {
-        self.started_at(self.now());
+    /// Counts a request that starts; asks for recycling when it is the last one allowed. A
+    /// request that is not activity (`counts` false) is counted, but neither keeps the worker
+    /// busy nor restarts its idle time.
+    pub(crate) fn request_started(&self, counts: bool) {
+        self.started_at(self.now(), counts);
     }
 
-    fn started_at(&self, now: Duration) {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
-        self.last_request_ms
-            .store(now.as_millis() as u64, Ordering::Relaxed);
+    fn started_at(&self, now: Duration, counts: bool) {
+        if counts {
+            self.in_flight.fetch_add(1, Ordering::Relaxed);
+            self.last_request_ms
+                .store(now.as_millis() as u64, Ordering::Relaxed);
+        }
         let count = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
         if count == self.recycle_after {
             self.control.replace(ReplaceReason::MaximumRequests);
@@ -188,19 +206,26 @@ mod tests {
     fn idle_time_counts_from_the_end_of_the_last_request() {
         let (reader, writer) = std::io::pipe().unwrap();
         let control = Arc::new(Control::adopt_owned(writer.into()));
-        let activity = Activity::new(&Lifecycle::mod_wsgi_defaults(), control);
+        let activity = Activity::new(
+            &Lifecycle::mod_wsgi_defaults(),
+            control,
+            Operations::default(),
+        );
         let at = Duration::from_secs;
-        activity.started_at(at(10));
+        activity.started_at(at(10), true);
         assert_eq!(activity.idle_at(at(20)), None, "a request is in progress");
         activity.finished_at(at(22));
         assert_eq!(activity.idle_at(at(22)), Some(at(0)));
         assert_eq!(activity.idle_at(at(25)), Some(at(3)));
         // Overlapping requests: the idle time starts when the last one ends.
-        activity.started_at(at(30));
-        activity.started_at(at(31));
+        activity.started_at(at(30), true);
+        activity.started_at(at(31), true);
         activity.finished_at(at(40));
         activity.finished_at(at(35));
         assert_eq!(activity.idle_at(at(41)), Some(at(1)));
+        // A health check (--ignore-activity) neither keeps it busy nor restarts the idle time.
+        activity.started_at(at(50), false);
+        assert_eq!(activity.idle_at(at(51)), Some(at(11)));
         drop(reader);
     }
 

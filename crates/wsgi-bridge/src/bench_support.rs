@@ -57,17 +57,24 @@ impl RequestPath {
         };
         let file_wrapper = py.get_type::<FileWrapper>();
         let environ = EnvironBuilder::new(py, &settings, &[identity], file_wrapper.as_any())?;
-        let slot = Arc::new(ThreadSlot::default());
+        let board = oxwsgi_scoreboard::Scoreboard::private(1);
+        let slot = Arc::new(ThreadSlot::new(board.clone(), 0));
         let watch = Arc::new(Watch::new(
             Box::new([Arc::clone(&slot)]),
             Limits {
                 request_timeout: None,
                 deadlock_timeout: None,
+                slow_requests: None,
             },
             Box::new(|_| {}),
         ));
         let shared = Shared {
-            queue: Arc::new(JobQueue::new(1, 1, std::time::Duration::from_secs(60))),
+            queue: Arc::new(JobQueue::new(
+                1,
+                1,
+                std::time::Duration::from_secs(60),
+                board,
+            )),
             apps: Box::new([AppSlot {
                 callable: app,
                 description: "the benchmark's application".to_owned(),

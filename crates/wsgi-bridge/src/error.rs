@@ -39,6 +39,12 @@ pub enum InterpreterError {
         /// The Python traceback.
         message: String,
     },
+    /// The `mod_wsgi` module could not be made.
+    #[error("could not make the mod_wsgi module:\n{message}")]
+    ModWsgiModule {
+        /// The Python traceback.
+        message: String,
+    },
     /// The crash reports (faulthandler, the os._exit wrapper) could not be installed.
     #[error("could not install the crash reports:\n{message}")]
     CrashReports {

@@ -26,10 +26,29 @@ use crate::watchdog::{ThreadSlot, Watch};
 /// must only wait on a channel, a socket or the disk.
 pub(crate) fn blocking<T, F>(py: Python<'_>, wait: F) -> T
 where
-    F: Ungil + FnOnce() -> T,
-    T: Ungil,
+    F: Ungil + Send + FnOnce() -> T,
+    T: Ungil + Send,
 {
-    py.detach(wait)
+    let mut done = 0;
+    let result = py.detach(|| {
+        let result = wait();
+        done = oxwsgi_scoreboard::monotonic_ns();
+        result
+    });
+    // From the end of the wait to holding the GIL again: the GIL wait mod_wsgi reports.
+    GIL_WAITS.with(|board| {
+        if let Some(board) = board.get() {
+            let waited = oxwsgi_scoreboard::monotonic_ns().saturating_sub(done) / 1000;
+            board.counters().gil_waited(waited);
+        }
+    });
+    result
+}
+
+thread_local! {
+    /// Where this thread's GIL waits are counted: the worker's board, on its Python threads.
+    static GIL_WAITS: std::cell::OnceCell<oxwsgi_scoreboard::Board> =
+        const { std::cell::OnceCell::new() };
 }
 
 /// Objects a Python thread makes once and reuses for every request it runs.
@@ -46,6 +65,9 @@ pub(crate) struct ThreadContext {
 
 /// The body of one Python thread: attach, then serve requests until the pool closes.
 pub(crate) fn run_python_thread(shared: Arc<Shared>, index: usize) {
+    GIL_WAITS.with(|board| {
+        let _ = board.set(shared.queue.board.clone());
+    });
     Python::attach(|py| {
         let context = match make_context(py, index, shared.watch.slot(index)) {
             Ok(context) => context,

@@ -51,7 +51,11 @@ pub(crate) fn serve(py: Python<'_>, shared: &Shared, context: &ThreadContext, jo
         queued_at,
         queued_at_wall,
     } = job;
-    if shared.queue.expired_since(queued_at, Instant::now()) {
+    let now = Instant::now();
+    let counters = shared.queue.board.counters();
+    counters.queue_waited(now.duration_since(queued_at).as_micros() as u64);
+    if shared.queue.expired_since(queued_at, now) {
+        counters.queue_timed_out();
         let timeout = shared.queue.timeout();
         // Logged without the GIL, like every log line written on a Python thread: a log that
         // blocks must not stop the other threads.

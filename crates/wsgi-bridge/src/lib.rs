@@ -30,6 +30,7 @@ mod gil;
 mod handler;
 mod input;
 mod interpreter;
+mod metrics;
 mod owned_bytes;
 mod pool;
 mod request;
@@ -46,9 +47,23 @@ pub use error::{AppLoadError, InterpreterError};
 pub use interpreter::{
     PYTHON_VERSION, PythonRuntime, Startup, describe_python, initialize, run_exit_functions,
 };
+pub use metrics::ModWsgiInfo;
 pub use pool::{MountedApp, PoolSettings, PoolStartError, Rejected, WsgiPool};
 pub use request::{ChunkStream, Reply, StreamAborted};
 pub use watchdog::PoolEvent;
+
+/// Puts the `mod_wsgi` module in `sys.modules`, before the applications load (see
+/// [`metrics`]).
+pub fn install_mod_wsgi_module(
+    _runtime: &PythonRuntime,
+    info: ModWsgiInfo,
+) -> Result<(), InterpreterError> {
+    pyo3::Python::attach(|py| {
+        metrics::install(py, info).map_err(|err| InterpreterError::ModWsgiModule {
+            message: traceback::format(py, &err),
+        })
+    })
+}
 
 /// Makes children the application forks close `server_fds` (the listening sockets and the
 /// control pipe) and end if they return into the server; see [`fork`]. Call it before loading

@@ -38,6 +38,7 @@ use oxwsgi_exchange::{AppError, AppRequest};
 use crate::auth_script::AuthScripts;
 use crate::request::{Job, Reply, Task};
 use crate::watchdog::{Limits, PoolEvent, ThreadSlot, Watch};
+use oxwsgi_scoreboard::Board;
 
 /// Python threads get the stack size a Python main thread usually has, so deep recursion in an
 /// application behaves as it does elsewhere.
@@ -71,6 +72,12 @@ pub struct PoolSettings {
     pub request_timeout: Option<Duration>,
     /// The GIL being unavailable this long is reported as a deadlock.
     pub deadlock_timeout: Option<Duration>,
+    /// Requests running longer are logged with their stack, once (`--slow-requests`).
+    pub slow_requests: Option<Duration>,
+    /// This worker's board on the scoreboard: its threads' states and its counts.
+    pub board: Board,
+    /// Whether `mod_wsgi.server_metrics()` answers (`--server-metrics`).
+    pub server_metrics: bool,
 }
 
 /// The pool could not start.
@@ -125,10 +132,17 @@ pub(crate) struct JobQueue {
     sweeper_wake: Condvar,
     limit: usize,
     queue_timeout: Duration,
+    /// Where refusals and queue timeouts are counted.
+    pub(crate) board: Board,
 }
 
 impl JobQueue {
-    pub(crate) fn new(threads: usize, limit: usize, queue_timeout: Duration) -> JobQueue {
+    pub(crate) fn new(
+        threads: usize,
+        limit: usize,
+        queue_timeout: Duration,
+        board: Board,
+    ) -> JobQueue {
         JobQueue {
             queue: Mutex::new(Queue {
                 jobs: VecDeque::with_capacity(limit.min(1024)),
@@ -141,6 +155,7 @@ impl JobQueue {
             sweeper_wake: Condvar::new(),
             limit,
             queue_timeout,
+            board,
         }
     }
 
@@ -156,6 +171,8 @@ impl JobQueue {
             return Err(Rejected::ShuttingDown);
         }
         if queue.jobs.len() >= self.limit {
+            drop(queue);
+            self.board.counters().queue_was_full();
             return Err(Rejected::QueueFull);
         }
         queue.jobs.push_back(job);
@@ -279,6 +296,7 @@ impl JobQueue {
             if !expired.is_empty() {
                 drop(queue);
                 for job in expired {
+                    self.board.counters().queue_timed_out();
                     answer_queue_timeout(job.request, job.task, self.queue_timeout);
                 }
                 queue = self.lock();
@@ -358,14 +376,16 @@ impl WsgiPool {
             threads,
             settings.queue_backlog.max(1),
             settings.queue_timeout,
+            settings.board.clone(),
         ));
         let watch = Arc::new(Watch::new(
             (0..threads)
-                .map(|_| Arc::new(ThreadSlot::default()))
+                .map(|index| Arc::new(ThreadSlot::new(settings.board.clone(), index)))
                 .collect(),
             Limits {
                 request_timeout: settings.request_timeout,
                 deadlock_timeout: settings.deadlock_timeout,
+                slow_requests: settings.slow_requests,
             },
             Box::new(on_event),
         ));
@@ -499,7 +519,12 @@ mod tests {
     #[test]
     fn jobs_behind_a_long_one_wake_another_thread() {
         for _ in 0..200 {
-            let queue = Arc::new(JobQueue::new(2, 10, Duration::from_secs(60)));
+            let queue = Arc::new(JobQueue::new(
+                2,
+                10,
+                Duration::from_secs(60),
+                oxwsgi_scoreboard::Scoreboard::private(2),
+            ));
             let (taken_tx, taken_rx) = mpsc::channel();
             let release = Arc::new((Mutex::new(false), Condvar::new()));
             let threads: Vec<_> = (0..2)

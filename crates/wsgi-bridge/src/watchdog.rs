@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 use oxwsgi_exchange::{AppError, AuthAnswer};
 
 use crate::request::Reply;
+use oxwsgi_scoreboard::{Board, ThreadState};
 
 /// Something the pool's owner must act on.
 #[derive(Debug, Clone)]
@@ -41,9 +42,13 @@ pub enum PoolEvent {
 }
 
 /// What one Python thread is running.
-#[derive(Default)]
 pub(crate) struct ThreadSlot {
     running: Mutex<Option<Running>>,
+    /// The worker's board, where this thread's state and the worker's counts are shown to
+    /// other processes (see `oxwsgi_scoreboard`).
+    board: Board,
+    /// This thread's number on the board, from 0.
+    index: usize,
     /// `threading.get_ident()` of the thread, to find its frame.
     python_ident: AtomicU64,
     /// Body bytes the running request's response has produced so far.
@@ -63,9 +68,30 @@ struct Running {
     /// Cuts the response's stream, once its head has gone out with a streamed body.
     cut: Option<oneshot::Sender<()>>,
     reported: bool,
+    /// Logged as slow (`--slow-requests`) already.
+    reported_slow: bool,
 }
 
 impl ThreadSlot {
+    pub(crate) fn new(board: Board, index: usize) -> ThreadSlot {
+        ThreadSlot {
+            running: Mutex::new(None),
+            board,
+            index,
+            python_ident: AtomicU64::new(0),
+            body_bytes: AtomicU64::new(0),
+        }
+    }
+
+    /// Shows the request on the board.
+    fn show(&self, state: ThreadState, method: &Method, uri: &Uri) {
+        let target = uri.path_and_query().map_or("/", |p| p.as_str());
+        self.board
+            .thread(self.index)
+            .begin(state, method.as_str(), target);
+        self.board.counters().thread_busy();
+    }
+
     fn lock(&self) -> MutexGuard<'_, Option<Running>> {
         self.running.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -82,6 +108,7 @@ impl ThreadSlot {
         request_id: &str,
         reply: oneshot::Sender<Reply>,
     ) {
+        self.show(ThreadState::Busy, method, uri);
         *self.lock() = Some(Running {
             started: Instant::now(),
             method: method.clone(),
@@ -91,6 +118,7 @@ impl ThreadSlot {
             answer: None,
             cut: None,
             reported: false,
+            reported_slow: false,
         });
         self.body_bytes.store(0, Ordering::Relaxed);
     }
@@ -104,6 +132,7 @@ impl ThreadSlot {
         request_id: &str,
         answer: oneshot::Sender<AuthAnswer>,
     ) {
+        self.show(ThreadState::Auth, method, uri);
         *self.lock() = Some(Running {
             started: Instant::now(),
             method: method.clone(),
@@ -113,6 +142,7 @@ impl ThreadSlot {
             answer: Some(answer),
             cut: None,
             reported: false,
+            reported_slow: false,
         });
         self.body_bytes.store(0, Ordering::Relaxed);
     }
@@ -146,7 +176,10 @@ impl ThreadSlot {
 
     /// Marks the end of the request.
     pub(crate) fn end(&self) {
-        *self.lock() = None;
+        if self.lock().take().is_some() {
+            let ran = self.board.thread(self.index).end();
+            self.board.counters().thread_idle(ran);
+        }
     }
 }
 
@@ -155,6 +188,8 @@ impl ThreadSlot {
 pub(crate) struct Limits {
     pub(crate) request_timeout: Option<Duration>,
     pub(crate) deadlock_timeout: Option<Duration>,
+    /// Requests running longer are logged once, with their stack (`--slow-requests`).
+    pub(crate) slow_requests: Option<Duration>,
 }
 
 /// The watchdog's view of the pool, shared with the GIL probe.
@@ -217,19 +252,28 @@ impl Watch {
     /// How often the watchdog looks: often enough to honour short timeouts within a quarter of
     /// them, never more than once every 100 ms.
     fn period(&self) -> Duration {
-        [self.limits.request_timeout, self.limits.deadlock_timeout]
-            .into_iter()
-            .flatten()
-            .map(|t| t / 4)
-            .min()
-            .unwrap_or(Duration::from_secs(1))
-            .clamp(Duration::from_millis(100), Duration::from_secs(1))
+        [
+            self.limits.request_timeout,
+            self.limits.deadlock_timeout,
+            self.limits.slow_requests,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|t| t / 4)
+        .min()
+        .unwrap_or(Duration::from_secs(1))
+        .clamp(Duration::from_millis(100), Duration::from_secs(1))
     }
 
     /// The watchdog thread's body.
     pub(crate) fn run(self: Arc<Self>) {
         let period = self.period();
         while self.pause(period) {
+            if let Some(after) = self.limits.slow_requests {
+                for (index, slot) in self.slots.iter().enumerate() {
+                    check_slow(index, slot, after);
+                }
+            }
             if let Some(limit) = self.limits.request_timeout {
                 for (index, slot) in self.slots.iter().enumerate() {
                     self.check_request(index, slot, limit);
@@ -286,6 +330,7 @@ impl Watch {
                  left to finish"
             )
         };
+        slot.board.counters().request_timed_out();
         // Taking the stack needs the GIL, which a deadlocked application may never give back:
         // do it on its own thread so the watchdog itself never blocks.
         let ident = slot.python_ident.load(Ordering::Relaxed);
@@ -306,6 +351,43 @@ impl Watch {
             });
         (self.on_event)(PoolEvent::RequestTimeout { request, elapsed });
     }
+}
+
+/// Logs a request that has run longer than `after`, once, with its thread's Python stack
+/// (`--slow-requests`): nothing is stopped, unlike a request timeout.
+fn check_slow(index: usize, slot: &Arc<ThreadSlot>, after: Duration) {
+    let (request, request_id, elapsed) = {
+        let mut running = slot.lock();
+        let Some(running) = running.as_mut() else {
+            return;
+        };
+        let elapsed = running.started.elapsed();
+        if running.reported_slow || elapsed <= after {
+            return;
+        }
+        running.reported_slow = true;
+        (
+            format!("{} {}", running.method, running.uri),
+            running.request_id.clone(),
+            elapsed,
+        )
+    };
+    slot.board.counters().slow_request();
+    let ident = slot.python_ident.load(Ordering::Relaxed);
+    // The stack needs the GIL: taken on a thread of its own, as for a request timeout.
+    let _ = std::thread::Builder::new()
+        .name("stack-dump".into())
+        .spawn(move || {
+            let stack = python_stack(ident);
+            tracing::warn!(
+                request_id = %request_id,
+                "slow request: {request} has run for {:.1}s on Python thread {} of worker \
+                 process {} and is still running. Python stack of the thread:\n{stack}",
+                elapsed.as_secs_f64(),
+                index + 1,
+                std::process::id(),
+            );
+        });
 }
 
 /// The Python stack of the thread with this `threading.get_ident()`.

@@ -283,6 +283,8 @@ struct Site {
     protocols: Option<Vec<String>>,
     /// `WSGITrustedProxyHeaders` and `WSGITrustedProxies`.
     proxies: proxy::SiteProxies,
+    /// `OxwsgiMetricsListen`, `SetHandler server-status`, `WSGIServerMetrics`.
+    operations: crate::operations::Operations,
 }
 
 /// httpd's own limits and timeouts, before a configuration sets any: `KeepAlive On` with
@@ -563,6 +565,7 @@ impl<'a> Translator<'a> {
             index_scripts,
             client_certificates,
             server_root,
+            operations: site.operations.clone(),
         })
     }
 

@@ -28,11 +28,21 @@ pub(crate) struct ConnActivity {
     head: HeadClock,
     /// A request head refused before hyper saw it, to be answered once hyper is done.
     pub(super) refused: OnceLock<Refusal>,
+    /// This worker's counters: connections, bytes, requests.
+    board: oxwsgi_scoreboard::Board,
+}
+
+impl Drop for ConnActivity {
+    fn drop(&mut self) {
+        self.board.counters().connection_closed();
+    }
 }
 
 impl ConnActivity {
-    pub(super) fn new() -> ConnActivity {
+    pub(super) fn new(board: oxwsgi_scoreboard::Board) -> ConnActivity {
+        board.counters().connection_opened();
         ConnActivity {
+            board,
             opened: Instant::now(),
             last_active_ms: AtomicU64::new(0),
             in_flight: AtomicU32::new(0),
@@ -68,8 +78,15 @@ impl ConnActivity {
         }
     }
 
+    /// Bytes arrived on an HTTP/2 connection (whose heads have no clock of ours).
+    pub(super) fn received_h2(&self, bytes: usize) {
+        self.board.counters().received(bytes as u64);
+        self.touch();
+    }
+
     /// Bytes arrived; while no request is in flight they are part of the next head.
     pub(super) fn received(&self, bytes: usize) {
+        self.board.counters().received(bytes as u64);
         let now = self.now_ms();
         self.last_active_ms.store(now, Ordering::Relaxed);
         if bytes > 0 && self.in_flight.load(Ordering::Relaxed) == 0 {
@@ -134,32 +151,43 @@ impl ConnActivity {
 }
 
 /// Bookkeeping of one request: counts it in flight until its response body is done, then
-/// writes its access log line.
+/// writes its access log line and counts it on the scoreboard.
 pub(crate) struct RequestTracker {
     activity: Arc<ConnActivity>,
     log: Option<(Arc<AccessLog>, Box<AccessEntry>)>,
     sent: u64,
     responding: bool,
+    /// When its head arrived, its method (index of `oxwsgi_scoreboard::METHODS`), its status.
+    started: Instant,
+    method: usize,
+    status: u16,
 }
 
 impl RequestTracker {
     pub(crate) fn new(
         activity: Arc<ConnActivity>,
         log: Option<(Arc<AccessLog>, Box<AccessEntry>)>,
+        started: Instant,
+        method: &http::Method,
     ) -> RequestTracker {
         activity.in_flight.fetch_add(1, Ordering::Relaxed);
         activity.head.stop();
+        activity.board.counters().request_arrived();
         RequestTracker {
             activity,
             log,
             sent: 0,
             responding: false,
+            started,
+            method: oxwsgi_scoreboard::method_index(method.as_str().as_bytes()),
+            status: 0,
         }
     }
 
     /// Records that the response is being sent (for the socket timeout) and its head (for the
     /// access log).
     pub(crate) fn respond(&mut self, status: http::StatusCode, headers: &http::HeaderMap) {
+        self.status = status.as_u16();
         if !self.responding {
             self.responding = true;
             self.activity.responding.fetch_add(1, Ordering::Relaxed);
@@ -193,5 +221,14 @@ impl Drop for RequestTracker {
         if let Some((log, entry)) = &self.log {
             log.finish(entry, self.sent);
         }
+        // A request dropped before it had a response (the client went away first) counts as
+        // httpd logs it: a 400-class.
+        let status = if self.status == 0 { 499 } else { self.status };
+        self.activity.board.counters().request_done(
+            self.method,
+            status,
+            self.started.elapsed().as_micros() as u64,
+            self.sent,
+        );
     }
 }

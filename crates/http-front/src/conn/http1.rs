@@ -197,7 +197,7 @@ pub(crate) async fn serve_connection<A: Application, S: ConnStream>(
     mut shared: ConnShared<A>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let activity = Arc::new(ConnActivity::new());
+    let activity = Arc::new(ConnActivity::new(shared.server.settings.board.clone()));
     shared.activity = Some(Arc::clone(&activity));
     let settings = &shared.server.settings;
     let keep_alive = settings.http.keep_alive_timeout;

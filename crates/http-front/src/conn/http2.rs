@@ -40,7 +40,7 @@ pub(crate) async fn serve_http2<A: Application, S: ConnStream>(
     mut shared: ConnShared<A>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let activity = Arc::new(ConnActivity::new());
+    let activity = Arc::new(ConnActivity::new(shared.server.settings.board.clone()));
     shared.activity = Some(Arc::clone(&activity));
     let settings = &shared.server.settings;
     let keep_alive = settings.http.keep_alive_timeout;
@@ -131,7 +131,7 @@ impl<S: ConnStream> AsyncRead for CountedIo<S> {
         let before = buf.filled().len();
         let result = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(result, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.activity.touch();
+            self.activity.received_h2(buf.filled().len() - before);
         }
         result
     }

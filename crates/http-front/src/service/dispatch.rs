@@ -104,6 +104,17 @@ pub(super) async fn dispatch<A: Application>(
     }
     let pending = request.as_ref().expect("a request is dispatched once");
     let authenticated = access::check(conn, host, pending, &path, redirect.as_ref(), user).await?;
+    if let Some(status_path) = &server.settings.server_status {
+        if status_path.as_bytes() == &path[..] {
+            let response = crate::server_status::respond(
+                &server.settings.board,
+                &head.method,
+                head.uri.query(),
+                server.started,
+            );
+            return Ok((response, Made::ByServer));
+        }
+    }
     let route = host.router.route(&path);
     // A document's file is served whole, whatever the failed request's conditions and ranges.
     let no_headers;

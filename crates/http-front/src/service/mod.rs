@@ -111,7 +111,7 @@ pub(crate) async fn handle<A: Application>(
     ) {
         entry.set_client(client);
     }
-    let mut tracker = RequestTracker::new(activity, log);
+    let mut tracker = RequestTracker::new(activity, log, started, request.method());
     let (head, body) = request.into_parts();
     let (body, body_state) = IncomingBody::new(body, limits, expects_continue);
     let decision = DrainDecision(Arc::clone(&body_state));

@@ -33,6 +33,8 @@ pub(crate) struct ServerShared<A> {
     pub(crate) connection_slots: Arc<tokio::sync::Semaphore>,
     /// Set when the server drains: every response then closes its connection.
     pub(crate) draining: std::sync::atomic::AtomicBool,
+    /// When this worker started serving (the status page's uptime).
+    pub(crate) started: std::time::Instant,
 }
 
 /// One virtual host, ready to serve.

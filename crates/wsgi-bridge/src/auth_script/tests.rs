@@ -135,17 +135,19 @@ impl Thread {
             file_wrapper.as_any(),
         )
         .expect("the environ template");
-        let slot = Arc::new(ThreadSlot::default());
+        let board = oxwsgi_scoreboard::Scoreboard::private(1);
+        let slot = Arc::new(ThreadSlot::new(board.clone(), 0));
         let watch = Arc::new(Watch::new(
             Box::new([Arc::clone(&slot)]),
             Limits {
                 request_timeout: None,
                 deadlock_timeout: None,
+                slow_requests: None,
             },
             Box::new(|_| {}),
         ));
         let shared = Shared {
-            queue: Arc::new(JobQueue::new(1, 1, Duration::from_secs(60))),
+            queue: Arc::new(JobQueue::new(1, 1, Duration::from_secs(60), board)),
             apps: Box::new([AppSlot {
                 callable: py.None(),
                 description: "the test's application".to_owned(),

@@ -148,6 +148,9 @@ fn pool(
             runtime: runtime.handle().clone(),
             request_timeout,
             deadlock_timeout: None,
+            slow_requests: None,
+            board: oxwsgi_scoreboard::Scoreboard::private(1),
+            server_metrics: false,
         },
         |_| {},
     )
