@@ -3,6 +3,7 @@ metrics listener (--metrics-port), the status page (--server-status), slow-reque
 (--slow-requests), the figures an application reads (mod_wsgi.process_metrics() and
 --server-metrics), and health checks that do not count as activity (--ignore-activity)."""
 
+import os
 import re
 import shutil
 import signal
@@ -12,7 +13,8 @@ import threading
 import pytest
 import requests
 
-from support import wait_for_file, wait_until
+from support import VENV, Server, free_port, wait_for_file, wait_until
+from test_apache_config import site_dir, user_directive, write  # noqa: F401 (a fixture)
 
 
 def gated_app(path, gate):
@@ -308,3 +310,76 @@ def test_slow_requests_must_be_a_positive_number(server, tmp_path, value):
     )
     assert result.returncode == 2
     assert f"--slow-requests {value}: give a number of seconds above 0" in result.stderr
+
+
+def test_an_apache_site_turns_on_the_same_endpoints(tmp_path, site_dir):
+    """`OxwsgiMetricsListen`, `<Location /server-status> SetHandler server-status` with its own
+    `Require`, `WSGIServerMetrics On` and `WSGISlowRequests` give what the options give."""
+    gate = site_dir / "gate"
+    app = gated_app(site_dir / "app.wsgi", gate)
+    os.chmod(site_dir, 0o777)  # the workers' user writes the gate's marker here
+    port, metrics_port = free_port(), free_port()
+    conf = write(
+        site_dir / "site.conf",
+        f"""
+        Listen 127.0.0.1:{port}
+        {user_directive()}
+        WSGIPythonHome {VENV}
+        OxwsgiMetricsListen 127.0.0.1:{metrics_port}
+        WSGIServerMetrics On
+        WSGISlowRequests 0.5
+        WSGIScriptAlias / {app}
+        <Location /server-status>
+            SetHandler server-status
+            Require ip 127.0.0.1
+        </Location>
+        """,
+    )
+    srv = Server(["--config", conf], tmp_path, apache=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        metrics = f"http://127.0.0.1:{metrics_port}"
+        assert requests.get(metrics + "/ready", timeout=10).status_code == 200
+        answer = requests.get(base + "/metrics-py", timeout=10).json()
+        running = [w["request"] for p in answer["server"]["processes"] for w in p["workers"]
+                   if w["status"] == "W"]
+        assert running == ["GET /metrics-py"]
+        sleeper = threading.Thread(
+            target=lambda: requests.get(base + "/sleep?apache", timeout=60)
+        )
+        sleeper.start()
+        try:
+            wait_for_file(str(gate) + ".started")
+            auto = requests.get(base + "/server-status?auto", timeout=10).text
+            assert "request=GET /sleep?apache" in auto
+            srv.wait_for_log(r"slow request: GET /sleep\?apache has run for")
+        finally:
+            gate.touch()
+            sleeper.join()
+        wait_until(
+            lambda: sample(requests.get(metrics + "/metrics", timeout=10).text,
+                           "oxwsgi_requests_total", method="GET", status="2xx") == 3,
+            what="the three application requests counted",
+        )
+    finally:
+        srv.stop()
+
+
+def test_with_a_drain_delay_new_requests_are_served_while_ready_says_503(server, tmp_path):
+    app = gated_app(tmp_path / "app.wsgi", tmp_path / "gate")
+    srv = server("--metrics-port", "0", "--drain-delay", "600", app)
+    ready = metrics_url(srv) + "/ready"
+    srv.send_signal(signal.SIGTERM)
+    srv.wait_for_log(
+        r"caught SIGTERM: /ready answers 503 now; draining the workers in 600s "
+        r"\(--drain-delay\), then stopping"
+    )
+    assert requests.get(ready, timeout=10).status_code == 503
+    # Still accepting: a load balancer that has not polled /ready yet loses nothing.
+    fresh = requests.get(srv.url + "/", timeout=10, headers={"Connection": "close"})
+    assert (fresh.status_code, fresh.text) == (200, "ok")
+    assert srv.running
+    # A second SIGTERM does not wait for the rest of the delay.
+    srv.send_signal(signal.SIGTERM)
+    srv.wait_for_log(r"caught a second SIGTERM: draining the workers now")
+    assert srv.wait_exit() == 0

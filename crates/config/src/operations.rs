@@ -26,6 +26,10 @@ pub struct Operations {
     /// URL paths (and what is below them) whose requests do not count as activity for the
     /// inactivity timeout: health checks.
     pub ignore_activity: Vec<String>,
+    /// How long the server keeps serving after SIGTERM with `/ready` answering 503, before
+    /// its workers stop accepting: time for a load balancer polling `/ready` to stop sending.
+    #[serde(default)]
+    pub drain_delay: Duration,
 }
 
 impl Operations {
@@ -85,6 +89,18 @@ pub struct OperationsArgs {
     /// checks); may be given more than once.
     #[arg(long, value_name = "URL-PATH", help_heading = "Operations")]
     pub ignore_activity: Vec<String>,
+
+    /// After SIGTERM, keep serving this many seconds with /ready answering 503 before the
+    /// workers stop accepting and drain, so a load balancer polling /ready stops sending first
+    /// (a second SIGTERM drains at once). Give it the load balancer's check interval times its
+    /// failure threshold; 0 drains at once.
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "SECONDS",
+        help_heading = "Operations"
+    )]
+    pub drain_delay: u64,
 }
 
 impl OperationsArgs {
@@ -121,6 +137,7 @@ impl OperationsArgs {
             server_metrics: self.server_metrics,
             slow_requests,
             ignore_activity: self.ignore_activity.clone(),
+            drain_delay: Duration::from_secs(self.drain_delay),
         })
     }
 }

@@ -223,6 +223,8 @@ struct Supervisor {
     scoreboard: Arc<Scoreboard>,
     /// What the metrics listener reports besides the scoreboard.
     observed: Arc<metrics::Observed>,
+    /// When a stop delayed by `--drain-delay` drains the workers.
+    drain_at: Option<Instant>,
 }
 
 impl Supervisor {
@@ -265,6 +267,7 @@ impl Supervisor {
         Ok(Supervisor {
             scoreboard: Arc::new(scoreboard),
             observed: Arc::new(metrics::Observed::new(config.groups.len())),
+            drain_at: None,
             groups: config
                 .groups
                 .iter()
@@ -732,13 +735,33 @@ impl Supervisor {
                     if signal == SignalKind::Interrupt {
                         notice!("caught a second SIGINT: stopping the workers at once");
                         self.kill_all();
+                    } else if self.drain_at.take().is_some() {
+                        notice!("caught a second SIGTERM: draining the workers now");
+                        self.drain_all();
                     }
                     return;
                 }
-                notice!(
-                    "caught {}: draining the workers, then stopping",
-                    signal.name()
-                );
+                // SIGTERM is how load balancers' orchestrators stop an instance: with
+                // --drain-delay, it keeps serving (and /ready says 503) for that long first.
+                let delay = match signal {
+                    SignalKind::Terminate if self.phase == Phase::Running => {
+                        self.config.operations.drain_delay
+                    }
+                    _ => Duration::ZERO,
+                };
+                if delay.is_zero() {
+                    notice!(
+                        "caught {}: draining the workers, then stopping",
+                        signal.name()
+                    );
+                } else {
+                    notice!(
+                        "caught {}: /ready answers 503 now; draining the workers in {}s \
+                         (--drain-delay), then stopping",
+                        signal.name(),
+                        delay.as_secs()
+                    );
+                }
                 // First of all: a load balancer polling /ready stops sending here while the
                 // workers still accept.
                 self.observed.set_ready(false);
@@ -755,18 +778,16 @@ impl Supervisor {
                     .map(|g| g.lifecycle.graceful_timeout + g.lifecycle.shutdown_timeout)
                     .max()
                     .unwrap_or_default();
-                self.stop_deadline = Some(Instant::now() + longest);
+                self.stop_deadline = Some(Instant::now() + delay + longest);
                 for group in &mut self.groups {
                     group.pending.clear();
                     group.respawns.clear();
                     group.retries.clear();
                 }
-                for worker in &mut self.workers {
-                    worker.drain(ExitReason::Stop);
-                    if let Some(board) = worker.board {
-                        self.scoreboard
-                            .set_state(worker.group, board, BoardState::Draining);
-                    }
+                if delay.is_zero() {
+                    self.drain_all();
+                } else {
+                    self.drain_at = Some(Instant::now() + delay);
                 }
             }
             SignalKind::Hangup | SignalKind::User1 => {
@@ -836,6 +857,20 @@ impl Supervisor {
         )
     }
 
+    /// Tells every worker to drain: the stop proper.
+    fn drain_all(&mut self) {
+        for worker in &mut self.workers {
+            if worker.state == WorkerState::Draining {
+                continue;
+            }
+            worker.drain(ExitReason::Stop);
+            if let Some(board) = worker.board {
+                self.scoreboard
+                    .set_state(worker.group, board, BoardState::Draining);
+            }
+        }
+    }
+
     fn kill_all(&mut self) {
         for worker in &mut self.workers {
             worker.kill();
@@ -866,6 +901,7 @@ impl Supervisor {
             .chain(respawns)
             .chain(retries)
             .chain(self.stop_deadline)
+            .chain(self.drain_at)
             .min()
     }
 
@@ -901,6 +937,10 @@ impl Supervisor {
                 }
                 _ => {}
             }
+        }
+        if self.drain_at.is_some_and(|at| now >= at) {
+            self.drain_at = None;
+            self.drain_all();
         }
         if self.stop_deadline.is_some_and(|at| now >= at) {
             self.stop_deadline = None;

@@ -157,7 +157,9 @@ pub(super) const OPTIONS: &[(&str, ValueKind, OptionUse)] = &[
     (
         "server-metrics",
         ValueKind::Switch,
-        OptionUse::Ignored("oxwsgi's metrics are always on"),
+        OptionUse::Ignored(
+            "the scoreboard counts every group; WSGIServerMetrics On lets applications read it",
+        ),
     ),
     (
         "script-user",

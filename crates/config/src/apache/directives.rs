@@ -259,12 +259,9 @@ pub const SPECS: &[Spec] = &[
         C::SERVER,
         I("oxwsgi's processes talk over inherited sockets, not files under a prefix"),
     ),
-    d(
-        "WSGIServerMetrics",
-        "wsgi",
-        C::SERVER,
-        I("oxwsgi's metrics are always on"),
-    ),
+    d("WSGIServerMetrics", "wsgi", C::SERVER, H),
+    // oxwsgi's own: the metrics listener (/metrics, /ready, /live), as --metrics-port.
+    d("OxwsgiMetricsListen", "oxwsgi", C::SERVER, H),
     d("WSGISwitchInterval", "wsgi", C::SERVER, H),
     d(
         "WSGIPerInterpreterGIL",
@@ -284,12 +281,7 @@ pub const SPECS: &[Spec] = &[
         C::SERVER,
         I("oxwsgi's metrics are its own"),
     ),
-    d(
-        "WSGISlowRequests",
-        "wsgi",
-        C::SERVER,
-        I("oxwsgi's metrics are its own"),
-    ),
+    d("WSGISlowRequests", "wsgi", C::SERVER, H),
     d(
         "WSGITelemetryOptions",
         "wsgi",

@@ -238,6 +238,24 @@ impl Translator<'_> {
                 let location = section.args.first().cloned().unwrap_or_default();
                 self.header_line(d, &location);
             }
+            "sethandler" if section.is("Location") && args == ["server-status"] => {
+                // mod_status's page, at the section's path; its `Require` lines are the
+                // section's access rules, as in httpd.
+                let location = section.args.first().cloned().unwrap_or_default();
+                match crate::model::MountPoint::parse(&location) {
+                    Some(_) => self.site.operations.server_status = Some(location),
+                    None => self.error(
+                        &d.origin,
+                        "SetHandler server-status: the <Location> must be a URL path",
+                    ),
+                }
+            }
+            "wsgiignoreactivity" if section.is("Location") => {
+                let location = section.args.first().cloned().unwrap_or_default();
+                if on(d) {
+                    self.site.operations.ignore_activity.push(location);
+                }
+            }
             "sethandler" if section.is("Location") && args == ["none"] => {
                 // httpd: no handler here, so the static files' own. The router already
                 // gives an `Alias` precedence over an application.
@@ -415,6 +433,33 @@ impl Translator<'_> {
             }
             "wsgicallableobject" => self.site.callable = Some(first.to_owned()),
             "wsgichunkedrequest" => self.site.chunked_requests = on(d),
+            "wsgiservermetrics" => self.site.operations.server_metrics = on(d),
+            "wsgislowrequests" => match first.parse::<f64>() {
+                Ok(seconds) if seconds.is_finite() && seconds > 0.0 => {
+                    self.site.operations.slow_requests =
+                        Some(std::time::Duration::from_secs_f64(seconds));
+                }
+                _ => self.error(
+                    &d.origin,
+                    format!("WSGISlowRequests {first}: give a number of seconds above 0"),
+                ),
+            },
+            "oxwsgimetricslisten" => {
+                let (host, port) = match first.rsplit_once(':') {
+                    Some((host, port)) => (Some(host.trim_matches(['[', ']']).to_owned()), port),
+                    None => (None, first),
+                };
+                match port.parse::<u16>() {
+                    Ok(port) => {
+                        self.site.operations.metrics =
+                            Some(crate::operations::MetricsListener { host, port });
+                    }
+                    Err(_) => self.error(
+                        &d.origin,
+                        format!("OxwsgiMetricsListen {first}: give [ADDRESS:]PORT"),
+                    ),
+                }
+            }
             "errordocument" => match d.args.as_slice() {
                 [code, target] if code.len() == 3 && code.parse::<u16>().is_ok_and(|c| (400..=599).contains(&c)) => {
                     let status = code.parse().unwrap_or(500);
