@@ -56,7 +56,8 @@ pub struct MetricsListener {
 pub struct OperationsArgs {
     /// Serve Prometheus metrics at /metrics, a readiness check at /ready (503 from the moment
     /// a graceful stop begins) and a liveness check at /live on this port, a listener of its
-    /// own (the supervisor's), counted across every worker process of every group.
+    /// own (the supervisor's), counted across every worker process of every group [default:
+    /// none].
     #[arg(long, value_name = "NUMBER", help_heading = "Operations")]
     pub metrics_port: Option<u16>,
 
@@ -81,12 +82,12 @@ pub struct OperationsArgs {
     pub server_metrics: bool,
 
     /// Log each request still running after this many seconds, with its thread's Python
-    /// stack, once (nothing is stopped; --request-timeout does that).
+    /// stack, once (nothing is stopped; --request-timeout does that) [default: off].
     #[arg(long, value_name = "SECONDS", help_heading = "Operations")]
     pub slow_requests: Option<f64>,
 
     /// A URL path whose requests do not count as activity for --inactivity-timeout (health
-    /// checks); may be given more than once.
+    /// checks); may be given more than once [default: none].
     #[arg(long, value_name = "URL-PATH", help_heading = "Operations")]
     pub ignore_activity: Vec<String>,
 
