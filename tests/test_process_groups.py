@@ -394,3 +394,30 @@ def test_the_front_tier_listens_only_once_its_groups_are_ready(site):
         assert requests.get(f"http://127.0.0.1:{port}/api/x").status_code == 203
     finally:
         srv.stop()
+
+
+def test_metrics_count_each_groups_requests_behind_the_front_tier(site):
+    """Behind one address, each group counts the requests it runs, and the front tier all it
+    forwards; the groups' workers are on the same scoreboard."""
+    port, metrics_port = free_port(), free_port()
+    conf, _, _ = two_groups(site, port, extra=f"OxwsgiMetricsListen 127.0.0.1:{metrics_port}")
+    srv = start(site, conf)
+    try:
+        for _ in range(3):
+            assert requests.get(f"http://127.0.0.1:{port}/api/x").status_code == 203
+        assert requests.get(f"http://127.0.0.1:{port}/page").status_code == 203
+
+        def count(group):
+            text = requests.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+            match = re.search(
+                rf'^oxwsgi_requests_total\{{group="{group}",method="GET",status="2xx"\}} (\d+)$',
+                text, re.MULTILINE)
+            return int(match.group(1)) if match else 0
+
+        wait_until(lambda: (count("api"), count("web")) == (3, 1), what="each group's requests")
+        wait_until(lambda: count("front-tier") == 4, what="the front tier's requests")
+        text = requests.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+        assert 'oxwsgi_workers{group="api",state="serving"} 2' in text
+        assert 'oxwsgi_connections_total{group="api"} 0' in text
+    finally:
+        srv.stop()

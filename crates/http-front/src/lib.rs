@@ -183,6 +183,7 @@ pub async fn serve<A: Application>(
             tier::internal::max_headers(server.settings.http.limit_request_fields),
             stop.clone(),
             open_rx.clone(),
+            server.settings.board.clone(),
         ));
     }
     for (index, listener) in listeners {

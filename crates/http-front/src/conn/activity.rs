@@ -30,19 +30,34 @@ pub(crate) struct ConnActivity {
     pub(super) refused: OnceLock<Refusal>,
     /// This worker's counters: connections, bytes, requests.
     board: oxwsgi_scoreboard::Board,
+    /// A client's connection, counted as one (not the front tier's hop to a group).
+    counted: bool,
 }
 
 impl Drop for ConnActivity {
     fn drop(&mut self) {
-        self.board.counters().connection_closed();
+        if self.counted {
+            self.board.counters().connection_closed();
+        }
     }
 }
 
 impl ConnActivity {
     pub(super) fn new(board: oxwsgi_scoreboard::Board) -> ConnActivity {
         board.counters().connection_opened();
+        ConnActivity::with_board(board, true)
+    }
+
+    /// The activity of the front tier's hop to this group: its requests are counted, the
+    /// connection (not a client's) is not.
+    pub(crate) fn hop(board: oxwsgi_scoreboard::Board) -> ConnActivity {
+        ConnActivity::with_board(board, false)
+    }
+
+    fn with_board(board: oxwsgi_scoreboard::Board, counted: bool) -> ConnActivity {
         ConnActivity {
             board,
+            counted,
             opened: Instant::now(),
             last_active_ms: AtomicU64::new(0),
             in_flight: AtomicU32::new(0),

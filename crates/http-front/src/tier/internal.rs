@@ -29,6 +29,7 @@ use tokio::sync::watch;
 use super::hop::{AuthHop, ERROR, Hop, error_token, write_answer};
 use crate::application::{AppRequest, Application, AuthQuery};
 use crate::body::ResponseBody;
+use crate::conn::{ConnActivity, RequestTracker};
 use crate::error_response::{Refusal, error_response};
 use crate::service::app_response;
 
@@ -50,6 +51,7 @@ pub(crate) async fn accept_loop<A: Application>(
     max_headers: usize,
     mut stop: watch::Receiver<bool>,
     open_connections: watch::Receiver<()>,
+    board: oxwsgi_scoreboard::Board,
 ) {
     loop {
         let accepted = tokio::select! {
@@ -62,9 +64,12 @@ pub(crate) async fn accept_loop<A: Application>(
             Ok((stream, _)) => {
                 let app = Arc::clone(&app);
                 let open = open_connections.clone();
+                // The group counts the requests it runs on its board, as if its clients
+                // had reached it directly (the front tier counts them on its own too).
+                let activity = Arc::new(ConnActivity::hop(board.clone()));
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |request| {
-                        handle(Arc::clone(&app), request)
+                        handle(Arc::clone(&app), Arc::clone(&activity), request)
                     });
                     let served = hyper::server::conn::http1::Builder::new()
                         .timer(TokioTimer::new())
@@ -154,8 +159,10 @@ impl tokio::io::AsyncWrite for Lingering {
 
 async fn handle<A: Application>(
     app: Arc<A>,
+    activity: Arc<ConnActivity>,
     request: Request<Incoming>,
 ) -> Result<Response<ResponseBody<A::Stream>>, Infallible> {
+    let started = std::time::Instant::now();
     let (mut head, body) = request.into_parts();
     let mut hop = match Hop::take(&mut head.headers) {
         Ok(hop) => hop,
@@ -184,8 +191,9 @@ async fn handle<A: Application>(
     let body = (!body.is_end_stream()).then(|| {
         Box::pin(body.map_err(|err| BodyError::Disconnected(Box::new(err)))) as RequestBody
     });
+    let mut tracker = RequestTracker::new(activity, None, started, &head.method);
     let request = app_request(hop, head, body);
-    Ok(match app.call(request).await {
+    let response = match app.call(request).await {
         Ok(response) => app_response(response),
         Err(error) => {
             let mut response = Response::new(ResponseBody::empty());
@@ -195,7 +203,9 @@ async fn handle<A: Application>(
                 .insert(ERROR, HeaderValue::from_static(error_token(error)));
             response
         }
-    })
+    };
+    tracker.respond(response.status(), response.headers());
+    Ok(response.map(|body| body.tracked(tracker)))
 }
 
 /// The request the hop's fields and the head describe, as the front tier had it.

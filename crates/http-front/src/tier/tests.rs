@@ -75,7 +75,14 @@ fn worker<A: Application>(socket: &Path, app: Arc<A>) -> (watch::Sender<bool>, w
     let listener = UnixListener::bind(socket).unwrap();
     let (stop_tx, stop) = watch::channel(false);
     let (open_tx, open) = watch::channel(());
-    tokio::spawn(accept_loop(listener, app, 100, stop, open));
+    tokio::spawn(accept_loop(
+        listener,
+        app,
+        100,
+        stop,
+        open,
+        oxwsgi_scoreboard::Scoreboard::private(1),
+    ));
     (stop_tx, open_tx)
 }
 
