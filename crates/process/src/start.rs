@@ -30,6 +30,10 @@ pub struct WorkerStart {
     /// A secret the supervisor made at start and gives every worker (the key of Digest
     /// authentication's nonces, so that a nonce one worker gave is good at any other).
     pub auth_secret: [u8; 32],
+    /// The start-up log, for a worker of the server's first start: what it prints until it
+    /// serves is copied there (`None` for a worker started later, or without `--startup-log`).
+    #[serde(default)]
+    pub startup_log: Option<std::path::PathBuf>,
 }
 
 /// Start-up data could not be read.

@@ -17,6 +17,10 @@
 //!   killed.
 //! * **Stop.** SIGTERM or SIGINT drains every worker, then the supervisor exits 0; a second
 //!   SIGINT kills them at once.
+//! * **Logs.** With `--rotate-logs`, the supervisor rotates the log files every process writes
+//!   ([`rotation`]); SIGUSR2 makes it and every worker reopen them (after logrotate). Either
+//!   way each worker is told with SIGWINCH through its own process's task, like every other
+//!   signal.
 //! * **Service managers.** With `NOTIFY_SOCKET` set (systemd's `Type=notify`), the supervisor
 //!   says when it serves, reloads and stops ([`notify`]).
 //!
@@ -26,6 +30,7 @@
 #![deny(unsafe_code)]
 
 mod notify;
+mod rotation;
 mod worker;
 
 use std::collections::VecDeque;
@@ -197,6 +202,11 @@ struct Supervisor {
     /// A restart signal that came while the first workers were starting: held until they
     /// serve, then acted on (a control script's `graceful` right after `start` is not lost).
     held_restart: Option<SignalKind>,
+    /// Rotates the log files, with `--rotate-logs`.
+    rotator: Option<rotation::Rotator>,
+    /// How many times the log files were rotated or reopened: a worker started before the
+    /// last time and ready after it is told to reopen when it becomes ready.
+    log_generation: u64,
 }
 
 impl Supervisor {
@@ -227,6 +237,7 @@ impl Supervisor {
             })?
         };
         let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let rotator = rotation::Rotator::of(&config);
         Ok(Supervisor {
             groups: config
                 .groups
@@ -246,6 +257,8 @@ impl Supervisor {
             notifier: notify::Notifier::from_env(),
             reloading: false,
             held_restart: None,
+            rotator,
+            log_generation: 0,
         })
     }
 
@@ -269,6 +282,11 @@ impl Supervisor {
     }
 
     async fn event_loop(&mut self) -> Result<(), SupervisorError> {
+        let mut rotation_checks = self.rotator.is_some().then(|| {
+            let mut every_second = tokio::time::interval(Duration::from_secs(1));
+            every_second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            every_second
+        });
         loop {
             let deadline = self.next_deadline();
             tokio::select! {
@@ -277,6 +295,12 @@ impl Supervisor {
                     self.on_event(event)?;
                 }
                 () = sleep_until(deadline) => self.on_deadlines()?,
+                () = tick(&mut rotation_checks) => {
+                    let rotated = self.rotator.as_mut().is_some_and(|r| r.check());
+                    if rotated {
+                        self.reopen_logs();
+                    }
+                }
             }
             self.check_reloaded();
             if self.phase == Phase::Stopping && self.workers.is_empty() {
@@ -293,6 +317,7 @@ impl Supervisor {
             (Kind::interrupt(), SignalKind::Interrupt),
             (Kind::hangup(), SignalKind::Hangup),
             (Kind::user_defined1(), SignalKind::User1),
+            (Kind::user_defined2(), SignalKind::User2),
         ] {
             let mut stream = signal(kind).map_err(|source| SupervisorError::Io {
                 what: "cannot install signal handlers",
@@ -316,6 +341,11 @@ impl Supervisor {
     ) -> Result<WorkerId, SupervisorError> {
         let id = self.next_id;
         self.next_id += 1;
+        // Workers of the first start copy what they print to the start-up log.
+        let startup_log = match self.phase {
+            Phase::Spawning => self.config.log_files.startup_log.as_deref(),
+            Phase::Running | Phase::Stopping => None,
+        };
         let worker::Spawned { pid, signals } = worker::spawn(
             &self.launcher,
             &self.exe,
@@ -325,6 +355,7 @@ impl Supervisor {
             slot,
             id,
             &self.events_tx,
+            startup_log,
         )
         .map_err(|source| SupervisorError::Io {
             what: "cannot start a worker process",
@@ -347,6 +378,7 @@ impl Supervisor {
             replaces,
             killed: false,
             signals,
+            log_generation: self.log_generation,
         });
         Ok(id)
     }
@@ -371,11 +403,16 @@ impl Supervisor {
     }
 
     fn on_ready(&mut self, id: WorkerId) -> Result<(), SupervisorError> {
+        let log_generation = self.log_generation;
         let Some(worker) = self.worker(id) else {
             return Ok(());
         };
         worker.state = WorkerState::Ready;
         worker.since = Instant::now();
+        if worker.log_generation != log_generation {
+            // The logs were rotated while it started: it opened the file that is `.1` now.
+            worker.reopen_logs(log_generation);
+        }
         let (group, slot, pid, replaces) = (worker.group, worker.slot, worker.pid, worker.replaces);
         let group_name = self.config.group_title(group);
         tracing::info!("worker {slot} of '{group_name}' ready (pid {pid})");
@@ -473,6 +510,7 @@ impl Supervisor {
                 tracing::error!("cannot open the error log {}: {err}", path.display());
             }
         }
+        oxwsgi_logging::startup::end();
         if let Some(signal) = self.held_restart.take() {
             self.on_signal(signal);
         }
@@ -674,6 +712,11 @@ impl Supervisor {
                     worker.drain();
                 }
             }
+            SignalKind::User2 => {
+                self.reopen_logs();
+                // Written after the reopen: the first line of the new error log.
+                notice!("caught SIGUSR2: reopened the log files and told the workers to");
+            }
             SignalKind::Hangup | SignalKind::User1 => {
                 if self.phase == Phase::Spawning {
                     // The workers starting now read the same files; one restart after they
@@ -704,6 +747,23 @@ impl Supervisor {
                 for id in ready {
                     self.queue_replacement(id, Why::Signal(signal));
                 }
+            }
+        }
+    }
+
+    /// Reopens the supervisor's log files and tells every worker that serves or drains to
+    /// reopen its own: after a rotation, or on SIGUSR2. A starting worker is told when it
+    /// becomes ready (its signal handler is in place only then).
+    fn reopen_logs(&mut self) {
+        self.log_generation += 1;
+        for err in oxwsgi_logging::reopen_all() {
+            tracing::error!("{err}; its lines go on to the renamed file");
+        }
+        let generation = self.log_generation;
+        for worker in &mut self.workers {
+            if matches!(worker.state, WorkerState::Ready | WorkerState::Draining) && !worker.killed
+            {
+                worker.reopen_logs(generation);
             }
         }
     }
@@ -855,6 +915,16 @@ fn backoff(failures: u32) -> Duration {
         Duration::ZERO
     } else {
         (Duration::from_millis(500) * 2u32.saturating_pow(failures.min(8))).min(MAX_BACKOFF)
+    }
+}
+
+/// The next tick of `interval`; never without one.
+async fn tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
     }
 }
 

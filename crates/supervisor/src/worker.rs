@@ -37,6 +37,8 @@ pub(crate) enum SignalKind {
     Hangup,
     /// SIGUSR1: the same as SIGHUP, as with Apache's graceful restart.
     User1,
+    /// SIGUSR2: reopen every log file (after logrotate renamed them).
+    User2,
 }
 
 impl SignalKind {
@@ -46,6 +48,7 @@ impl SignalKind {
             SignalKind::Interrupt => "SIGINT",
             SignalKind::Hangup => "SIGHUP",
             SignalKind::User1 => "SIGUSR1",
+            SignalKind::User2 => "SIGUSR2",
         }
     }
 }
@@ -77,6 +80,9 @@ pub(crate) struct Worker {
     pub(crate) killed: bool,
     /// Signals for the task that owns the child process.
     pub(crate) signals: SignalSender,
+    /// The supervisor's count of log rotations and reopens when the worker was started: a
+    /// worker that becomes ready after another one is told to reopen its logs then.
+    pub(crate) log_generation: u64,
 }
 
 /// Where a worker's signals go: to the task that waits for the child, never to a bare pid.
@@ -94,6 +100,14 @@ impl Worker {
     pub(crate) fn kill(&mut self) {
         self.signal(rustix::process::Signal::KILL);
         self.killed = true;
+    }
+
+    /// Tells the worker to reopen its log files (SIGWINCH, whose default action is to do
+    /// nothing: see the worker's `reopen_logs_on_signal`). A worker has the handler in place
+    /// once it reported ready.
+    pub(crate) fn reopen_logs(&mut self, generation: u64) {
+        self.signal(rustix::process::Signal::WINCH);
+        self.log_generation = generation;
     }
 
     /// Tells the worker to drain: stop accepting, finish its requests, exit.
@@ -149,6 +163,7 @@ pub(crate) fn spawn(
     slot: usize,
     id: WorkerId,
     events: &UnboundedSender<Event>,
+    startup_log: Option<&Path>,
 ) -> io::Result<Spawned> {
     let (reader, writer) = io::pipe()?;
     fds::make_inheritable(&writer)?;
@@ -165,6 +180,7 @@ pub(crate) fn spawn(
         control_fd: writer.as_raw_fd(),
         supervisor_pid: std::process::id(),
         auth_secret: auth_secret(),
+        startup_log: startup_log.map(Path::to_path_buf),
     };
     let title = title::worker(slot, &config.group_title(group));
     let program = launcher
