@@ -579,14 +579,16 @@ impl Serving<'_> {
             // Installed before the supervisor hears of the worker: it may ask for a reopen as
             // soon as the worker is ready.
             tokio::spawn(reopen_logs_on_signal()?);
-            control.ready();
             oxwsgi_logging::startup::end();
             if let Some(file) = self.error_log {
-                // From now on, everything this process writes goes to the error log.
+                // From now on, everything this process writes goes to the error log. Before
+                // the supervisor hears of the worker: a reopen it asks for then (the logs
+                // were rotated while the worker started) finds the error log in place.
                 if let Err(err) = oxwsgi_logging::redirect_stderr_to_file(file) {
                     tracing::error!("cannot write to the error log: {err}");
                 }
             }
+            control.ready();
             let served = oxwsgi_http_front::serve(
                 self.sockets.listeners,
                 self.sockets.internal,
