@@ -779,13 +779,13 @@ pub struct StartServer {
     /// microseconds, %{cu}t compact ISO 8601, %{%strftime}t), %l level, %P pid, %T thread id,
     /// %m module, %M message, %a client, %L request id, %F source file, %% and Apache's field
     /// rules and modifiers. An item oxwsgi cannot fill is refused at start [default: Apache's
-    /// line, "[%{u}t] [%m:%l] [pid %P:tid %T] [request %L] %M"].
+    /// line, "[%{u}t] [%m:%l] [pid %P:tid %T] [request\ %L] %M"].
     #[arg(long, value_name = "FORMAT", help_heading = "Logging")]
     pub error_log_format: Option<String>,
 
     /// Also write the start-up messages (the banner and everything logged until the server
-    /// serves, or why it could not start) to --startup-log-name in the log directory (standard
-    /// error with --log-to-terminal).
+    /// serves, or why it could not start) to --startup-log-name in the log directory. With
+    /// --log-to-terminal they are on standard error already, and no file is written.
     #[arg(long, help_heading = "Logging")]
     pub startup_log: bool,
 
@@ -800,8 +800,8 @@ pub struct StartServer {
 
     /// Rotate the error and access logs: once a file is larger than --max-log-size, oxwsgi
     /// renames FILE to FILE.1 (FILE.1 to FILE.2 and so on, up to --max-log-files) and every
-    /// process goes on in a new FILE; no line is lost. Without it, SIGUSR2 to the supervisor
-    /// reopens every log file, for logrotate. Has no effect with --log-to-terminal.
+    /// process goes on in a new FILE; no line is lost. (With or without it, SIGUSR2 to the
+    /// supervisor reopens every log file, for logrotate.) No effect with --log-to-terminal.
     #[arg(long, help_heading = "Logging")]
     pub rotate_logs: bool,
 

@@ -111,6 +111,23 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_default_gives_the_default_line() {
+        let default = "[%{u}t] [%m:%l] [pid %P:tid %T] [request\\ %L] %M";
+        let with_id = line(default, &facts());
+        assert!(
+            with_id.ends_with("] [wsgi:error] [pid 42:tid 43] [request ab-1] boom"),
+            "{with_id}"
+        );
+        let mut no_request = facts();
+        no_request.request_id = None;
+        let without = line(default, &no_request);
+        assert!(
+            without.ends_with("] [wsgi:error] [pid 42:tid 43] boom"),
+            "{without}"
+        );
+    }
+
+    #[test]
     fn items_are_filled() {
         assert_eq!(
             line("[%m:%l] [pid %P:tid %T] [%L] %M", &facts()),
