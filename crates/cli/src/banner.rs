@@ -87,6 +87,9 @@ pub(crate) fn banner(config: &ServerConfig, bound: &[SocketAddr], launcher: &Lau
         };
         line("Access Log File", file);
     }
+    if let Some(path) = &config.log_files.startup_log {
+        line("Startup Log File", path.display().to_string());
+    }
     let mut has_apps = false;
     for mount in &config.mounts {
         match &mount.target {

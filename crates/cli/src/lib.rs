@@ -26,7 +26,6 @@ mod routing;
 mod setup_server;
 
 use std::ffi::OsString;
-use std::io::Write as _;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 
@@ -342,11 +341,12 @@ fn start_server(
         }
         let _ = supervisor.exec();
     }
-    oxwsgi_logging::init(config.logging.level);
+    oxwsgi_logging::init(config.logging.level, config.logging.error_format.as_deref());
     match run(config, launcher) {
         Ok(()) => 0,
         Err(message) => {
-            eprintln!("oxwsgi: {message}");
+            // Through the log's descriptor, so that the start-up log says why too.
+            oxwsgi_logging::startup::print_error(&format!("oxwsgi: {message}\n"));
             EXIT_FAILURE
         }
     }
@@ -357,6 +357,16 @@ fn run(config: ServerConfig, launcher: Launcher) -> Result<(), String> {
     for dir in [&config.server_root, &config.document_root] {
         std::fs::create_dir_all(dir)
             .map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
+    }
+    if let Some(path) = &config.log_files.startup_log {
+        // Until every worker serves (the supervisor ends it then), or the start fails (a
+        // port in use, an application that cannot load: the reason is written there too).
+        if let Err(err) = oxwsgi_logging::startup::begin(path) {
+            oxwsgi_logging::startup::print_error(&format!(
+                "oxwsgi: cannot write the start-up log {}: {err}\n",
+                path.display()
+            ));
+        }
     }
     // Bound here, or passed by socket activation (systemd's oxwsgi.socket).
     let listeners = sockets::bind_all(&config.listeners).map_err(|err| err.to_string())?;
@@ -370,11 +380,11 @@ fn run(config: ServerConfig, launcher: Launcher) -> Result<(), String> {
     let metrics = metrics_listener(&config)?;
     let metrics_address = metrics.as_ref().and_then(|l| l.local_addr().ok());
 
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(banner::banner(&config, &bound, &launcher).as_bytes());
-    let _ = stdout.write_all(banner::operations(&config, metrics_address).as_bytes());
-    let _ = stdout.flush();
-    drop(stdout);
+    oxwsgi_logging::startup::print(&format!(
+        "{}{}",
+        banner::banner(&config, &bound, &launcher),
+        banner::operations(&config, metrics_address)
+    ));
 
     let sockets = oxwsgi_supervisor::Sockets {
         listeners,

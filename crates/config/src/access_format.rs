@@ -4,6 +4,8 @@
 //! configuration error reported before anything starts, not a garbled log later. The HTTP side
 //! formats lines from the parsed [`Item`]s.
 //!
+//! `json` is not Apache's: it makes each line a JSON object (see [`Style::Json`]).
+//!
 //! Supported directives: `%h %a %{c}a %{c}h %A %l %u %t %{FORMAT}t %r %m %U %q %H %s %>s %b %B %D %T
 //! %{UNIT}T %{NAME}i %{NAME}o %p %P %L %v %%`.
 
@@ -86,9 +88,24 @@ pub enum Item {
     ServerName,
 }
 
+/// The shape of each line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// Apache's: the items, in order.
+    Apache,
+    /// `json`: one JSON object a line, with the fields of the combined format and more; the
+    /// items are the two request headers it reads (`Referer`, `User-Agent`).
+    Json,
+}
+
+/// `--access-log-format json`'s name.
+pub const JSON: &str = "json";
+
 /// A parsed format: items, and the headers it needs captured.
 #[derive(Debug, Clone)]
 pub struct AccessFormat {
+    /// Apache's line, or JSON.
+    pub style: Style,
     /// The pieces, in order.
     pub items: Vec<Item>,
     /// The request headers `%{NAME}i` reads, indexed by [`Item::RequestHeader`].
@@ -98,14 +115,24 @@ pub struct AccessFormat {
 }
 
 impl AccessFormat {
-    /// Parses an Apache `LogFormat` string; `common` and `combined` name the usual ones.
+    /// Parses an Apache `LogFormat` string; `common` and `combined` name the usual ones, `json`
+    /// the JSON lines.
     pub fn parse(format: &str) -> Result<AccessFormat, FormatError> {
+        if format == JSON {
+            return Ok(AccessFormat {
+                style: Style::Json,
+                items: vec![Item::RequestHeader(0), Item::RequestHeader(1)],
+                request_headers: vec!["referer".to_owned(), "user-agent".to_owned()],
+                response_headers: Vec::new(),
+            });
+        }
         let format = match format {
             "common" => COMMON,
             "combined" => COMBINED,
             other => other,
         };
         let mut parsed = AccessFormat {
+            style: Style::Apache,
             items: Vec::new(),
             request_headers: Vec::new(),
             response_headers: Vec::new(),
@@ -226,6 +253,13 @@ mod tests {
             AccessFormat::parse("common").unwrap().items,
             AccessFormat::parse(COMMON).unwrap().items
         );
+    }
+
+    #[test]
+    fn json_reads_the_referer_and_the_user_agent() {
+        let format = AccessFormat::parse("json").unwrap();
+        assert_eq!(format.style, Style::Json);
+        assert_eq!(format.request_headers, ["referer", "user-agent"]);
     }
 
     #[test]

@@ -758,8 +758,10 @@ pub struct StartServer {
     #[arg(long, help_heading = "Logging")]
     pub access_log: bool,
 
-    /// The access log format: "common", "combined", or an Apache LogFormat string using %h %l
-    /// %u %t %r %>s %b %{NAME}i %{NAME}o %D %T %m %U %q %H %L ...
+    /// The access log format: "common", "combined", "json" (one JSON object a line: the
+    /// combined format's fields, the request id, the duration in microseconds, the process
+    /// group and the worker's pid), or an Apache LogFormat string using %h %l %u %t %r %>s %b
+    /// %{NAME}i %{NAME}o %D %T %m %U %q %H %L ...
     #[arg(
         long,
         default_value = "common",
@@ -776,6 +778,51 @@ pub struct StartServer {
         help_heading = "Logging"
     )]
     pub access_log_name: String,
+
+    /// The format of the error log's lines, as Apache's ErrorLogFormat: %t (%{u}t with
+    /// microseconds, %{cu}t compact ISO 8601, %{%strftime}t), %l level, %P pid, %T thread id,
+    /// %m module, %M message, %a client, %L request id, %F source file, %% and Apache's field
+    /// rules and modifiers. An item oxwsgi cannot fill is refused at start [default: Apache's
+    /// line, "[%{u}t] [%m:%l] [pid %P:tid %T] [request\ %L] %M"].
+    #[arg(long, value_name = "FORMAT", help_heading = "Logging")]
+    pub error_log_format: Option<String>,
+
+    /// Also write the start-up messages (the banner and everything logged until the server
+    /// serves, or why it could not start) to --startup-log-name in the log directory. With
+    /// --log-to-terminal they are on standard error already, and no file is written.
+    #[arg(long, help_heading = "Logging")]
+    pub startup_log: bool,
+
+    /// The file name of the start-up log in the log directory.
+    #[arg(
+        long,
+        default_value = "startup_log",
+        value_name = "FILE-NAME",
+        help_heading = "Logging"
+    )]
+    pub startup_log_name: String,
+
+    /// Rotate the error and access logs: once a file is larger than --max-log-size, oxwsgi
+    /// renames FILE to FILE.1 (FILE.1 to FILE.2 and so on, up to --max-log-files) and every
+    /// process goes on in a new FILE; no line is lost. (With or without it, SIGUSR2 to the
+    /// supervisor reopens every log file, for logrotate.) No effect with --log-to-terminal.
+    #[arg(long, help_heading = "Logging")]
+    pub rotate_logs: bool,
+
+    /// The size in megabytes a log file may reach before it is rotated (with --rotate-logs).
+    #[arg(long, default_value_t = 5, value_name = "MB", help_heading = "Logging")]
+    pub max_log_size: u64,
+
+    /// How many rotated files of each log are kept (FILE.1 the newest … FILE.N); an older one
+    /// is removed (with --rotate-logs). Not in mod_wsgi-express, whose rotatelogs keeps every
+    /// file.
+    #[arg(
+        long,
+        default_value_t = 10,
+        value_name = "NUMBER",
+        help_heading = "Logging"
+    )]
+    pub max_log_files: u32,
 }
 
 #[cfg(test)]
@@ -802,6 +849,9 @@ mod tests {
         assert_eq!(args.callable_object, "application");
         assert_eq!(args.mount_point, "/");
         assert_eq!(args.log_level, "warn");
+        assert_eq!(args.max_log_size, 5);
+        assert_eq!(args.startup_log_name, "startup_log");
+        assert!(!args.rotate_logs && !args.startup_log);
         assert_eq!(args.application_type, ApplicationType::Script);
     }
 

@@ -75,6 +75,9 @@ pub enum ConfigError {
     /// `--access-log-format` is not a usable Apache `LogFormat`.
     #[error(transparent)]
     AccessLogFormat(#[from] crate::access_format::FormatError),
+    /// `--error-log-format` is not a usable Apache `ErrorLogFormat`.
+    #[error(transparent)]
+    ErrorLogFormat(#[from] crate::error_format::ErrorFormatError),
     /// The current directory is gone.
     #[error("cannot read the current directory: {0}")]
     CurrentDir(#[source] std::io::Error),

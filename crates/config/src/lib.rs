@@ -11,6 +11,7 @@ pub mod access_format;
 pub mod apache;
 pub mod cli;
 mod error;
+pub mod error_format;
 pub mod headers;
 pub mod mime_types;
 pub mod model;

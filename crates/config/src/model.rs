@@ -32,6 +32,10 @@ pub struct ServerConfig {
     pub http: HttpSettings,
     /// Error log and access log.
     pub logging: LogSettings,
+    /// What the server does with its log files besides writing them: rotation, the start-up
+    /// log.
+    #[serde(default)]
+    pub log_files: LogFiles,
     /// The locale the worker processes run with (`LANG` and `LC_ALL`).
     pub locale: String,
     /// The directory whose files `DOCUMENT_ROOT` names, and what is served from it.
@@ -636,6 +640,29 @@ pub struct LogSettings {
     pub error_log: LogDestination,
     /// The access log, when enabled.
     pub access_log: Option<AccessLogSettings>,
+    /// Apache's `ErrorLogFormat` for the error log's lines; Apache's default line when `None`.
+    #[serde(default)]
+    pub error_format: Option<String>,
+}
+
+/// What the server does with its log files besides writing them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogFiles {
+    /// Rotate each log file when it grows past a size (mod_wsgi-express's `--rotate-logs`).
+    pub rotation: Option<Rotation>,
+    /// Where the start-up messages are also written (mod_wsgi-express's `--startup-log`): the
+    /// banner and everything logged until the server serves or fails.
+    pub startup_log: Option<PathBuf>,
+}
+
+/// Size-based rotation of every log file: `FILE` becomes `FILE.1`, `FILE.1` becomes `FILE.2`,
+/// and so on; the oldest beyond [`Rotation::max_files`] is removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rotation {
+    /// A file is rotated once it is larger than this.
+    pub max_bytes: u64,
+    /// How many rotated files are kept besides the one written to.
+    pub max_files: u32,
 }
 
 /// Where a log is written.

@@ -126,7 +126,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
     let mut mounts = url_aliases(&args.url_alias, env)?;
     // Values that cannot be 0: refused with the option named, never raised behind the user's
     // back.
-    let at_least_one: [(&'static str, u64, &'static str); 10] = [
+    let at_least_one: [(&'static str, u64, &'static str); 12] = [
         (
             "--startup-timeout",
             args.startup_timeout,
@@ -176,6 +176,16 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
             "--threads",
             args.threads as u64,
             "at least one thread is needed to run requests",
+        ),
+        (
+            "--max-log-size",
+            args.max_log_size,
+            "a log file is rotated after its first megabyte at the earliest",
+        ),
+        (
+            "--max-log-files",
+            args.max_log_files as u64,
+            "rotation keeps at least the last rotated file",
         ),
     ];
     if let Some((option, _, reason)) = at_least_one.iter().find(|(_, value, _)| *value == 0) {
@@ -235,6 +245,9 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         logging: None,
     };
     crate::access_format::AccessFormat::parse(&args.access_log_format)?;
+    if let Some(format) = &args.error_log_format {
+        crate::error_format::ErrorFormat::parse(format)?;
+    }
     let access_log = args.access_log.then(|| AccessLogSettings {
         destination: if args.log_to_terminal {
             LogDestination::Terminal
@@ -322,7 +335,9 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
                 LogDestination::File(log_directory.join(&args.error_log_name))
             },
             access_log,
+            error_format: args.error_log_format.clone(),
         },
+        log_files: log_files(args, &log_directory),
         locale: locale(args.locale.as_deref(), env.locale.as_deref()),
         document_root,
         static_files,
@@ -339,6 +354,20 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         client_certificates: https.client_certificates,
         operations,
     })
+}
+
+/// `--rotate-logs` and `--startup-log`. As with mod_wsgi-express, logs on the terminal are not
+/// rotated, and the start-up log is then standard error (which has the messages already).
+fn log_files(args: &StartServer, log_directory: &Path) -> LogFiles {
+    let to_files = !args.log_to_terminal;
+    LogFiles {
+        rotation: (args.rotate_logs && to_files).then(|| Rotation {
+            max_bytes: args.max_log_size.saturating_mul(1024 * 1024),
+            max_files: args.max_log_files,
+        }),
+        startup_log: (args.startup_log && to_files)
+            .then(|| log_directory.join(&args.startup_log_name)),
+    }
 }
 
 /// `--trust-proxy-header` and `--trust-proxy`, as mod_wsgi-express passes them on to

@@ -4,21 +4,24 @@
 //! configuration error then, not a garbled log later. Per request, only what the format uses is
 //! captured (the values of the `%{NAME}i` headers, say), and the line is formatted when the
 //! response body is finished, so `%b` counts the bytes actually sent. Lines go through a channel
-//! to a writer thread, so an I/O thread never waits on the disk.
+//! to a writer thread, so an I/O thread never waits on the disk. The file is an
+//! [`oxwsgi_logging::LogFile`]: rotation reopens it under the writer, and a write that fails
+//! (a full disk) loses its lines, counted, without stopping anything.
+//!
+//! `--access-log-format json` makes each line a JSON object instead ([`crate::access_json`]).
 //!
 //! The format itself is parsed by the configuration ([`oxwsgi_config::access_format`]).
 
 use std::fmt::Write as _;
-use std::fs::OpenOptions;
-use std::io::{BufWriter, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
-use oxwsgi_config::access_format::{AccessFormat, FormatError, Item};
+use oxwsgi_config::access_format::{AccessFormat, FormatError, Item, Style};
 use oxwsgi_config::{AccessLogSettings, LogDestination};
+use oxwsgi_logging::LogFile;
 
 /// The access log could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +70,36 @@ impl AccessEntry {
     pub(crate) fn set_client(&mut self, client: IpAddr) {
         self.client = Some(client);
     }
+
+    /// `%h`: the client (the one a trusted proxy's headers name, if they do).
+    pub(crate) fn client_ip(&self) -> IpAddr {
+        self.client.unwrap_or(self.remote.ip())
+    }
+
+    /// `%u`: the user the credentials named.
+    pub(crate) fn user(&self) -> Option<&[u8]> {
+        self.user.as_deref()
+    }
+
+    /// `%r`: the request line.
+    pub(crate) fn request_line(&self) -> String {
+        format!(
+            "{} {} {:?}",
+            self.method,
+            self.uri.path_and_query().map_or("/", |pq| pq.as_str()),
+            self.version
+        )
+    }
+
+    /// `%>s`.
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// `%L`.
+    pub(crate) fn request_id(&self) -> &str {
+        &self.request_id
+    }
 }
 
 /// The access log of one process.
@@ -76,6 +109,8 @@ pub struct AccessLog {
     request_headers: Vec<HeaderName>,
     response_headers: Vec<HeaderName>,
     server_name: String,
+    /// The process group of the worker writing it (for JSON lines).
+    process_group: String,
     lines: mpsc::Sender<String>,
 }
 
@@ -83,8 +118,9 @@ pub struct AccessLog {
 /// worker opens its log before it switches user, and starts threads only after.
 pub struct OpenedAccessLog {
     format: AccessFormat,
-    sink: Box<dyn Write + Send>,
+    sink: Arc<LogFile>,
     server_name: String,
+    process_group: String,
 }
 
 impl std::fmt::Debug for OpenedAccessLog {
@@ -100,6 +136,7 @@ impl OpenedAccessLog {
             format,
             sink,
             server_name,
+            process_group,
         } = self;
         let (lines, receiver) = mpsc::channel::<String>();
         std::thread::Builder::new()
@@ -114,6 +151,7 @@ impl OpenedAccessLog {
             response_headers: header_names(&format.response_headers),
             format,
             server_name,
+            process_group,
             lines,
         })
     }
@@ -121,11 +159,13 @@ impl OpenedAccessLog {
 
 impl AccessLog {
     /// Parses the format and opens the destination, starting the writer thread.
+    /// `process_group` names the group of the process writing it.
     pub fn open(
         settings: &AccessLogSettings,
         server_name: &str,
+        process_group: &str,
     ) -> Result<AccessLog, AccessLogError> {
-        AccessLog::prepare(settings, server_name)?.start()
+        AccessLog::prepare(settings, server_name, process_group)?.start()
     }
 
     /// Parses the format and opens the destination; [`OpenedAccessLog::start`] starts the
@@ -133,34 +173,32 @@ impl AccessLog {
     pub fn prepare(
         settings: &AccessLogSettings,
         server_name: &str,
+        process_group: &str,
     ) -> Result<OpenedAccessLog, AccessLogError> {
         let format = AccessFormat::parse(&settings.format)?;
-        let sink: Box<dyn Write + Send> = match &settings.destination {
+        let sink = match &settings.destination {
             // The server's own duplicate of standard output: the application may close
             // descriptor 1, and a client's socket would then take its number.
             LogDestination::Terminal => {
-                Box::new(oxwsgi_logging::terminal_stdout().map_err(|source| {
-                    AccessLogError::Open {
+                let stdout =
+                    oxwsgi_logging::terminal_stdout().map_err(|source| AccessLogError::Open {
                         path: PathBuf::from("(standard output)"),
                         source,
-                    }
-                })?)
+                    })?;
+                LogFile::from_fd(stdout.into(), "the access log")
             }
-            LogDestination::File(path) => Box::new(
-                OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .map_err(|source| AccessLogError::Open {
-                        path: path.clone(),
-                        source,
-                    })?,
-            ),
+            LogDestination::File(path) => {
+                LogFile::open(path, "the access log").map_err(|source| AccessLogError::Open {
+                    path: path.clone(),
+                    source,
+                })?
+            }
         };
         Ok(OpenedAccessLog {
             format,
             sink,
             server_name: server_name.to_owned(),
+            process_group: process_group.to_owned(),
         })
     }
 
@@ -202,6 +240,15 @@ impl AccessLog {
     }
 
     fn format_line(&self, entry: &AccessEntry, bytes_sent: u64, elapsed: Duration) -> String {
+        if self.format.style == Style::Json {
+            return crate::access_json::line(
+                entry,
+                &entry.request_headers,
+                bytes_sent,
+                elapsed,
+                &self.process_group,
+            );
+        }
         let mut line = String::with_capacity(128);
         let header = |value: &Option<HeaderValue>| match value {
             Some(v) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
@@ -210,7 +257,7 @@ impl AccessLog {
         for item in &self.format.items {
             let _ = match item {
                 Item::Literal(text) => write!(line, "{text}"),
-                Item::RemoteIp => write!(line, "{}", entry.client.unwrap_or(entry.remote.ip())),
+                Item::RemoteIp => write!(line, "{}", entry.client_ip()),
                 Item::PeerIp => write!(line, "{}", entry.remote.ip()),
                 Item::LocalIp => write!(line, "{}", entry.local.ip()),
                 Item::Dash => write!(line, "-"),
@@ -226,13 +273,7 @@ impl AccessLog {
                     chrono::Local::now().format("%d/%b/%Y:%H:%M:%S %z")
                 ),
                 Item::TimeFormat(fmt) => write!(line, "[{}]", chrono::Local::now().format(fmt)),
-                Item::RequestLine => write!(
-                    line,
-                    "{} {} {:?}",
-                    entry.method,
-                    entry.uri.path_and_query().map_or("/", |pq| pq.as_str()),
-                    entry.version
-                ),
+                Item::RequestLine => write!(line, "{}", entry.request_line()),
                 Item::Method => write!(line, "{}", entry.method),
                 Item::UrlPath => write!(line, "{}", entry.uri.path()),
                 Item::Query => match entry.uri.query() {
@@ -301,17 +342,24 @@ fn capture(names: &[HeaderName], headers: &HeaderMap) -> Vec<Option<HeaderValue>
         .collect()
 }
 
-/// The writer thread: writes lines as they come and flushes whenever it has caught up.
-fn write_lines(lines: mpsc::Receiver<String>, sink: Box<dyn Write + Send>) {
-    let mut out = BufWriter::with_capacity(64 * 1024, sink);
+/// The most bytes the writer gathers into one write.
+const BATCH: usize = 64 * 1024;
+
+/// The writer thread: writes lines as they come, those that wait together in one write (of at
+/// most [`BATCH`] bytes, whole lines only, so that a rotation never splits a line).
+fn write_lines(lines: mpsc::Receiver<String>, sink: Arc<LogFile>) {
+    let mut batch = String::with_capacity(BATCH);
     while let Ok(line) = lines.recv() {
-        let _ = out.write_all(line.as_bytes());
-        while let Ok(line) = lines.try_recv() {
-            let _ = out.write_all(line.as_bytes());
+        batch.push_str(&line);
+        let mut count = 1;
+        while batch.len() < BATCH {
+            let Ok(line) = lines.try_recv() else { break };
+            batch.push_str(&line);
+            count += 1;
         }
-        let _ = out.flush();
+        sink.write(batch.as_bytes(), count);
+        batch.clear();
     }
-    let _ = out.flush();
 }
 
 #[cfg(test)]
@@ -343,6 +391,7 @@ mod tests {
             response_headers: header_names(&format.response_headers),
             format,
             server_name: "localhost".into(),
+            process_group: "localhost:8000".into(),
             lines,
         }
     }
@@ -365,6 +414,29 @@ mod tests {
             Duration::from_micros(1500),
         );
         assert_eq!(line, "GET /a/b?x=1 curl/8 1500 r1 %\n");
+    }
+
+    #[test]
+    fn json_lines_parse_and_escape_what_they_quote() {
+        let mut entry = entry();
+        entry.request_headers = vec![None, Some(HeaderValue::from_static("a \"b\" \\ c"))];
+        entry.set_user(bytes::Bytes::from_static(b"amy"));
+        let line = log("json").format_line(&entry, 12, Duration::from_micros(1500));
+        assert!(line.ends_with("}\n"), "{line}");
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["remote_host"], "127.0.0.1");
+        assert_eq!(value["ident"], serde_json::Value::Null);
+        assert_eq!(value["user"], "amy");
+        assert_eq!(value["request"], "GET /a/b?x=1 HTTP/1.1");
+        assert_eq!(value["status"], 404);
+        assert_eq!(value["bytes"], 12);
+        assert_eq!(value["referer"], serde_json::Value::Null);
+        assert_eq!(value["user_agent"], "a \"b\" \\ c");
+        assert_eq!(value["request_id"], "r1");
+        assert_eq!(value["duration_us"], 1500);
+        assert_eq!(value["process_group"], "localhost:8000");
+        assert_eq!(value["pid"], std::process::id());
+        assert!(chrono::DateTime::parse_from_rfc3339(value["time"].as_str().unwrap()).is_ok());
     }
 
     #[test]

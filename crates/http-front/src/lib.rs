@@ -7,6 +7,7 @@
 
 #![deny(unsafe_code)]
 
+mod access_json;
 mod access_log;
 mod application;
 mod auth;

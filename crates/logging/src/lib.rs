@@ -16,14 +16,21 @@
 
 #![deny(unsafe_code)]
 
+mod error_line;
+mod failures;
+mod files;
+pub mod startup;
 mod streams;
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-pub use streams::{log_fileno, restore_standard_streams, terminal_stdout};
+pub use failures::write_failures;
+pub use files::{LogFile, ReopenError, reopen_all};
+pub use streams::{OpenedLog, log_fileno, restore_standard_streams, terminal_stdout};
 
 use oxwsgi_config::LogLevel;
+use oxwsgi_config::error_format::ErrorFormat;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::Layer;
@@ -46,8 +53,9 @@ fn is_notice(target: &str) -> bool {
 }
 
 /// Installs the error log for this process, writing lines at `level` and above to (the
-/// server's duplicate of) standard error. Call it before any application code runs.
-pub fn init(level: LogLevel) {
+/// server's duplicate of) standard error, in Apache's default line or in `format` (an
+/// `ErrorLogFormat` the configuration checked). Call it before any application code runs.
+pub fn init(level: LogLevel, format: Option<&str>) {
     streams::capture();
     // A panic's message goes to the log like every other line, not to descriptor 2 (which a
     // client's socket may hold if the application closed it).
@@ -62,6 +70,9 @@ pub fn init(level: LogLevel) {
     let max = tracing_level(level);
     let layer = ApacheFormat {
         pid: std::process::id(),
+        // Checked when the configuration was resolved; a format that no longer parses (a
+        // saved configuration from another version) leaves the default line.
+        format: format.and_then(|f| ErrorFormat::parse(f).ok()),
     }
     .with_filter(filter_fn(move |meta| {
         *meta.level() <= max || is_notice(meta.target())
@@ -82,12 +93,12 @@ pub fn redirect_stderr_to(path: &Path) -> std::io::Result<()> {
 
 /// Opens the error log for a later [`redirect_stderr_to_file`]: a worker opens it before it
 /// switches to its group's user, who may not be allowed to.
-pub fn open_error_log(path: &Path) -> std::io::Result<std::os::fd::OwnedFd> {
+pub fn open_error_log(path: &Path) -> std::io::Result<OpenedLog> {
     streams::open_log(path)
 }
 
 /// Like [`redirect_stderr_to`], with the log already open.
-pub fn redirect_stderr_to_file(file: std::os::fd::OwnedFd) -> std::io::Result<()> {
+pub fn redirect_stderr_to_file(file: OpenedLog) -> std::io::Result<()> {
     streams::redirect_to_file(file)
 }
 
@@ -104,6 +115,8 @@ fn tracing_level(level: LogLevel) -> Level {
 /// Formats events as Apache error log lines.
 struct ApacheFormat {
     pid: u32,
+    /// The user's `ErrorLogFormat`; Apache's default line when `None`.
+    format: Option<ErrorFormat>,
 }
 
 /// The parts of an event the format uses.
@@ -111,6 +124,8 @@ struct ApacheFormat {
 struct Fields {
     message: String,
     request_id: Option<String>,
+    /// `client.addr`: the client the message is about.
+    client: Option<String>,
     extra: String,
 }
 
@@ -121,6 +136,7 @@ impl Visit for Fields {
                 let _ = write!(self.message, "{value:?}");
             }
             "request_id" => self.request_id = Some(format!("{value:?}")),
+            "client.addr" => self.client = Some(format!("{value:?}")),
             name => {
                 let _ = write!(self.extra, " {name}={value:?}");
             }
@@ -131,6 +147,7 @@ impl Visit for Fields {
         match field.name() {
             "message" => self.message.push_str(value),
             "request_id" => self.request_id = Some(value.to_owned()),
+            "client.addr" => self.client = Some(value.to_owned()),
             name => {
                 let _ = write!(self.extra, " {name}={value:?}");
             }
@@ -154,8 +171,42 @@ impl<S: Subscriber> Layer<S> for ApacheFormat {
             }
         };
         let module = module_of(meta.target());
-        let now = chrono::Local::now().format("%a %b %d %H:%M:%S%.6f %Y");
         let tid = rustix::thread::gettid().as_raw_nonzero();
+        if let Some(format) = &self.format {
+            let source = meta.file().map(|file| match meta.line() {
+                Some(line) => format!("{file}:{line}"),
+                None => file.to_owned(),
+            });
+            let request_id = fields.request_id.as_deref().filter(|id| *id != "-");
+            let facts = error_line::LineFacts {
+                level_number: level_number(level),
+                level,
+                module,
+                pid: self.pid,
+                tid: tid.get(),
+                client: fields.client.as_deref(),
+                request_id,
+                source: source.as_deref(),
+            };
+            let mut out = String::with_capacity(fields.message.len() + 128);
+            let message = fields.message.trim_end_matches('\n');
+            let lines: Vec<&str> = message.split('\n').collect();
+            let last = lines.len() - 1;
+            for (index, line) in lines.into_iter().enumerate() {
+                let with_extra;
+                let line = if index == last && !fields.extra.is_empty() {
+                    with_extra = format!("{line}{}", fields.extra);
+                    with_extra.as_str()
+                } else {
+                    line
+                };
+                error_line::format_line(&mut out, format, &facts, line);
+                out.push('\n');
+            }
+            streams::write_log(out.as_bytes());
+            return;
+        }
+        let now = chrono::Local::now().format("%a %b %d %H:%M:%S%.6f %Y");
         let mut prefix = format!("[{now}] [{module}:{level}] [pid {}:tid {tid}] ", self.pid);
         if let Some(id) = &fields.request_id {
             if id != "-" {
@@ -177,6 +228,17 @@ impl<S: Subscriber> Layer<S> for ApacheFormat {
             out.push('\n');
         }
         streams::write_log(out.as_bytes());
+    }
+}
+
+/// httpd's number for a level, which `ErrorLogFormat`'s level modifiers compare with.
+fn level_number(level: &str) -> u8 {
+    match level {
+        "error" => 3,
+        "warn" => 4,
+        "notice" => 5,
+        "info" => 6,
+        _ => 7,
     }
 }
 

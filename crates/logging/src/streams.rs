@@ -22,10 +22,13 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd, RawFd};
-use std::path::Path;
-use std::sync::{OnceLock, PoisonError, RwLock};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock, PoisonError, RwLock};
 
 use rustix::io::{DupFlags, dup3, fcntl_dupfd_cloexec};
+
+use crate::failures::{Change, Outage};
+use crate::files::{ReopenError, open_append, write_all};
 
 /// The lowest number the server's own descriptors may have.
 const ABOVE_STANDARD: RawFd = 3;
@@ -37,12 +40,23 @@ struct Captured {
     /// Standard output as it was at start-up (for an access log on the terminal); `None` when
     /// it was not open.
     stdout: Option<OwnedFd>,
+    /// The error log's file, once the log is one: what a reopen opens.
+    path: Mutex<Option<PathBuf>>,
+    /// Whether writes to the log fail.
+    outage: Outage,
+}
+
+/// The error log file, opened: what [`redirect_to_file`] puts in place.
+#[derive(Debug)]
+pub struct OpenedLog {
+    path: PathBuf,
+    fd: OwnedFd,
 }
 
 static CAPTURED: OnceLock<Captured> = OnceLock::new();
 
 /// Moves `fd` above the standard range (if it is not already there), close-on-exec.
-fn above_standard(fd: OwnedFd) -> io::Result<OwnedFd> {
+pub(crate) fn above_standard(fd: OwnedFd) -> io::Result<OwnedFd> {
     if fd.as_raw_fd() >= ABOVE_STANDARD {
         return Ok(fd);
     }
@@ -68,35 +82,64 @@ pub(crate) fn capture() {
         Captured {
             log: RwLock::new(log),
             stdout: duplicate(io::stdout().as_fd()),
+            path: Mutex::new(None),
+            outage: Outage::new(),
         }
     });
 }
 
 /// Writes `bytes` to the log, in one `write` when it fits (lines from several threads and
-/// processes do not interleave). Before [`capture`] (in unit tests), standard error is used.
+/// processes do not interleave), and to the start-up log while there is one. Before [`capture`]
+/// (in unit tests), standard error is used.
+///
+/// A write that fails loses the line; the failure is counted, and reported once per outage on
+/// standard output as it was at start-up (the terminal, or the service manager's journal): the
+/// log itself cannot say it.
 pub(crate) fn write_log(bytes: &[u8]) {
-    match CAPTURED.get() {
-        Some(captured) => {
-            let log = captured.log.read().unwrap_or_else(PoisonError::into_inner);
-            write_all(&*log, bytes);
-        }
-        None => {
-            let _ = io::stderr().lock().write_all(bytes);
-        }
+    crate::startup::copy(bytes);
+    let Some(captured) = CAPTURED.get() else {
+        let _ = io::stderr().lock().write_all(bytes);
+        return;
+    };
+    let written = {
+        let log = captured.log.read().unwrap_or_else(PoisonError::into_inner);
+        write_all(&*log, bytes)
+    };
+    let change = match &written {
+        Ok(()) => captured.outage.succeeded(),
+        Err(_) => captured.outage.failed(1),
+    };
+    let report = match (change, written) {
+        (Change::Same, _) => return,
+        (Change::Started, Err(err)) => format!(
+            "cannot write to the error log{}: {err}; its lines are dropped (and counted) until \
+             it can be written again, and the server goes on serving",
+            log_path_shown(captured)
+        ),
+        (Change::Ended(lost), _) => format!(
+            "the error log{} can be written again; {lost} line(s) could not be written",
+            log_path_shown(captured)
+        ),
+        (Change::Started, Ok(())) => return,
+    };
+    if let Some(stdout) = &captured.stdout {
+        let line = format!(
+            "[{}] [oxwsgi:error] [pid {}] {report}\n",
+            chrono::Local::now().format("%a %b %d %H:%M:%S%.6f %Y"),
+            std::process::id()
+        );
+        let _ = write_all(stdout, line.as_bytes());
     }
 }
 
-/// Writes all of `bytes`, retrying after partial writes and interruptions; a log that cannot be
-/// written to loses the line (there is nowhere to report that).
-fn write_all(fd: impl AsFd, mut bytes: &[u8]) {
-    while !bytes.is_empty() {
-        match rustix::io::write(&fd, bytes) {
-            Ok(0) => return,
-            Ok(written) => bytes = &bytes[written..],
-            Err(rustix::io::Errno::INTR) => {}
-            Err(_) => return,
-        }
-    }
+/// ` PATH` of the error log's file, or nothing for the terminal.
+fn log_path_shown(captured: &Captured) -> String {
+    captured
+        .path
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+        .map_or_else(String::new, |path| format!(" {}", path.display()))
 }
 
 /// The number of the log's descriptor, for Python's `sys.stderr.fileno()` (faulthandler writes
@@ -128,25 +171,63 @@ pub(crate) fn redirect_to(path: &Path) -> io::Result<()> {
 }
 
 /// Opens `path` for appending, on a descriptor above the standard range.
-pub(crate) fn open_log(path: &Path) -> io::Result<OwnedFd> {
-    above_standard(
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?
-            .into(),
-    )
+pub(crate) fn open_log(path: &Path) -> io::Result<OpenedLog> {
+    Ok(OpenedLog {
+        path: path.to_path_buf(),
+        fd: open_append(path)?,
+    })
 }
 
 /// Makes the open log `file` the destination of log lines, standard error and standard output.
-pub(crate) fn redirect_to_file(file: OwnedFd) -> io::Result<()> {
+pub(crate) fn redirect_to_file(file: OpenedLog) -> io::Result<()> {
     if let Some(captured) = CAPTURED.get() {
         let mut log = captured.log.write().unwrap_or_else(PoisonError::into_inner);
-        dup3(&file, &mut log, DupFlags::CLOEXEC)?;
+        dup3(&file.fd, &mut log, DupFlags::CLOEXEC)?;
+        *captured.path.lock().unwrap_or_else(PoisonError::into_inner) = Some(file.path);
     }
-    rustix::stdio::dup2_stderr(&file)?;
-    rustix::stdio::dup2_stdout(&file)?;
+    rustix::stdio::dup2_stderr(&file.fd)?;
+    rustix::stdio::dup2_stdout(&file.fd)?;
     Ok(())
+}
+
+/// Opens the error log's file again (after a rotation) and puts it in place of the old one: on
+/// the log's descriptor, and on descriptors 1 and 2 where they still lead to the old file (an
+/// application may have sent them elsewhere). Nothing to do while the log is the terminal.
+pub(crate) fn reopen_log() -> Result<(), ReopenError> {
+    let Some(captured) = CAPTURED.get() else {
+        return Ok(());
+    };
+    let Some(path) = captured
+        .path
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+    else {
+        return Ok(());
+    };
+    let failed = |source: io::Error| ReopenError {
+        path: path.clone(),
+        source,
+    };
+    let new = open_append(&path).map_err(failed)?;
+    let mut log = captured.log.write().unwrap_or_else(PoisonError::into_inner);
+    let old = same_file_key(&*log);
+    let leads_to_log = |fd: std::os::fd::BorrowedFd<'_>| old.is_some() && same_file_key(fd) == old;
+    if leads_to_log(rustix::stdio::stdout()) {
+        rustix::stdio::dup2_stdout(&new).map_err(|e| failed(e.into()))?;
+    }
+    if leads_to_log(rustix::stdio::stderr()) {
+        rustix::stdio::dup2_stderr(&new).map_err(|e| failed(e.into()))?;
+    }
+    dup3(&new, &mut log, DupFlags::CLOEXEC).map_err(|e| failed(e.into()))?;
+    Ok(())
+}
+
+/// The device and inode of the file `fd` leads to; `None` when it is not open.
+fn same_file_key(fd: impl AsFd) -> Option<(u64, u64)> {
+    rustix::fs::fstat(fd)
+        .ok()
+        .map(|stat| (stat.st_dev, stat.st_ino))
 }
 
 /// Fills the standard descriptors the application closed: 0 with `/dev/null`, 1 and 2 with the

@@ -35,6 +35,10 @@ pub struct WorkerStart {
     /// the worker's numbers are then not counted.
     #[serde(default)]
     pub scoreboard: Option<(RawFd, usize)>,
+    /// The start-up log, for a worker of the server's first start: what it prints until it
+    /// serves is copied there (`None` for a worker started later, or without `--startup-log`).
+    #[serde(default)]
+    pub startup_log: Option<std::path::PathBuf>,
 }
 
 /// The scoreboard's layout for `config`: one shape per process group, named as titles name it.

@@ -17,6 +17,10 @@
 //!   killed.
 //! * **Stop.** SIGTERM or SIGINT drains every worker, then the supervisor exits 0; a second
 //!   SIGINT kills them at once.
+//! * **Logs.** With `--rotate-logs`, the supervisor rotates the log files every process writes
+//!   ([`rotation`]); SIGUSR2 makes it and every worker reopen them (after logrotate). Either
+//!   way each worker is told with SIGWINCH through its own process's task, like every other
+//!   signal.
 //! * **Service managers.** With `NOTIFY_SOCKET` set (systemd's `Type=notify`), the supervisor
 //!   says when it serves, reloads and stops ([`notify`]).
 //!
@@ -28,6 +32,7 @@
 mod metrics;
 mod notify;
 mod prometheus;
+mod rotation;
 mod worker;
 
 use std::collections::VecDeque;
@@ -225,6 +230,11 @@ struct Supervisor {
     observed: Arc<metrics::Observed>,
     /// When a stop delayed by `--drain-delay` drains the workers.
     drain_at: Option<Instant>,
+    /// Rotates the log files, with `--rotate-logs`.
+    rotator: Option<rotation::Rotator>,
+    /// How many times the log files were rotated or reopened: a worker started before the
+    /// last time and ready after it is told to reopen when it becomes ready.
+    log_generation: u64,
 }
 
 impl Supervisor {
@@ -264,6 +274,7 @@ impl Supervisor {
             what: "cannot share the scoreboard with the workers",
             source,
         })?;
+        let rotator = rotation::Rotator::of(&config);
         Ok(Supervisor {
             scoreboard: Arc::new(scoreboard),
             observed: Arc::new(metrics::Observed::new(config.groups.len())),
@@ -286,6 +297,8 @@ impl Supervisor {
             notifier: notify::Notifier::from_env(),
             reloading: false,
             held_restart: None,
+            rotator,
+            log_generation: 0,
         })
     }
 
@@ -316,6 +329,11 @@ impl Supervisor {
     }
 
     async fn event_loop(&mut self) -> Result<(), SupervisorError> {
+        let mut rotation_checks = self.rotator.is_some().then(|| {
+            let mut every_second = tokio::time::interval(Duration::from_secs(1));
+            every_second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            every_second
+        });
         loop {
             let deadline = self.next_deadline();
             tokio::select! {
@@ -324,6 +342,12 @@ impl Supervisor {
                     self.on_event(event)?;
                 }
                 () = sleep_until(deadline) => self.on_deadlines()?,
+                () = tick(&mut rotation_checks) => {
+                    let rotated = self.rotator.as_mut().is_some_and(|r| r.check());
+                    if rotated {
+                        self.reopen_logs();
+                    }
+                }
             }
             self.check_reloaded();
             if self.phase == Phase::Stopping && self.workers.is_empty() {
@@ -340,6 +364,7 @@ impl Supervisor {
             (Kind::interrupt(), SignalKind::Interrupt),
             (Kind::hangup(), SignalKind::Hangup),
             (Kind::user_defined1(), SignalKind::User1),
+            (Kind::user_defined2(), SignalKind::User2),
         ] {
             let mut stream = signal(kind).map_err(|source| SupervisorError::Io {
                 what: "cannot install signal handlers",
@@ -371,6 +396,11 @@ impl Supervisor {
                 self.config.group_title(group)
             );
         }
+        // Workers of the first start copy what they print to the start-up log.
+        let startup_log = match self.phase {
+            Phase::Spawning => self.config.log_files.startup_log.as_deref(),
+            Phase::Running | Phase::Stopping => None,
+        };
         let spawned = worker::spawn(
             &self.launcher,
             &self.exe,
@@ -381,6 +411,7 @@ impl Supervisor {
             id,
             &self.events_tx,
             board.map(|b| (self.scoreboard.fd().as_raw_fd(), b)),
+            startup_log,
         );
         let worker::Spawned { pid, signals } = match spawned {
             Ok(spawned) => spawned,
@@ -417,6 +448,7 @@ impl Supervisor {
             signals,
             board,
             exit_reason: None,
+            log_generation: self.log_generation,
         });
         Ok(id)
     }
@@ -441,11 +473,16 @@ impl Supervisor {
     }
 
     fn on_ready(&mut self, id: WorkerId) -> Result<(), SupervisorError> {
+        let log_generation = self.log_generation;
         let Some(worker) = self.worker(id) else {
             return Ok(());
         };
         worker.state = WorkerState::Ready;
         worker.since = Instant::now();
+        if worker.log_generation != log_generation {
+            // The logs were rotated while it started: it opened the file that is `.1` now.
+            worker.reopen_logs(log_generation);
+        }
         let (group, slot, pid, replaces) = (worker.group, worker.slot, worker.pid, worker.replaces);
         if let Some(board) = worker.board {
             self.scoreboard.set_state(group, board, BoardState::Serving);
@@ -552,6 +589,7 @@ impl Supervisor {
                 tracing::error!("cannot open the error log {}: {err}", path.display());
             }
         }
+        oxwsgi_logging::startup::end();
         if let Some(signal) = self.held_restart.take() {
             self.on_signal(signal);
         }
@@ -790,6 +828,11 @@ impl Supervisor {
                     self.drain_at = Some(Instant::now() + delay);
                 }
             }
+            SignalKind::User2 => {
+                self.reopen_logs();
+                // Written after the reopen: the first line of the new error log.
+                notice!("caught SIGUSR2: reopened the log files and told the workers to");
+            }
             SignalKind::Hangup | SignalKind::User1 => {
                 if self.phase == Phase::Spawning {
                     // The workers starting now read the same files; one restart after they
@@ -820,6 +863,23 @@ impl Supervisor {
                 for id in ready {
                     self.queue_replacement(id, Why::Signal(signal));
                 }
+            }
+        }
+    }
+
+    /// Reopens the supervisor's log files and tells every worker that serves or drains to
+    /// reopen its own: after a rotation, or on SIGUSR2. A starting worker is told when it
+    /// becomes ready (its signal handler is in place only then).
+    fn reopen_logs(&mut self) {
+        self.log_generation += 1;
+        for err in oxwsgi_logging::reopen_all() {
+            tracing::error!("{err}; its lines go on to the renamed file");
+        }
+        let generation = self.log_generation;
+        for worker in &mut self.workers {
+            if matches!(worker.state, WorkerState::Ready | WorkerState::Draining) && !worker.killed
+            {
+                worker.reopen_logs(generation);
             }
         }
     }
@@ -990,6 +1050,16 @@ fn backoff(failures: u32) -> Duration {
         Duration::ZERO
     } else {
         (Duration::from_millis(500) * 2u32.saturating_pow(failures.min(8))).min(MAX_BACKOFF)
+    }
+}
+
+/// The next tick of `interval`; never without one.
+async fn tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
     }
 }
 

@@ -167,6 +167,16 @@ pub(crate) fn render(scoreboard: &Scoreboard, observed: &Observed) -> String {
         }
     }
     page.family(
+        "oxwsgi_supervisor_log_write_failures_total",
+        "counter",
+        "Log lines the supervisor could not write (a full disk, an unwritable file).",
+    );
+    page.sample(
+        "oxwsgi_supervisor_log_write_failures_total",
+        &[],
+        oxwsgi_logging::write_failures(),
+    );
+    page.family(
         "oxwsgi_gil_wait_seconds_total",
         "counter",
         "Time Python threads waited to take the GIL back.",

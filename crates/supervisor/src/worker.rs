@@ -39,6 +39,8 @@ pub(crate) enum SignalKind {
     Hangup,
     /// SIGUSR1: the same as SIGHUP, as with Apache's graceful restart.
     User1,
+    /// SIGUSR2: reopen every log file (after logrotate renamed them).
+    User2,
 }
 
 impl SignalKind {
@@ -48,6 +50,7 @@ impl SignalKind {
             SignalKind::Interrupt => "SIGINT",
             SignalKind::Hangup => "SIGHUP",
             SignalKind::User1 => "SIGUSR1",
+            SignalKind::User2 => "SIGUSR2",
         }
     }
 }
@@ -83,6 +86,9 @@ pub(crate) struct Worker {
     pub(crate) board: Option<usize>,
     /// Why it was told to drain, for the count of exits by reason.
     pub(crate) exit_reason: Option<ExitReason>,
+    /// The supervisor's count of log rotations and reopens when the worker was started: a
+    /// worker that becomes ready after another one is told to reopen its logs then.
+    pub(crate) log_generation: u64,
 }
 
 /// Where a worker's signals go: to the task that waits for the child, never to a bare pid.
@@ -100,6 +106,14 @@ impl Worker {
     pub(crate) fn kill(&mut self) {
         self.signal(rustix::process::Signal::KILL);
         self.killed = true;
+    }
+
+    /// Tells the worker to reopen its log files (SIGWINCH, whose default action is to do
+    /// nothing: see the worker's `reopen_logs_on_signal`). A worker has the handler in place
+    /// once it reported ready.
+    pub(crate) fn reopen_logs(&mut self, generation: u64) {
+        self.signal(rustix::process::Signal::WINCH);
+        self.log_generation = generation;
     }
 
     /// Tells the worker to drain: stop accepting, finish its requests, exit.
@@ -157,6 +171,7 @@ pub(crate) fn spawn(
     id: WorkerId,
     events: &UnboundedSender<Event>,
     scoreboard: Option<(std::os::fd::RawFd, usize)>,
+    startup_log: Option<&Path>,
 ) -> io::Result<Spawned> {
     let (reader, writer) = io::pipe()?;
     fds::make_inheritable(&writer)?;
@@ -174,6 +189,7 @@ pub(crate) fn spawn(
         supervisor_pid: std::process::id(),
         auth_secret: auth_secret(),
         scoreboard,
+        startup_log: startup_log.map(Path::to_path_buf),
     };
     let title = title::worker(slot, &config.group_title(group));
     let program = launcher

@@ -71,8 +71,10 @@ pub(crate) struct PreparedLogs {
 impl PreparedLogs {
     pub(crate) fn open(
         config: &ServerConfig,
+        group: usize,
         hosts: &[usize],
     ) -> Result<PreparedLogs, AccessLogError> {
+        let group_name = config.group_title(group);
         let mut logs: Vec<(AccessLogSettings, OpenedAccessLog)> = Vec::new();
         let mut of_host = Vec::new();
         for &host in hosts {
@@ -87,7 +89,7 @@ impl PreparedLogs {
             match logs.iter().position(|(open, _)| open == settings) {
                 Some(index) => of_host.push(Some(index)),
                 None => {
-                    let opened = AccessLog::prepare(settings, &config.server_name)?;
+                    let opened = AccessLog::prepare(settings, &config.server_name, &group_name)?;
                     of_host.push(Some(logs.len()));
                     logs.push((settings.clone(), opened));
                 }

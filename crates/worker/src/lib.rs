@@ -129,7 +129,15 @@ pub fn run(startup: Startup) -> i32 {
     if parent != Some(start.supervisor_pid) {
         return exit_status::STOPPED;
     }
-    oxwsgi_logging::init(start.config.logging_of_group(start.group).level);
+    let logging = start.config.logging_of_group(start.group);
+    oxwsgi_logging::init(logging.level, logging.error_format.as_deref());
+    if let Some(path) = &start.startup_log {
+        // Only the workers of the first start are given it: what they print until they serve
+        // is part of the server's start-up.
+        if let Err(err) = oxwsgi_logging::startup::begin(path) {
+            tracing::warn!("cannot write the start-up log {}: {err}", path.display());
+        }
+    }
 
     let group = start.config.group(start.group);
     let adopted = Control::adopt(start.control_fd).and_then(|control| {
@@ -197,7 +205,9 @@ pub fn run(startup: Startup) -> i32 {
     let worker = match loaded {
         Ok(worker) => worker,
         Err(err) => {
-            eprintln!("oxwsgi: {err}");
+            // Through the log's descriptor (the terminal still), so that the start-up log has
+            // it too.
+            oxwsgi_logging::startup::print_error(&format!("oxwsgi: {err}\n"));
             return exit_status::APP_LOAD_FAILED;
         }
     };
@@ -218,6 +228,21 @@ pub fn run(startup: Startup) -> i32 {
         Err(err) => {
             tracing::error!("worker {} failed: {err}", start.slot);
             exit_status::START_FAILED
+        }
+    }
+}
+
+/// Moves this process's count of failed log writes onto its board once a second, for the
+/// metrics: the logging side counts in an atomic of its own, and knows nothing of boards.
+async fn count_log_failures(board: Board) {
+    let mut counted = 0;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let failures = oxwsgi_logging::write_failures();
+        if failures > counted {
+            board.counters().log_writes_failed(failures - counted);
+            counted = failures;
         }
     }
 }
@@ -246,7 +271,7 @@ pub struct LoadedWorker {
     /// The virtual hosts it serves itself.
     hosts: Vec<HostSettings>,
     /// The error log file, opened before the switch to the group's user.
-    error_log: Option<std::os::fd::OwnedFd>,
+    error_log: Option<oxwsgi_logging::OpenedLog>,
     entry_files: Vec<std::path::PathBuf>,
     group: usize,
     /// For the front tier: where each of its applications' requests go.
@@ -278,7 +303,7 @@ pub fn load(
     // descriptor at import must not see an access log take its number.
     let logging = config.logging_of_group(group);
     let served_hosts = hosts::of_group(config, group);
-    let access_logs = hosts::PreparedLogs::open(config, &served_hosts)?;
+    let access_logs = hosts::PreparedLogs::open(config, group, &served_hosts)?;
     // Opened now, and written to once the worker is ready: the group's user, switched to next,
     // may not be allowed to open it.
     let error_log = match &logging.error_log {
@@ -559,7 +584,7 @@ fn serve(
 struct Serving<'a> {
     sockets: GroupSockets,
     front: FrontSettings,
-    error_log: Option<std::os::fd::OwnedFd>,
+    error_log: Option<oxwsgi_logging::OpenedLog>,
     config: &'a ServerConfig,
     control: &'a Arc<Control>,
     activity: Arc<Activity>,
@@ -588,6 +613,7 @@ impl Serving<'_> {
                 Arc::clone(&control),
                 stop_rx.clone(),
             ));
+            tokio::spawn(count_log_failures(self.front.board.clone()));
             tokio::spawn(async move {
                 let signal = stop_signal().await;
                 notice!("caught {signal}, draining");
@@ -615,13 +641,19 @@ impl Serving<'_> {
                 std::future::pending::<()>().await
             };
 
-            control.ready();
+            // Installed before the supervisor hears of the worker: it may ask for a reopen as
+            // soon as the worker is ready.
+            tokio::spawn(reopen_logs_on_signal()?);
+            oxwsgi_logging::startup::end();
             if let Some(file) = self.error_log {
-                // From now on, everything this process writes goes to the error log.
+                // From now on, everything this process writes goes to the error log. Before
+                // the supervisor hears of the worker: a reopen it asks for then (the logs
+                // were rotated while the worker started) finds the error log in place.
                 if let Err(err) = oxwsgi_logging::redirect_stderr_to_file(file) {
                     tracing::error!("cannot write to the error log: {err}");
                 }
             }
+            control.ready();
             let served = oxwsgi_http_front::serve(
                 self.sockets.listeners,
                 self.sockets.internal,
@@ -648,6 +680,26 @@ impl Serving<'_> {
         }
         Ok(Stopped::Drained)
     }
+}
+
+/// A task that reopens the log files on each SIGWINCH: the supervisor's way of telling this
+/// worker that a log was rotated or that it got SIGUSR2 (see `oxwsgi_supervisor`'s `rotation`
+/// module). SIGWINCH because its default action is to do nothing (one that came before this
+/// handler cannot end the worker), no terminal reaches a worker (it has its own process
+/// group), and SIGUSR2 is the worker's own signal for Python's stack dumps. The handler is in
+/// place when this returns.
+fn reopen_logs_on_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut reopen = signal(SignalKind::window_change())?;
+    Ok(async move {
+        while reopen.recv().await.is_some() {
+            // Opening files is quick but blocking; the I/O threads have other work.
+            let reopened = tokio::task::spawn_blocking(oxwsgi_logging::reopen_all).await;
+            for err in reopened.unwrap_or_default() {
+                tracing::error!("{err}; its lines go on to the renamed file");
+            }
+        }
+    })
 }
 
 /// Waits for SIGTERM or SIGINT and names it.

@@ -453,6 +453,7 @@ impl<'a> Translator<'a> {
             level: site.log_level.unwrap_or(LogLevel::Warn),
             error_log,
             access_log,
+            error_format: None,
         }
     }
 
@@ -543,6 +544,7 @@ impl<'a> Translator<'a> {
             mounts: all_mounts,
             http,
             logging,
+            log_files: LogFiles::default(),
             locale: locale(None, self.env.locale.as_deref()),
             static_files: StaticSettings {
                 overlay: true,

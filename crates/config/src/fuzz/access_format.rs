@@ -35,6 +35,9 @@ fn format_string() -> impl Strategy<Value = String> {
 
 /// The format string that means `items`.
 fn render(format: &AccessFormat) -> String {
+    if format.style == super::Style::Json {
+        return super::JSON.to_owned();
+    }
     let mut out = String::new();
     for item in &format.items {
         match item {

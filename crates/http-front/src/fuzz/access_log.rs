@@ -86,6 +86,7 @@ proptest! {
             response_headers: header_names(&format.response_headers),
             format,
             server_name: "localhost".into(),
+            process_group: "localhost:8000".into(),
             lines,
         };
         let entry = AccessEntry {
@@ -114,6 +115,7 @@ proptest! {
                 response_headers: Vec::new(),
                 format,
                 server_name: "localhost".into(),
+                process_group: "localhost:8000".into(),
                 lines,
             };
             let line = log.format_line(&entry, 0, Duration::ZERO);
