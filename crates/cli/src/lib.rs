@@ -362,7 +362,11 @@ fn run(config: ServerConfig, launcher: Launcher) -> Result<(), String> {
     let listeners = sockets::bind_all(&config.listeners).map_err(|err| err.to_string())?;
     let bound = listeners
         .iter()
-        .map(|l| l.local_addr())
+        .map(|l| match l {
+            sockets::Bound::Tcp(socket) => socket.local_addr(),
+            // The banner names a unix socket by its path, from the configuration.
+            sockets::Bound::Unix(_) => Ok(std::net::SocketAddr::from(([0, 0, 0, 0], 0))),
+        })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|err| format!("cannot read the bound address: {err}"))?;
 

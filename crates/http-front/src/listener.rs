@@ -15,6 +15,125 @@ use crate::client_name::ClientName;
 use crate::conn::{serve_connection, serve_http2};
 use crate::service::{ConnShared, ServerShared};
 
+/// A listening socket the server accepts on.
+#[derive(Debug)]
+pub enum ListenSocket {
+    /// TCP (plain or TLS).
+    Tcp(std::net::TcpListener),
+    /// A unix socket (`--unix-socket`), for a proxy on the same machine: plain HTTP/1.1, or
+    /// h2c with prior knowledge.
+    Unix(std::os::unix::net::UnixListener),
+}
+
+impl std::os::fd::AsFd for ListenSocket {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            ListenSocket::Tcp(socket) => socket.as_fd(),
+            ListenSocket::Unix(socket) => socket.as_fd(),
+        }
+    }
+}
+
+/// The address a connection over a unix socket is said to come from, and to have reached:
+/// the loopback address, since its peer is on this machine (a unix socket has no IP address
+/// to show in `REMOTE_ADDR`, and access rules and `--trust-proxy` take IP addresses). Port 0
+/// says there is no port.
+pub(crate) const UNIX_PEER: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
+
+/// Accepts connections on a unix socket until the server drains, as [`accept_loop`] does on
+/// TCP: within the connection limit, skipping errors that concern one connection.
+pub(crate) async fn accept_unix_loop<A: Application>(
+    listener: tokio::net::UnixListener,
+    index: usize,
+    http2: bool,
+    server: Arc<ServerShared<A>>,
+    mut stop: watch::Receiver<bool>,
+    open_connections: watch::Receiver<()>,
+) {
+    loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&server.connection_slots).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return,
+            },
+            _ = stop.changed() => {
+                if *stop.borrow() { return } else { continue }
+            }
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.changed() => {
+                if *stop.borrow() { return } else { continue }
+            }
+        };
+        match accepted {
+            Ok((stream, _)) => {
+                let shared = ConnShared {
+                    server: Arc::clone(&server),
+                    activity: None,
+                    remote: UNIX_PEER,
+                    local: UNIX_PEER,
+                    listener: index,
+                    client_name: Arc::new(ClientName::new(UNIX_PEER.ip())),
+                    tls: None,
+                };
+                let stop = stop.clone();
+                let open = open_connections.clone();
+                tokio::spawn(async move {
+                    if http2 && unix_starts_with_preface(&stream, &shared).await {
+                        serve_http2(stream, shared, stop).await;
+                    } else {
+                        serve_connection(stream, shared, stop).await;
+                    }
+                    drop(open);
+                    drop(permit);
+                });
+            }
+            Err(err) if is_connection_error(&err) => {}
+            Err(err) => {
+                tracing::error!(
+                    "accept error on unix socket listener {index}: {err}; retrying in 1s"
+                );
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// [`starts_with_preface`] on a unix socket, which tokio gives no `peek`: the socket's own
+/// `recv` with `MSG_PEEK`, once it is readable.
+async fn unix_starts_with_preface<A: Application>(
+    stream: &tokio::net::UnixStream,
+    shared: &ConnShared<A>,
+) -> bool {
+    let mut seen = [0u8; PREFACE.len()];
+    let look = async {
+        loop {
+            stream.readable().await.ok()?;
+            // Through `try_io`, so that finding nothing clears the readiness tokio had.
+            let peeked = stream.try_io(tokio::io::Interest::READABLE, || {
+                let flags = rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT;
+                rustix::net::recv(stream, &mut seen, flags).map_err(io::Error::from)
+            });
+            let n = match peeked {
+                Ok((n, _)) => n,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(_) => return None,
+            };
+            if n == 0 || seen[..n] != PREFACE[..n] {
+                return Some(false);
+            }
+            if n == PREFACE.len() {
+                return Some(true);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let limit = shared.server.settings.http.header_timeout;
+    matches!(tokio::time::timeout(limit, look).await, Ok(Some(true)))
+}
+
 /// Accepts connections until the server drains.
 ///
 /// Errors that concern one connection (it was reset before it was accepted) are skipped. Running

@@ -53,10 +53,52 @@ impl BindError {
     }
 }
 
+/// A listener's bound socket: TCP, or a unix socket ([`crate::unix_socket`]).
+#[derive(Debug)]
+pub enum Bound {
+    /// A TCP socket.
+    Tcp(TcpListener),
+    /// A unix socket.
+    Unix(UnixListener),
+}
+
+impl Bound {
+    /// Where it listens, for the banner and the logs: `address:port`, or `unix:PATH`.
+    pub fn describe(&self) -> String {
+        match self {
+            Bound::Tcp(socket) => socket
+                .local_addr()
+                .map_or_else(|err| format!("(unknown: {err})"), |a| a.to_string()),
+            Bound::Unix(socket) => socket
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_pathname().map(|p| format!("unix:{}", p.display())))
+                .unwrap_or_else(|| "unix:(unnamed)".to_owned()),
+        }
+    }
+
+    /// The TCP address, for a TCP socket.
+    pub fn tcp_address(&self) -> Option<SocketAddr> {
+        match self {
+            Bound::Tcp(socket) => socket.local_addr().ok(),
+            Bound::Unix(_) => None,
+        }
+    }
+}
+
+impl AsFd for Bound {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            Bound::Tcp(socket) => socket.as_fd(),
+            Bound::Unix(socket) => socket.as_fd(),
+        }
+    }
+}
+
 /// The sockets of the listeners, in their order: those socket activation passed to this
 /// process ([`crate::activation`]), matched by address, else in order; bound here for the
-/// rest. A passed socket no listener takes is closed, with a warning.
-pub fn bind_all(configs: &[ListenerConfig]) -> Result<Vec<TcpListener>, BindError> {
+/// rest (unix sockets always are). A passed socket no listener takes is closed, with a warning.
+pub fn bind_all(configs: &[ListenerConfig]) -> Result<Vec<Bound>, BindError> {
     let passed = crate::activation::inherited()
         .map_err(|err| BindError::new("the sockets passed".to_owned(), io::Error::other(err)))?;
     let addresses: Vec<SocketAddr> = passed.iter().map(|p| p.address).collect();
@@ -73,9 +115,18 @@ pub fn bind_all(configs: &[ListenerConfig]) -> Result<Vec<TcpListener>, BindErro
                         "listening on {} passed by socket activation",
                         inherited.describe()
                     );
-                    Ok(inherited.socket)
+                    Ok(Bound::Tcp(inherited.socket))
                 }
-                None => bind(config),
+                None => match &config.unix {
+                    Some(unix) => crate::unix_socket::bind(unix)
+                        .map(Bound::Unix)
+                        .map_err(|err| BindError {
+                            address: config.describe(),
+                            source: io::Error::other(err),
+                            hint: "",
+                        }),
+                    None => bind(config).map(Bound::Tcp),
+                },
             },
         )
         .collect::<Result<Vec<_>, _>>()?;

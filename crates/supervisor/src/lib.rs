@@ -29,7 +29,6 @@ mod notify;
 mod worker;
 
 use std::collections::VecDeque;
-use std::net::TcpListener;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
@@ -150,7 +149,7 @@ struct GroupState {
 #[derive(Debug)]
 pub struct Sockets {
     /// The listening sockets, in the order of the configuration's listeners.
-    pub listeners: Vec<TcpListener>,
+    pub listeners: Vec<oxwsgi_process::sockets::Bound>,
     /// The unix sockets the front tier reaches each group on, by group (`None` for a group it
     /// does not forward to).
     pub internal: Vec<Option<UnixListener>>,
@@ -262,6 +261,11 @@ impl Supervisor {
         }
         let result = self.event_loop().await;
         let _ = std::fs::remove_file(&self.config.pid_file);
+        for listener in &self.config.listeners {
+            if let Some(unix) = &listener.unix {
+                oxwsgi_process::unix_socket::remove(&unix.path);
+            }
+        }
         if let Err(err) = &result {
             self.notifier.status(&format!("stopped: {err}"));
         }
@@ -453,8 +457,7 @@ impl Supervisor {
             .sockets
             .listeners
             .iter()
-            .filter_map(|l| l.local_addr().ok())
-            .map(|a| a.to_string())
+            .map(|l| l.describe())
             .collect();
         let processes: usize = self.config.groups.iter().map(|g| g.processes).sum();
         // The start of each initial worker, logged quietly while the application loaded (if it
@@ -732,8 +735,7 @@ impl Supervisor {
             .sockets
             .listeners
             .iter()
-            .filter_map(|l| l.local_addr().ok())
-            .map(|a| a.to_string())
+            .map(|l| l.describe())
             .collect();
         format!(
             "serving {} with {processes} worker process(es)",

@@ -1,7 +1,7 @@
 //! Starting a worker process and following it: its reports and its exit arrive as [`Event`]s.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
@@ -156,7 +156,11 @@ pub(crate) fn spawn(
         config: config.clone(),
         group,
         slot,
-        listener_fds: sockets.listeners.iter().map(|l| l.as_raw_fd()).collect(),
+        listener_fds: sockets
+            .listeners
+            .iter()
+            .map(|l| l.as_fd().as_raw_fd())
+            .collect(),
         internal_fds: sockets
             .internal
             .iter()

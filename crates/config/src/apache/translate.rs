@@ -469,6 +469,7 @@ impl<'a> Translator<'a> {
                 backlog: site.listen_backlog.unwrap_or(511),
                 tls: None,
                 http2: false,
+                unix: None,
             })
             .collect();
         if listeners.is_empty() {
@@ -563,6 +564,8 @@ impl<'a> Translator<'a> {
             index_scripts,
             client_certificates,
             server_root,
+            // `WSGIDaemonProcess threads=0` with a `WSGIImportScript` is not read yet.
+            services: Vec::new(),
         })
     }
 
