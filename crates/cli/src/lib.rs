@@ -61,7 +61,7 @@ pub fn main(args: Vec<OsString>, launcher: Launcher) -> u8 {
         // The interpreter runs the console script; workers come in through `worker`.
         Launcher::Python(_) => title::Role::Command,
     };
-    if role == title::Role::Worker {
+    if matches!(role, title::Role::Worker | title::Role::Service) {
         return worker(Startup::Embedded);
     }
     let matches = match Cli::command().try_get_matches_from(&args) {

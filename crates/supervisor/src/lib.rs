@@ -26,6 +26,7 @@
 #![deny(unsafe_code)]
 
 mod notify;
+mod services;
 mod worker;
 
 use std::collections::VecDeque;
@@ -196,6 +197,8 @@ struct Supervisor {
     /// A restart signal that came while the first workers were starting: held until they
     /// serve, then acted on (a control script's `graceful` right after `start` is not lost).
     held_restart: Option<SignalKind>,
+    /// The side services, in the configuration's order ([`services`]).
+    services: Vec<services::ServiceSlot>,
 }
 
 impl Supervisor {
@@ -226,6 +229,11 @@ impl Supervisor {
             })?
         };
         let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let services = config
+            .services
+            .iter()
+            .map(|_| services::ServiceSlot::default())
+            .collect();
         Ok(Supervisor {
             groups: config
                 .groups
@@ -245,6 +253,7 @@ impl Supervisor {
             notifier: notify::Notifier::from_env(),
             reloading: false,
             held_restart: None,
+            services,
         })
     }
 
@@ -259,6 +268,7 @@ impl Supervisor {
                 self.start_worker(group, 1, None)?;
             }
         }
+        self.start_services();
         let result = self.event_loop().await;
         let _ = std::fs::remove_file(&self.config.pid_file);
         for listener in &self.config.listeners {
@@ -284,8 +294,12 @@ impl Supervisor {
             }
             self.check_reloaded();
             if self.phase == Phase::Stopping && self.workers.is_empty() {
-                notice!("all workers stopped; exiting");
-                return Ok(());
+                // The services stop last: a request draining may still have talked to one.
+                self.stop_services();
+                if !self.services_running() {
+                    notice!("all workers stopped; exiting");
+                    return Ok(());
+                }
             }
         }
     }
@@ -325,8 +339,7 @@ impl Supervisor {
             &self.exe,
             &self.config,
             &self.sockets,
-            group,
-            slot,
+            worker::Kind::Worker { group, slot },
             id,
             &self.events_tx,
         )
@@ -366,6 +379,7 @@ impl Supervisor {
                 self.queue_replacement(id, Why::Asked(reason));
                 Ok(())
             }
+            Event::Exited(id, status) if self.on_service_exit(id, status) => Ok(()),
             Event::Exited(id, status) => self.on_exit(id, status),
             Event::Signal(signal) => {
                 self.on_signal(signal);
@@ -673,6 +687,7 @@ impl Supervisor {
                     group.respawns.clear();
                     group.retries.clear();
                 }
+                self.cancel_service_restarts();
                 for worker in &mut self.workers {
                     worker.drain();
                 }
@@ -747,6 +762,7 @@ impl Supervisor {
         for worker in &mut self.workers {
             worker.kill();
         }
+        self.kill_services();
     }
 
     /// The earliest moment something is due: a startup or drain limit, a respawn, the stop.
@@ -773,6 +789,7 @@ impl Supervisor {
             .chain(respawns)
             .chain(retries)
             .chain(self.stop_deadline)
+            .chain(self.services_deadline())
             .min()
     }
 
@@ -813,6 +830,7 @@ impl Supervisor {
             self.stop_deadline = None;
             self.kill_all();
         }
+        self.on_service_deadlines(now);
         for group in 0..self.groups.len() {
             let due: Vec<usize> = self.groups[group]
                 .respawns

@@ -26,6 +26,7 @@ mod control;
 mod hosts;
 mod lifecycle;
 mod privileges;
+mod service;
 
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
@@ -114,8 +115,11 @@ pub fn run(startup: Startup) -> i32 {
     };
     if startup == Startup::Adopted {
         // An interpreter's `argv[0]` had to stay its own path: the title is written now.
-        let title = title::worker(start.slot, &start.config.group_title(start.group));
-        let _ = title::set(&title, title::Role::Worker);
+        let role = match start.service {
+            Some(_) => title::Role::Service,
+            None => title::Role::Worker,
+        };
+        let _ = title::set(&start.title(), role);
     }
     // The application must not read the start-up data, nor wait on the supervisor's pipe.
     if let Ok(null) = std::fs::File::open("/dev/null") {
@@ -127,6 +131,9 @@ pub fn run(startup: Startup) -> i32 {
     let parent = rustix::process::getppid().map(|pid| pid.as_raw_nonzero().get() as u32);
     if parent != Some(start.supervisor_pid) {
         return exit_status::STOPPED;
+    }
+    if let Some(index) = start.service {
+        return service::run(&start, index, startup);
     }
     oxwsgi_logging::init(start.config.logging_of_group(start.group).level);
 

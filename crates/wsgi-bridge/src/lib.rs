@@ -34,6 +34,7 @@ mod owned_bytes;
 mod pool;
 mod request;
 mod response;
+mod service;
 mod start_response;
 mod traceback;
 mod watchdog;
@@ -48,6 +49,7 @@ pub use interpreter::{
 };
 pub use pool::{MountedApp, PoolSettings, PoolStartError, Rejected, WsgiPool};
 pub use request::{ChunkStream, Reply, StreamAborted};
+pub use service::{ServiceEnd, run_service_script};
 pub use watchdog::PoolEvent;
 
 /// Makes children the application forks close `server_fds` (the listening sockets and the
