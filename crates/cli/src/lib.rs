@@ -363,7 +363,7 @@ fn run(config: ServerConfig, launcher: Launcher) -> Result<(), String> {
     let bound = listeners
         .iter()
         .map(|l| match l {
-            sockets::Bound::Tcp(socket) => socket.local_addr(),
+            sockets::Bound::Tcp(socket) | sockets::Bound::Activated(socket) => socket.local_addr(),
             // The banner names a unix socket by its path, from the configuration.
             sockets::Bound::Unix(_) => Ok(std::net::SocketAddr::from(([0, 0, 0, 0], 0))),
         })

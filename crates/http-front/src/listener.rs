@@ -51,6 +51,29 @@ pub(crate) async fn accept_unix_loop<A: Application>(
     mut stop: watch::Receiver<bool>,
     open_connections: watch::Receiver<()>,
 ) {
+    let for_connections = stop.clone();
+    let spawn = |stream: tokio::net::UnixStream, permit| {
+        let shared = ConnShared {
+            server: Arc::clone(&server),
+            activity: None,
+            remote: UNIX_PEER,
+            local: UNIX_PEER,
+            listener: index,
+            client_name: Arc::new(ClientName::new(UNIX_PEER.ip())),
+            tls: None,
+        };
+        let stop = for_connections.clone();
+        let open = open_connections.clone();
+        tokio::spawn(async move {
+            if http2 && unix_starts_with_preface(&stream, &shared).await {
+                serve_http2(stream, shared, stop).await;
+            } else {
+                serve_connection(stream, shared, stop).await;
+            }
+            drop(open);
+            drop(permit);
+        });
+    };
     loop {
         let permit = tokio::select! {
             permit = Arc::clone(&server.connection_slots).acquire_owned() => match permit {
@@ -58,38 +81,17 @@ pub(crate) async fn accept_unix_loop<A: Application>(
                 Err(_) => return,
             },
             _ = stop.changed() => {
-                if *stop.borrow() { return } else { continue }
+                if *stop.borrow() { break } else { continue }
             }
         };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = stop.changed() => {
-                if *stop.borrow() { return } else { continue }
+                if *stop.borrow() { break } else { continue }
             }
         };
         match accepted {
-            Ok((stream, _)) => {
-                let shared = ConnShared {
-                    server: Arc::clone(&server),
-                    activity: None,
-                    remote: UNIX_PEER,
-                    local: UNIX_PEER,
-                    listener: index,
-                    client_name: Arc::new(ClientName::new(UNIX_PEER.ip())),
-                    tls: None,
-                };
-                let stop = stop.clone();
-                let open = open_connections.clone();
-                tokio::spawn(async move {
-                    if http2 && unix_starts_with_preface(&stream, &shared).await {
-                        serve_http2(stream, shared, stop).await;
-                    } else {
-                        serve_connection(stream, shared, stop).await;
-                    }
-                    drop(open);
-                    drop(permit);
-                });
-            }
+            Ok((stream, _)) => spawn(stream, Some(permit)),
             Err(err) if is_connection_error(&err) => {}
             Err(err) => {
                 tracing::error!(
@@ -97,6 +99,17 @@ pub(crate) async fn accept_unix_loop<A: Application>(
                 );
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
+        }
+    }
+    for stream in sweep(&listener) {
+        match tokio::net::UnixStream::from_std(std::os::unix::net::UnixStream::from(stream)) {
+            Ok(stream) => {
+                let permit = Arc::clone(&server.connection_slots)
+                    .try_acquire_owned()
+                    .ok();
+                spawn(stream, permit);
+            }
+            Err(err) => tracing::debug!("a queued connection failed: {err}"),
         }
     }
 }
@@ -155,6 +168,15 @@ pub(crate) async fn accept_loop<A: Application>(
             return;
         }
     };
+    let connection = TcpConnection {
+        index,
+        local,
+        tls,
+        http2,
+        server: Arc::clone(&server),
+        stop: stop.clone(),
+        open_connections,
+    };
     loop {
         // At most `max_connections` are served at once; further clients wait in the kernel's
         // backlog until one closes.
@@ -164,61 +186,125 @@ pub(crate) async fn accept_loop<A: Application>(
                 Err(_) => return,
             },
             _ = stop.changed() => {
-                if *stop.borrow() { return } else { continue }
+                if *stop.borrow() { break } else { continue }
             }
         };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = stop.changed() => {
-                if *stop.borrow() { return } else { continue }
+                if *stop.borrow() { break } else { continue }
             }
         };
         match accepted {
-            Ok((stream, remote)) => {
-                // On a dual-stack socket IPv4 clients appear as ::ffff:a.b.c.d; show them (in
-                // REMOTE_ADDR and the logs) as the IPv4 addresses they are.
-                let shared = ConnShared {
-                    server: Arc::clone(&server),
-                    activity: None,
-                    remote: canonical(remote),
-                    local: stream.local_addr().map(canonical).unwrap_or(local),
-                    listener: index,
-                    client_name: Arc::new(ClientName::new(canonical(remote).ip())),
-                    tls: None,
-                };
-                let stop = stop.clone();
-                let open = open_connections.clone();
-                let tls = tls.clone();
-                tokio::spawn(async move {
-                    let _ = stream.set_nodelay(true);
-                    match tls {
-                        None if http2 && starts_with_preface(&stream, &shared).await => {
-                            serve_http2(stream, shared, stop).await;
-                        }
-                        None => serve_connection(stream, shared, stop).await,
-                        Some(tls) => {
-                            if let Some(stream) = handshake(&tls, stream, &shared).await {
-                                let mut shared = shared;
-                                let connection = stream.get_ref().1;
-                                shared.tls = Some(Arc::new(tls.details(connection)));
-                                if connection.alpn_protocol() == Some(b"h2") {
-                                    serve_http2(stream, shared, stop).await;
-                                } else {
-                                    serve_connection(stream, shared, stop).await;
-                                }
-                            }
-                        }
-                    }
-                    drop(open);
-                    drop(permit);
-                });
-            }
+            Ok((stream, remote)) => connection.spawn(stream, remote, Some(permit)),
             Err(err) if is_connection_error(&err) => {}
             Err(err) => {
                 tracing::error!("accept error on {local}: {err}; retrying in 1s");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
+    }
+    // Draining: the connections already in the queue are served too (see `sweep`).
+    for stream in sweep(&listener) {
+        let stream = std::net::TcpStream::from(stream);
+        let remote = stream.peer_addr();
+        match (TcpStream::from_std(stream), remote) {
+            (Ok(stream), Ok(remote)) => {
+                let permit = Arc::clone(&server.connection_slots)
+                    .try_acquire_owned()
+                    .ok();
+                connection.spawn(stream, remote, permit);
+            }
+            (Err(err), _) | (_, Err(err)) => tracing::debug!("a queued connection failed: {err}"),
+        }
+    }
+}
+
+/// The most connections one sweep accepts: a queue that fills as fast as it is emptied (a
+/// worker replaced while its replacement accepts from the same socket) still ends the sweep.
+const SWEEP_MAX: usize = 4096;
+
+/// Accepts, without waiting, the connections waiting in a listening socket's queue when this
+/// worker stops accepting. When the server stops, the supervisor has made the socket take no
+/// new connection (`Bound::refuse_new_connections` in `oxwsgi-process`), so what is in the
+/// queue is all there will be: served here (with `Connection: close`), none is left to be
+/// reset when the socket closes. Each draining worker sweeps; whichever accepts a connection
+/// serves it.
+fn sweep(listener: &impl std::os::fd::AsFd) -> Vec<std::os::fd::OwnedFd> {
+    let flags = rustix::net::SocketFlags::NONBLOCK | rustix::net::SocketFlags::CLOEXEC;
+    let mut accepted = Vec::new();
+    while accepted.len() < SWEEP_MAX {
+        match rustix::net::accept_with(listener, flags) {
+            Ok(stream) => accepted.push(stream),
+            Err(rustix::io::Errno::INTR) => {}
+            // Empty (EAGAIN), or an error that concerns one connection or the socket: the
+            // sweep is a courtesy, over at the first refusal.
+            Err(_) => break,
+        }
+    }
+    if !accepted.is_empty() {
+        tracing::debug!("draining: serving {} queued connection(s)", accepted.len());
+    }
+    accepted
+}
+
+/// What serving a TCP listener's connections needs, for the accept loop and its sweep.
+struct TcpConnection<A> {
+    index: usize,
+    local: SocketAddr,
+    tls: Option<TlsConfig>,
+    http2: bool,
+    server: Arc<ServerShared<A>>,
+    stop: watch::Receiver<bool>,
+    open_connections: watch::Receiver<()>,
+}
+
+impl<A: Application> TcpConnection<A> {
+    /// Serves an accepted connection on a task of its own.
+    fn spawn(
+        &self,
+        stream: TcpStream,
+        remote: SocketAddr,
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) {
+        // On a dual-stack socket IPv4 clients appear as ::ffff:a.b.c.d; show them (in
+        // REMOTE_ADDR and the logs) as the IPv4 addresses they are.
+        let shared = ConnShared {
+            server: Arc::clone(&self.server),
+            activity: None,
+            remote: canonical(remote),
+            local: stream.local_addr().map(canonical).unwrap_or(self.local),
+            listener: self.index,
+            client_name: Arc::new(ClientName::new(canonical(remote).ip())),
+            tls: None,
+        };
+        let stop = self.stop.clone();
+        let open = self.open_connections.clone();
+        let tls = self.tls.clone();
+        let http2 = self.http2;
+        tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
+            match tls {
+                None if http2 && starts_with_preface(&stream, &shared).await => {
+                    serve_http2(stream, shared, stop).await;
+                }
+                None => serve_connection(stream, shared, stop).await,
+                Some(tls) => {
+                    if let Some(stream) = handshake(&tls, stream, &shared).await {
+                        let mut shared = shared;
+                        let connection = stream.get_ref().1;
+                        shared.tls = Some(Arc::new(tls.details(connection)));
+                        if connection.alpn_protocol() == Some(b"h2") {
+                            serve_http2(stream, shared, stop).await;
+                        } else {
+                            serve_connection(stream, shared, stop).await;
+                        }
+                    }
+                }
+            }
+            drop(open);
+            drop(permit);
+        });
     }
 }
 

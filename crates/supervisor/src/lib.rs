@@ -682,6 +682,7 @@ impl Supervisor {
                     .max()
                     .unwrap_or_default();
                 self.stop_deadline = Some(Instant::now() + longest);
+                self.refuse_new_connections();
                 for group in &mut self.groups {
                     group.pending.clear();
                     group.respawns.clear();
@@ -722,6 +723,22 @@ impl Supervisor {
                 for id in ready {
                     self.queue_replacement(id, Why::Signal(signal));
                 }
+            }
+        }
+    }
+
+    /// Makes the listening sockets take no new connection ([`Bound::refuse_new_connections`]):
+    /// the server stops, and a load balancer in front is to send new requests elsewhere
+    /// rather than into a queue that would be reset at exit.
+    ///
+    /// [`Bound::refuse_new_connections`]: oxwsgi_process::sockets::Bound::refuse_new_connections
+    fn refuse_new_connections(&self) {
+        for (socket, config) in self.sockets.listeners.iter().zip(&self.config.listeners) {
+            if let Err(err) = socket.refuse_new_connections(config) {
+                tracing::warn!(
+                    "cannot make {} refuse new connections while the workers drain: {err}",
+                    socket.describe()
+                );
             }
         }
     }
