@@ -59,6 +59,18 @@ pub(crate) fn banner(config: &ServerConfig, bound: &[SocketAddr], launcher: &Lau
         let _ = writeln!(out, "{label:<19}: {value}");
     };
     for (listener, address) in config.listeners.iter().zip(bound) {
+        if let Some(unix) = &listener.unix {
+            let owner = unix
+                .owner
+                .as_ref()
+                .map(|owner| format!(", owner {}", owner.name))
+                .unwrap_or_default();
+            line(
+                "Unix Socket",
+                format!("{} (mode {:04o}{owner})", unix.path.display(), unix.mode),
+            );
+            continue;
+        }
         let host = listener.host.as_deref().unwrap_or(&config.server_name);
         let (scheme, default_port, label) = match listener.tls {
             Some(_) => ("https", 443, "Server URL (HTTPS)"),
@@ -166,6 +178,22 @@ pub(crate) fn banner(config: &ServerConfig, bound: &[SocketAddr], launcher: &Lau
         }
     } else {
         single_group(&mut line, config, has_apps, launcher);
+    }
+    for service in &config.services {
+        let user = service
+            .run_as
+            .as_ref()
+            .map(|run_as| format!(", user {}", run_as.user))
+            .unwrap_or_default();
+        let log = service
+            .log_file
+            .as_ref()
+            .map(|file| format!(", log {}", file.display()))
+            .unwrap_or_default();
+        line(
+            "Service Script",
+            format!("{}: {}{user}{log}", service.name, service.script.display()),
+        );
     }
     line(
         "Server Capacity",

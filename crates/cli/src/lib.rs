@@ -60,7 +60,7 @@ pub fn main(args: Vec<OsString>, launcher: Launcher) -> u8 {
         // The interpreter runs the console script; workers come in through `worker`.
         Launcher::Python(_) => title::Role::Command,
     };
-    if role == title::Role::Worker {
+    if matches!(role, title::Role::Worker | title::Role::Service) {
         return worker(Startup::Embedded);
     }
     let matches = match Cli::command().try_get_matches_from(&args) {
@@ -372,7 +372,11 @@ fn run(config: ServerConfig, launcher: Launcher) -> Result<(), String> {
     let listeners = sockets::bind_all(&config.listeners).map_err(|err| err.to_string())?;
     let bound = listeners
         .iter()
-        .map(|l| l.local_addr())
+        .map(|l| match l {
+            sockets::Bound::Tcp(socket) | sockets::Bound::Activated(socket) => socket.local_addr(),
+            // The banner names a unix socket by its path, from the configuration.
+            sockets::Bound::Unix(_) => Ok(std::net::SocketAddr::from(([0, 0, 0, 0], 0))),
+        })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|err| format!("cannot read the bound address: {err}"))?;
 
@@ -406,6 +410,7 @@ fn metrics_listener(config: &ServerConfig) -> Result<Option<std::net::TcpListene
         backlog: 128,
         tls: None,
         http2: false,
+        unix: None,
     })
     .map_err(|err| format!("the metrics listener (--metrics-port): {err}"))?;
     sockets::listen(&listener, 128)

@@ -9,14 +9,7 @@ use oxwsgi_config::{GroupRole, MountTarget, PythonHome, ServerConfig, StaticTarg
 /// The routing summary, one indented line per item.
 pub(crate) fn summary(config: &ServerConfig) -> String {
     let mut out = String::from("Would run:\n");
-    let address = |index: usize| {
-        let listener = &config.listeners[index];
-        format!(
-            "{}:{}",
-            listener.host.as_deref().unwrap_or("*"),
-            listener.port
-        )
-    };
+    let address = |index: usize| config.listeners[index].describe();
     for index in 0..config.listeners.len() {
         let accepting: Vec<usize> = (0..config.groups.len())
             .filter(|&g| config.groups[g].serves_listener(index))

@@ -638,7 +638,8 @@ fn service_unit(config: &ServerConfig, control_script: &Path, command: &[String]
 /// chosen at start (`--port 0`).
 fn socket_unit(config: &ServerConfig) -> Option<String> {
     let mut listens = String::new();
-    for listener in &config.listeners {
+    // A --unix-socket is bound by the server itself (socket activation passes TCP sockets).
+    for listener in config.listeners.iter().filter(|l| l.unix.is_none()) {
         listens += &format!("ListenStream={}\n", listen_stream(listener)?);
     }
     let backlog = config
@@ -716,6 +717,7 @@ mod tests {
             backlog: 100,
             tls: None,
             http2: false,
+            unix: None,
         };
         assert_eq!(listen_stream(&listener(None, 80)).as_deref(), Some("80"));
         assert_eq!(

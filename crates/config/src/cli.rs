@@ -283,6 +283,32 @@ pub struct StartServer {
     #[arg(long, help_heading = "Network")]
     pub http2: bool,
 
+    /// Also listen on a unix socket at this path, for a proxy on the same machine (nginx:
+    /// `server unix:PATH;` in an upstream). It serves what --port serves, in plain HTTP. A
+    /// stale socket file a previous run left is replaced, a live one (another server answers
+    /// on it) or a file that is not a socket is refused; the file is removed when the server
+    /// stops. Requests over it come from 127.0.0.1 (REMOTE_PORT 0) unless a trusted proxy
+    /// header says otherwise (--trust-proxy-header X-Forwarded-For; --trust-proxy 127.0.0.1
+    /// covers it) [default: none].
+    #[arg(long, value_name = "SOCKET-PATH", help_heading = "Network")]
+    pub unix_socket: Option<PathBuf>,
+
+    /// The permissions of the --unix-socket file, in octal: who may connect (writing to a
+    /// socket is connecting). 0660 lets its owner and group in, 0666 everyone on the machine.
+    #[arg(
+        long,
+        default_value = "0660",
+        value_name = "OCTAL-MODE",
+        help_heading = "Network"
+    )]
+    pub unix_socket_mode: String,
+
+    /// The owner of the --unix-socket file, USER or USER:GROUP (a user or group may be given
+    /// as #ID), so that the proxy's user (www-data for Debian's nginx) may connect; changing
+    /// the owner needs root [default: the user oxwsgi starts as].
+    #[arg(long, value_name = "USER[:GROUP]", help_heading = "Network")]
+    pub unix_socket_owner: Option<String>,
+
     /// Also listen for HTTPS on this port (on the --host addresses), with the certificate of
     /// --ssl-certificate-file and --ssl-certificate-key-file (or --ssl-certificate). Plain
     /// HTTP stays on --port, unless --https-only [default: none: HTTP only].
@@ -693,6 +719,57 @@ pub struct StartServer {
     /// Do not restart the workers when the WSGI script file (or .ini file) changes.
     #[arg(long, help_heading = "Process lifecycle")]
     pub disable_reloading: bool,
+
+    /// Run a Python script as a side service: a process of its own, supervised beside the
+    /// workers, that runs the script as its main program (`__name__ == "__main__"`) and serves
+    /// no requests, such as a queue consumer or a notification subscriber. It is started
+    /// again if it dies (waiting longer each time it dies soon after starting), stopped with
+    /// the server (SIGTERM, which raises SystemExit in the script, then SIGKILL after
+    /// --shutdown-timeout), and keeps running after the script returns if the script left
+    /// threads behind, until the server stops. It runs the application's Python
+    /// (--python-home, --python-path, --working-directory). Repeat for several services, each
+    /// with its own NAME (mod_wsgi-express's option) [default: none].
+    #[arg(
+        long,
+        num_args = 2,
+        value_names = ["NAME", "SCRIPT-PATH"],
+        action = clap::ArgAction::Append,
+        help_heading = "Side services"
+    )]
+    pub service_script: Vec<String>,
+
+    /// The user the service NAME runs as when oxwsgi starts as root (ignored otherwise, as
+    /// with mod_wsgi-express) [default: the user oxwsgi starts as].
+    #[arg(
+        long,
+        num_args = 2,
+        value_names = ["NAME", "USER"],
+        action = clap::ArgAction::Append,
+        help_heading = "Side services"
+    )]
+    pub service_user: Vec<String>,
+
+    /// The group the service NAME runs as when oxwsgi starts as root [default: the primary
+    /// group of its --service-user].
+    #[arg(
+        long,
+        num_args = 2,
+        value_names = ["NAME", "GROUP"],
+        action = clap::ArgAction::Append,
+        help_heading = "Side services"
+    )]
+    pub service_group: Vec<String>,
+
+    /// The file the service NAME's output (print, logging, tracebacks) goes to; a bare name
+    /// is in the log directory [default: the error log].
+    #[arg(
+        long,
+        num_args = 2,
+        value_names = ["NAME", "FILE-NAME"],
+        action = clap::ArgAction::Append,
+        help_heading = "Side services"
+    )]
+    pub service_log_file: Vec<String>,
 
     /// Write the server root (configuration, control script, systemd units) and stop there,
     /// without starting the server: the same as `oxwsgi setup-server`.

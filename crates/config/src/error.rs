@@ -64,6 +64,16 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// An option's value names something the system does not have (a user, a group).
+    #[error("{option} {value}: {reason}")]
+    NotFound {
+        /// The option.
+        option: &'static str,
+        /// The value given.
+        value: String,
+        /// What the lookup said.
+        reason: String,
+    },
     /// An option that needs another one.
     #[error("{option} needs {needed}")]
     Needs {

@@ -60,6 +60,28 @@ pub struct ServerConfig {
     /// Metrics, status and health endpoints, slow-request reports.
     #[serde(default)]
     pub operations: crate::operations::Operations,
+    /// Side services: Python scripts run in processes of their own beside the workers
+    /// (mod_wsgi-express's `--service-script`).
+    #[serde(default)]
+    pub services: Vec<Service>,
+}
+
+/// A side service: a Python script that runs as the main program of a supervised process of
+/// its own, serving no requests (mod_wsgi's daemon process group with `threads=0` and a
+/// `WSGIImportScript`, which mod_wsgi-express's `--service-script` makes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Service {
+    /// Its name, unique among the services: titles (`oxwsgi: service NAME`) and logs.
+    pub name: String,
+    /// The script (absolute path).
+    pub script: PathBuf,
+    /// The Python it runs in: the application's.
+    pub python: PythonSettings,
+    /// The user it switches to when the supervisor runs as root; `None`: it stays the
+    /// supervisor's user.
+    pub run_as: Option<RunAs>,
+    /// Where its output and log lines go: its own file, else the server's error log.
+    pub log_file: Option<PathBuf>,
 }
 
 /// A directory URL whose index is a WSGI script (httpd's `DirectoryIndex index.wsgi` in a
@@ -172,6 +194,44 @@ pub struct ListenerConfig {
     /// Whether it speaks HTTP/2 besides HTTP/1.1: chosen by ALPN over TLS (`h2`), by the
     /// client's connection preface in the clear (`h2c` with prior knowledge).
     pub http2: bool,
+    /// A unix socket instead of a TCP address (`host` and `port` are then unused): for a
+    /// proxy on the same machine, such as nginx, which needs no port and whose access the
+    /// socket file's owner and mode decide.
+    #[serde(default)]
+    pub unix: Option<UnixSocket>,
+}
+
+impl ListenerConfig {
+    /// How messages and the banner name the listener: `host:port` (`*` for every
+    /// interface), or `unix:PATH`.
+    pub fn describe(&self) -> String {
+        match &self.unix {
+            Some(unix) => format!("unix:{}", unix.path.display()),
+            None => format!("{}:{}", self.host.as_deref().unwrap_or("*"), self.port),
+        }
+    }
+}
+
+/// A listening unix socket: where it is, and who may connect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnixSocket {
+    /// The socket file's absolute path.
+    pub path: PathBuf,
+    /// The file's permission bits (`0o660`: its owner and group may connect).
+    pub mode: u32,
+    /// Who owns the file, when not the user oxwsgi starts as.
+    pub owner: Option<SocketOwner>,
+}
+
+/// The owner a unix socket file is given (looked up when the configuration was resolved).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SocketOwner {
+    /// As the user wrote it, for messages: `USER` or `USER:GROUP`.
+    pub name: String,
+    /// The user id.
+    pub uid: u32,
+    /// The group id: the one given, else the user's primary group.
+    pub gid: u32,
 }
 
 /// A virtual host: the names it answers to, where.

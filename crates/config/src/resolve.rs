@@ -10,7 +10,9 @@ use crate::error::ConfigError;
 use crate::model::*;
 use crate::tls::{ListenerTls, NamedFile, TlsIdentity};
 
+mod services;
 mod site;
+mod unix_socket;
 
 /// The parts of the process environment that resolution reads, gathered once so that
 /// resolution itself is a pure function (and testable).
@@ -223,7 +225,8 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         reload_on_script_change: !args.disable_reloading,
     };
 
-    let group = ProcessGroup {
+    let services = services::resolve(args, env, &python, &log_directory)?;
+    let mut group = ProcessGroup {
         name: format!("{server_name}:{}", args.port),
         threads: args.threads,
         processes: args.processes.unwrap_or(1),
@@ -263,6 +266,19 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
     };
     let mut https = https(args, env, &public_name)?;
     site::name_based(&mut https, args)?;
+    if let Some(unix) = unix_socket::listener(args, env)? {
+        // It serves what the plain port serves (the HTTPS one's hosts with --https-only: a
+        // proxy in front has taken care of TLS, and a redirect would come back to it).
+        let serving = usize::from(args.https_only);
+        let index = https.listeners.len();
+        https.listeners.push(unix);
+        for host in &mut https.hosts {
+            if host.listeners.contains(&serving) {
+                host.listeners.push(index);
+            }
+        }
+        group.listeners.push(index);
+    }
     // Name-based hosting's rules come after, as a virtual host's `<Location>` sections come
     // after the server's in httpd, and override them.
     let mut access = site::scripts(args, env)?;
@@ -353,6 +369,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         index_scripts: Vec::new(),
         client_certificates: https.client_certificates,
         operations,
+        services,
     })
 }
 
@@ -419,6 +436,7 @@ fn https(args: &StartServer, env: &Environment, server_name: &str) -> Result<Htt
         backlog: args.server_backlog,
         tls: None,
         http2: args.http2,
+        unix: None,
     };
     let trusted_proxies = trusted_proxies(args)?;
     let host = |listeners: Vec<usize>| VirtualHost {

@@ -50,6 +50,7 @@ pub use application::{
 };
 pub use body::{NoStream, ResponseBody};
 pub use error_response::{DigestChallenge, Refusal, error_response};
+pub use listener::ListenSocket;
 pub use path::{PathError, normalize};
 pub use request_id::RequestIds;
 pub use router::{Mounted, Route, Router};
@@ -143,14 +144,14 @@ pub struct ServeReport {
     pub connections_cut: usize,
 }
 
-/// Serves `listeners` (already listening; each with the index [`AppRequest::listener`]
-/// carries for it), and the front tier's requests on `internal` (the group's unix socket,
+/// Serves `listeners` (TCP or unix sockets, already listening; each with the index
+/// [`AppRequest::listener`] carries for it), and the front tier's requests on `internal` (the group's unix socket,
 /// listening), until `stop` turns true, then drains: no new
 /// connections are accepted, every further response closes its connection, in-flight requests
 /// finish, idle connections close after the keep-alive timeout, and after `grace` whatever is
 /// left is cut.
 pub async fn serve<A: Application>(
-    listeners: Vec<(usize, std::net::TcpListener)>,
+    listeners: Vec<(usize, ListenSocket)>,
     internal: Option<std::os::unix::net::UnixListener>,
     app: Arc<A>,
     settings: FrontSettings,
@@ -188,6 +189,20 @@ pub async fn serve<A: Application>(
         ));
     }
     for (index, listener) in listeners {
+        let listener = match listener {
+            ListenSocket::Tcp(listener) => listener,
+            ListenSocket::Unix(listener) => {
+                tokio::spawn(listener::accept_unix_loop(
+                    tokio::net::UnixListener::from_std(listener)?,
+                    index,
+                    server.settings.http2.contains(&index),
+                    Arc::clone(&server),
+                    stop.clone(),
+                    open_rx.clone(),
+                ));
+                continue;
+            }
+        };
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let tls = server
             .settings

@@ -192,7 +192,13 @@ pub fn assign(listeners: &[ListenerConfig], passed: &[SocketAddr]) -> Vec<Option
             found
         })
         .collect();
-    for slot in assigned.iter_mut().filter(|slot| slot.is_none()) {
+    // A unix socket listener binds its own: what is passed are TCP sockets.
+    let tcp = listeners.iter().map(|l| l.unix.is_none());
+    for (slot, _) in assigned
+        .iter_mut()
+        .zip(tcp)
+        .filter(|(slot, tcp)| slot.is_none() && *tcp)
+    {
         if let Some(i) = taken.iter().position(|t| !t) {
             taken[i] = true;
             *slot = Some(i);
@@ -229,6 +235,7 @@ mod tests {
             backlog: 100,
             tls: None,
             http2: false,
+            unix: None,
         }
     }
 

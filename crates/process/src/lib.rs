@@ -25,6 +25,7 @@ pub mod saved;
 pub mod sockets;
 pub mod start;
 pub mod title;
+pub mod unix_socket;
 
 pub use control::{ReplaceReason, Report};
 pub use launch::{Launcher, PythonLauncher};

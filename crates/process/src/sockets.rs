@@ -53,10 +53,86 @@ impl BindError {
     }
 }
 
+/// A listener's bound socket: TCP, or a unix socket ([`crate::unix_socket`]).
+#[derive(Debug)]
+pub enum Bound {
+    /// A TCP socket bound here.
+    Tcp(TcpListener),
+    /// A TCP socket socket activation passed (systemd's `oxwsgi.socket`): it outlives this
+    /// server, and connections made while the service restarts wait in its queue.
+    Activated(TcpListener),
+    /// A unix socket.
+    Unix(UnixListener),
+}
+
+impl Bound {
+    /// Where it listens, for the banner and the logs: `address:port`, or `unix:PATH`.
+    pub fn describe(&self) -> String {
+        match self {
+            Bound::Tcp(socket) | Bound::Activated(socket) => socket
+                .local_addr()
+                .map_or_else(|err| format!("(unknown: {err})"), |a| a.to_string()),
+            Bound::Unix(socket) => socket
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_pathname().map(|p| format!("unix:{}", p.display())))
+                .unwrap_or_else(|| "unix:(unnamed)".to_owned()),
+        }
+    }
+
+    /// Makes the socket take no new connection, for a server that stops: those already in
+    /// its queue are still accepted by the draining workers (each sweeps the queue as it
+    /// stops accepting), and nothing arrives after them to be reset when the socket closes.
+    ///
+    /// A load balancer in front then sees a stopping instance refuse connections (after a
+    /// connect timeout, or at once when the socket closes) before any request was sent on
+    /// them, and tries another instance, instead of having requests sent on connections that
+    /// wait in a queue no process accepts from, and are reset at exit.
+    ///
+    /// A TCP socket gets a filter that drops every packet: a client's SYN goes unanswered and
+    /// is sent again, to find the socket closed (refused). A unix socket's file is removed:
+    /// connecting fails at once. A socket socket activation passed is left as it is:
+    /// connections made while the service restarts are to wait in its queue for the next
+    /// start.
+    pub fn refuse_new_connections(&self, config: &ListenerConfig) -> io::Result<()> {
+        match self {
+            Bound::Tcp(socket) => {
+                // BPF_RET | BPF_K, 0: keep no byte of any packet.
+                const DROP_ALL: socket2::SockFilter = socket2::SockFilter::new(0x06, 0, 0, 0);
+                SockRef::from(socket).attach_filter(&[DROP_ALL])
+            }
+            Bound::Unix(_) => {
+                if let Some(unix) = &config.unix {
+                    crate::unix_socket::remove(&unix.path);
+                }
+                Ok(())
+            }
+            Bound::Activated(_) => Ok(()),
+        }
+    }
+
+    /// The TCP address, for a TCP socket.
+    pub fn tcp_address(&self) -> Option<SocketAddr> {
+        match self {
+            Bound::Tcp(socket) | Bound::Activated(socket) => socket.local_addr().ok(),
+            Bound::Unix(_) => None,
+        }
+    }
+}
+
+impl AsFd for Bound {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            Bound::Tcp(socket) | Bound::Activated(socket) => socket.as_fd(),
+            Bound::Unix(socket) => socket.as_fd(),
+        }
+    }
+}
+
 /// The sockets of the listeners, in their order: those socket activation passed to this
 /// process ([`crate::activation`]), matched by address, else in order; bound here for the
-/// rest. A passed socket no listener takes is closed, with a warning.
-pub fn bind_all(configs: &[ListenerConfig]) -> Result<Vec<TcpListener>, BindError> {
+/// rest (unix sockets always are). A passed socket no listener takes is closed, with a warning.
+pub fn bind_all(configs: &[ListenerConfig]) -> Result<Vec<Bound>, BindError> {
     let passed = crate::activation::inherited()
         .map_err(|err| BindError::new("the sockets passed".to_owned(), io::Error::other(err)))?;
     let addresses: Vec<SocketAddr> = passed.iter().map(|p| p.address).collect();
@@ -73,9 +149,18 @@ pub fn bind_all(configs: &[ListenerConfig]) -> Result<Vec<TcpListener>, BindErro
                         "listening on {} passed by socket activation",
                         inherited.describe()
                     );
-                    Ok(inherited.socket)
+                    Ok(Bound::Activated(inherited.socket))
                 }
-                None => bind(config),
+                None => match &config.unix {
+                    Some(unix) => crate::unix_socket::bind(unix)
+                        .map(Bound::Unix)
+                        .map_err(|err| BindError {
+                            address: config.describe(),
+                            source: io::Error::other(err),
+                            hint: "",
+                        }),
+                    None => bind(config).map(Bound::Tcp),
+                },
             },
         )
         .collect::<Result<Vec<_>, _>>()?;

@@ -14,6 +14,10 @@ pub struct WorkerStart {
     pub config: ServerConfig,
     /// The process group this worker belongs to (index into `config.groups`).
     pub group: usize,
+    /// Set for a side service (index into `config.services`): the process runs that service's
+    /// script instead of serving (`group` and `slot` are then unused).
+    #[serde(default)]
+    pub service: Option<usize>,
     /// The worker's slot in its group, from 1: `mod_wsgi`-style worker numbering in titles and
     /// logs. A replacement takes over its predecessor's slot.
     pub slot: usize,
@@ -75,6 +79,14 @@ impl WorkerStart {
     /// The data as one JSON document.
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("the configuration model serialises")
+    }
+
+    /// The process title: the worker's, or the service's.
+    pub fn title(&self) -> String {
+        match self.service {
+            Some(index) => crate::title::service(&self.config.services[index].name),
+            None => crate::title::worker(self.slot, &self.config.group_title(self.group)),
+        }
     }
 
     /// Reads the data from standard input, to its end.

@@ -14,6 +14,13 @@ pub const SUPERVISOR: &str = "oxwsgi: supervisor";
 
 const WORKER_PREFIX: &str = "oxwsgi: worker ";
 
+const SERVICE_PREFIX: &str = "oxwsgi: service ";
+
+/// The title of the side service `name` (`--service-script`).
+pub fn service(name: &str) -> String {
+    format!("{SERVICE_PREFIX}{name}")
+}
+
 /// The title of worker `slot` (counted from 1) of process group `group`.
 pub fn worker(slot: usize, group: &str) -> String {
     format!("{WORKER_PREFIX}{slot} [{group}]")
@@ -26,6 +33,7 @@ pub fn worker(slot: usize, group: &str) -> String {
 pub fn set_short_name(role: Role) {
     let name = match role {
         Role::Worker => "oxwsgi-worker",
+        Role::Service => "oxwsgi-service",
         Role::Supervisor | Role::Command => "oxwsgi",
     };
     let _ = std::fs::write("/proc/self/comm", name);
@@ -98,6 +106,9 @@ fn title_area(title: &str, size: usize) -> Option<Vec<u8>> {
 pub enum Role {
     /// Started by the supervisor as a worker.
     Worker,
+    /// Started by the supervisor as a side service (it enters as a worker does; its start-up
+    /// data says it is a service).
+    Service,
     /// Re-executed by `start-server` with the supervisor's title.
     Supervisor,
     /// Started by a user.
@@ -108,6 +119,8 @@ pub enum Role {
 pub fn role(arg0: &str) -> Role {
     if arg0.starts_with(WORKER_PREFIX) {
         Role::Worker
+    } else if arg0.starts_with(SERVICE_PREFIX) {
+        Role::Service
     } else if arg0 == SUPERVISOR {
         Role::Supervisor
     } else {
@@ -127,6 +140,8 @@ mod tests {
         );
         assert_eq!(role(&worker(2, "g")), Role::Worker);
         assert_eq!(role(SUPERVISOR), Role::Supervisor);
+        assert_eq!(service("mailer"), "oxwsgi: service mailer");
+        assert_eq!(role(&service("mailer")), Role::Service);
         assert_eq!(role("/usr/bin/oxwsgi"), Role::Command);
     }
 

@@ -33,6 +33,7 @@ mod metrics;
 mod notify;
 mod prometheus;
 mod rotation;
+mod services;
 mod worker;
 
 use std::collections::VecDeque;
@@ -175,7 +176,7 @@ struct GroupState {
 #[derive(Debug)]
 pub struct Sockets {
     /// The listening sockets, in the order of the configuration's listeners.
-    pub listeners: Vec<TcpListener>,
+    pub listeners: Vec<oxwsgi_process::sockets::Bound>,
     /// The unix sockets the front tier reaches each group on, by group (`None` for a group it
     /// does not forward to).
     pub internal: Vec<Option<UnixListener>>,
@@ -235,6 +236,8 @@ struct Supervisor {
     /// How many times the log files were rotated or reopened: a worker started before the
     /// last time and ready after it is told to reopen when it becomes ready.
     log_generation: u64,
+    /// The side services, in the configuration's order ([`services`]).
+    services: Vec<services::ServiceSlot>,
 }
 
 impl Supervisor {
@@ -275,6 +278,11 @@ impl Supervisor {
             source,
         })?;
         let rotator = rotation::Rotator::of(&config);
+        let services = config
+            .services
+            .iter()
+            .map(|_| services::ServiceSlot::default())
+            .collect();
         Ok(Supervisor {
             scoreboard: Arc::new(scoreboard),
             observed: Arc::new(metrics::Observed::new(config.groups.len())),
@@ -299,6 +307,7 @@ impl Supervisor {
             held_restart: None,
             rotator,
             log_generation: 0,
+            services,
         })
     }
 
@@ -320,8 +329,14 @@ impl Supervisor {
                 self.start_worker(group, 1, None)?;
             }
         }
+        self.start_services();
         let result = self.event_loop().await;
         let _ = std::fs::remove_file(&self.config.pid_file);
+        for listener in &self.config.listeners {
+            if let Some(unix) = &listener.unix {
+                oxwsgi_process::unix_socket::remove(&unix.path);
+            }
+        }
         if let Err(err) = &result {
             self.notifier.status(&format!("stopped: {err}"));
         }
@@ -351,8 +366,12 @@ impl Supervisor {
             }
             self.check_reloaded();
             if self.phase == Phase::Stopping && self.workers.is_empty() {
-                notice!("all workers stopped; exiting");
-                return Ok(());
+                // The services stop last: a request draining may still have talked to one.
+                self.stop_services();
+                if !self.services_running() {
+                    notice!("all workers stopped; exiting");
+                    return Ok(());
+                }
             }
         }
     }
@@ -406,8 +425,7 @@ impl Supervisor {
             &self.exe,
             &self.config,
             &self.sockets,
-            group,
-            slot,
+            worker::Kind::Worker { group, slot },
             id,
             &self.events_tx,
             board.map(|b| (self.scoreboard.fd().as_raw_fd(), b)),
@@ -464,6 +482,7 @@ impl Supervisor {
                 self.queue_replacement(id, Why::Asked(reason));
                 Ok(())
             }
+            Event::Exited(id, status) if self.on_service_exit(id, status) => Ok(()),
             Event::Exited(id, status) => self.on_exit(id, status),
             Event::Signal(signal) => {
                 self.on_signal(signal);
@@ -569,8 +588,7 @@ impl Supervisor {
             .sockets
             .listeners
             .iter()
-            .filter_map(|l| l.local_addr().ok())
-            .map(|a| a.to_string())
+            .map(|l| l.describe())
             .collect();
         let processes: usize = self.config.groups.iter().map(|g| g.processes).sum();
         // The start of each initial worker, logged quietly while the application loaded (if it
@@ -822,6 +840,7 @@ impl Supervisor {
                     group.respawns.clear();
                     group.retries.clear();
                 }
+                self.cancel_service_restarts();
                 if delay.is_zero() {
                     self.drain_all();
                 } else {
@@ -884,6 +903,22 @@ impl Supervisor {
         }
     }
 
+    /// Makes the listening sockets take no new connection ([`Bound::refuse_new_connections`]):
+    /// the server stops, and a load balancer in front is to send new requests elsewhere
+    /// rather than into a queue that would be reset at exit.
+    ///
+    /// [`Bound::refuse_new_connections`]: oxwsgi_process::sockets::Bound::refuse_new_connections
+    fn refuse_new_connections(&self) {
+        for (socket, config) in self.sockets.listeners.iter().zip(&self.config.listeners) {
+            if let Err(err) = socket.refuse_new_connections(config) {
+                tracing::warn!(
+                    "cannot make {} refuse new connections while the workers drain: {err}",
+                    socket.describe()
+                );
+            }
+        }
+    }
+
     /// Tells the service manager a rolling restart is over, once no group has a replacement
     /// pending or under way. A replacement that failed to start leaves the old worker serving
     /// (and is tried again later): the restart is over all the same.
@@ -908,8 +943,7 @@ impl Supervisor {
             .sockets
             .listeners
             .iter()
-            .filter_map(|l| l.local_addr().ok())
-            .map(|a| a.to_string())
+            .map(|l| l.describe())
             .collect();
         format!(
             "serving {} with {processes} worker process(es)",
@@ -917,8 +951,10 @@ impl Supervisor {
         )
     }
 
-    /// Tells every worker to drain: the stop proper.
+    /// Tells every worker to drain: the stop proper. The listening sockets take no new
+    /// connection from now on (see [`Supervisor::refuse_new_connections`]).
     fn drain_all(&mut self) {
+        self.refuse_new_connections();
         for worker in &mut self.workers {
             if worker.state == WorkerState::Draining {
                 continue;
@@ -935,6 +971,7 @@ impl Supervisor {
         for worker in &mut self.workers {
             worker.kill();
         }
+        self.kill_services();
     }
 
     /// The earliest moment something is due: a startup or drain limit, a respawn, the stop.
@@ -962,6 +999,7 @@ impl Supervisor {
             .chain(retries)
             .chain(self.stop_deadline)
             .chain(self.drain_at)
+            .chain(self.services_deadline())
             .min()
     }
 
@@ -1006,6 +1044,7 @@ impl Supervisor {
             self.stop_deadline = None;
             self.kill_all();
         }
+        self.on_service_deadlines(now);
         for group in 0..self.groups.len() {
             let due: Vec<usize> = self.groups[group]
                 .respawns

@@ -1,14 +1,14 @@
 //! Starting a worker process and following it: its reports and its exit arrive as [`Event`]s.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::time::Instant;
 
 use oxwsgi_config::ServerConfig;
-use oxwsgi_process::{Launcher, Report, WorkerStart, exit_status, fds, title};
+use oxwsgi_process::{Launcher, Report, WorkerStart, exit_status, fds};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -125,6 +125,20 @@ impl Worker {
     }
 }
 
+/// What a process the supervisor starts is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kind {
+    /// Worker `slot` of process group `group`.
+    Worker {
+        /// The group's index.
+        group: usize,
+        /// The slot, from 1.
+        slot: usize,
+    },
+    /// The side service with this index in the configuration.
+    Service(usize),
+}
+
 /// A started worker process.
 pub(crate) struct Spawned {
     pub(crate) pid: u32,
@@ -160,14 +174,13 @@ fn auth_secret() -> [u8; 32] {
 /// start-up data on standard input, and the configured locale in `LANG` and `LC_ALL`. It runs in
 /// its own process group, so a Ctrl-C in the terminal reaches only the supervisor, which then
 /// stops the workers in order.
-#[allow(clippy::too_many_arguments)] // each is one thing a worker is started with
+/// A side service ([`Kind::Service`]) is started the same way, with the service's Python.
 pub(crate) fn spawn(
     launcher: &Launcher,
     exe: &Path,
     config: &ServerConfig,
     sockets: &crate::Sockets,
-    group: usize,
-    slot: usize,
+    kind: Kind,
     id: WorkerId,
     events: &UnboundedSender<Event>,
     scoreboard: Option<(std::os::fd::RawFd, usize)>,
@@ -175,11 +188,27 @@ pub(crate) fn spawn(
 ) -> io::Result<Spawned> {
     let (reader, writer) = io::pipe()?;
     fds::make_inheritable(&writer)?;
+    let (group, slot, service, home) = match kind {
+        Kind::Worker { group, slot } => {
+            (group, slot, None, config.group(group).python.home.as_ref())
+        }
+        Kind::Service(index) => (
+            0,
+            0,
+            Some(index),
+            config.services[index].python.home.as_ref(),
+        ),
+    };
     let start = WorkerStart {
         config: config.clone(),
         group,
         slot,
-        listener_fds: sockets.listeners.iter().map(|l| l.as_raw_fd()).collect(),
+        service,
+        listener_fds: sockets
+            .listeners
+            .iter()
+            .map(|l| l.as_fd().as_raw_fd())
+            .collect(),
         internal_fds: sockets
             .internal
             .iter()
@@ -191,9 +220,8 @@ pub(crate) fn spawn(
         scoreboard,
         startup_log: startup_log.map(Path::to_path_buf),
     };
-    let title = title::worker(slot, &config.group_title(group));
     let program = launcher
-        .worker_command(exe, &title, config.group(group).python.home.as_ref())
+        .worker_command(exe, &start.title(), home)
         .map_err(io::Error::other)?;
     let mut command = tokio::process::Command::from(program);
     command

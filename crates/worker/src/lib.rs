@@ -26,15 +26,16 @@ mod control;
 mod hosts;
 mod lifecycle;
 mod privileges;
+mod service;
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
 use std::time::Duration;
 
 use oxwsgi_config::{AppEntry, GroupRole, LogDestination, ServerConfig};
 use oxwsgi_http_front::{
     AccessLogError, Application, ForwardTarget, Forwarder, FrontSettings, HostSettings,
-    NoApplication,
+    ListenSocket, NoApplication,
 };
 use oxwsgi_logging::notice;
 use oxwsgi_process::{ReplaceReason, WorkerStart, exit_status, fds, sockets, title};
@@ -115,8 +116,11 @@ pub fn run(startup: Startup) -> i32 {
     };
     if startup == Startup::Adopted {
         // An interpreter's `argv[0]` had to stay its own path: the title is written now.
-        let title = title::worker(start.slot, &start.config.group_title(start.group));
-        let _ = title::set(&title, title::Role::Worker);
+        let role = match start.service {
+            Some(_) => title::Role::Service,
+            None => title::Role::Worker,
+        };
+        let _ = title::set(&start.title(), role);
     }
     // The application must not read the start-up data, nor wait on the supervisor's pipe.
     if let Ok(null) = std::fs::File::open("/dev/null") {
@@ -128,6 +132,9 @@ pub fn run(startup: Startup) -> i32 {
     let parent = rustix::process::getppid().map(|pid| pid.as_raw_nonzero().get() as u32);
     if parent != Some(start.supervisor_pid) {
         return exit_status::STOPPED;
+    }
+    if let Some(index) = start.service {
+        return service::run(&start, index, startup);
     }
     let logging = start.config.logging_of_group(start.group);
     oxwsgi_logging::init(logging.level, logging.error_format.as_deref());
@@ -147,7 +154,11 @@ pub fn run(startup: Startup) -> i32 {
         for (index, &fd) in start.listener_fds.iter().enumerate() {
             let socket = fds::adopt(fd)?;
             if group.serves_listener(index) {
-                listeners.push((index, std::net::TcpListener::from(socket)));
+                let socket = match start.config.listeners[index].unix {
+                    Some(_) => ListenSocket::Unix(socket.into()),
+                    None => ListenSocket::Tcp(socket.into()),
+                };
+                listeners.push((index, socket));
             }
         }
         let mut internal = None;
@@ -184,7 +195,7 @@ pub fn run(startup: Startup) -> i32 {
     };
     let server_fds: Vec<_> = listeners
         .iter()
-        .map(|(_, socket)| socket.as_raw_fd())
+        .map(|(_, socket)| socket.as_fd().as_raw_fd())
         .chain(internal.as_ref().map(|socket| socket.as_raw_fd()))
         .chain([start.control_fd])
         .collect();
@@ -284,7 +295,7 @@ pub struct LoadedWorker {
 /// configuration (the environ describes a request's listener by it), and the group's internal
 /// socket, if the front tier forwards to it.
 struct GroupSockets {
-    listeners: Vec<(usize, std::net::TcpListener)>,
+    listeners: Vec<(usize, ListenSocket)>,
     internal: Option<std::os::unix::net::UnixListener>,
 }
 
@@ -520,11 +531,18 @@ fn serve(
         .map(|(index, listener)| {
             let socket = serving.sockets.listeners.iter().find(|(i, _)| *i == index);
             let port = match socket {
-                Some((_, socket)) => socket.local_addr()?.port(),
+                Some((_, ListenSocket::Tcp(socket))) => socket.local_addr()?.port(),
+                // A unix socket has no port: a request whose Host names none meant the
+                // scheme's (the proxy in front listens there).
+                Some((_, ListenSocket::Unix(_))) => 80,
                 None => listener.port,
             };
+            let host = match &listener.unix {
+                Some(unix) => unix.path.display().to_string(),
+                None => listener.host.clone().unwrap_or_default(),
+            };
             Ok(ListenerIdentity {
-                host: listener.host.clone().unwrap_or_default(),
+                host,
                 port,
                 scheme: if listener.tls.is_some() {
                     "https"

@@ -209,3 +209,43 @@ def install_crash_reports(dump_signal):
 
     _exit.__doc__ = real_exit.__doc__
     os._exit = _exit
+
+
+def _stop_service(signum, frame):
+    """SIGTERM in a service: the supervisor stops it; the script's `finally` blocks and
+    `atexit` functions run."""
+    raise SystemExit(0)
+
+
+def run_service(path):
+    """Runs a service script (--service-script) as `python FILE` would: as the module
+    `__main__`, with `sys.argv` `[FILE]` and the file's directory first on sys.path. SIGTERM
+    raises SystemExit in it (a script may install its own handler). When the script returns,
+    the process stays, for the threads it started, until the server stops it, as mod_wsgi's
+    daemon process of a `WSGIImportScript` does.
+
+    Returns the exit status: SystemExit's code (0 for SIGTERM); other exceptions propagate."""
+    import signal
+
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        source = f.read()
+    code = compile(source, path, "exec", dont_inherit=True)
+    module = types.ModuleType("__main__")
+    module.__file__ = path
+    sys.modules["__main__"] = module
+    sys.argv = [path]
+    sys.path.insert(0, os.path.dirname(path))
+    signal.signal(signal.SIGTERM, _stop_service)
+    try:
+        exec(code, module.__dict__)
+        while True:
+            signal.pause()
+    except SystemExit as exc:
+        code = exc.code
+        if code is None:
+            return 0
+        if isinstance(code, int):
+            return code & 0xFF
+        print(code, file=sys.stderr)
+        return 1

@@ -35,6 +35,7 @@ mod owned_bytes;
 mod pool;
 mod request;
 mod response;
+mod service;
 mod start_response;
 mod traceback;
 mod watchdog;
@@ -50,6 +51,7 @@ pub use interpreter::{
 pub use metrics::ModWsgiInfo;
 pub use pool::{MountedApp, PoolSettings, PoolStartError, Rejected, WsgiPool};
 pub use request::{ChunkStream, Reply, StreamAborted};
+pub use service::{ServiceEnd, run_service_script};
 pub use watchdog::PoolEvent;
 
 /// Puts the `mod_wsgi` module in `sys.modules`, before the applications load (see

@@ -476,6 +476,7 @@ impl<'a> Translator<'a> {
                 backlog: site.listen_backlog.unwrap_or(511),
                 tls: None,
                 http2: false,
+                unix: None,
             })
             .collect();
         if listeners.is_empty() {
@@ -572,6 +573,8 @@ impl<'a> Translator<'a> {
             client_certificates,
             server_root,
             operations: site.operations.clone(),
+            // `WSGIDaemonProcess threads=0` with a `WSGIImportScript` is not read yet.
+            services: Vec::new(),
         })
     }
 

@@ -45,6 +45,20 @@ impl ConnStream for TcpStream {
     }
 }
 
+impl ConnStream for tokio::net::UnixStream {
+    /// As for TCP: the socket's own non-blocking `recv`.
+    fn read_now(&mut self, buf: &mut ReadBuf<'_>) -> bool {
+        let room = buf.initialize_unfilled_to(buf.remaining().min(READ_ON_MAX));
+        match rustix::net::recv(&*self, room, rustix::net::RecvFlags::DONTWAIT) {
+            Ok((read, _)) => {
+                buf.advance(read);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
 impl ConnStream for TlsStream<TcpStream> {
     /// One read that must not wait: rustls hands over what it has decrypted, reading the
     /// socket once if it has nothing; a read that would wait registers no waker (the next real
