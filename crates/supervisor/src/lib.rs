@@ -425,11 +425,14 @@ impl Supervisor {
             &self.exe,
             &self.config,
             &self.sockets,
-            worker::Kind::Worker { group, slot },
+            worker::Kind::Worker {
+                group,
+                slot,
+                board: board.map(|b| (self.scoreboard.fd().as_raw_fd(), b)),
+                startup_log,
+            },
             id,
             &self.events_tx,
-            board.map(|b| (self.scoreboard.fd().as_raw_fd(), b)),
-            startup_log,
         );
         let worker::Spawned { pid, signals } = match spawned {
             Ok(spawned) => spawned,

@@ -67,8 +67,6 @@ impl Supervisor {
             worker::Kind::Service(index),
             id,
             &self.events_tx,
-            None,
-            None,
         );
         let slot = &mut self.services[index];
         slot.respawn_at = None;

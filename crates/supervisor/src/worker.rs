@@ -127,13 +127,17 @@ impl Worker {
 
 /// What a process the supervisor starts is.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Kind {
+pub(crate) enum Kind<'a> {
     /// Worker `slot` of process group `group`.
     Worker {
         /// The group's index.
         group: usize,
         /// The slot, from 1.
         slot: usize,
+        /// The scoreboard's descriptor and the worker's board in it, if it got one.
+        board: Option<(std::os::fd::RawFd, usize)>,
+        /// The start-up log, for a worker of the first start.
+        startup_log: Option<&'a Path>,
     },
     /// The side service with this index in the configuration.
     Service(usize),
@@ -180,23 +184,33 @@ pub(crate) fn spawn(
     exe: &Path,
     config: &ServerConfig,
     sockets: &crate::Sockets,
-    kind: Kind,
+    kind: Kind<'_>,
     id: WorkerId,
     events: &UnboundedSender<Event>,
-    scoreboard: Option<(std::os::fd::RawFd, usize)>,
-    startup_log: Option<&Path>,
 ) -> io::Result<Spawned> {
     let (reader, writer) = io::pipe()?;
     fds::make_inheritable(&writer)?;
-    let (group, slot, service, home) = match kind {
-        Kind::Worker { group, slot } => {
-            (group, slot, None, config.group(group).python.home.as_ref())
-        }
+    let (group, slot, service, home, scoreboard, startup_log) = match kind {
+        Kind::Worker {
+            group,
+            slot,
+            board,
+            startup_log,
+        } => (
+            group,
+            slot,
+            None,
+            config.group(group).python.home.as_ref(),
+            board,
+            startup_log,
+        ),
         Kind::Service(index) => (
             0,
             0,
             Some(index),
             config.services[index].python.home.as_ref(),
+            None,
+            None,
         ),
     };
     let start = WorkerStart {
