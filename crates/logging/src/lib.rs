@@ -222,9 +222,14 @@ impl<S: Subscriber> Layer<S> for ApacheFormat {
             out.push_str(line);
             out.push('\n');
         }
-        if !fields.extra.is_empty() {
+        // The default line names the client after the message, as it always has.
+        let extra = match &fields.client {
+            Some(client) => format!(" client.addr={client}{}", fields.extra),
+            None => fields.extra,
+        };
+        if !extra.is_empty() {
             out.truncate(out.len() - 1);
-            out.push_str(&fields.extra);
+            out.push_str(&extra);
             out.push('\n');
         }
         streams::write_log(out.as_bytes());
