@@ -16,7 +16,10 @@
 //!   failed start). A draining worker still alive after the graceful and shutdown timeouts is
 //!   killed.
 //! * **Stop.** SIGTERM or SIGINT drains every worker, then the supervisor exits 0; a second
-//!   SIGINT kills them at once.
+//!   SIGINT kills them at once. With `--drain-delay`, SIGTERM first serves on for that long
+//!   with `/ready` at 503 ([`signals`]; replacements and exits are in [`replacement`]).
+//! * **Metrics.** Every worker counts into its board of the scoreboard the supervisor shares
+//!   with them; the metrics listener reads them out of band ([`metrics`], [`prometheus`]).
 //! * **Logs.** With `--rotate-logs`, the supervisor rotates the log files every process writes
 //!   ([`rotation`]); SIGUSR2 makes it and every worker reopen them (after logrotate). Either
 //!   way each worker is told with SIGWINCH through its own process's task, like every other
@@ -32,8 +35,10 @@
 mod metrics;
 mod notify;
 mod prometheus;
+mod replacement;
 mod rotation;
 mod services;
+mod signals;
 mod worker;
 
 use std::collections::VecDeque;
@@ -41,7 +46,6 @@ use std::net::TcpListener;
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
-use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,7 +57,7 @@ use oxwsgi_scoreboard::{BoardState, Scoreboard};
 use crate::metrics::ExitReason;
 use tokio::sync::mpsc;
 
-use crate::worker::{Event, SignalKind, Worker, WorkerId, WorkerState, describe_exit};
+use crate::worker::{Event, SignalKind, Worker, WorkerId, WorkerState};
 
 /// Failed starts in a row, in a group with no serving worker, that make a crash loop.
 const CRASH_LOOP_STARTS: u32 = 3;
@@ -376,29 +380,6 @@ impl Supervisor {
         }
     }
 
-    fn watch_signals(&self) -> Result<(), SupervisorError> {
-        use tokio::signal::unix::{SignalKind as Kind, signal};
-        for (kind, ours) in [
-            (Kind::terminate(), SignalKind::Terminate),
-            (Kind::interrupt(), SignalKind::Interrupt),
-            (Kind::hangup(), SignalKind::Hangup),
-            (Kind::user_defined1(), SignalKind::User1),
-            (Kind::user_defined2(), SignalKind::User2),
-        ] {
-            let mut stream = signal(kind).map_err(|source| SupervisorError::Io {
-                what: "cannot install signal handlers",
-                source,
-            })?;
-            let events = self.events_tx.clone();
-            tokio::spawn(async move {
-                while stream.recv().await.is_some() {
-                    let _ = events.send(Event::Signal(ours));
-                }
-            });
-        }
-        Ok(())
-    }
-
     fn start_worker(
         &mut self,
         group: usize,
@@ -616,367 +597,6 @@ impl Supervisor {
         }
     }
 
-    fn queue_replacement(&mut self, id: WorkerId, why: Why) {
-        let Some(worker) = self.workers.iter().find(|w| w.id == id) else {
-            return;
-        };
-        let group = worker.group;
-        let already = self.groups[group].pending.iter().any(|(old, _)| *old == id)
-            || self.workers.iter().any(|w| w.replaces == Some(id));
-        if worker.state != WorkerState::Ready || already || self.phase == Phase::Stopping {
-            return;
-        }
-        notice!(
-            "worker {} of '{}' (pid {}) will be replaced: {why}",
-            worker.slot,
-            self.config.group_title(group),
-            worker.pid
-        );
-        self.groups[group].pending.push_back((id, why));
-        if self.phase == Phase::Running {
-            if let Err(err) = self.start_next_replacement(group) {
-                tracing::error!("{err}");
-            }
-        }
-    }
-
-    /// Starts the next pending replacement of `group`, unless one is under way.
-    fn start_next_replacement(&mut self, group: usize) -> Result<(), SupervisorError> {
-        if self.groups[group].replacing.is_some() || self.phase != Phase::Running {
-            return Ok(());
-        }
-        while let Some((old, why)) = self.groups[group].pending.pop_front() {
-            let Some(slot) = self
-                .workers
-                .iter()
-                .find(|w| w.id == old && w.state == WorkerState::Ready)
-                .map(|w| w.slot)
-            else {
-                continue;
-            };
-            let new = self.start_worker(group, slot, Some(old))?;
-            self.groups[group].replacing = Some(Replacing { new, old, why });
-            return Ok(());
-        }
-        Ok(())
-    }
-
-    fn on_exit(&mut self, id: WorkerId, status: ExitStatus) -> Result<(), SupervisorError> {
-        let Some(index) = self.workers.iter().position(|w| w.id == id) else {
-            return Ok(());
-        };
-        let worker = self.workers.remove(index);
-        let reason = worker.exit_reason.unwrap_or(match worker.state {
-            WorkerState::Starting => ExitReason::FailedStart,
-            _ if self.phase == Phase::Stopping => ExitReason::Stop,
-            _ if status.code() == Some(oxwsgi_process::exit_status::DEADLOCK) => {
-                ExitReason::Deadlock
-            }
-            _ => ExitReason::Crash,
-        });
-        self.observed.exited(worker.group, reason);
-        if let Some(board) = worker.board {
-            self.scoreboard.release(worker.group, board);
-        }
-        let group_name = self.config.group_title(worker.group);
-        let how = describe_exit(status, !matches!(worker.state, WorkerState::Starting));
-        let (slot, pid, group) = (worker.slot, worker.pid, worker.group);
-        match worker.state {
-            WorkerState::Draining => {
-                // It served until it was replaced (recycled, restarted): the application works,
-                // so earlier quick deaths no longer point at a crash loop.
-                self.groups[group].quick_crashes = 0;
-                notice!("worker {slot} of '{group_name}' (pid {pid}) stopped: {how}");
-            }
-            _ if self.phase == Phase::Stopping => {
-                notice!("worker {slot} of '{group_name}' (pid {pid}) stopped: {how}");
-            }
-            WorkerState::Starting if self.phase == Phase::Spawning => {
-                // The worker printed why (its traceback and a hint); stop everything.
-                self.kill_all();
-                return Err(SupervisorError::FirstStart {
-                    group: group_name,
-                    status: how,
-                });
-            }
-            WorkerState::Starting => {
-                self.groups[group].failed_starts += 1;
-                let failures = self.groups[group].failed_starts;
-                tracing::error!(
-                    "worker {slot} of '{group_name}' (pid {pid}) failed to start: {how}"
-                );
-                if worker.replaces.is_some() {
-                    let replacing = self.groups[group].replacing.take();
-                    tracing::error!(
-                        "the worker it was to replace keeps serving with the code it has"
-                    );
-                    if let Some(replacing) = replacing.filter(|r| r.new == id) {
-                        self.retry_replacement(group, replacing, failures);
-                    }
-                    self.start_next_replacement(group)?;
-                } else {
-                    self.schedule_respawn(group, slot, failures, MAX_BACKOFF);
-                }
-                let serving = self
-                    .workers
-                    .iter()
-                    .any(|w| w.group == group && w.state == WorkerState::Ready);
-                if failures >= CRASH_LOOP_STARTS && !serving {
-                    self.kill_all();
-                    return Err(SupervisorError::CrashLoop {
-                        group: group_name,
-                        slot,
-                        status: how,
-                    });
-                }
-            }
-            WorkerState::Ready => {
-                tracing::error!(
-                    "worker {slot} of '{group_name}' (pid {pid}) exited unexpectedly: {how}; \
-                     starting a replacement"
-                );
-                self.groups[group].pending.retain(|(old, _)| *old != id);
-                let replacement_under_way = self.workers.iter().any(|w| w.replaces == Some(id));
-                if !replacement_under_way {
-                    // A worker that ran a while before dying gets replaced at once; one that
-                    // keeps dying quickly waits longer each time.
-                    let state = &mut self.groups[group];
-                    if worker.since.elapsed() > QUICK_CRASH {
-                        state.quick_crashes = 0;
-                    } else {
-                        state.quick_crashes += 1;
-                    }
-                    let failures = state.quick_crashes;
-                    // With no other worker of the group serving, a long wait is an outage: the
-                    // back-off then protects the machine, not the service, and a second is
-                    // enough for that (Apache restarts a daemon process at once).
-                    let others_serving = self
-                        .workers
-                        .iter()
-                        .any(|w| w.group == group && matches!(w.state, WorkerState::Ready));
-                    self.schedule_respawn(group, slot, failures, longest_backoff(others_serving));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Tries a failed replacement again after a back-off, unless it was for a changed script:
-    /// the worker asks again when the script changes again (presumably fixed).
-    fn retry_replacement(&mut self, group: usize, failed: Replacing, failures: u32) {
-        if let Why::Asked(ReplaceReason::ScriptChanged) = failed.why {
-            return;
-        }
-        let at = Instant::now() + backoff(failures);
-        self.groups[group]
-            .retries
-            .push((at, failed.old, failed.why));
-    }
-
-    fn schedule_respawn(&mut self, group: usize, slot: usize, failures: u32, longest: Duration) {
-        let backoff = backoff(failures).min(longest);
-        if !backoff.is_zero() {
-            notice!(
-                "worker {slot} of '{}' starts again in {:.1}s",
-                self.config.group_title(group),
-                backoff.as_secs_f64()
-            );
-        }
-        self.groups[group]
-            .respawns
-            .push((Instant::now() + backoff, slot));
-    }
-
-    fn on_signal(&mut self, signal: SignalKind) {
-        match signal {
-            SignalKind::Terminate | SignalKind::Interrupt => {
-                if self.phase == Phase::Stopping {
-                    if signal == SignalKind::Interrupt {
-                        notice!("caught a second SIGINT: stopping the workers at once");
-                        self.kill_all();
-                    } else if self.drain_at.take().is_some() {
-                        notice!("caught a second SIGTERM: draining the workers now");
-                        self.drain_all();
-                    }
-                    return;
-                }
-                // SIGTERM is how load balancers' orchestrators stop an instance: with
-                // --drain-delay, it keeps serving (and /ready says 503) for that long first.
-                let delay = match signal {
-                    SignalKind::Terminate if self.phase == Phase::Running => {
-                        self.config.operations.drain_delay
-                    }
-                    _ => Duration::ZERO,
-                };
-                if delay.is_zero() {
-                    notice!(
-                        "caught {}: draining the workers, then stopping",
-                        signal.name()
-                    );
-                } else {
-                    notice!(
-                        "caught {}: /ready answers 503 now; draining the workers in {}s \
-                         (--drain-delay), then stopping",
-                        signal.name(),
-                        delay.as_secs()
-                    );
-                }
-                // First of all: a load balancer polling /ready stops sending here while the
-                // workers still accept.
-                self.observed.set_ready(false);
-                self.phase = Phase::Stopping;
-                self.reloading = false;
-                self.notifier.stopping(&format!(
-                    "{}: draining the workers, then stopping",
-                    signal.name()
-                ));
-                let longest = self
-                    .config
-                    .groups
-                    .iter()
-                    .map(|g| g.lifecycle.graceful_timeout + g.lifecycle.shutdown_timeout)
-                    .max()
-                    .unwrap_or_default();
-                self.stop_deadline = Some(Instant::now() + delay + longest);
-                for group in &mut self.groups {
-                    group.pending.clear();
-                    group.respawns.clear();
-                    group.retries.clear();
-                }
-                self.cancel_service_restarts();
-                if delay.is_zero() {
-                    self.drain_all();
-                } else {
-                    self.drain_at = Some(Instant::now() + delay);
-                }
-            }
-            SignalKind::User2 => {
-                self.reopen_logs();
-                // Written after the reopen: the first line of the new error log.
-                notice!("caught SIGUSR2: reopened the log files and told the workers to");
-            }
-            SignalKind::Hangup | SignalKind::User1 => {
-                if self.phase == Phase::Spawning {
-                    // The workers starting now read the same files; one restart after they
-                    // serve does what was asked.
-                    self.held_restart = Some(signal);
-                    return;
-                }
-                if self.phase != Phase::Running {
-                    return;
-                }
-                notice!(
-                    "caught {}: restarting the workers one by one",
-                    signal.name()
-                );
-                let ready: Vec<WorkerId> = self
-                    .workers
-                    .iter()
-                    .filter(|w| w.state == WorkerState::Ready)
-                    .map(|w| w.id)
-                    .collect();
-                if !ready.is_empty() {
-                    self.reloading = true;
-                    self.notifier.reloading(&format!(
-                        "{}: restarting the workers one by one",
-                        signal.name()
-                    ));
-                }
-                for id in ready {
-                    self.queue_replacement(id, Why::Signal(signal));
-                }
-            }
-        }
-    }
-
-    /// Reopens the supervisor's log files and tells every worker that serves or drains to
-    /// reopen its own: after a rotation, or on SIGUSR2. A starting worker is told when it
-    /// becomes ready (its signal handler is in place only then).
-    fn reopen_logs(&mut self) {
-        self.log_generation += 1;
-        for err in oxwsgi_logging::reopen_all() {
-            tracing::error!("{err}; its lines go on to the renamed file");
-        }
-        let generation = self.log_generation;
-        for worker in &mut self.workers {
-            if matches!(worker.state, WorkerState::Ready | WorkerState::Draining) && !worker.killed
-            {
-                worker.reopen_logs(generation);
-            }
-        }
-    }
-
-    /// Makes the listening sockets take no new connection ([`Bound::refuse_new_connections`]):
-    /// the server stops, and a load balancer in front is to send new requests elsewhere
-    /// rather than into a queue that would be reset at exit.
-    ///
-    /// [`Bound::refuse_new_connections`]: oxwsgi_process::sockets::Bound::refuse_new_connections
-    fn refuse_new_connections(&self) {
-        for (socket, config) in self.sockets.listeners.iter().zip(&self.config.listeners) {
-            if let Err(err) = socket.refuse_new_connections(config) {
-                tracing::warn!(
-                    "cannot make {} refuse new connections while the workers drain: {err}",
-                    socket.describe()
-                );
-            }
-        }
-    }
-
-    /// Tells the service manager a rolling restart is over, once no group has a replacement
-    /// pending or under way. A replacement that failed to start leaves the old worker serving
-    /// (and is tried again later): the restart is over all the same.
-    fn check_reloaded(&mut self) {
-        if !self.reloading || self.phase != Phase::Running {
-            return;
-        }
-        let busy = self
-            .groups
-            .iter()
-            .any(|g| !g.pending.is_empty() || g.replacing.is_some());
-        if !busy {
-            self.reloading = false;
-            self.notifier.ready(&self.serving_status());
-        }
-    }
-
-    /// What the service manager shows while the server serves.
-    fn serving_status(&self) -> String {
-        let processes: usize = self.config.groups.iter().map(|g| g.processes).sum();
-        let addresses: Vec<String> = self
-            .sockets
-            .listeners
-            .iter()
-            .map(|l| l.describe())
-            .collect();
-        format!(
-            "serving {} with {processes} worker process(es)",
-            addresses.join(", ")
-        )
-    }
-
-    /// Tells every worker to drain: the stop proper. The listening sockets take no new
-    /// connection from now on (see [`Supervisor::refuse_new_connections`]).
-    fn drain_all(&mut self) {
-        self.refuse_new_connections();
-        for worker in &mut self.workers {
-            if worker.state == WorkerState::Draining {
-                continue;
-            }
-            worker.drain(ExitReason::Stop);
-            if let Some(board) = worker.board {
-                self.scoreboard
-                    .set_state(worker.group, board, BoardState::Draining);
-            }
-        }
-    }
-
-    fn kill_all(&mut self) {
-        for worker in &mut self.workers {
-            worker.kill();
-        }
-        self.kill_services();
-    }
-
     /// The earliest moment something is due: a startup or drain limit, a respawn, the stop.
     fn next_deadline(&self) -> Option<Instant> {
         let workers = self.workers.iter().filter(|w| !w.killed).filter_map(|w| {
@@ -1076,25 +696,6 @@ impl Supervisor {
     }
 }
 
-/// The longest wait before a crashed serving worker is started again: long when others of its
-/// group serve meanwhile, short when it was the last.
-fn longest_backoff(others_serving: bool) -> Duration {
-    if others_serving {
-        MAX_BACKOFF
-    } else {
-        LONE_BACKOFF
-    }
-}
-
-/// How long to wait before trying again after `failures` failures in a row.
-fn backoff(failures: u32) -> Duration {
-    if failures == 0 {
-        Duration::ZERO
-    } else {
-        (Duration::from_millis(500) * 2u32.saturating_pow(failures.min(8))).min(MAX_BACKOFF)
-    }
-}
-
 /// The next tick of `interval`; never without one.
 async fn tick(interval: &mut Option<tokio::time::Interval>) {
     match interval {
@@ -1119,27 +720,5 @@ fn write_pid_file(config: &ServerConfig) {
             "cannot write the pid file {}: {err}",
             config.pid_file.display()
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quick_crashes_wait_longer_each_time_up_to_a_limit() {
-        let waits: Vec<_> = (0..8).map(backoff).collect();
-        assert_eq!(waits[0], Duration::ZERO);
-        assert_eq!(waits[1], Duration::from_secs(1));
-        assert_eq!(waits[2], Duration::from_secs(2));
-        assert_eq!(waits[3], Duration::from_secs(4));
-        assert!(waits.windows(2).all(|w| w[0] <= w[1]));
-        assert_eq!(backoff(100), MAX_BACKOFF);
-    }
-
-    #[test]
-    fn the_last_serving_worker_is_never_kept_down_long() {
-        assert_eq!(backoff(6).min(longest_backoff(true)), MAX_BACKOFF);
-        assert_eq!(backoff(6).min(longest_backoff(false)), LONE_BACKOFF);
     }
 }

@@ -13,8 +13,9 @@ use std::time::Instant;
 
 use oxwsgi_logging::notice;
 
+use crate::replacement::backoff;
 use crate::worker::{self, SignalSender, WorkerId, describe_exit};
-use crate::{MAX_BACKOFF, Phase, QUICK_CRASH, Supervisor, backoff};
+use crate::{MAX_BACKOFF, Phase, QUICK_CRASH, Supervisor};
 
 /// One service, as the supervisor follows it.
 #[derive(Debug, Default)]
