@@ -17,9 +17,9 @@
 //!   killed.
 //! * **Stop.** SIGTERM or SIGINT drains every worker, then the supervisor exits 0; a second
 //!   SIGINT kills them at once. With `--drain-delay`, SIGTERM first serves on for that long
-//!   with `/ready` at 503 ([`signals`]; replacements and exits are in [`replacement`]).
+//!   with `/ready` at 503 (`signals.rs`; replacements and exits are in `replacement.rs`).
 //! * **Metrics.** Every worker counts into its board of the scoreboard the supervisor shares
-//!   with them; the metrics listener reads them out of band ([`metrics`], [`prometheus`]).
+//!   with them; the metrics listener reads them out of band (`metrics.rs`, `prometheus.rs`).
 //! * **Logs.** With `--rotate-logs`, the supervisor rotates the log files every process writes
 //!   ([`rotation`]); SIGUSR2 makes it and every worker reopen them (after logrotate). Either
 //!   way each worker is told with SIGWINCH through its own process's task, like every other
