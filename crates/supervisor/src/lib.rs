@@ -21,11 +21,11 @@
 //! * **Metrics.** Every worker counts into its board of the scoreboard the supervisor shares
 //!   with them; the metrics listener reads them out of band (`metrics.rs`, `prometheus.rs`).
 //! * **Logs.** With `--rotate-logs`, the supervisor rotates the log files every process writes
-//!   ([`rotation`]); SIGUSR2 makes it and every worker reopen them (after logrotate). Either
+//!   (`rotation.rs`); SIGUSR2 makes it and every worker reopen them (after logrotate). Either
 //!   way each worker is told with SIGWINCH through its own process's task, like every other
 //!   signal.
 //! * **Service managers.** With `NOTIFY_SOCKET` set (systemd's `Type=notify`), the supervisor
-//!   says when it serves, reloads and stops ([`notify`]).
+//!   says when it serves, reloads and stops (`notify.rs`).
 //!
 //! Every state change is logged: workers starting and becoming ready at `info`, exits and
 //! restarts at `notice`, failures at `error`.
