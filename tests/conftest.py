@@ -1,3 +1,8 @@
+import os
+import pathlib
+import shutil
+import tempfile
+
 import pytest
 
 from support import APPS, BINARY, Server
@@ -46,3 +51,15 @@ def recorder(tmp_path_factory):
     srv.state_dir = state
     yield srv
     srv.stop()
+
+
+@pytest.fixture
+def site_dir():
+    """A directory the workers' user can read (pytest's own are private to root), removed
+    afterwards."""
+    path = tempfile.mkdtemp(prefix="oxwsgi-site-")
+    os.chmod(path, 0o755)
+    try:
+        yield pathlib.Path(path)
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

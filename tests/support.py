@@ -3,6 +3,7 @@ sockets, read its logs, and stop it by its own pid."""
 
 import os
 import pathlib
+import pwd
 import re
 import signal
 import socket
@@ -10,6 +11,8 @@ import subprocess
 import threading
 import time
 import urllib.request
+
+import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 APPS = ROOT / "tests" / "apps"
@@ -22,6 +25,22 @@ BINARY = pathlib.Path(
 )
 # An installed wheel's `oxwsgi` (a console script in a virtual environment), not the binary.
 WHEEL = (BINARY.parent.parent / "pyvenv.cfg").exists()
+
+# Started as root, workers must run as a named user: the tests use `oxwsgi-test`, which
+# scripts/test creates (with the right to traverse to the embedded Python).
+TEST_USER = "oxwsgi-test" if os.getuid() == 0 else None
+
+
+def user_directive():
+    """httpd's `User` line for a site file: the test user when root, else nothing."""
+    if TEST_USER is None:
+        return ""
+    try:
+        pwd.getpwnam(TEST_USER)
+    except KeyError:
+        pytest.fail(f"the user {TEST_USER} is missing: run scripts/test, which creates it")
+    return f"User {TEST_USER}"
+
 
 _counter = 0
 READY = re.compile(r"\[supervisor:notice\] .* ready: serving ")
@@ -264,6 +283,31 @@ def port_is_listening(port):
             return True
     except OSError:
         return False
+
+
+def read_int(path):
+    """The whole number a file holds (a pid a test application wrote), or None."""
+    try:
+        return int(pathlib.Path(path).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def process_title(pid):
+    """The title (`argv[0]`) of process `pid`, or None once it is gone."""
+    try:
+        return pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+    except FileNotFoundError:
+        return None
+
+
+def is_gone(pid):
+    """Whether process `pid` has ended (a zombie counts as ended)."""
+    try:
+        state = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")
 
 
 def wait_for_file(path, timeout=15):

@@ -26,7 +26,8 @@ import pytest
 import requests
 
 from support import (
-    BINARY, EXAMPLES, VENV, Server, free_port, port_is_listening, wait_until,
+    BINARY, EXAMPLES, TEST_USER, VENV, Server, free_port, port_is_listening, user_directive,
+    wait_until,
 )
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "sites"))
@@ -193,31 +194,6 @@ def test_command_line_options_that_the_files_set_are_refused_with_config(tmp_pat
 
 # --- start-server --config --------------------------------------------------------------------
 
-# Started as root, workers must run as a named user: the tests use `oxwsgi-test`, which
-# scripts/test creates (with the right to traverse to the embedded Python).
-TEST_USER = "oxwsgi-test" if os.getuid() == 0 else None
-
-
-def user_directive():
-    if TEST_USER is None:
-        return ""
-    try:
-        pwd.getpwnam(TEST_USER)
-    except KeyError:
-        pytest.fail(f"the user {TEST_USER} is missing: run scripts/test, which creates it")
-    return f"User {TEST_USER}"
-
-
-@pytest.fixture
-def site_dir():
-    """A directory the workers' user can read (pytest's own are private to root), removed
-    afterwards."""
-    path = tempfile.mkdtemp(prefix="oxwsgi-site-")
-    os.chmod(path, 0o755)
-    try:
-        yield __import__("pathlib").Path(path)
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 RECORDING_APP = """
 import os, sys

@@ -17,7 +17,7 @@ import textwrap
 
 import pytest
 
-from support import BINARY, VENV, Server, free_port, wait_until
+from support import BINARY, VENV, Server, free_port, user_directive, wait_until
 
 # httpd's words for a 401 (`get_canned_error_string`), lines and all.
 UNAUTHORIZED = (
@@ -63,10 +63,6 @@ def htpasswd(path, user, password, option, create=False):
     args = [tool, "-b"] + (["-c"] if create else []) + [option, str(path), user, password]
     subprocess.run(args, check=True, capture_output=True)
     os.chmod(path, 0o644)
-
-
-def user_directive():
-    return "User oxwsgi-test" if os.getuid() == 0 else ""
 
 
 def site_files(site):

@@ -13,8 +13,8 @@ import threading
 import pytest
 import requests
 
-from support import VENV, Server, free_port, wait_for_file, wait_until
-from test_apache_config import site_dir, user_directive, write  # noqa: F401 (a fixture)
+from support import VENV, Server, free_port, user_directive, wait_for_file, wait_until
+from test_apache_config import write
 
 
 def gated_app(path, gate):

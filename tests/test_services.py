@@ -17,16 +17,11 @@ import tempfile
 import pytest
 import requests
 
-from support import APPS, BINARY, ROOT, wait_for_file, wait_until
+from support import (
+    APPS, BINARY, ROOT, is_gone, process_title, read_int, wait_for_file, wait_until,
+)
 
 PUBSUB = APPS / "pubsub"
-
-
-def read_int(path):
-    try:
-        return int(pathlib.Path(path).read_text())
-    except (FileNotFoundError, ValueError):
-        return None
 
 
 def notifications(state_dir):
@@ -34,22 +29,6 @@ def notifications(state_dir):
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def process_title(pid):
-    try:
-        return pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
-    except FileNotFoundError:
-        return None
-
-
-def is_gone(pid):
-    """Whether process `pid` has ended (a zombie counts as ended)."""
-    try:
-        state = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state in ("Z", "X")
 
 
 @pytest.fixture

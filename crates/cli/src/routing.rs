@@ -1,5 +1,6 @@
 //! What `check-config` says would run: each address and who accepts there, each virtual
-//! host and what it mounts, each process group and its settings — from the configuration
+//! host and what it mounts, each process group and its settings (and the scripts it imports),
+//! each side service — from the configuration
 //! `start-server` would run, not from the files' words.
 
 use std::fmt::Write as _;
@@ -116,6 +117,27 @@ pub(crate) fn summary(config: &ServerConfig) -> String {
             out,
             "  group {title}: {} process(es) x {} thread(s){user}{python}{recycling}",
             group.processes, group.threads
+        );
+        for script in &group.import_scripts {
+            let _ = writeln!(out, "    imports {} at start", script.display());
+        }
+    }
+    for service in &config.services {
+        let user = service
+            .run_as
+            .as_ref()
+            .map(|run_as| format!(", as {}", run_as.user))
+            .unwrap_or_default();
+        let log = service
+            .log_file
+            .as_ref()
+            .map(|log| format!(", log {}", log.display()))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  service {}: runs {}{user}{log}",
+            service.name,
+            service.script.display()
         );
     }
     out

@@ -397,6 +397,11 @@ pub struct ProcessGroup {
     /// The group's own logs (those of the one virtual host it serves); the server's when
     /// `None`.
     pub logging: Option<LogSettings>,
+    /// Scripts each worker imports at start, in order, before the applications load
+    /// (mod_wsgi's `WSGIImportScript` preloading); one that raises is logged and skipped,
+    /// as in mod_wsgi.
+    #[serde(default)]
+    pub import_scripts: Vec<PathBuf>,
 }
 
 impl ProcessGroup {

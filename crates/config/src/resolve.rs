@@ -246,6 +246,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         internal_socket: None,
         role: GroupRole::Applications,
         logging: None,
+        import_scripts: Vec::new(),
     };
     crate::access_format::AccessFormat::parse(&args.access_log_format)?;
     if let Some(format) = &args.error_log_format {

@@ -347,7 +347,8 @@ pub fn load(
     }
     let access_logs = access_logs.start()?;
     let has_apps = config.apps_of_group(group).next().is_some();
-    let python = if has_apps {
+    let imports = &config.group(group).import_scripts;
+    let python = if has_apps || !imports.is_empty() {
         let python = oxwsgi_wsgi_bridge::initialize(&config.group(group).python, startup)?;
         oxwsgi_wsgi_bridge::guard_forked_children(&python, server_fds)?;
         oxwsgi_wsgi_bridge::install_crash_reports(&python)?;
@@ -363,6 +364,7 @@ pub fn load(
                 threads_per_process: group_config.threads,
             },
         )?;
+        preload(&python, imports);
         Some(python)
     } else {
         None
@@ -437,6 +439,30 @@ pub fn load(
         forward,
         tls,
     })
+}
+
+/// Imports the group's `WSGIImportScript`s, in order, before its applications load. One that
+/// raises is logged with its traceback and the worker goes on, as a mod_wsgi process does.
+fn preload(python: &oxwsgi_wsgi_bridge::PythonRuntime, scripts: &[std::path::PathBuf]) {
+    for script in scripts {
+        tracing::info!(
+            "loading WSGI script '{}' (WSGIImportScript)",
+            script.display()
+        );
+        match oxwsgi_wsgi_bridge::import_script(python, script) {
+            Ok(()) => {}
+            Err(oxwsgi_wsgi_bridge::ImportFailure::SystemExit) => tracing::error!(
+                "SystemExit exception raised when doing exec of Python script file '{}' \
+                 (WSGIImportScript); the worker goes on",
+                script.display()
+            ),
+            Err(oxwsgi_wsgi_bridge::ImportFailure::Raised(traceback)) => tracing::error!(
+                "Unable to execute Python script file '{}' (WSGIImportScript); the worker goes \
+                 on:\n{traceback}",
+                script.display()
+            ),
+        }
+    }
 }
 
 /// How a worker stopped.

@@ -82,7 +82,7 @@ pub fn load_application(
         let (namespace, entry_file) = match entry {
             AppEntry::Script(path) => (
                 helper
-                    .call_method1("load_script", (path,))
+                    .call_method1("load_app_script", (path,))
                     .map_err(raised)?,
                 Some(path.clone()),
             ),

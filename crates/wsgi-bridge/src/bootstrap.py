@@ -43,6 +43,29 @@ def load_script(path):
     return module
 
 
+# The paths WSGIImportScript loaded into this process (preload_script).
+_preloaded = set()
+
+
+def preload_script(path):
+    """Loads a WSGIImportScript file at process start, as mod_wsgi does: as the module a WSGI
+    script of that path gets (script_module_name), so that an application of the same file
+    then uses that module (load_app_script) instead of executing the file again."""
+    path = os.fspath(path)
+    load_script(path)
+    _preloaded.add(path)
+
+
+def load_app_script(path):
+    """Loads an application's script: the module a WSGIImportScript already loaded from the
+    same file, if any (mod_wsgi finds it in sys.modules), else a fresh one."""
+    path = os.fspath(path)
+    module = sys.modules.get(script_module_name(path))
+    if path in _preloaded and module is not None:
+        return module
+    return load_script(path)
+
+
 def load_auth_script(path):
     """Loads a WSGIAuthUserScript, WSGIAuthGroupScript or WSGIAccessScript file the way
     mod_wsgi does: as the module a WSGI script of that path gets (script_module_name), so a

@@ -28,6 +28,7 @@ mod file_wrapper;
 mod fork;
 mod gil;
 mod handler;
+mod import_script;
 mod input;
 mod interpreter;
 mod metrics;
@@ -45,6 +46,7 @@ pub use auth_script::{AuthScripts, load_auth_scripts};
 pub use crash::{dump_python_stacks, install_crash_reports};
 pub use environ::{AppIdentity, EnvironSettings, ListenerIdentity};
 pub use error::{AppLoadError, InterpreterError};
+pub use import_script::{ImportFailure, import_script};
 pub use interpreter::{
     PYTHON_VERSION, PythonRuntime, Startup, describe_python, initialize, run_exit_functions,
 };

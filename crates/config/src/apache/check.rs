@@ -3,6 +3,7 @@
 //! groups named by `WSGIProcessGroup` defined; and a summary of what would run.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use super::daemon::DaemonProcess;
 use super::directives::{Contexts, Disposition, spec};
@@ -75,6 +76,8 @@ pub struct Report {
     pub daemons: Vec<DaemonProcess>,
     /// The applications.
     pub scripts: Vec<ScriptMount>,
+    /// The `WSGIImportScript`s, checked: each names a defined group and an existing file.
+    pub imports: Vec<ImportScript>,
 }
 
 impl Report {
@@ -158,6 +161,8 @@ pub fn check(config: &ApacheConfig, ignore_unsupported: bool) -> Report {
         report: Report::default(),
         ignore_unsupported,
         all: &config.nodes,
+        root: &config.server_root,
+        daemon_hosts: Vec::new(),
     };
     let scope = Scope {
         context: Contexts::SERVER,
@@ -165,6 +170,7 @@ pub fn check(config: &ApacheConfig, ignore_unsupported: bool) -> Report {
     };
     checker.walk(&config.nodes, &scope);
     checker.check_group_names();
+    checker.check_service_groups();
     checker.report
 }
 
@@ -172,6 +178,10 @@ struct Checker<'a> {
     report: Report,
     ignore_unsupported: bool,
     all: &'a [Node],
+    /// `ServerRoot`, which relative script paths are under.
+    root: &'a Path,
+    /// For each of `report.daemons`, the `<VirtualHost>` it is defined in, if any.
+    daemon_hosts: Vec<Option<&'a Section>>,
 }
 
 impl<'a> Checker<'a> {
@@ -335,10 +345,12 @@ impl<'a> Checker<'a> {
                         );
                     }
                     self.report.daemons.push(daemon);
+                    self.daemon_hosts.push(virtual_host(scope));
                 }
                 Err(err) => self.notice(Severity::Error, &directive.origin, err.0),
             },
             "wsgiscriptalias" | "wsgiscriptaliasmatch" => self.script_alias(directive, scope),
+            "wsgiimportscript" => self.import_script(directive, scope),
             "sslprotocol" => match super::ssl::protocols(&directive.args) {
                 Ok((_, Some(warning))) => {
                     self.notice(Severity::Warning, &directive.origin, warning)
@@ -440,8 +452,12 @@ impl<'a> Checker<'a> {
         let mut application_group = None;
         for option in options {
             match option.split_once('=') {
-                Some(("process-group", value)) => process_group = Some(value.to_owned()),
-                Some(("application-group", value)) => application_group = Some(value.to_owned()),
+                Some(("process-group", value)) => {
+                    process_group = Some(super::syntax::option_value(value))
+                }
+                Some(("application-group", value)) => {
+                    application_group = Some(super::syntax::option_value(value))
+                }
                 Some(("callable-object" | "pass-authorization", _)) => {}
                 _ => {
                     self.notice(
@@ -551,6 +567,11 @@ impl<'a> Checker<'a> {
     }
 }
 
+/// The `<VirtualHost>` around a node, if any.
+fn virtual_host<'a>(scope: &Scope<'a>) -> Option<&'a Section> {
+    scope.sections.iter().find(|s| s.is("VirtualHost")).copied()
+}
+
 fn inside(scope: &Scope<'_>) -> String {
     scope
         .sections
@@ -594,6 +615,9 @@ pub fn listen_port(address: &str) -> Option<u16> {
     let port = address.rsplit_once(':').map_or(address, |(_, port)| port);
     port.parse().ok()
 }
+
+mod imports;
+pub use imports::ImportScript;
 
 #[cfg(test)]
 mod tests;

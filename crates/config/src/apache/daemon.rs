@@ -3,8 +3,9 @@
 //!
 //! The names are those mod_wsgi 6.0's `wsgi_add_daemon_process` accepts (docs/apache.md has
 //! the sources); an option it does not know is an error, as in mod_wsgi ("Invalid option to
-//! WSGI daemon process definition"), with the nearest known name suggested. `threads=0`, a
-//! group that serves no requests and only runs a `WSGIImportScript`, is not supported.
+//! WSGI daemon process definition"), with the nearest known name suggested. `threads=0` is
+//! mod_wsgi's service group: it serves no requests and runs the one `WSGIImportScript` that
+//! names it, as a side service (`check.rs` checks the pairing).
 
 use std::collections::BTreeMap;
 
@@ -44,7 +45,8 @@ const NO_LIMIT: &str = "resource limits of the process are not supported yet";
 /// The options of `WSGIDaemonProcess`, their values and their use.
 pub(super) const OPTIONS: &[(&str, ValueKind, OptionUse)] = &[
     ("processes", ValueKind::Count, OptionUse::Honoured),
-    ("threads", ValueKind::Count, OptionUse::Honoured),
+    // 0: a service group (mod_wsgi accepts 0 and more).
+    ("threads", ValueKind::Number, OptionUse::Honoured),
     ("switch-interval", ValueKind::Text, OptionUse::Honoured),
     ("user", ValueKind::Text, OptionUse::Honoured),
     ("group", ValueKind::Text, OptionUse::Honoured),
@@ -216,8 +218,9 @@ impl DaemonProcess {
                     suggestion(&lower)
                 )));
             };
-            check_value(key, value, *kind)?;
-            if parsed.insert(lower, value.to_owned()).is_some() {
+            let value = super::syntax::option_value(value);
+            check_value(key, &value, *kind)?;
+            if parsed.insert(lower, value).is_some() {
                 return Err(DaemonError(format!(
                     "WSGIDaemonProcess option '{key}' is given twice"
                 )));
@@ -228,6 +231,12 @@ impl DaemonProcess {
             options: parsed,
             origin: origin.clone(),
         })
+    }
+
+    /// Whether it is a service group (`threads=0`): no requests, one `WSGIImportScript` run
+    /// as a side service, as mod_wsgi-express's `--service-script` writes it.
+    pub fn is_service(&self) -> bool {
+        self.options.get("threads").map(String::as_str) == Some("0")
     }
 
     /// The options given that oxwsgi accepts without effect, with the reason.
@@ -314,6 +323,10 @@ mod tests {
         assert_eq!(group.options["user"], "tuan");
         let group = parse("pyApps user=www-data group=www-data processes=2 threads=5 maximum-requests=5 umask=0007 display-name=pyApps").unwrap();
         assert_eq!(group.options.len(), 7);
+        // Quoted as mod_wsgi-express writes them.
+        let group = parse("service:x user='tuan' home='/srv/x' threads=0").unwrap();
+        assert_eq!(group.options["user"], "tuan");
+        assert_eq!(group.options["home"], "/srv/x");
     }
 
     #[test]
@@ -327,8 +340,12 @@ mod tests {
             "invalid option to WSGIDaemonProcess: 'colour'"
         );
         assert_eq!(
-            parse("app threads=0").unwrap_err().0,
-            "WSGIDaemonProcess option threads=0: threads must be a whole number of at least 1"
+            parse("app processes=0").unwrap_err().0,
+            "WSGIDaemonProcess option processes=0: processes must be a whole number of at least 1"
+        );
+        assert_eq!(
+            parse("app threads=x").unwrap_err().0,
+            "WSGIDaemonProcess option threads=x: threads must be a whole number"
         );
         assert_eq!(
             parse("app threads").unwrap_err().0,
@@ -336,6 +353,17 @@ mod tests {
         );
         assert!(parse("threads=5").is_err());
         assert!(parse("app threads=2 threads=3").is_err());
+    }
+
+    #[test]
+    fn threads_0_makes_a_service_group() {
+        assert!(
+            parse("'service:x' threads=0 display-name=%{GROUP}")
+                .unwrap()
+                .is_service()
+        );
+        assert!(!parse("app threads=1").unwrap().is_service());
+        assert!(!parse("app").unwrap().is_service());
     }
 
     #[test]

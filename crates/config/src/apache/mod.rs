@@ -27,7 +27,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use check::{Notice, Report, ScriptMount, Severity, check, listen_port};
+pub use check::{ImportScript, Notice, Report, ScriptMount, Severity, check, listen_port};
 pub use daemon::{DaemonError, DaemonProcess};
 pub use error::ApacheError;
 pub use reader::{APACHE_VERSION, ReadOptions, is_implemented_module};

@@ -72,6 +72,18 @@ pub(crate) fn words(text: &str) -> Vec<String> {
     words
 }
 
+/// The value of a mod_wsgi `name=value` option as `wsgi_parse_option` reads it (httpd's
+/// `ap_getword_conf` after the `=`): quotes around it are dropped, so that
+/// `user='www-data'`, as mod_wsgi-express writes it, names `www-data`.
+pub(crate) fn option_value(value: &str) -> String {
+    if value.starts_with(['"', '\'']) {
+        next_word(value).0
+    } else {
+        // The line's words were read already: nothing more to undo.
+        value.to_owned()
+    }
+}
+
 fn next_word(text: &str) -> (String, &str) {
     let quote = match text.chars().next() {
         Some(quote @ ('"' | '\'')) => quote,
@@ -198,6 +210,15 @@ mod tests {
             vec!["Header", "set", "X", "unterminated"]
         );
         assert_eq!(words("A #not-a-comment"), vec!["A", "#not-a-comment"]);
+    }
+
+    #[test]
+    fn option_values_lose_their_quotes() {
+        assert_eq!(option_value("'service:x'"), "service:x");
+        assert_eq!(option_value("\"/srv/a\""), "/srv/a");
+        assert_eq!(option_value("%{GLOBAL}"), "%{GLOBAL}");
+        assert_eq!(option_value(r"C:\x"), r"C:\x");
+        assert_eq!(option_value(""), "");
     }
 
     #[test]

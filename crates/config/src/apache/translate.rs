@@ -5,7 +5,8 @@
 //! `<VirtualHost>`s each on addresses of its own; with their process groups (a
 //! `WSGIDaemonProcess`, or the default group when no script names one) running their
 //! `WSGIScriptAlias` applications, `DocumentRoot` and `Alias` static files, logs, limits and
-//! timeouts. A listener served by one group is accepted on by that group's workers: a request
+//! timeouts; `WSGIImportScript`s preloaded into groups, or run as side services from
+//! `threads=0` groups. A listener served by one group is accepted on by that group's workers: a request
 //! reaches its group with no hop. Where one site's scripts run in several groups, a front tier
 //! group (Python-free) accepts instead and forwards to the groups' internal sockets
 //! ([`GroupRole::Front`]). A directive httpd would honour and oxwsgi does not yet (mod_wsgi's
@@ -149,6 +150,7 @@ pub const RUNS: &[&str] = &[
 
 mod groups;
 mod hosts;
+mod imports;
 mod include;
 mod proxy;
 mod reading;
@@ -193,11 +195,20 @@ pub fn server_config(
     for node in &config.nodes {
         match node {
             Node::Directive(d) => t.directive(d),
+            // Its log is its services' (`imports.rs`); it serves nothing.
+            Node::Section(s) if s.is("VirtualHost") && imports::is_service_host(s, report) => {}
             Node::Section(s) if s.is("VirtualHost") => virtual_hosts.push(s),
             Node::Section(s) => t.section(s),
         }
     }
-    let config = t.sites(&virtual_hosts, report, options);
+    // The main server's directives, which the services' users and Python come from.
+    let base = t.site.clone();
+    let mut made = t.sites(&virtual_hosts, report, options);
+    if let Some(made) = &mut made {
+        t.attach_imports(report, made);
+        made.services = t.services(config, report, &base);
+    }
+    let config = made;
     if t.errors.is_empty() {
         config.ok_or_else(Vec::new)
     } else {
@@ -573,7 +584,7 @@ impl<'a> Translator<'a> {
             client_certificates,
             server_root,
             operations: site.operations.clone(),
-            // `WSGIDaemonProcess threads=0` with a `WSGIImportScript` is not read yet.
+            // Made from the whole configuration, once the sites are (`imports.rs`).
             services: Vec::new(),
         })
     }

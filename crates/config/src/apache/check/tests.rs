@@ -124,3 +124,69 @@ fn unknown_directives_options_places_and_groups_are_errors() {
         ]
     );
 }
+
+/// A file that exists, to import.
+fn existing_script() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml").to_owned()
+}
+
+#[test]
+fn a_service_group_runs_one_global_script_in_one_process_and_serves_nothing() {
+    let script = existing_script();
+    let text = format!(
+        "WSGIDaemonProcess svc threads=0 processes=2\n\
+         WSGIImportScript {script} process-group=svc application-group=mine\n\
+         WSGIImportScript {script} process-group=svc application-group=%{{GLOBAL}}\n\
+         WSGIScriptAlias / {script} process-group=svc\n"
+    );
+    let report = report(&text, false);
+    assert_eq!(
+        lines(&report, Severity::Error),
+        vec![
+            format!(
+                "/etc/site.conf:3: error: WSGIImportScript: the service group 'svc' (threads=0) \
+                 already runs {script} (/etc/site.conf:2); oxwsgi runs one script per service: \
+                 give this one a WSGIDaemonProcess of its own"
+            ),
+            "/etc/site.conf:2: error: WSGIImportScript into the service group 'svc' \
+             (threads=0) runs the script as the main program of the main interpreter: write \
+             application-group=%{GLOBAL}"
+                .to_owned(),
+            "/etc/site.conf:1: error: WSGIDaemonProcess svc: a service group (threads=0) runs \
+             one process in oxwsgi; remove processes= or write processes=1"
+                .to_owned(),
+            "/etc/site.conf:4: error: the process group 'svc' that serves / has threads=0: it \
+             serves no requests (it runs a WSGIImportScript as a service); give it threads, or \
+             run the application in another group"
+                .to_owned(),
+        ]
+    );
+}
+
+#[test]
+fn an_import_script_names_a_group_it_can_reach_and_its_options() {
+    let script = existing_script();
+    let text = format!(
+        "<VirtualHost *:80>\nServerName a.example\nWSGIDaemonProcess a\n</VirtualHost>\n\
+         <VirtualHost *:80>\nServerName b.example\n\
+         WSGIImportScript {script} process-group=a application-group=%{{GLOBAL}}\n\
+         </VirtualHost>\n\
+         WSGIImportScript {script} process-group=a colour=blue\n\
+         WSGIImportScript {script} process-group='a'\n"
+    );
+    let report = report(&text, false);
+    assert_eq!(
+        lines(&report, Severity::Error),
+        vec![
+            "/etc/site.conf:7: error: WSGIImportScript: the process group 'a' belongs to the \
+             <VirtualHost> at /etc/site.conf:1, whose ServerName is not this one's: define the \
+             group at server level, or load the script from that host",
+            "/etc/site.conf:9: error: WSGIImportScript: invalid option 'colour=blue' (the \
+             options are process-group=NAME and application-group=NAME)",
+            "/etc/site.conf:10: error: WSGIImportScript needs application-group=, the \
+             application group to load the script into: WSGIImportScript FILE \
+             process-group=NAME application-group=%{GLOBAL}",
+        ]
+    );
+    assert!(report.imports.is_empty());
+}

@@ -274,7 +274,8 @@ impl Translator<'_> {
         })
     }
 
-    fn process_group(
+    /// The settings of a group (`daemon`, or the default group), over the site's directives.
+    pub(super) fn process_group(
         &mut self,
         daemon: Option<&DaemonProcess>,
         site: &Site,
@@ -356,6 +357,7 @@ impl Translator<'_> {
             internal_socket: None,
             role: GroupRole::Applications,
             logging: None,
+            import_scripts: Vec::new(),
         })
     }
 

@@ -395,6 +395,7 @@ impl Translator<'_> {
             internal_socket: None,
             role: GroupRole::Front,
             logging: None,
+            import_scripts: Vec::new(),
         };
         groups.push(front);
         Some(())
