@@ -120,7 +120,7 @@ BROKEN = [
      "'WSGIScriptAlais', perhaps misspelled or defined by a module not included in the server "
      "configuration"),
     ("nested_error.conf", "conf.d/bad-group.conf:3: error: WSGIDaemonProcess option "
-     "threads=four: threads must be a whole number of at least 1"),
+     "threads=four: threads must be a whole number"),
 ]
 
 
