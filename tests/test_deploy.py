@@ -1,7 +1,8 @@
 """The deployment files of docs/deployment.md: the Kubernetes manifests under deploy/kubernetes
 are valid against Kubernetes' own schemas (kubernetes-validate's offline copies; no cluster
 here for `kubectl apply --dry-run`), agree with each other and with oxwsgi's options; the nginx
-configuration under deploy/nginx passes `nginx -t`."""
+configuration under deploy/nginx passes `nginx -t`, the HAProxy one under deploy/haproxy
+`haproxy -c`."""
 
 import pathlib
 import re
@@ -129,3 +130,13 @@ def test_the_nginx_configuration_passes_nginx_t(tmp_path):
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert "syntax is ok" in result.stderr
+
+
+def test_the_haproxy_configuration_passes_haproxy_c():
+    haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    if not pathlib.Path(haproxy).exists():
+        pytest.fail("haproxy is not installed: run scripts/test, which installs it")
+    result = subprocess.run([haproxy, "-c", "-f", str(ROOT / "deploy" / "haproxy" / "haproxy.cfg")],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Configuration file is valid" in result.stdout
