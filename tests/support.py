@@ -271,10 +271,20 @@ def read_response(sock):
     return status, headers, rest, b""
 
 
+_ports_given = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free on loopback now, and not one this process handed out before: a test that
+    asks for two (HTTP and HTTPS, an app and its metrics) gets two different ones, which the
+    kernel alone does not promise once the first is closed again."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
 
 
 def port_is_listening(port):
