@@ -203,6 +203,23 @@ def test_server_status_is_refused_to_clients_elsewhere(server, tmp_path):
     assert (response.status_code, response.text) == (200, "ok")
 
 
+def test_server_status_is_refused_to_clients_a_proxy_here_forwards(server, tmp_path):
+    """Behind nginx on the same machine every connection is local: the page is refused when
+    the trusted proxy says the client is elsewhere, shown when it says the client is here."""
+    app = gated_app(tmp_path / "app.wsgi", tmp_path / "gate")
+    srv = server("--server-status", "--trust-proxy-header", "X-Forwarded-For",
+                 "--trust-proxy", "127.0.0.1", app)
+    status = srv.url + "/server-status?auto"
+    outside = requests.get(status, headers={"X-Forwarded-For": "198.51.100.9"}, timeout=10)
+    assert outside.status_code == 403
+    assert "<p>You don't have permission to access this resource.</p>" in outside.text
+    srv.wait_for_log(r"Client denied by server configuration: '/server-status' \(a trusted "
+                     r"proxy forwarded it for a client on another machine\)")
+    here = requests.get(status, headers={"X-Forwarded-For": "127.0.0.1"}, timeout=10)
+    assert here.status_code == 200 and "Uptime: " in here.text
+    assert requests.get(status, timeout=10).status_code == 200
+
+
 def test_ready_turns_503_at_sigterm_while_requests_in_flight_finish(server, tmp_path):
     gate = tmp_path / "gate"
     app = gated_app(tmp_path / "app.wsgi", gate)

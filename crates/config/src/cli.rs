@@ -879,8 +879,8 @@ pub struct StartServer {
     )]
     pub startup_log_name: String,
 
-    /// Rotate the error and access logs: once a file is larger than --max-log-size, oxwsgi
-    /// renames FILE to FILE.1 (FILE.1 to FILE.2 and so on, up to --max-log-files) and every
+    /// Rotate the error and access logs: once a file is larger than --max-log-size (the
+    /// supervisor looks once a second, so a file ends a little past it), oxwsgi renames FILE to FILE.1 (FILE.1 to FILE.2 and so on, up to --max-log-files) and every
     /// process goes on in a new FILE; no line is lost. (With or without it, SIGUSR2 to the
     /// supervisor reopens every log file, for logrotate.) No effect with --log-to-terminal.
     #[arg(long, help_heading = "Logging")]

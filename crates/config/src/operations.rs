@@ -72,7 +72,8 @@ pub struct OperationsArgs {
 
     /// Serve a status page at /server-status (HTML; ?auto for key: value lines) showing every
     /// worker and what each of its Python threads runs. Only clients on this machine may see
-    /// it; an --include-file with a <Location /server-status> section says otherwise.
+    /// it (behind a trusted proxy, the client the proxy names must be on this machine too); an
+    /// --include-file with a <Location /server-status> section says otherwise.
     #[arg(long, help_heading = "Operations")]
     pub server_status: bool,
 

@@ -106,6 +106,15 @@ pub(super) async fn dispatch<A: Application>(
     let authenticated = access::check(conn, host, pending, &path, redirect.as_ref(), user).await?;
     if let Some(status_path) = &server.settings.server_status {
         if status_path.as_bytes() == &path[..] {
+            if forwarded_from_elsewhere(host, pending, &path) {
+                tracing::error!(
+                    client.addr = %conn.remote,
+                    "Client denied by server configuration: '{}' (a trusted proxy forwarded \
+                     it for a client on another machine)",
+                    head.uri.path()
+                );
+                return Err(Refusal::Forbidden);
+            }
             let response = crate::server_status::respond(
                 &server.settings.board,
                 &head.method,
@@ -195,4 +204,21 @@ pub(super) async fn dispatch<A: Application>(
         Ok(response) => Ok((app_response(response), Made::ByApplication)),
         Err(error) => Err(Refusal::from_app(error, limit)),
     }
+}
+
+/// Whether the status page's default rule (clients on this machine only) must refuse a request
+/// that a trusted proxy on this machine forwarded for a client elsewhere: behind nginx on the
+/// same host every connection is local, and `Require local` alone (httpd's, which looks at the
+/// connection) would show the page to the world. A rule the configuration gives the page
+/// itself (an `--include-file`'s `<Location /server-status>`) is left to decide alone.
+fn forwarded_from_elsewhere(host: &HostShared, pending: &Pending, path: &[u8]) -> bool {
+    let default_rule = matches!(
+        host.access.rule_for(path),
+        Some(oxwsgi_config::access::AccessRule::Local)
+    );
+    let client = pending
+        .proxied
+        .as_ref()
+        .and_then(|proxied| super::proxy::address(proxied.client.as_ref()?));
+    default_rule && client.is_some_and(|ip| !ip.to_canonical().is_loopback())
 }
