@@ -184,18 +184,31 @@ fn include_files(
     env: &Environment,
     config: &mut ServerConfig,
 ) -> Result<(), String> {
-    if args.include_file.is_empty() {
+    // mod_wsgi-express's --rewrite-rules file is read like an --include-file: oxwsgi has no
+    // mod_rewrite, so its rules are refused (or skipped) naming their lines.
+    let include: Vec<std::path::PathBuf> = args
+        .include_file
+        .iter()
+        .chain(&args.express.rewrite_rules)
+        .cloned()
+        .collect();
+    if include.is_empty() {
         return Ok(());
     }
     let options = read_options(&args.define);
-    let files = apache::read_config(&args.include_file, &options).map_err(|err| err.to_string())?;
+    let files = apache::read_config(&include, &options).map_err(|err| err.to_string())?;
     let checked = apache::check(&files, args.ignore_unsupported);
     let applied = if checked.has_errors() {
         Err(Vec::new())
     } else {
         apache::apply_include(&files, &checked, env, config)
     };
-    told(&checked, applied, "--include-file configuration")
+    let what = if args.include_file.is_empty() {
+        "--rewrite-rules file"
+    } else {
+        "--include-file configuration"
+    };
+    told(&checked, applied, what)
 }
 
 fn read_options(defines: &[String]) -> apache::ReadOptions {
@@ -324,7 +337,12 @@ fn start_server(
             return EXIT_USAGE;
         }
     };
+    // mod_wsgi-express's options that tune Apache itself: named once, with why.
+    let notice = args.express.notice();
     if args.setup_only {
+        if let Some(notice) = &notice {
+            eprint!("{notice}");
+        }
         return setup_server::write(args, argv, &config, &launcher);
     }
     if matches!(launcher, Launcher::Python(_)) {
@@ -342,7 +360,7 @@ fn start_server(
         let _ = supervisor.exec();
     }
     oxwsgi_logging::init(config.logging.level, config.logging.error_format.as_deref());
-    match run(config, launcher) {
+    match run(config, launcher, notice) {
         Ok(()) => 0,
         Err(message) => {
             // Through the log's descriptor, so that the start-up log says why too.
@@ -353,7 +371,7 @@ fn start_server(
 }
 
 /// Binds, prints the banner and supervises the workers until the server stops.
-fn run(config: ServerConfig, launcher: Launcher) -> Result<(), String> {
+fn run(config: ServerConfig, launcher: Launcher, notice: Option<String>) -> Result<(), String> {
     for dir in [&config.server_root, &config.document_root] {
         std::fs::create_dir_all(dir)
             .map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
@@ -389,6 +407,9 @@ fn run(config: ServerConfig, launcher: Launcher) -> Result<(), String> {
         banner::banner(&config, &bound, &launcher),
         banner::operations(&config, metrics_address)
     ));
+    if let Some(notice) = notice {
+        oxwsgi_logging::startup::print(&notice);
+    }
 
     let sockets = oxwsgi_supervisor::Sockets {
         listeners,

@@ -196,7 +196,7 @@ fn write_files(
     let oxwsgi = oxwsgi_command(argv, launcher)?;
     let control_script = write(
         CONTROL_SCRIPT,
-        &control_script(config, &oxwsgi, &command),
+        &control_script(config, &oxwsgi, &command).replacen("#!/bin/sh", &shebang(args), 1),
         0o755,
     )?;
     let service = write(
@@ -328,6 +328,15 @@ fn server_url(config: &ServerConfig) -> String {
 }
 
 /// The control script: mod_wsgi-express's `apachectl` arguments, for oxwsgi's supervisor.
+/// The control script's `#!` line: mod_wsgi-express's --shell-executable, else /bin/sh.
+fn shebang(args: &StartServer) -> String {
+    let shell = args.express.shell_executable.as_deref();
+    format!(
+        "#!{}",
+        shell.map_or("/bin/sh".into(), |s| s.to_string_lossy())
+    )
+}
+
 fn control_script(config: &ServerConfig, oxwsgi: &[PathBuf], command: &[String]) -> String {
     let error_log = match &config.logging.error_log {
         oxwsgi_config::LogDestination::File(path) => shell_quote(path),

@@ -900,6 +900,10 @@ pub struct StartServer {
         help_heading = "Logging"
     )]
     pub max_log_files: u32,
+
+    /// The rest of mod_wsgi-express's options (see "mod_wsgi-express compatibility").
+    #[command(flatten)]
+    pub express: crate::express_compat::ExpressCompatArgs,
 }
 
 #[cfg(test)]
