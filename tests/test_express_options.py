@@ -811,3 +811,25 @@ def test_setup_server_then_the_control_script_serves(project):
     finally:
         if pid is not None and not is_gone(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_the_daemon_groups_python_eggs_reaches_the_application(project):
+    # mod_wsgi's own spelling of --python-eggs: WSGIDaemonProcess python-eggs=DIR.
+    from support import user_directive
+    port = free_port()
+    (project / "env.wsgi").write_text(
+        "import os\n"
+        "def application(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [os.environ.get('PYTHON_EGG_CACHE', 'unset').encode()]\n"
+    )
+    (project / "site.conf").write_text(
+        f"Listen 127.0.0.1:{port}\n"
+        f"{user_directive()}\n"
+        f"WSGIDaemonProcess eggs python-home={VENV} python-eggs={project}/eggs\n"
+        f"WSGIProcessGroup eggs\n"
+        f"WSGIScriptAlias / {project}/env.wsgi\n"
+    )
+    with Express(["--config", project / "site.conf", "--log-to-terminal", "--server-root",
+                  project / "root"], project):
+        assert get(f"http://127.0.0.1:{port}/")[2] == f"{project}/eggs".encode()

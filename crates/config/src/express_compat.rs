@@ -157,17 +157,35 @@ pub struct ExpressCompatArgs {
 
     /// No effect: Apache's children started at first, as a fraction (0 to 1) of
     /// --max-clients [default: by MPM].
-    #[arg(long, value_name = "NUMBER", value_parser = fraction, allow_hyphen_values = true, help_heading = HEADING)]
+    #[arg(
+        long,
+        value_name = "NUMBER",
+        value_parser = fraction,
+        allow_hyphen_values = true,
+        help_heading = HEADING
+    )]
     pub initial_workers: Option<f64>,
 
     /// No effect: the fewest idle Apache children, as a fraction (0 to 1) of --max-clients
     /// [default: by MPM].
-    #[arg(long, value_name = "NUMBER", value_parser = fraction, allow_hyphen_values = true, help_heading = HEADING)]
+    #[arg(
+        long,
+        value_name = "NUMBER",
+        value_parser = fraction,
+        allow_hyphen_values = true,
+        help_heading = HEADING
+    )]
     pub minimum_spare_workers: Option<f64>,
 
     /// No effect: the most idle Apache children, as a fraction (0 to 1) of --max-clients
     /// [default: by MPM].
-    #[arg(long, value_name = "NUMBER", value_parser = fraction, allow_hyphen_values = true, help_heading = HEADING)]
+    #[arg(
+        long,
+        value_name = "NUMBER",
+        value_parser = fraction,
+        allow_hyphen_values = true,
+        help_heading = HEADING
+    )]
     pub maximum_spare_workers: Option<f64>,
 
     /// No effect: the Apache MPM to prefer (event, worker, prefork); may be repeated
@@ -266,7 +284,8 @@ impl ExpressCompatArgs {
             (
                 self.enable_telemetry,
                 "--enable-telemetry",
-                "mod_wsgi-telemetry is not run; oxwsgi's metrics are --metrics-port and --server-status",
+                "mod_wsgi-telemetry is not run; oxwsgi's metrics are --metrics-port and \
+                 --server-status",
             ),
             (
                 self.free_threading,
