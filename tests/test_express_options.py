@@ -833,3 +833,13 @@ def test_the_daemon_groups_python_eggs_reaches_the_application(project):
     with Express(["--config", project / "site.conf", "--log-to-terminal", "--server-root",
                   project / "root"], project):
         assert get(f"http://127.0.0.1:{port}/")[2] == f"{project}/eggs".encode()
+
+
+def test_options_parse_as_optparse_does_last_value_wins_and_prefixes(project):
+    # A Dockerfile's ENTRYPOINT options followed by the CMD's: the last --port wins, as in
+    # optparse; `--proc` and `--thr` are unique prefixes of --processes and --threads.
+    port = free_port()
+    with Express(["--port", "8000", "--log-to-terminal", "--proc", "2", "--thr", "3",
+                  "--port", port, "--log-to-terminal", "wsgi.py"], project) as server:
+        assert get(f"http://127.0.0.1:{port}/")[2] == b"script /"
+        assert "Request Capacity   : 6 (2 processes * 3 threads)" in server.stdout

@@ -513,6 +513,49 @@ mod tests {
         crate::resolve::start_server(&args, &env)
     }
 
+    fn start_server(extra: &[&str]) -> Result<Box<crate::cli::StartServer>, clap::Error> {
+        let argv = ["oxwsgi", "start-server"].iter().chain(extra).copied();
+        match crate::cli::Cli::try_parse_from(argv)?.command {
+            crate::cli::Command::StartServer(args) => Ok(args),
+            _ => panic!("not start-server"),
+        }
+    }
+
+    #[test]
+    fn the_command_line_parses_as_optparse_does() {
+        // Given again, an option's last value wins; a flag may be repeated.
+        let args = start_server(&["--port", "80", "--access-log", "--port", "8000"]).unwrap();
+        assert_eq!(args.port, 8000);
+        assert!(
+            start_server(&["--access-log", "--access-log"])
+                .unwrap()
+                .access_log
+        );
+        // Repeatable options still collect every value, pairs included.
+        let args = start_server(&[
+            "--url-alias",
+            "/a",
+            "a",
+            "--python-path",
+            "/p",
+            "--url-alias",
+            "/b",
+            "b",
+            "--python-path",
+            "/q",
+        ])
+        .unwrap();
+        assert_eq!(args.url_alias, ["/a", "a", "/b", "b"]);
+        assert_eq!(args.python_path.len(), 2);
+        let args = start_server(&["--server-mpm", "event", "--server-mpm", "worker"]).unwrap();
+        assert_eq!(args.express.server_mpm, ["event", "worker"]);
+        // A unique prefix of a long option is that option; an ambiguous one is an error.
+        let args = start_server(&["--proc", "4", "--thr", "10"]).unwrap();
+        assert_eq!((args.processes, args.threads), (Some(4), 10));
+        let err = start_server(&["--ser", "x"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
+    }
+
     #[test]
     fn lang_is_the_locale_unless_locale_is_given() {
         assert_eq!(
