@@ -582,22 +582,31 @@ def test_shell_executable_is_the_control_scripts_shell(files, tmp_path):
 
 def test_rewrite_rules_are_refused_naming_the_line_or_skipped_when_asked(files, tmp_path):
     rules = tmp_path / "rewrite.conf"
-    rules.write_text("# from mod_wsgi-express\nRewriteRule ^/old$ /new [R=301]\n")
+    # As express includes it: in the document root's <Directory>, where RewriteBase may be.
+    rules.write_text("# from mod_wsgi-express\nRewriteBase /\nRewriteRule ^old$ new [R=301]\n")
     command = [str(BINARY), "start-server", "--rewrite-rules", str(rules),
                "--server-root", str(tmp_path / "root"), str(files / "app.wsgi")]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
+    unsupported = ("is not supported: oxwsgi has no mod_rewrite; express the rule with Alias, "
+                   "Redirect or in the application; remove it, or start with "
+                   "--ignore-unsupported to skip it\n")
     assert done.stderr == (
-        f"{rules}:2: error: RewriteRule is not supported: oxwsgi has no mod_rewrite; express "
-        "the rule with Alias, Redirect or in the application; remove it, or start with "
-        "--ignore-unsupported to skip it\n"
-        "oxwsgi: the --rewrite-rules file has 1 error(s); nothing was started\n")
+        f"{rules}:2: error: RewriteBase {unsupported}"
+        f"{rules}:3: error: RewriteRule {unsupported}"
+        "oxwsgi: the --rewrite-rules file has 2 error(s); nothing was started\n")
     port = free_port()
     with Express(["--port", port, "--log-to-terminal", "--server-root", tmp_path / "root",
                   "--rewrite-rules", rules, "--ignore-unsupported", files / "app.wsgi"],
                  tmp_path) as server:
         assert get(f"http://127.0.0.1:{port}/old")[0] == 200
-        assert f"{rules}:2: warning: RewriteRule is not supported" in server.log()
+        assert f"{rules}:3: warning: RewriteRule is not supported" in server.log()
+    missing = subprocess.run([str(BINARY), "start-server", "--rewrite-rules", "nope.conf",
+                              str(files / "app.wsgi")], capture_output=True, text=True,
+                             cwd=tmp_path, timeout=60)
+    assert missing.returncode == 2
+    assert missing.stderr == (f"oxwsgi: the --rewrite-rules file '{tmp_path}/nope.conf' cannot "
+                              "be read: No such file or directory (os error 2)\n")
 
 
 # --- command lines of the shapes public projects use -------------------------------------------

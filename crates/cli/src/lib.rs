@@ -22,6 +22,7 @@
 #![deny(unsafe_code)]
 
 mod banner;
+mod rewrite_rules;
 mod routing;
 mod setup_server;
 
@@ -184,31 +185,18 @@ fn include_files(
     env: &Environment,
     config: &mut ServerConfig,
 ) -> Result<(), String> {
-    // mod_wsgi-express's --rewrite-rules file is read like an --include-file: oxwsgi has no
-    // mod_rewrite, so its rules are refused (or skipped) naming their lines.
-    let include: Vec<std::path::PathBuf> = args
-        .include_file
-        .iter()
-        .chain(&args.express.rewrite_rules)
-        .cloned()
-        .collect();
-    if include.is_empty() {
+    if args.include_file.is_empty() {
         return Ok(());
     }
     let options = read_options(&args.define);
-    let files = apache::read_config(&include, &options).map_err(|err| err.to_string())?;
+    let files = apache::read_config(&args.include_file, &options).map_err(|err| err.to_string())?;
     let checked = apache::check(&files, args.ignore_unsupported);
     let applied = if checked.has_errors() {
         Err(Vec::new())
     } else {
         apache::apply_include(&files, &checked, env, config)
     };
-    let what = if args.include_file.is_empty() {
-        "--rewrite-rules file"
-    } else {
-        "--include-file configuration"
-    };
-    told(&checked, applied, what)
+    told(&checked, applied, "--include-file configuration")
 }
 
 fn read_options(defines: &[String]) -> apache::ReadOptions {
@@ -312,6 +300,7 @@ fn start_server(
             .and_then(|env| {
                 let mut config = resolve::start_server(args, &env).map_err(|e| e.to_string())?;
                 include_files(args, &env, &mut config)?;
+                rewrite_rules::apply(args, &env, &mut config)?;
                 Ok(config)
             })
     } else {

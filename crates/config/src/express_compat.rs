@@ -6,8 +6,9 @@
 //!
 //! * implemented: `--lang` (the old name of `--locale`), `--python-eggs` (the workers'
 //!   `PYTHON_EGG_CACHE`), `--shell-executable` (the `#!` line of the control script
-//!   setup-server writes) and `--rewrite-rules` (read like an `--include-file`, so a
-//!   `RewriteRule` in it is refused, or skipped with `--ignore-unsupported`, naming its line);
+//!   setup-server writes) and `--rewrite-rules` (checked in the document root's `<Directory>`
+//!   like an `--include-file`, so a `RewriteRule` in it is refused, or skipped with
+//!   `--ignore-unsupported`, naming its line; applied by the `oxwsgi` command);
 //! * accepted without effect: the options that tune Apache itself (its MPM, the sockets
 //!   between its child processes and the daemons, the programs it runs) or features of
 //!   express's that oxwsgi does differently; [`ExpressCompatArgs::notice`] names those given,
@@ -57,9 +58,10 @@ pub struct ExpressCompatArgs {
     pub shell_executable: Option<PathBuf>,
 
     /// mod_wsgi-express's file of mod_rewrite rules for the document root. oxwsgi has no
-    /// mod_rewrite: the file is read like an --include-file, so a RewriteRule in it is refused
-    /// naming its line (or skipped with a warning under --ignore-unsupported); an empty file,
-    /// as express writes by default, is fine [default: none].
+    /// mod_rewrite: the file is read like an --include-file in the document root's
+    /// <Directory>, so a RewriteRule in it is refused naming its line (or skipped with a
+    /// warning under --ignore-unsupported); an empty file, as express writes by default, is
+    /// fine [default: none].
     #[arg(long, value_name = "FILE-PATH", allow_hyphen_values = true, help_heading = HEADING)]
     pub rewrite_rules: Option<PathBuf>,
 
