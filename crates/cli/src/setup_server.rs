@@ -327,7 +327,6 @@ fn server_url(config: &ServerConfig) -> String {
         .unwrap_or_default()
 }
 
-/// The control script: mod_wsgi-express's `apachectl` arguments, for oxwsgi's supervisor.
 /// The control script's `#!` line: mod_wsgi-express's --shell-executable, else /bin/sh.
 fn shebang(args: &StartServer) -> String {
     let shell = args.express.shell_executable.as_deref();
@@ -337,6 +336,7 @@ fn shebang(args: &StartServer) -> String {
     )
 }
 
+/// The control script: mod_wsgi-express's `apachectl` arguments, for oxwsgi's supervisor.
 fn control_script(config: &ServerConfig, oxwsgi: &[PathBuf], command: &[String]) -> String {
     let error_log = match &config.logging.error_log {
         oxwsgi_config::LogDestination::File(path) => shell_quote(path),
