@@ -22,6 +22,7 @@
 #![deny(unsafe_code)]
 
 mod banner;
+mod rewrite_rules;
 mod routing;
 mod setup_server;
 
@@ -299,6 +300,7 @@ fn start_server(
             .and_then(|env| {
                 let mut config = resolve::start_server(args, &env).map_err(|e| e.to_string())?;
                 include_files(args, &env, &mut config)?;
+                rewrite_rules::apply(args, &env, &mut config)?;
                 Ok(config)
             })
     } else {
@@ -324,7 +326,12 @@ fn start_server(
             return EXIT_USAGE;
         }
     };
+    // mod_wsgi-express's options that tune Apache itself: named once, with why.
+    let notice = args.express.notice();
     if args.setup_only {
+        if let Some(notice) = &notice {
+            eprint!("{notice}");
+        }
         return setup_server::write(args, argv, &config, &launcher);
     }
     if matches!(launcher, Launcher::Python(_)) {
@@ -342,7 +349,7 @@ fn start_server(
         let _ = supervisor.exec();
     }
     oxwsgi_logging::init(config.logging.level, config.logging.error_format.as_deref());
-    match run(config, launcher) {
+    match run(config, launcher, notice) {
         Ok(()) => 0,
         Err(message) => {
             // Through the log's descriptor, so that the start-up log says why too.
@@ -353,7 +360,7 @@ fn start_server(
 }
 
 /// Binds, prints the banner and supervises the workers until the server stops.
-fn run(config: ServerConfig, launcher: Launcher) -> Result<(), String> {
+fn run(config: ServerConfig, launcher: Launcher, notice: Option<String>) -> Result<(), String> {
     for dir in [&config.server_root, &config.document_root] {
         std::fs::create_dir_all(dir)
             .map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
@@ -389,6 +396,9 @@ fn run(config: ServerConfig, launcher: Launcher) -> Result<(), String> {
         banner::banner(&config, &bound, &launcher),
         banner::operations(&config, metrics_address)
     ));
+    if let Some(notice) = notice {
+        oxwsgi_logging::startup::print(&notice);
+    }
 
     let sockets = oxwsgi_supervisor::Sockets {
         listeners,

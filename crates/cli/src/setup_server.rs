@@ -196,7 +196,7 @@ fn write_files(
     let oxwsgi = oxwsgi_command(argv, launcher)?;
     let control_script = write(
         CONTROL_SCRIPT,
-        &control_script(config, &oxwsgi, &command),
+        &control_script(config, &oxwsgi, &command).replacen("#!/bin/sh", &shebang(args), 1),
         0o755,
     )?;
     let service = write(
@@ -325,6 +325,15 @@ fn server_url(config: &ServerConfig) -> String {
             format!("{scheme}://{host}:{}/", listener.port)
         })
         .unwrap_or_default()
+}
+
+/// The control script's `#!` line: mod_wsgi-express's --shell-executable, else /bin/sh.
+fn shebang(args: &StartServer) -> String {
+    let shell = args.express.shell_executable.as_deref();
+    format!(
+        "#!{}",
+        shell.map_or("/bin/sh".into(), |s| s.to_string_lossy())
+    )
 }
 
 /// The control script: mod_wsgi-express's `apachectl` arguments, for oxwsgi's supervisor.

@@ -35,6 +35,9 @@ The ENTRY_POINT is a WSGI script file (the default), a Python module name \
 a welcome page is served.\n\n\
 Stop the server with Ctrl-C or SIGTERM: requests in progress finish first."
     )]
+    // Parsed as mod_wsgi-express's optparse does: an option given again replaces its value,
+    // and a long option may be abbreviated to a unique prefix (`--proc 4`).
+    #[command(args_override_self = true, infer_long_args = true)]
     StartServer(Box<StartServer>),
     /// Write a server root with the resolved configuration, a control script and systemd
     /// units, without starting the server.
@@ -51,6 +54,7 @@ oxwsgi.service   a systemd unit (Type=notify; reload = SIGHUP, a rolling restart
 oxwsgi.socket    a systemd socket unit with the listeners, for socket activation\n\n\
 Use a lasting --server-root (not the default under $TMPDIR) for a service."
     )]
+    #[command(args_override_self = true, infer_long_args = true)]
     SetupServer(Box<StartServer>),
     /// Check Apache configuration files, like `apachectl -t`, and print what would run.
     #[command(
@@ -900,6 +904,10 @@ pub struct StartServer {
         help_heading = "Logging"
     )]
     pub max_log_files: u32,
+
+    /// The rest of mod_wsgi-express's options (see "mod_wsgi-express compatibility").
+    #[command(flatten)]
+    pub express: crate::express_compat::ExpressCompatArgs,
 }
 
 #[cfg(test)]

@@ -91,4 +91,12 @@ pub enum ConfigError {
     /// The current directory is gone.
     #[error("cannot read the current directory: {0}")]
     CurrentDir(#[source] std::io::Error),
+    /// An option whose feature oxwsgi does not provide (mod_wsgi-express's `--with-cgi`).
+    #[error("{option} is refused: {reason}")]
+    Refused {
+        /// The option.
+        option: &'static str,
+        /// Why, and what to do instead.
+        reason: &'static str,
+    },
 }

@@ -12,6 +12,7 @@ pub mod apache;
 pub mod cli;
 mod error;
 pub mod error_format;
+pub mod express_compat;
 pub mod headers;
 pub mod mime_types;
 pub mod model;

@@ -494,6 +494,10 @@ pub struct PythonSettings {
     pub paths: Vec<PathBuf>,
     /// The directory the worker changes into; also first on `sys.path`.
     pub working_directory: PathBuf,
+    /// The workers' `PYTHON_EGG_CACHE`: where zipped eggs are unpacked (mod_wsgi's
+    /// `python-eggs`); left as the environment has it when `None`.
+    #[serde(default)]
+    pub egg_cache: Option<PathBuf>,
 }
 
 /// What `--python-home` pointed at, after looking at the directory.

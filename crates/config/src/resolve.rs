@@ -74,10 +74,12 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         Some(dir) => existing_dir("--working-directory", &env.absolute(dir))?,
         None => env.current_dir.clone(),
     };
+    args.express.check()?;
     let python = PythonSettings {
         home: python_home(args, env)?,
         paths: args.python_path.iter().map(|p| env.absolute(p)).collect(),
         working_directory,
+        egg_cache: args.express.python_eggs.as_deref().map(|p| env.absolute(p)),
     };
 
     let is_static = args.application_type == ApplicationType::Static;
@@ -355,7 +357,10 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
             error_format: args.error_log_format.clone(),
         },
         log_files: log_files(args, &log_directory),
-        locale: locale(args.locale.as_deref(), env.locale.as_deref()),
+        locale: locale(
+            args.locale.as_deref().or(args.express.lang.as_deref()),
+            env.locale.as_deref(),
+        ),
         document_root,
         static_files,
         pid_file: match &args.pid_file {

@@ -252,6 +252,14 @@ pub(crate) fn spawn(
     for variable in oxwsgi_process::activation::VARIABLES {
         command.env_remove(variable);
     }
+    // mod_wsgi's python-eggs (mod_wsgi-express's --python-eggs): where zipped eggs unpack.
+    let python = match start.service {
+        Some(index) => &config.services[index].python,
+        None => &config.group(start.group).python,
+    };
+    if let Some(dir) = &python.egg_cache {
+        command.env("PYTHON_EGG_CACHE", dir);
+    }
     let spawned = command.spawn();
     // The child has its own copy of the pipe's write end now; ours must close, or the pipe
     // would never report end of file.

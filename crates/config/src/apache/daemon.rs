@@ -60,11 +60,7 @@ pub(super) const OPTIONS: &[(&str, ValueKind, OptionUse)] = &[
     ("home", ValueKind::Text, OptionUse::Honoured),
     ("python-home", ValueKind::Text, OptionUse::Honoured),
     ("python-path", ValueKind::Text, OptionUse::Honoured),
-    (
-        "python-eggs",
-        ValueKind::Text,
-        OptionUse::Ignored("Python eggs are no longer unpacked to a cache"),
-    ),
+    ("python-eggs", ValueKind::Text, OptionUse::Honoured),
     ("lang", ValueKind::Text, OptionUse::Honoured),
     ("locale", ValueKind::Text, OptionUse::Honoured),
     ("display-name", ValueKind::Text, OptionUse::Honoured),

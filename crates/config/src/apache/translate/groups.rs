@@ -331,6 +331,7 @@ impl Translator<'_> {
                 home,
                 paths,
                 working_directory,
+                egg_cache: option("python-eggs").map(|dir| self.path(dir)),
             },
             application_group,
             queue_backlog: number("listen-backlog").map_or(100, |n| n.max(1) as usize),
