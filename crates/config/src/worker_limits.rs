@@ -48,8 +48,11 @@ impl WorkerLimits {
     /// The hard `RLIMIT_CPU`: the soft one plus a second plus the shutdown timeout, as mod_wsgi
     /// sets it, so a worker that ignores SIGXCPU is killed by the kernel.
     pub fn cpu_time_hard(&self, shutdown_timeout: Duration) -> Option<u64> {
-        self.cpu_time
-            .map(|soft| soft.as_secs() + 1 + shutdown_timeout.as_secs())
+        self.cpu_time.map(|soft| {
+            soft.as_secs()
+                .saturating_add(1)
+                .saturating_add(shutdown_timeout.as_secs())
+        })
     }
 }
 
@@ -108,7 +111,7 @@ pub struct WorkerLimitsArgs {
     /// BaseException) in the Python thread running it and answer 504; the thread serves on if
     /// the request unwinds, and the worker process is replaced only if it has not unwound this
     /// many seconds later. Code blocked in C (time.sleep, a socket read) sees the exception only
-    /// when it returns. 0 replaces the worker at once, as before.
+    /// when it returns. 0: the worker is replaced at once.
     #[arg(
         long,
         default_value_t = 0,
@@ -154,7 +157,7 @@ pub struct WorkerLimitsArgs {
 impl WorkerLimitsArgs {
     /// The [`WorkerLimits`] these options make.
     pub fn resolve(&self) -> WorkerLimits {
-        let seconds = |s: u64| (s > 0).then(|| Duration::from_secs(s));
+        let seconds = |s: u64| (s > 0).then(|| crate::resolve::seconds(s));
         let bytes = |b: u64| (b > 0).then_some(b);
         WorkerLimits {
             cpu_time: seconds(self.cpu_time_limit),
@@ -171,7 +174,7 @@ impl WorkerLimitsArgs {
     pub fn response_timeout(&self, socket_timeout: Duration) -> Duration {
         match self.response_socket_timeout {
             0 => socket_timeout,
-            seconds => Duration::from_secs(seconds),
+            seconds => crate::resolve::seconds(seconds),
         }
     }
 }
