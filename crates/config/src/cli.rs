@@ -268,6 +268,10 @@ pub struct StartServer {
     #[command(flatten)]
     pub operations: crate::operations::OperationsArgs,
 
+    /// CPU and memory limits of the workers, interrupting stuck requests (see "Worker limits").
+    #[command(flatten)]
+    pub worker_limits: crate::worker_limits::WorkerLimitsArgs,
+
     /// The IP address or host name to listen on [default: every interface].
     #[arg(long, value_name = "IP-ADDRESS", help_heading = "Network")]
     pub host: Option<String>,

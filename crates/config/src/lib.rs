@@ -22,6 +22,7 @@ pub mod redirect;
 pub mod resolve;
 pub mod tls;
 pub mod users;
+pub mod worker_limits;
 
 pub use error::ConfigError;
 pub use model::*;

@@ -465,6 +465,9 @@ pub struct Lifecycle {
     pub deadlock_timeout: Option<Duration>,
     /// Whether a change of the entry script's modification time restarts the workers.
     pub reload_on_script_change: bool,
+    /// Resource limits of each worker, and how a stuck or evicted one is let go.
+    #[serde(default)]
+    pub limits: crate::worker_limits::WorkerLimits,
 }
 
 impl Lifecycle {
@@ -481,6 +484,7 @@ impl Lifecycle {
             shutdown_timeout: Duration::from_secs(5),
             deadlock_timeout: Some(Duration::from_secs(60)),
             reload_on_script_change: true,
+            limits: Default::default(),
         }
     }
 }

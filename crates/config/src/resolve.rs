@@ -225,6 +225,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         shutdown_timeout: seconds(args.shutdown_timeout),
         deadlock_timeout: optional(args.deadlock_timeout),
         reload_on_script_change: !args.disable_reloading,
+        limits: args.worker_limits.resolve(),
     };
 
     let services = services::resolve(args, env, &python, &log_directory)?;
@@ -336,7 +337,9 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
                 0 => u64::MAX,
                 limit => limit,
             },
-            socket_timeout: seconds(args.socket_timeout),
+            socket_timeout: args
+                .worker_limits
+                .response_timeout(seconds(args.socket_timeout)),
             limit_request_line: args.limit_request_line,
             limit_request_field_size: args.limit_request_field_size,
             limit_request_fields: args.limit_request_fields,

@@ -148,15 +148,16 @@ pub struct ServeReport {
 /// [`AppRequest::listener`] carries for it), and the front tier's requests on `internal` (the group's unix socket,
 /// listening), until `stop` turns true, then drains: no new
 /// connections are accepted, every further response closes its connection, in-flight requests
-/// finish, idle connections close after the keep-alive timeout, and after `grace` whatever is
-/// left is cut.
+/// finish, idle connections close after the keep-alive timeout, and after `grace` (its value
+/// when the drain begins: a worker evicted by a restart signal has another) whatever is left
+/// is cut.
 pub async fn serve<A: Application>(
     listeners: Vec<(usize, ListenSocket)>,
     internal: Option<std::os::unix::net::UnixListener>,
     app: Arc<A>,
     settings: FrontSettings,
     stop: watch::Receiver<bool>,
-    grace: Duration,
+    grace: watch::Receiver<Duration>,
 ) -> std::io::Result<ServeReport> {
     let hosts = settings
         .hosts
@@ -234,6 +235,7 @@ pub async fn serve<A: Application>(
         .store(true, std::sync::atomic::Ordering::Relaxed);
     let open = open_tx.receiver_count();
     tracing::debug!("draining: waiting for {open} connection(s) to finish");
+    let grace = *grace.borrow();
     let connections_cut = match tokio::time::timeout(grace, open_tx.closed()).await {
         Ok(()) => 0,
         Err(_) => open_tx.receiver_count(),

@@ -29,15 +29,25 @@ pub enum ReplaceReason {
     RequestTimeout,
     /// The application's entry file changed.
     ScriptChanged,
+    /// It used its `--cpu-time-limit` of CPU time (SIGXCPU).
+    CpuTimeLimit,
+    /// An allocation failed (`MemoryError`) under its `--memory-limit` or
+    /// `--virtual-memory-limit`.
+    MemoryLimit,
+    /// Its resident memory passed `--maximum-rss-size` (the supervisor found it).
+    MaximumRss,
 }
 
 impl ReplaceReason {
-    const ALL: [ReplaceReason; 5] = [
+    const ALL: [ReplaceReason; 8] = [
         ReplaceReason::MaximumRequests,
         ReplaceReason::RestartInterval,
         ReplaceReason::InactivityTimeout,
         ReplaceReason::RequestTimeout,
         ReplaceReason::ScriptChanged,
+        ReplaceReason::CpuTimeLimit,
+        ReplaceReason::MemoryLimit,
+        ReplaceReason::MaximumRss,
     ];
 
     /// The reason's name on the wire and in logs.
@@ -48,6 +58,9 @@ impl ReplaceReason {
             ReplaceReason::InactivityTimeout => "inactivity-timeout",
             ReplaceReason::RequestTimeout => "request-timeout",
             ReplaceReason::ScriptChanged => "script-changed",
+            ReplaceReason::CpuTimeLimit => "cpu-time-limit",
+            ReplaceReason::MemoryLimit => "memory-limit",
+            ReplaceReason::MaximumRss => "maximum-rss-size",
         }
     }
 }
@@ -90,6 +103,9 @@ mod tests {
             Report::Ready,
             Report::Replace(ReplaceReason::MaximumRequests),
             Report::Replace(ReplaceReason::ScriptChanged),
+            Report::Replace(ReplaceReason::CpuTimeLimit),
+            Report::Replace(ReplaceReason::MemoryLimit),
+            Report::Replace(ReplaceReason::MaximumRss),
         ] {
             assert_eq!(Report::decode(&report.encode()), Some(report));
         }

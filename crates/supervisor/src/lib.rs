@@ -32,6 +32,7 @@
 
 #![deny(unsafe_code)]
 
+mod memory;
 mod metrics;
 mod notify;
 mod prometheus;
@@ -136,6 +137,11 @@ impl Why {
             ) => ExitReason::Recycle,
             Why::Asked(ReplaceReason::RequestTimeout) => ExitReason::Timeout,
             Why::Asked(ReplaceReason::ScriptChanged) | Why::Signal(_) => ExitReason::Reload,
+            Why::Asked(
+                ReplaceReason::CpuTimeLimit
+                | ReplaceReason::MemoryLimit
+                | ReplaceReason::MaximumRss,
+            ) => ExitReason::Limit,
         }
     }
 }
@@ -353,6 +359,11 @@ impl Supervisor {
             every_second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             every_second
         });
+        let mut memory_checks = self.limits_resident_memory().then(|| {
+            let mut every_second = tokio::time::interval(Duration::from_secs(1));
+            every_second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            every_second
+        });
         loop {
             let deadline = self.next_deadline();
             tokio::select! {
@@ -367,6 +378,7 @@ impl Supervisor {
                         self.reopen_logs();
                     }
                 }
+                () = tick(&mut memory_checks) => self.check_resident_memory(),
             }
             self.check_reloaded();
             if self.phase == Phase::Stopping && self.workers.is_empty() {
@@ -450,6 +462,7 @@ impl Supervisor {
             signals,
             board,
             exit_reason: None,
+            grace: self.config.group(group).lifecycle.graceful_timeout,
             log_generation: self.log_generation,
         });
         Ok(id)
@@ -497,9 +510,13 @@ impl Supervisor {
         if let Some(old_id) = replaces {
             let why = self.groups[group].replacing.take().map(|r| r.why);
             let reason = why.map_or(ExitReason::Reload, Why::exit_reason);
+            let eviction = self.config.group(group).lifecycle.limits.eviction_timeout;
             if let Some(old) = self.worker(old_id) {
                 let old_pid = old.pid;
-                old.drain(reason);
+                match (why, eviction) {
+                    (Some(Why::Signal(_)), Some(grace)) => old.evict(reason, grace),
+                    _ => old.drain(reason),
+                }
                 if let Some(board) = old.board {
                     self.scoreboard
                         .set_state(group, board, BoardState::Draining);
@@ -603,9 +620,7 @@ impl Supervisor {
             let lifecycle = &self.config.group(w.group).lifecycle;
             match w.state {
                 WorkerState::Starting => Some(w.since + lifecycle.startup_timeout),
-                WorkerState::Draining => {
-                    Some(w.since + lifecycle.graceful_timeout + lifecycle.shutdown_timeout)
-                }
+                WorkerState::Draining => Some(w.since + w.grace + lifecycle.shutdown_timeout),
                 WorkerState::Ready => None,
             }
         });
@@ -643,10 +658,7 @@ impl Supervisor {
                     worker.kill();
                 }
                 WorkerState::Draining
-                    if now
-                        >= worker.since
-                            + lifecycle.graceful_timeout
-                            + lifecycle.shutdown_timeout =>
+                    if now >= worker.since + worker.grace + lifecycle.shutdown_timeout =>
                 {
                     tracing::warn!(
                         "worker {} of '{name}' (pid {}) still running after the graceful and \

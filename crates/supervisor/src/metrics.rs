@@ -29,6 +29,9 @@ pub(crate) enum ExitReason {
     Recycle,
     /// Replaced after a request ran past `--request-timeout`.
     Timeout,
+    /// Replaced after reaching a resource limit: `--cpu-time-limit`, `--memory-limit`,
+    /// `--virtual-memory-limit` or `--maximum-rss-size`.
+    Limit,
     /// Replaced because the script changed or a restart signal came.
     Reload,
     /// Stopped with the server.
@@ -42,9 +45,10 @@ pub(crate) enum ExitReason {
 }
 
 impl ExitReason {
-    pub(crate) const ALL: [ExitReason; 7] = [
+    pub(crate) const ALL: [ExitReason; 8] = [
         ExitReason::Recycle,
         ExitReason::Timeout,
+        ExitReason::Limit,
         ExitReason::Reload,
         ExitReason::Stop,
         ExitReason::Crash,
@@ -56,6 +60,7 @@ impl ExitReason {
         match self {
             ExitReason::Recycle => "recycle",
             ExitReason::Timeout => "timeout",
+            ExitReason::Limit => "limit",
             ExitReason::Reload => "reload",
             ExitReason::Stop => "stop",
             ExitReason::Crash => "crash",

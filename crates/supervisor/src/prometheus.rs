@@ -203,8 +203,8 @@ pub(crate) fn render(scoreboard: &Scoreboard, observed: &Observed) -> String {
     page.family(
         "oxwsgi_worker_exits_total",
         "counter",
-        "Worker processes that ended, by reason: recycle, timeout, reload, stop, crash, \
-         deadlock, failed-start.",
+        "Worker processes that ended, by reason: recycle, timeout, limit, reload, stop, \
+         crash, deadlock, failed-start.",
     );
     for (index, group) in groups.iter().enumerate() {
         for reason in ExitReason::ALL {
@@ -263,6 +263,12 @@ fn workers(page: &mut Page, snapshot: &Snapshot) {
             );
         }
     }
+}
+
+/// The resident memory of process `pid`, in bytes, from `/proc` (what
+/// `oxwsgi_worker_resident_memory_bytes` shows); `None` once it is gone.
+pub(crate) fn resident_bytes(pid: u32) -> Option<u64> {
+    ProcStat::read(pid).map(|stat| stat.rss_bytes)
 }
 
 /// What `/proc/PID/stat` and `statm` say of a process.

@@ -5,7 +5,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use oxwsgi_config::ServerConfig;
 use oxwsgi_process::{Launcher, Report, WorkerStart, exit_status, fds};
@@ -86,6 +86,9 @@ pub(crate) struct Worker {
     pub(crate) board: Option<usize>,
     /// Why it was told to drain, for the count of exits by reason.
     pub(crate) exit_reason: Option<ExitReason>,
+    /// How long it may take to finish its requests once told to drain: the group's graceful
+    /// timeout, or its eviction timeout when a restart signal evicted it.
+    pub(crate) grace: Duration,
     /// The supervisor's count of log rotations and reopens when the worker was started: a
     /// worker that becomes ready after another one is told to reopen its logs then.
     pub(crate) log_generation: u64,
@@ -122,6 +125,16 @@ impl Worker {
         self.signal(rustix::process::Signal::TERM);
         self.state = WorkerState::Draining;
         self.since = Instant::now();
+    }
+
+    /// Tells the worker it is evicted by a restart signal: it drains as for [`Worker::drain`]
+    /// but within `grace`, the eviction timeout (SIGUSR1: see the worker's `eviction_signal`).
+    pub(crate) fn evict(&mut self, reason: ExitReason, grace: Duration) {
+        self.exit_reason = Some(reason);
+        self.signal(rustix::process::Signal::USR1);
+        self.state = WorkerState::Draining;
+        self.since = Instant::now();
+        self.grace = grace;
     }
 }
 

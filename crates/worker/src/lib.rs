@@ -26,6 +26,7 @@ mod control;
 mod hosts;
 mod lifecycle;
 mod privileges;
+mod resource_limits;
 mod service;
 
 use std::os::fd::{AsFd, AsRawFd};
@@ -147,6 +148,8 @@ pub fn run(startup: Startup) -> i32 {
     }
 
     let group = start.config.group(start.group);
+    // Before the Python threads start, as mod_wsgi sets them.
+    resource_limits::apply(&group.lifecycle.limits, group.lifecycle.shutdown_timeout);
     let adopted = Control::adopt(start.control_fd).and_then(|control| {
         // Only the group's own sockets stay open: those of other groups (other users, other
         // virtual hosts) are closed before any application code could reach them.
@@ -602,6 +605,7 @@ fn serve(
             },
             runtime: runtime.handle().clone(),
             request_timeout: lifecycle.request_timeout,
+            interrupt_timeout: lifecycle.limits.interrupt_timeout,
             deadlock_timeout: lifecycle.deadlock_timeout,
             slow_requests: config.operations.slow_requests,
             board,
@@ -646,9 +650,14 @@ impl Serving<'_> {
     ) -> Result<Stopped, WorkerError> {
         let config = self.config;
         let lifecycle = &config.group(self.group).lifecycle;
-        let grace = lifecycle.graceful_timeout;
+        let limits = &lifecycle.limits;
         let control = Arc::clone(self.control);
         let (stop_tx, stop_rx) = watch::channel(false);
+        // The graceful timeout, or the eviction timeout once a restart signal evicts the worker.
+        let (grace_tx, grace_rx) = watch::channel(lifecycle.graceful_timeout);
+        let eviction_grace = limits
+            .eviction_timeout
+            .unwrap_or(lifecycle.graceful_timeout);
         let outcome = runtime.block_on(async {
             tokio::spawn(lifecycle::watch(
                 lifecycle.clone(),
@@ -658,11 +667,37 @@ impl Serving<'_> {
                 stop_rx.clone(),
             ));
             tokio::spawn(count_log_failures(self.front.board.clone()));
+            let eviction = eviction_signal()?;
             tokio::spawn(async move {
-                let signal = stop_signal().await;
-                notice!("caught {signal}, draining");
+                let evicted = tokio::select! {
+                    signal = stop_signal() => {
+                        notice!("caught {signal}, draining");
+                        false
+                    }
+                    () = eviction => true,
+                };
+                if evicted {
+                    notice!(
+                        "evicted by a restart: draining within the eviction timeout ({}s)",
+                        eviction_grace.as_secs()
+                    );
+                    let _ = grace_tx.send(eviction_grace);
+                }
                 let _ = stop_tx.send(true);
             });
+            if let Some(exhausted) = resource_limits::cpu_time_exhausted(limits) {
+                let control = Arc::clone(&control);
+                let cpu_time = limits.cpu_time.unwrap_or_default().as_secs();
+                tokio::spawn(async move {
+                    exhausted.await;
+                    tracing::warn!(
+                        "this worker has used its CPU time limit ({cpu_time}s, \
+                         --cpu-time-limit)"
+                    );
+                    control.replace(ReplaceReason::CpuTimeLimit);
+                });
+            }
+            let memory_limited = resource_limits::has_memory_limit(limits);
             let report_to = Arc::clone(&control);
             let deadlock = async move {
                 while let Some(event) = events.recv().await {
@@ -670,6 +705,14 @@ impl Serving<'_> {
                         PoolEvent::RequestTimeout { .. } => {
                             report_to.replace(ReplaceReason::RequestTimeout);
                         }
+                        PoolEvent::OutOfMemory { request } if memory_limited => {
+                            tracing::warn!(
+                                "{request} ran out of memory under this worker's memory limit \
+                                 (--memory-limit, --virtual-memory-limit)"
+                            );
+                            report_to.replace(ReplaceReason::MemoryLimit);
+                        }
+                        PoolEvent::OutOfMemory { .. } => {}
                         PoolEvent::Deadlock { stalled } => {
                             tracing::error!(
                                 "Python's lock (the GIL) could not be taken for {:.0}s: the \
@@ -704,7 +747,7 @@ impl Serving<'_> {
                 app,
                 self.front,
                 stop_rx,
-                grace,
+                grace_rx.clone(),
             );
             // A deadlocked interpreter cannot finish any request: leave without draining.
             tokio::select! {
@@ -719,7 +762,7 @@ impl Serving<'_> {
             tracing::warn!(
                 "{} connection(s) still busy after the graceful timeout ({}s) were cut",
                 report.connections_cut,
-                grace.as_secs()
+                grace_rx.borrow().as_secs()
             );
         }
         Ok(Stopped::Drained)
@@ -742,6 +785,19 @@ fn reopen_logs_on_signal() -> std::io::Result<impl std::future::Future<Output = 
             for err in reopened.unwrap_or_default() {
                 tracing::error!("{err}; its lines go on to the renamed file");
             }
+        }
+    })
+}
+
+/// Waits for SIGUSR1, the supervisor's word that a restart signal evicts this worker: it
+/// drains within the eviction timeout rather than the graceful one. The handler is in place
+/// when this returns, before the supervisor hears the worker is ready.
+fn eviction_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut evict = signal(SignalKind::user_defined1())?;
+    Ok(async move {
+        if evict.recv().await.is_none() {
+            std::future::pending::<()>().await;
         }
     })
 }

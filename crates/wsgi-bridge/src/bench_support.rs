@@ -63,6 +63,7 @@ impl RequestPath {
             Box::new([Arc::clone(&slot)]),
             Limits {
                 request_timeout: None,
+                interrupt_timeout: None,
                 deadlock_timeout: None,
                 slow_requests: None,
             },

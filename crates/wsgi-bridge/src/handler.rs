@@ -24,7 +24,7 @@ use tokio::sync::oneshot;
 use crate::request::{Job, Reply, StreamAborted, Task};
 use crate::response::{self, BodyIrregularities, Ending, ResponseWriter};
 use crate::start_response::{EndOfResponse, StartResponse};
-use crate::watchdog::{ThreadSlot, Watch};
+use crate::watchdog::{PoolEvent, ThreadSlot, Watch};
 
 /// What every Python thread of a pool shares.
 pub(crate) struct Shared {
@@ -129,6 +129,8 @@ fn respond(
             queue_start: queued_at_wall,
         },
     );
+    // A `mod_wsgi.RequestTimeout` meant for this thread's previous request must not hit this one.
+    crate::interrupt::clear_pending(py, context.slot.python_ident());
     let result =
         environ.and_then(|environ| app.callable.bind(py).call1((environ, &start_response)));
     crate::fork::leave_if_forked(py);
@@ -153,9 +155,27 @@ fn respond(
                 });
                 fail(py, &start_response, input_failure_status(failure));
             }
+            None if crate::interrupt::is_request_timeout(py, &err) => {
+                // The watchdog answered the client (504) when it raised the exception.
+                py.detach(|| {
+                    tracing::info!(
+                        request_id = %request.request_id,
+                        "{} {} unwound after mod_wsgi.RequestTimeout was raised in its thread; \
+                         the thread serves on",
+                        request.head.method,
+                        request.head.uri,
+                    );
+                });
+                fail(py, &start_response, AppError::RequestTimeout);
+            }
             None => {
                 report_failure(py, app, &request, &err, result.as_ref().ok());
                 fail(py, &start_response, AppError::Internal);
+                if err.is_instance_of::<pyo3::exceptions::PyMemoryError>(py) {
+                    shared.watch.report(PoolEvent::OutOfMemory {
+                        request: format!("{} {}", request.head.method, request.head.uri),
+                    });
+                }
             }
         }
     }

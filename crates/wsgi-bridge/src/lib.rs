@@ -7,11 +7,12 @@
 //! `bytes` and tokio channel types: it never sees a Python object.
 //!
 //! GIL handling is confined to [`gil`]: each Python thread attaches once for its life and
-//! detaches only to wait. `unsafe` code is allowed in three places only, each explained where it
+//! detaches only to wait. `unsafe` code is allowed in these places only, each explained where it
 //! is: filling CPython's `PyConfig`, or finding the interpreter that runs this process when oxwsgi
 //! is installed as a Python package ([`interpreter`]), sharing a `bytes` buffer without copying
-//! it ([`owned_bytes`]), and duplicating the descriptor of a `wsgi.file_wrapper` file
-//! ([`file_wrapper`]).
+//! it ([`owned_bytes`]), duplicating the descriptor of a `wsgi.file_wrapper` file
+//! ([`file_wrapper`]), and raising `mod_wsgi.RequestTimeout` in a stuck request's thread
+//! (`interrupt`).
 
 #![deny(unsafe_code)]
 
@@ -31,6 +32,7 @@ mod handler;
 mod import_script;
 mod input;
 mod interpreter;
+mod interrupt;
 mod metrics;
 mod owned_bytes;
 mod pool;

@@ -41,6 +41,10 @@ pub(crate) fn install(py: Python<'_>, info: ModWsgiInfo) -> PyResult<()> {
     module.add("threads_per_process", info.threads_per_process)?;
     module.add_function(wrap_pyfunction!(process_metrics, &module)?)?;
     module.add_function(wrap_pyfunction!(server_metrics, &module)?)?;
+    module.add(
+        "RequestTimeout",
+        py.get_type::<crate::interrupt::RequestTimeout>(),
+    )?;
     let spec = py
         .import("importlib.util")?
         .call_method1("find_spec", ("mod_wsgi",))

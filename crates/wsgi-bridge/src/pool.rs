@@ -70,6 +70,9 @@ pub struct PoolSettings {
     pub runtime: tokio::runtime::Handle,
     /// A request running longer is answered with a 504 and reported.
     pub request_timeout: Option<Duration>,
+    /// With a request timeout: a request past it first gets `mod_wsgi.RequestTimeout` raised
+    /// in its thread, and is reported only if it has not unwound this long after.
+    pub interrupt_timeout: Option<Duration>,
     /// The GIL being unavailable this long is reported as a deadlock.
     pub deadlock_timeout: Option<Duration>,
     /// Requests running longer are logged with their stack, once (`--slow-requests`).
@@ -384,6 +387,7 @@ impl WsgiPool {
                 .collect(),
             Limits {
                 request_timeout: settings.request_timeout,
+                interrupt_timeout: settings.interrupt_timeout,
                 deadlock_timeout: settings.deadlock_timeout,
                 slow_requests: settings.slow_requests,
             },

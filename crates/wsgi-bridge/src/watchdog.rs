@@ -8,7 +8,9 @@
 //! On a request timeout the watchdog logs the request, the worker's pid, the thread, and that
 //! thread's Python stack (taken from `sys._current_frames()`), and reports
 //! [`PoolEvent::RequestTimeout`] so the worker can be replaced: a thread stuck in application
-//! code cannot be freed any other way. A separate probe thread takes the GIL once a second;
+//! code cannot be freed any other way — unless an interrupt timeout is set: then the request
+//! is answered, `mod_wsgi.RequestTimeout` is raised in its thread (see `crate::interrupt`), and
+//! only a request that has not unwound when the interrupt timeout has passed is reported. A separate probe thread takes the GIL once a second;
 //! when it has not managed to for the deadlock timeout, [`PoolEvent::Deadlock`] is reported.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -34,6 +36,12 @@ pub enum PoolEvent {
         /// How long it had run.
         elapsed: Duration,
     },
+    /// The application raised `MemoryError`: an allocation failed, most likely at the
+    /// worker's memory limit (`--memory-limit`), and the process is best replaced.
+    OutOfMemory {
+        /// The request, as `METHOD URI`.
+        request: String,
+    },
     /// No thread could take Python's lock (the GIL) for this long.
     Deadlock {
         /// How long the GIL has been unavailable.
@@ -53,6 +61,9 @@ pub(crate) struct ThreadSlot {
     python_ident: AtomicU64,
     /// Body bytes the running request's response has produced so far.
     body_bytes: AtomicU64,
+    /// Counts the requests the thread has begun: an interrupt meant for one request must not
+    /// reach the next.
+    generation: AtomicU64,
 }
 
 struct Running {
@@ -67,7 +78,8 @@ struct Running {
     answer: Option<oneshot::Sender<AuthAnswer>>,
     /// Cuts the response's stream, once its head has gone out with a streamed body.
     cut: Option<oneshot::Sender<()>>,
-    reported: bool,
+    /// Where it is past the request timeout.
+    overdue: Overdue,
     /// Logged as slow (`--slow-requests`) already.
     reported_slow: bool,
 }
@@ -80,6 +92,7 @@ impl ThreadSlot {
             index,
             python_ident: AtomicU64::new(0),
             body_bytes: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -100,6 +113,21 @@ impl ThreadSlot {
         self.python_ident.store(ident, Ordering::Relaxed);
     }
 
+    /// `threading.get_ident()` of the thread (0 before it is known).
+    pub(crate) fn python_ident(&self) -> u64 {
+        self.python_ident.load(Ordering::Relaxed)
+    }
+
+    /// Whether the thread still runs request `generation` and it was interrupted. Asked with the
+    /// GIL held, which the thread needs to move on to another request.
+    fn still_interrupted(&self, generation: u64) -> bool {
+        self.generation.load(Ordering::Relaxed) == generation
+            && self
+                .lock()
+                .as_ref()
+                .is_some_and(|running| matches!(running.overdue, Overdue::Interrupted(_)))
+    }
+
     /// Marks the start of a request, holding its reply channel.
     pub(crate) fn begin(
         &self,
@@ -117,10 +145,11 @@ impl ThreadSlot {
             reply: Some(reply),
             answer: None,
             cut: None,
-            reported: false,
+            overdue: Overdue::No,
             reported_slow: false,
         });
         self.body_bytes.store(0, Ordering::Relaxed);
+        self.generation.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Marks the start of a call to an authentication script about a request, holding the
@@ -141,10 +170,11 @@ impl ThreadSlot {
             reply: None,
             answer: Some(answer),
             cut: None,
-            reported: false,
+            overdue: Overdue::No,
             reported_slow: false,
         });
         self.body_bytes.store(0, Ordering::Relaxed);
+        self.generation.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Takes the channel of an authentication script's answer; `None` if the watchdog already
@@ -183,10 +213,35 @@ impl ThreadSlot {
     }
 }
 
+/// How far a request is past the request timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Overdue {
+    /// Within it.
+    No,
+    /// `mod_wsgi.RequestTimeout` was raised in its thread at this moment; it has the interrupt
+    /// timeout to unwind.
+    Interrupted(Instant),
+    /// Reported for its worker to be replaced.
+    Reported,
+}
+
+/// What the watchdog does about an overdue request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Answer it and raise `mod_wsgi.RequestTimeout` in its thread.
+    Interrupt,
+    /// Answer it and report it: its worker is replaced.
+    Replace,
+    /// It did not unwind after the interrupt: report it.
+    GiveUp,
+}
+
 /// Timeouts the watchdog enforces.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
     pub(crate) request_timeout: Option<Duration>,
+    /// The time a request interrupted past the request timeout has to unwind.
+    pub(crate) interrupt_timeout: Option<Duration>,
     pub(crate) deadlock_timeout: Option<Duration>,
     /// Requests running longer are logged once, with their stack (`--slow-requests`).
     pub(crate) slow_requests: Option<Duration>,
@@ -227,6 +282,11 @@ impl Watch {
         Arc::clone(&self.slots[index])
     }
 
+    /// Reports an event found outside the watchdog (by a Python thread).
+    pub(crate) fn report(&self, event: PoolEvent) {
+        (self.on_event)(event);
+    }
+
     /// Stops the watchdog and the probe.
     pub(crate) fn close(&self) {
         *self.closing.lock().unwrap_or_else(PoisonError::into_inner) = true;
@@ -254,6 +314,7 @@ impl Watch {
     fn period(&self) -> Duration {
         [
             self.limits.request_timeout,
+            self.limits.interrupt_timeout,
             self.limits.deadlock_timeout,
             self.limits.slow_requests,
         ]
@@ -290,17 +351,32 @@ impl Watch {
     }
 
     fn check_request(&self, index: usize, slot: &Arc<ThreadSlot>, limit: Duration) {
-        let (request, request_id, elapsed, reply, answer, cut) = {
+        let (step, request, request_id, elapsed, reply, answer, cut) = {
             let mut running = slot.lock();
             let Some(running) = running.as_mut() else {
                 return;
             };
             let elapsed = running.started.elapsed();
-            if running.reported || elapsed <= limit {
+            if elapsed <= limit {
                 return;
             }
-            running.reported = true;
+            let step = match (running.overdue, self.limits.interrupt_timeout) {
+                (Overdue::No, Some(_)) => {
+                    running.overdue = Overdue::Interrupted(Instant::now());
+                    Step::Interrupt
+                }
+                (Overdue::No, None) => {
+                    running.overdue = Overdue::Reported;
+                    Step::Replace
+                }
+                (Overdue::Interrupted(at), Some(grace)) if at.elapsed() > grace => {
+                    running.overdue = Overdue::Reported;
+                    Step::GiveUp
+                }
+                _ => return,
+            };
             (
+                step,
                 format!("{} {}", running.method, running.uri),
                 running.request_id.clone(),
                 elapsed,
@@ -312,7 +388,13 @@ impl Watch {
         let body_bytes = slot.body_bytes.load(Ordering::Relaxed);
         // Say what the client got: a 504 if nothing had gone out, otherwise the response as far
         // as it went.
-        let outcome = if let Some(reply) = reply {
+        let outcome = if step == Step::GiveUp {
+            format!(
+                "it did not unwind within the interrupt timeout ({}s) after mod_wsgi.RequestTimeout \
+                 was raised in its thread (its client was answered then)",
+                self.limits.interrupt_timeout.unwrap_or_default().as_secs()
+            )
+        } else if let Some(reply) = reply {
             let _ = reply.send(Err(AppError::RequestTimeout));
             "it was answered with a 504".to_owned()
         } else if let Some(answer) = answer {
@@ -330,26 +412,58 @@ impl Watch {
                  left to finish"
             )
         };
-        slot.board.counters().request_timed_out();
+        if step != Step::GiveUp {
+            slot.board.counters().request_timed_out();
+        }
         // Taking the stack needs the GIL, which a deadlocked application may never give back:
         // do it on its own thread so the watchdog itself never blocks.
-        let ident = slot.python_ident.load(Ordering::Relaxed);
+        let ident = slot.python_ident();
         let thread = index + 1;
         let log_request = request.clone();
+        let generation = slot.generation.load(Ordering::Relaxed);
+        let interrupted = Arc::clone(slot);
+        let interrupt_timeout = self.limits.interrupt_timeout.unwrap_or_default();
         let _ = std::thread::Builder::new()
             .name("stack-dump".into())
             .spawn(move || {
                 let stack = python_stack(ident);
-                tracing::error!(
-                    request_id = %request_id,
-                    "request timeout: {log_request} has run for {:.1}s on Python thread \
-                     {thread} of worker process {}; {outcome} and the process will be \
-                     replaced. Python stack of the thread:\n{stack}",
-                    elapsed.as_secs_f64(),
-                    std::process::id(),
-                );
+                let pid = std::process::id();
+                let seconds = elapsed.as_secs_f64();
+                if step != Step::Interrupt {
+                    tracing::error!(
+                        request_id = %request_id,
+                        "request timeout: {log_request} has run for {seconds:.1}s on Python \
+                         thread {thread} of worker process {pid}; {outcome} and the process \
+                         will be replaced. Python stack of the thread:\n{stack}",
+                    );
+                    return;
+                }
+                let raised = Python::attach(|py| {
+                    let still = interrupted.still_interrupted(generation);
+                    crate::interrupt::raise_in_thread(py, ident, still)
+                });
+                if raised {
+                    tracing::warn!(
+                        request_id = %request_id,
+                        "request timeout: {log_request} has run for {seconds:.1}s on Python \
+                         thread {thread} of worker process {pid}; {outcome} and \
+                         mod_wsgi.RequestTimeout was raised in its thread, which has {}s \
+                         (--interrupt-timeout) to unwind before the process is replaced. \
+                         Python stack of the thread:\n{stack}",
+                        interrupt_timeout.as_secs(),
+                    );
+                } else {
+                    tracing::info!(
+                        request_id = %request_id,
+                        "request timeout: {log_request} has run for {seconds:.1}s on Python \
+                         thread {thread} of worker process {pid}; {outcome}, and it ended by \
+                         itself before mod_wsgi.RequestTimeout could be raised",
+                    );
+                }
             });
-        (self.on_event)(PoolEvent::RequestTimeout { request, elapsed });
+        if step != Step::Interrupt {
+            (self.on_event)(PoolEvent::RequestTimeout { request, elapsed });
+        }
     }
 }
 

@@ -37,10 +37,11 @@ pub(super) enum OptionUse {
     Ignored(&'static str),
 }
 
+const SERVER_WIDE_TIMEOUT: &str = "the time a response may wait for its client is the \
+     server's, one for every group: httpd's Timeout sets it";
 const BUFFERS: &str = "oxwsgi sizes its buffers itself";
 const NO_DAEMON_SOCKET: &str =
     "oxwsgi's workers accept connections themselves; there is no daemon socket to tune";
-const NO_LIMIT: &str = "resource limits of the process are not supported yet";
 
 /// The options of `WSGIDaemonProcess`, their values and their use.
 pub(super) const OPTIONS: &[(&str, ValueKind, OptionUse)] = &[
@@ -72,13 +73,7 @@ pub(super) const OPTIONS: &[(&str, ValueKind, OptionUse)] = &[
         OptionUse::Honoured,
     ),
     ("request-timeout", ValueKind::Seconds, OptionUse::Honoured),
-    (
-        "interrupt-timeout",
-        ValueKind::Seconds,
-        OptionUse::Ignored(
-            "a stuck request's worker is replaced; no exception is injected into its thread",
-        ),
-    ),
+    ("interrupt-timeout", ValueKind::Seconds, OptionUse::Honoured),
     ("queue-timeout", ValueKind::Seconds, OptionUse::Honoured),
     ("graceful-timeout", ValueKind::Seconds, OptionUse::Honoured),
     ("eviction-timeout", ValueKind::Seconds, OptionUse::Honoured),
@@ -94,7 +89,7 @@ pub(super) const OPTIONS: &[(&str, ValueKind, OptionUse)] = &[
     (
         "response-socket-timeout",
         ValueKind::Seconds,
-        OptionUse::Honoured,
+        OptionUse::Ignored(SERVER_WIDE_TIMEOUT),
     ),
     (
         "response-flush-delay",
@@ -132,25 +127,17 @@ pub(super) const OPTIONS: &[(&str, ValueKind, OptionUse)] = &[
         ValueKind::Bytes,
         OptionUse::Ignored("Python threads keep the system's stack size"),
     ),
-    (
-        "memory-limit",
-        ValueKind::Bytes,
-        OptionUse::Ignored(NO_LIMIT),
-    ),
+    ("memory-limit", ValueKind::Bytes, OptionUse::Honoured),
     (
         "virtual-memory-limit",
         ValueKind::Bytes,
-        OptionUse::Ignored(NO_LIMIT),
+        OptionUse::Honoured,
     ),
-    (
-        "cpu-time-limit",
-        ValueKind::Seconds,
-        OptionUse::Ignored(NO_LIMIT),
-    ),
+    ("cpu-time-limit", ValueKind::Seconds, OptionUse::Honoured),
     (
         "cpu-priority",
         ValueKind::Text,
-        OptionUse::Ignored(NO_LIMIT),
+        OptionUse::Ignored("the workers keep the supervisor's scheduling priority"),
     ),
     (
         "server-metrics",

@@ -155,6 +155,14 @@ const NUMERIC: &[(&str, u64)] = &[
     ("--graceful-timeout", u64::MAX),
     ("--shutdown-timeout", u64::MAX),
     ("--deadlock-timeout", u64::MAX),
+    ("--cpu-time-limit", u64::MAX),
+    ("--memory-limit", u64::MAX),
+    ("--virtual-memory-limit", u64::MAX),
+    ("--maximum-rss-size", u64::MAX),
+    ("--interrupt-timeout", u64::MAX),
+    ("--eviction-timeout", u64::MAX),
+    ("--connect-timeout", u64::MAX),
+    ("--response-socket-timeout", u64::MAX),
 ];
 
 fn numeric_value() -> impl Strategy<Value = String> {

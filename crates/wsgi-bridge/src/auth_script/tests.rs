@@ -141,6 +141,7 @@ impl Thread {
             Box::new([Arc::clone(&slot)]),
             Limits {
                 request_timeout: None,
+                interrupt_timeout: None,
                 deadlock_timeout: None,
                 slow_requests: None,
             },

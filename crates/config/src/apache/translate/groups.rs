@@ -17,6 +17,7 @@ use crate::model::{
     PythonSettings, RunAs, ScriptPattern, WsgiApp,
 };
 use crate::resolve::{inspect_python_home, seconds};
+use crate::worker_limits::WorkerLimits;
 
 impl Translator<'_> {
     /// The process groups the scripts name (the default group for those that name none, and
@@ -352,6 +353,14 @@ impl Translator<'_> {
                 )
                 .filter(|d| !d.is_zero()),
                 reload_on_script_change: site.script_reloading.unwrap_or(true),
+                limits: WorkerLimits {
+                    cpu_time: optional("cpu-time-limit"),
+                    memory: number("memory-limit").filter(|n| *n > 0),
+                    virtual_memory: number("virtual-memory-limit").filter(|n| *n > 0),
+                    maximum_rss: None,
+                    interrupt_timeout: optional("interrupt-timeout"),
+                    eviction_timeout: optional("eviction-timeout"),
+                },
             },
             run_as,
             listeners: Vec::new(),

@@ -372,6 +372,7 @@ impl Translator<'_> {
             request_timeout: None,
             deadlock_timeout: None,
             reload_on_script_change: false,
+            limits: Default::default(),
             // It drains as long as the longest of the groups it forwards to.
             graceful_timeout: groups
                 .iter()

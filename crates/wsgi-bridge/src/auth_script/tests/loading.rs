@@ -147,6 +147,7 @@ fn pool(
             environ: environ_settings(),
             runtime: runtime.handle().clone(),
             request_timeout,
+            interrupt_timeout: None,
             deadlock_timeout: None,
             slow_requests: None,
             board: oxwsgi_scoreboard::Scoreboard::private(1),
