@@ -264,6 +264,10 @@ pub struct StartServer {
     #[command(flatten)]
     pub operations: crate::operations::OperationsArgs,
 
+    /// Profiler, coverage and request recorder (see "Developer instruments").
+    #[command(flatten)]
+    pub instrumentation: crate::instrumentation::InstrumentationArgs,
+
     /// The IP address or host name to listen on [default: every interface].
     #[arg(long, value_name = "IP-ADDRESS", help_heading = "Network")]
     pub host: Option<String>,

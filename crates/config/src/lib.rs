@@ -13,6 +13,7 @@ pub mod cli;
 mod error;
 pub mod error_format;
 pub mod headers;
+pub mod instrumentation;
 pub mod mime_types;
 pub mod model;
 pub mod operations;
