@@ -7,10 +7,11 @@ import html
 import os
 import pstats
 import re
+import subprocess
 
 import requests
 
-from support import Server, wait_until
+from support import VENV, Server, wait_until
 
 APP = """
 import os
@@ -163,3 +164,22 @@ def test_coverage_reports_the_application_file_combined_over_the_worker_processe
     assert line_is_run(page, 'ran = b"one"')
     assert line_is_run(page, 'ran = b"two"')
     assert not line_is_run(page, 'raise RuntimeError("the application failed on purpose")')
+
+
+def test_coverage_without_coverage_installed_stops_the_server_saying_what_to_install(tmp_path):
+    # A virtual environment of the tests' Python without the coverage package.
+    base = subprocess.run([str(VENV / "bin" / "python"), "-c",
+                           "import sys; print(sys.base_prefix)"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    bare = tmp_path / "bare-venv"
+    subprocess.run([os.path.join(base, "bin", "python3"), "-m", "venv", "--without-pip",
+                    str(bare)], check=True)
+    server = Server([write_app(tmp_path), "--enable-coverage", "--python-home", bare], tmp_path,
+                    python_home=False, wait=False)
+    try:
+        assert server.wait_exit() == 1
+    finally:
+        server.stop()
+    assert "oxwsgi: could not start the developer's instruments:\n" in server.stderr
+    assert (f"ImportError: --enable-coverage needs coverage.py in the application's Python "
+            f"({bare}/bin/python): pip install coverage\n") in server.stderr
