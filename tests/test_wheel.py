@@ -172,6 +172,22 @@ def extension_files(wheel, tmp_path):
     return [tmp_path / n for n in names]
 
 
+def test_the_wheel_ships_the_django_app_and_its_commands(wheels):
+    """`oxwsgi.django` (manage.py runoxwsgi / runmodwsgi, tests/test_django_command.py) is in
+    every wheel."""
+    wanted = {
+        "oxwsgi/django/__init__.py",
+        "oxwsgi/django/apps.py",
+        "oxwsgi/django/management/__init__.py",
+        "oxwsgi/django/management/commands/__init__.py",
+        "oxwsgi/django/management/commands/runoxwsgi.py",
+        "oxwsgi/django/management/commands/runmodwsgi.py",
+    }
+    for wheel in wheels.values():
+        with zipfile.ZipFile(wheel) as archive:
+            assert wanted <= set(archive.namelist()), archive.namelist()
+
+
 def test_the_extension_needs_no_libpython(wheels, tmp_path):
     for version, wheel in wheels.items():
         (extension,) = extension_files(wheel, tmp_path / version)

@@ -195,6 +195,20 @@ pub(crate) fn banner(config: &ServerConfig, bound: &[SocketAddr], launcher: &Lau
             format!("{}: {}{user}{log}", service.name, service.script.display()),
         );
     }
+    // mod_wsgi-express's lines for its debug-mode instruments.
+    let tools = &config.instrumentation;
+    if let Some(directory) = &tools.coverage {
+        line(
+            "Coverage Output",
+            directory.join("index.html").display().to_string(),
+        );
+    }
+    if let Some(directory) = &tools.profiler {
+        line("Profiler Output", directory.display().to_string());
+    }
+    if let Some(directory) = &tools.recorder {
+        line("Recorder Output", directory.display().to_string());
+    }
     line(
         "Server Capacity",
         format!("{} (connections per process)", config.http.max_connections),

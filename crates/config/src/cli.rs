@@ -272,6 +272,10 @@ pub struct StartServer {
     #[command(flatten)]
     pub worker_limits: crate::worker_limits::WorkerLimitsArgs,
 
+    /// Profiler, coverage and request recorder (see "Developer instruments").
+    #[command(flatten)]
+    pub instrumentation: crate::instrumentation::InstrumentationArgs,
+
     /// The IP address or host name to listen on [default: every interface].
     #[arg(long, value_name = "IP-ADDRESS", help_heading = "Network")]
     pub host: Option<String>,

@@ -14,6 +14,7 @@ mod error;
 pub mod error_format;
 pub mod express_compat;
 pub mod headers;
+pub mod instrumentation;
 pub mod mime_types;
 pub mod model;
 pub mod operations;

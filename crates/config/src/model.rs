@@ -64,6 +64,9 @@ pub struct ServerConfig {
     /// (mod_wsgi-express's `--service-script`).
     #[serde(default)]
     pub services: Vec<Service>,
+    /// The developer's instruments: per-request profiles, coverage, request recording.
+    #[serde(default)]
+    pub instrumentation: crate::instrumentation::Instrumentation,
 }
 
 /// A side service: a Python script that runs as the main program of a supervised process of

@@ -367,6 +367,7 @@ pub fn load(
                 threads_per_process: group_config.threads,
             },
         )?;
+        oxwsgi_wsgi_bridge::start_instrumentation(&python, &config.instrumentation)?;
         preload(&python, imports);
         Some(python)
     } else {
@@ -408,6 +409,8 @@ pub fn load(
             &app.callable,
             SERVER_SOFTWARE,
         )?;
+        let loaded =
+            oxwsgi_wsgi_bridge::instrument_application(python, loaded, &config.instrumentation)?;
         apps.push(MountedApp {
             app: loaded,
             identity: AppIdentity {

@@ -51,6 +51,13 @@ pub enum InterpreterError {
         /// The Python traceback.
         message: String,
     },
+    /// An instrument (--enable-profiler, --enable-coverage, --enable-recorder) could not be
+    /// started: coverage.py missing, a directory that cannot be created.
+    #[error("could not start the developer's instruments:\n{message}")]
+    Instrumentation {
+        /// The Python traceback.
+        message: String,
+    },
 }
 
 /// A WSGI application could not be loaded at start-up.

@@ -31,6 +31,7 @@ mod gil;
 mod handler;
 mod import_script;
 mod input;
+mod instrumentation;
 mod interpreter;
 mod interrupt;
 mod metrics;
@@ -49,6 +50,7 @@ pub use crash::{dump_python_stacks, install_crash_reports};
 pub use environ::{AppIdentity, EnvironSettings, ListenerIdentity};
 pub use error::{AppLoadError, InterpreterError};
 pub use import_script::{ImportFailure, import_script};
+pub use instrumentation::{instrument_application, start_instrumentation};
 pub use interpreter::{
     PYTHON_VERSION, PythonRuntime, Startup, describe_python, initialize, run_exit_functions,
 };

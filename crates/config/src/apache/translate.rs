@@ -586,6 +586,7 @@ impl<'a> Translator<'a> {
             operations: site.operations.clone(),
             // Made from the whole configuration, once the sites are (`imports.rs`).
             services: Vec::new(),
+            instrumentation: Default::default(),
         })
     }
 

@@ -1,0 +1,1 @@
+"""``runoxwsgi`` and its alias ``runmodwsgi``."""
