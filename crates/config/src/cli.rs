@@ -264,6 +264,10 @@ pub struct StartServer {
     #[command(flatten)]
     pub operations: crate::operations::OperationsArgs,
 
+    /// Reloading on code changes, debug mode, the debugger (see "Development").
+    #[command(flatten)]
+    pub development: crate::development::DevelopmentArgs,
+
     /// The IP address or host name to listen on [default: every interface].
     #[arg(long, value_name = "IP-ADDRESS", help_heading = "Network")]
     pub host: Option<String>,

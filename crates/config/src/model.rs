@@ -64,6 +64,9 @@ pub struct ServerConfig {
     /// (mod_wsgi-express's `--service-script`).
     #[serde(default)]
     pub services: Vec<Service>,
+    /// The developer's tools: reloading on code changes, debug mode, the debugger.
+    #[serde(default)]
+    pub development: crate::development::Development,
 }
 
 /// A side service: a Python script that runs as the main program of a supervised process of

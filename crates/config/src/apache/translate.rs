@@ -586,6 +586,8 @@ impl<'a> Translator<'a> {
             operations: site.operations.clone(),
             // Made from the whole configuration, once the sites are (`imports.rs`).
             services: Vec::new(),
+            // No directive says any of it: express writes it into its handler script.
+            development: Default::default(),
         })
     }
 
