@@ -29,15 +29,19 @@ pub enum ReplaceReason {
     RequestTimeout,
     /// The application's entry file changed.
     ScriptChanged,
+    /// The source file of a module it imported, or a file `--reload-on-changes=GLOB` names,
+    /// changed.
+    CodeChanged,
 }
 
 impl ReplaceReason {
-    const ALL: [ReplaceReason; 5] = [
+    const ALL: [ReplaceReason; 6] = [
         ReplaceReason::MaximumRequests,
         ReplaceReason::RestartInterval,
         ReplaceReason::InactivityTimeout,
         ReplaceReason::RequestTimeout,
         ReplaceReason::ScriptChanged,
+        ReplaceReason::CodeChanged,
     ];
 
     /// The reason's name on the wire and in logs.
@@ -48,6 +52,7 @@ impl ReplaceReason {
             ReplaceReason::InactivityTimeout => "inactivity-timeout",
             ReplaceReason::RequestTimeout => "request-timeout",
             ReplaceReason::ScriptChanged => "script-changed",
+            ReplaceReason::CodeChanged => "code-changed",
         }
     }
 }
@@ -90,6 +95,7 @@ mod tests {
             Report::Ready,
             Report::Replace(ReplaceReason::MaximumRequests),
             Report::Replace(ReplaceReason::ScriptChanged),
+            Report::Replace(ReplaceReason::CodeChanged),
         ] {
             assert_eq!(Report::decode(&report.encode()), Some(report));
         }
