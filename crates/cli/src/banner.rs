@@ -253,7 +253,10 @@ fn single_group(
             );
         }
     }
-    line("Operating Mode", "daemon".to_owned());
+    // mod_wsgi-express's word for --debug-mode too.
+    let debug_mode = config.development.debug_mode;
+    let mode = if debug_mode { "debug" } else { "daemon" };
+    line("Operating Mode", mode.to_owned());
     // Without an application, no Python runs: capacity in requests and Python's timeouts mean
     // nothing there.
     let Some(group) = group.filter(|_| has_apps) else {
@@ -270,10 +273,13 @@ fn single_group(
             format!("{} (seconds)", timeout.as_secs()),
         );
     }
-    line(
-        "Startup Timeout",
-        format!("{} (seconds)", lifecycle.startup_timeout.as_secs()),
-    );
+    // Debug mode waits for a worker as long as a debugger holds it: no limit to show.
+    if !debug_mode {
+        line(
+            "Startup Timeout",
+            format!("{} (seconds)", lifecycle.startup_timeout.as_secs()),
+        );
+    }
     line(
         "Queue Backlog",
         format!("{} (requests)", group.queue_backlog),

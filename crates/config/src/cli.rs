@@ -275,6 +275,9 @@ pub struct StartServer {
     /// Profiler, coverage and request recorder (see "Developer instruments").
     #[command(flatten)]
     pub instrumentation: crate::instrumentation::InstrumentationArgs,
+    /// Reloading on code changes, debug mode, the debugger (see "Development").
+    #[command(flatten)]
+    pub development: crate::development::DevelopmentArgs,
 
     /// The IP address or host name to listen on [default: every interface].
     #[arg(long, value_name = "IP-ADDRESS", help_heading = "Network")]

@@ -10,6 +10,7 @@ pub mod access;
 pub mod access_format;
 pub mod apache;
 pub mod cli;
+pub mod development;
 mod error;
 pub mod error_format;
 pub mod express_compat;

@@ -67,6 +67,9 @@ pub struct ServerConfig {
     /// The developer's instruments: per-request profiles, coverage, request recording.
     #[serde(default)]
     pub instrumentation: crate::instrumentation::Instrumentation,
+    /// The developer's tools: reloading on code changes, debug mode, the debugger.
+    #[serde(default)]
+    pub development: crate::development::Development,
 }
 
 /// A side service: a Python script that runs as the main program of a supervised process of

@@ -251,6 +251,8 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         logging: None,
         import_scripts: Vec::new(),
     };
+    let development = args.development.resolve(&group.python.working_directory)?;
+    development.apply_to(&mut group);
     crate::access_format::AccessFormat::parse(&args.access_log_format)?;
     if let Some(format) = &args.error_log_format {
         crate::error_format::ErrorFormat::parse(format)?;
@@ -381,6 +383,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         operations,
         services,
         instrumentation,
+        development,
     })
 }
 

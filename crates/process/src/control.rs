@@ -36,10 +36,13 @@ pub enum ReplaceReason {
     MemoryLimit,
     /// Its resident memory passed `--maximum-rss-size` (the supervisor found it).
     MaximumRss,
+    /// The source file of a module it imported, or a file `--reload-on-changes=GLOB` names,
+    /// changed.
+    CodeChanged,
 }
 
 impl ReplaceReason {
-    const ALL: [ReplaceReason; 8] = [
+    const ALL: [ReplaceReason; 9] = [
         ReplaceReason::MaximumRequests,
         ReplaceReason::RestartInterval,
         ReplaceReason::InactivityTimeout,
@@ -48,6 +51,7 @@ impl ReplaceReason {
         ReplaceReason::CpuTimeLimit,
         ReplaceReason::MemoryLimit,
         ReplaceReason::MaximumRss,
+        ReplaceReason::CodeChanged,
     ];
 
     /// The reason's name on the wire and in logs.
@@ -61,6 +65,7 @@ impl ReplaceReason {
             ReplaceReason::CpuTimeLimit => "cpu-time-limit",
             ReplaceReason::MemoryLimit => "memory-limit",
             ReplaceReason::MaximumRss => "maximum-rss-size",
+            ReplaceReason::CodeChanged => "code-changed",
         }
     }
 }
@@ -106,6 +111,7 @@ mod tests {
             Report::Replace(ReplaceReason::CpuTimeLimit),
             Report::Replace(ReplaceReason::MemoryLimit),
             Report::Replace(ReplaceReason::MaximumRss),
+            Report::Replace(ReplaceReason::CodeChanged),
         ] {
             assert_eq!(Report::decode(&report.encode()), Some(report));
         }

@@ -43,6 +43,11 @@ pub struct WorkerStart {
     /// serves is copied there (`None` for a worker started later, or without `--startup-log`).
     #[serde(default)]
     pub startup_log: Option<std::path::PathBuf>,
+    /// Under `--debug-mode`: inherited duplicates of the terminal's standard input and output
+    /// (the supervisor's as it started), which become the worker's descriptors 0 and 1 once
+    /// the start-up data has been read from standard input.
+    #[serde(default)]
+    pub terminal: Option<(RawFd, RawFd)>,
 }
 
 /// The scoreboard's layout for `config`: one shape per process group, named as titles name it.

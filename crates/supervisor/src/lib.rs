@@ -136,7 +136,8 @@ impl Why {
                 | ReplaceReason::InactivityTimeout,
             ) => ExitReason::Recycle,
             Why::Asked(ReplaceReason::RequestTimeout) => ExitReason::Timeout,
-            Why::Asked(ReplaceReason::ScriptChanged) | Why::Signal(_) => ExitReason::Reload,
+            Why::Asked(ReplaceReason::ScriptChanged | ReplaceReason::CodeChanged)
+            | Why::Signal(_) => ExitReason::Reload,
             Why::Asked(
                 ReplaceReason::CpuTimeLimit
                 | ReplaceReason::MemoryLimit

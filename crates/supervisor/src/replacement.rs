@@ -165,10 +165,10 @@ impl Supervisor {
         Ok(())
     }
 
-    /// Tries a failed replacement again after a back-off, unless it was for a changed script:
-    /// the worker asks again when the script changes again (presumably fixed).
+    /// Tries a failed replacement again after a back-off, unless it was for a changed script
+    /// or module: the worker asks again when the code changes again (presumably fixed).
     pub(crate) fn retry_replacement(&mut self, group: usize, failed: Replacing, failures: u32) {
-        if let Why::Asked(ReplaceReason::ScriptChanged) = failed.why {
+        if let Why::Asked(ReplaceReason::ScriptChanged | ReplaceReason::CodeChanged) = failed.why {
             return;
         }
         let at = Instant::now() + backoff(failures);

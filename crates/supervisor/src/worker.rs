@@ -190,7 +190,7 @@ fn auth_secret() -> [u8; 32] {
 /// The worker gets the listening sockets and a control pipe as inherited descriptors, its
 /// start-up data on standard input, and the configured locale in `LANG` and `LC_ALL`. It runs in
 /// its own process group, so a Ctrl-C in the terminal reaches only the supervisor, which then
-/// stops the workers in order.
+/// stops the workers in order (except under `--debug-mode`: see [`terminal_for_worker`]).
 /// A side service ([`Kind::Service`]) is started the same way, with the service's Python.
 pub(crate) fn spawn(
     launcher: &Launcher,
@@ -226,6 +226,15 @@ pub(crate) fn spawn(
             None,
         ),
     };
+    // Under --debug-mode the worker's standard input and output are the terminal's, and it
+    // stays in the terminal's foreground process group: a process of another group that reads
+    // the terminal is stopped (SIGTTIN), and Ctrl-C is to reach it too.
+    let debug_mode = config.development.debug_mode && service.is_none();
+    let terminal = if debug_mode {
+        Some(terminal_for_worker()?)
+    } else {
+        None
+    };
     let start = WorkerStart {
         config: config.clone(),
         group,
@@ -246,6 +255,9 @@ pub(crate) fn spawn(
         auth_secret: auth_secret(),
         scoreboard,
         startup_log: startup_log.map(Path::to_path_buf),
+        terminal: terminal
+            .as_ref()
+            .map(|(input, output)| (input.as_raw_fd(), output.as_raw_fd())),
     };
     let program = launcher
         .worker_command(exe, &start.title(), home)
@@ -260,8 +272,10 @@ pub(crate) fn spawn(
         // The service manager's variables were for the supervisor alone (see notify.rs and
         // oxwsgi_process::activation): neither the workers nor the application take them.
         .env_remove(crate::notify::VARIABLE)
-        .process_group(0)
         .kill_on_drop(false);
+    if !debug_mode {
+        command.process_group(0);
+    }
     for variable in oxwsgi_process::activation::VARIABLES {
         command.env_remove(variable);
     }
@@ -277,6 +291,7 @@ pub(crate) fn spawn(
     // The child has its own copy of the pipe's write end now; ours must close, or the pipe
     // would never report end of file.
     drop(writer);
+    drop(terminal);
     let mut child = spawned?;
     let pid = child.id().unwrap_or_default();
 
@@ -323,6 +338,17 @@ pub(crate) fn spawn(
         }
     });
     Ok(Spawned { pid, signals })
+}
+
+/// Inheritable duplicates of the terminal's standard input and output, as the supervisor
+/// started with them (its own descriptor 1 may lead to the error log by now), for a worker
+/// under `--debug-mode`.
+fn terminal_for_worker() -> io::Result<(OwnedFd, OwnedFd)> {
+    let input = rustix::io::fcntl_dupfd_cloexec(rustix::stdio::stdin(), 3)?;
+    let output = OwnedFd::from(oxwsgi_logging::terminal_stdout()?);
+    fds::make_inheritable(&input)?;
+    fds::make_inheritable(&output)?;
+    Ok((input, output))
 }
 
 /// How a worker's exit reads in the log. The statuses that mean "could not start" mean it only

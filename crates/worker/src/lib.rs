@@ -22,7 +22,9 @@
 
 mod adapter;
 mod auth_scripts;
+mod code_watch;
 mod control;
+mod debug_mode;
 mod hosts;
 mod lifecycle;
 mod privileges;
@@ -126,6 +128,11 @@ pub fn run(startup: Startup) -> i32 {
     // The application must not read the start-up data, nor wait on the supervisor's pipe.
     if let Ok(null) = std::fs::File::open("/dev/null") {
         let _ = rustix::stdio::dup2_stdin(&null);
+    }
+    if let Some(terminal) = start.terminal {
+        if let Err(err) = debug_mode::adopt_terminal(terminal) {
+            eprintln!("oxwsgi: --debug-mode: cannot take over the terminal: {err}");
+        }
     }
     // A worker never outlives its supervisor: if the supervisor dies, this one drains and
     // exits (and one whose supervisor is already gone exits at once).
@@ -368,6 +375,9 @@ pub fn load(
             },
         )?;
         oxwsgi_wsgi_bridge::start_instrumentation(&python, &config.instrumentation)?;
+        if config.development.debug_mode {
+            oxwsgi_wsgi_bridge::development::use_terminal(&python)?;
+        }
         preload(&python, imports);
         Some(python)
     } else {
@@ -403,7 +413,7 @@ pub fn load(
             }
             AppEntry::Module(_) | AppEntry::Welcome => None,
         };
-        let loaded = oxwsgi_wsgi_bridge::load_application(
+        let mut loaded = oxwsgi_wsgi_bridge::load_application(
             python,
             &app.entry,
             &app.callable,
@@ -411,6 +421,9 @@ pub fn load(
         )?;
         let loaded =
             oxwsgi_wsgi_bridge::instrument_application(python, loaded, &config.instrumentation)?;
+        if config.development.post_mortem {
+            oxwsgi_wsgi_bridge::development::debug_post_mortem(python, &mut loaded)?;
+        }
         apps.push(MountedApp {
             app: loaded,
             identity: AppIdentity {
@@ -434,6 +447,12 @@ pub fn load(
         python.as_ref(),
         &mut entry_files,
     )?;
+    if let Some(python) = python
+        .as_ref()
+        .filter(|_| config.development.debugger_startup)
+    {
+        oxwsgi_wsgi_bridge::development::debugger_startup(python)?;
+    }
     Ok(LoadedWorker {
         python,
         apps,
@@ -533,6 +552,14 @@ fn serve(
         board: board.clone(),
         server_status: config.operations.server_status.clone(),
     };
+    let development = &config.development;
+    let code_watch = development.reload_on_changes.then(|| {
+        let imported = worker
+            .python
+            .as_ref()
+            .map(oxwsgi_wsgi_bridge::development::ImportedFiles::new);
+        code_watch::CodeWatch::start(imported, &development.reload_patterns)
+    });
     let serving = Serving {
         sockets,
         front,
@@ -542,6 +569,7 @@ fn serve(
         activity: Arc::clone(&activity),
         entry_files: worker.entry_files,
         group: worker.group,
+        code_watch: code_watch.flatten(),
     };
 
     let Some(python) = worker.python else {
@@ -641,6 +669,8 @@ struct Serving<'a> {
     activity: Arc<Activity>,
     entry_files: Vec<std::path::PathBuf>,
     group: usize,
+    /// `--reload-on-changes`: the files whose change replaces this worker.
+    code_watch: Option<code_watch::CodeWatch>,
 }
 
 impl Serving<'_> {
@@ -671,6 +701,9 @@ impl Serving<'_> {
             ));
             tokio::spawn(count_log_failures(self.front.board.clone()));
             let eviction = eviction_signal()?;
+            if let Some(code_watch) = self.code_watch {
+                tokio::spawn(code_watch.run(Arc::clone(&control), stop_rx.clone()));
+            }
             tokio::spawn(async move {
                 let evicted = tokio::select! {
                     signal = stop_signal() => {
@@ -742,6 +775,7 @@ impl Serving<'_> {
                 if let Err(err) = oxwsgi_logging::redirect_stderr_to_file(file) {
                     tracing::error!("cannot write to the error log: {err}");
                 }
+                debug_mode::restore_terminal_output();
             }
             control.ready();
             let served = oxwsgi_http_front::serve(

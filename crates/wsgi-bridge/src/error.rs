@@ -58,6 +58,12 @@ pub enum InterpreterError {
         /// The Python traceback.
         message: String,
     },
+    /// The terminal or pdb could not be set up for `--debug-mode` and `--enable-debugger`.
+    #[error("could not set up the debugger:\n{message}")]
+    Debugger {
+        /// The Python traceback.
+        message: String,
+    },
 }
 
 /// A WSGI application could not be loaded at start-up.

@@ -22,6 +22,7 @@ mod auth_script;
 pub mod bench_support;
 mod body_channel;
 mod crash;
+pub mod development;
 mod environ;
 mod error;
 mod errors_stream;

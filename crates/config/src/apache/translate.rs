@@ -587,6 +587,8 @@ impl<'a> Translator<'a> {
             // Made from the whole configuration, once the sites are (`imports.rs`).
             services: Vec::new(),
             instrumentation: Default::default(),
+            // No directive says any of it: express writes it into its handler script.
+            development: Default::default(),
         })
     }
 
