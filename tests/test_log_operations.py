@@ -42,6 +42,22 @@ def size_or_none(path):
         return None
 
 
+# --max-log-size 1: a file is rotated once it is larger than this.
+ONE_MB = 1024 * 1024
+
+
+def rotation_settled(srv, name, count, expected):
+    """Whether `count(files)` is `expected` across `name` and its rotated files, `name.1`
+    exists, and `name` is within the 1 MB limit. Past that the supervisor, which looks at the
+    sizes once a second, rotates nothing more unless more is written: the test may then read
+    the files without one moving under it (read during a rotation, a file's lines would be
+    counted twice or missed)."""
+    size = size_or_none(srv.server_root / name)
+    if size is None or size > ONE_MB or not (srv.server_root / f"{name}.1").exists():
+        return False
+    return count(rotated_files(srv, name)) == expected
+
+
 def send_requests(srv, count, threads=4):
     """`count` GET requests with long query strings, from a few threads; all must be 200s.
     Each request's query names its thread and its number there (`t=T&i=I`), so that every
@@ -72,11 +88,10 @@ def test_rotation_loses_no_access_log_line(server):
     sent = send_requests(srv, REQUESTS)
     # Every line is written (the writers flush as they go) across the live file and the
     # rotated ones, and at least one rotation happened. The supervisor looks at the size once
-    # a second, so the requests may all be answered before it first rotates: both are waited
-    # for.
+    # a second, so the requests may all be answered before it first rotates, or before its
+    # last: both are waited for.
     wait_until(
-        lambda: count_lines(rotated_files(srv, "access_log")) == sent
-        and (srv.server_root / "access_log.1").exists(),
+        lambda: rotation_settled(srv, "access_log", count_lines, sent),
         what=f"{sent} access log lines across the rotated files, one of them access_log.1",
     )
     files = rotated_files(srv, "access_log")
@@ -152,6 +167,11 @@ def marker_lines(paths):
         return None
 
 
+def count_markers(paths):
+    lines = marker_lines(paths)
+    return None if lines is None else len(lines)
+
+
 def test_error_log_rotation_loses_and_repeats_no_line(server, tmp_path):
     srv = server(
         "--rotate-logs", "--max-log-size", "1", "--max-log-files", "50", "--processes", "2",
@@ -176,9 +196,8 @@ def test_error_log_rotation_loses_and_repeats_no_line(server, tmp_path):
     assert failures == []
     total = per_request * batches
     wait_until(
-        lambda: (lines := marker_lines(rotated_files(srv, "error_log"))) is not None
-        and len(lines) >= total and (srv.server_root / "error_log.1").exists(),
-        what=f"{total} marker lines across the rotated error logs",
+        lambda: rotation_settled(srv, "error_log", count_markers, total),
+        what=f"{total} marker lines across the rotated error logs, one of them error_log.1",
     )
     files = rotated_files(srv, "error_log")
     lines = marker_lines(files)
