@@ -42,18 +42,36 @@ def size_or_none(path):
         return None
 
 
+# --max-log-size 1: a file is rotated once it is larger than this.
+ONE_MB = 1024 * 1024
+
+
+def rotation_settled(srv, name, count, expected):
+    """Whether `count(files)` is `expected` across `name` and its rotated files, `name.1`
+    exists, and `name` is within the 1 MB limit. Past that the supervisor, which looks at the
+    sizes once a second, rotates nothing more unless more is written: the test may then read
+    the files without one moving under it (read during a rotation, a file's lines would be
+    counted twice or missed)."""
+    size = size_or_none(srv.server_root / name)
+    if size is None or size > ONE_MB or not (srv.server_root / f"{name}.1").exists():
+        return False
+    return count(rotated_files(srv, name)) == expected
+
+
 def send_requests(srv, count, threads=4):
-    """`count` GET requests with long query strings, from a few threads; all must be 200s."""
+    """`count` GET requests with long query strings, from a few threads; all must be 200s.
+    Each request's query names its thread and its number there (`t=T&i=I`), so that every
+    access log line is different from the others."""
     failures = []
 
-    def run(n):
+    def run(t, n):
         with requests.Session() as session:
             for i in range(n):
-                r = session.get(f"{srv.url}/?i={i}&q={LONG_QUERY}")
+                r = session.get(f"{srv.url}/?t={t}&i={i}&q={LONG_QUERY}")
                 if r.status_code != 200:
                     failures.append(r.status_code)
 
-    workers = [threading.Thread(target=run, args=(count // threads,)) for _ in range(threads)]
+    workers = [threading.Thread(target=run, args=(t, count // threads)) for t in range(threads)]
     for w in workers:
         w.start()
     for w in workers:
@@ -69,10 +87,12 @@ def test_rotation_loses_no_access_log_line(server):
     )
     sent = send_requests(srv, REQUESTS)
     # Every line is written (the writers flush as they go) across the live file and the
-    # rotated ones, and at least one rotation happened.
+    # rotated ones, and at least one rotation happened. The supervisor looks at the size once
+    # a second, so the requests may all be answered before it first rotates, or before its
+    # last: both are waited for.
     wait_until(
-        lambda: count_lines(rotated_files(srv, "access_log")) == sent,
-        what=f"{sent} access log lines across the rotated files",
+        lambda: rotation_settled(srv, "access_log", count_lines, sent),
+        what=f"{sent} access log lines across the rotated files, one of them access_log.1",
     )
     files = rotated_files(srv, "access_log")
     assert len(files) >= 2, files
@@ -81,6 +101,16 @@ def test_rotation_loses_no_access_log_line(server):
     for path in files:
         for line in path.read_bytes().splitlines():
             assert line.startswith(b"127.0.0.1 ") and line.endswith(b" 13"), line[:80]
+    # And none is written twice (a count alone would not see one line lost, another doubled):
+    # every request is there exactly once.
+    logged = [
+        re.search(rb'"GET /\?t=(\d+)&i=(\d+)&q=x+ HTTP/1.1"', line).groups()
+        for path in files
+        for line in path.read_bytes().splitlines()
+    ]
+    expected = {(str(t).encode(), str(i).encode()) for t in range(4) for i in range(sent // 4)}
+    assert len(logged) == len(set(logged)) == sent
+    assert set(logged) == expected
     # The server keeps writing to the file at the original path after rotating it.
     requests.get(srv.url + "/after-rotation")
     wait_until(
@@ -104,6 +134,86 @@ def test_rotation_keeps_at_most_max_log_files(server):
         )
     names = [p.name for p in rotated_files(srv, "access_log")]
     assert names == ["access_log", "access_log.1", "access_log.2"], names
+
+
+def error_writer_app(path):
+    """An application whose /write?first=F&count=C logs marker lines F to F+C-1, each about
+    190 bytes in the error log: the even ones through wsgi.errors, the odd ones with print()."""
+    path.write_text(
+        "import urllib.parse\n"
+        "PAD = 'p' * 100\n"
+        "def application(environ, start_response):\n"
+        "    query = dict(urllib.parse.parse_qsl(environ['QUERY_STRING']))\n"
+        "    first, count = int(query['first']), int(query['count'])\n"
+        "    for i in range(first, first + count):\n"
+        "        if i % 2:\n"
+        "            print('marker-%07d %s end' % (i, PAD))\n"
+        "        else:\n"
+        "            environ['wsgi.errors'].write('marker-%07d %s end\\n' % (i, PAD))\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [b'written']\n"
+    )
+    return path
+
+
+def marker_lines(paths):
+    """The marker lines across `paths` (None when one was renamed away while reading)."""
+    try:
+        return [
+            line for path in paths for line in path.read_bytes().splitlines()
+            if b" marker-" in line
+        ]
+    except FileNotFoundError:
+        return None
+
+
+def count_markers(paths):
+    lines = marker_lines(paths)
+    return None if lines is None else len(lines)
+
+
+def test_error_log_rotation_loses_and_repeats_no_line(server, tmp_path):
+    srv = server(
+        "--rotate-logs", "--max-log-size", "1", "--max-log-files", "50", "--processes", "2",
+        "--threads", "2", error_writer_app(tmp_path / "errors.wsgi"), log_to_terminal=False,
+    )
+    # 24 requests of 1000 lines from four clients: about 4.5 MB of error log.
+    per_request, batches = 1000, 24
+    failures = []
+
+    def run(batch_numbers):
+        with requests.Session() as session:
+            for b in batch_numbers:
+                r = session.get(f"{srv.url}/write?first={b * per_request}&count={per_request}")
+                if (r.status_code, r.text) != (200, "written"):
+                    failures.append((r.status_code, r.text))
+
+    clients = [threading.Thread(target=run, args=(range(c, batches, 4),)) for c in range(4)]
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.join()
+    assert failures == []
+    total = per_request * batches
+    wait_until(
+        lambda: rotation_settled(srv, "error_log", count_markers, total),
+        what=f"{total} marker lines across the rotated error logs, one of them error_log.1",
+    )
+    files = rotated_files(srv, "error_log")
+    lines = marker_lines(files)
+    markers = []
+    for line in lines:
+        # Whole lines only: the prefix of a line from the application, the marker, the end.
+        match = re.fullmatch(
+            rb"\[[^]]+\] \[wsgi:error\] \[pid \d+:tid \d+\] \[request [0-9a-f-]+\] "
+            rb"marker-(\d{7}) p{100} end",
+            line,
+        )
+        assert match, line[:200]
+        markers.append(int(match.group(1)))
+    assert len(markers) == len(set(markers)) == total
+    assert set(markers) == set(range(total))
+    assert len(files) >= 2, files
 
 
 def test_sigusr2_reopens_the_logs_after_logrotate_renamed_them(server):

@@ -5,6 +5,7 @@ The main test is seed 000's publisher-subscriber: a Pecan application (the publi
 from its configuration file as in the seed) notifies a subscriber that runs as a service
 script; the subscriber records each notification it receives."""
 
+import grp
 import json
 import os
 import pathlib
@@ -181,6 +182,52 @@ def test_a_service_runs_as_its_user_when_started_as_root(server, shared_dir):
         srv.wait_for_log("service 'whoami': not started as root, so it runs as uid")
 
 
+def proc_status_ids(pid, field):
+    """The ids of a `/proc/PID/status` line (Uid, Gid: real, effective, saved, file system;
+    Groups: the supplementary groups)."""
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, values = line.partition(":")
+        if name == field:
+            return [int(v) for v in values.split()]
+    raise AssertionError(f"no {field} line for pid {pid}")
+
+
+def test_a_service_runs_with_its_group_when_started_as_root(server, shared_dir):
+    script = shared_dir / "stay.py"
+    script.write_text(
+        "import os, time\n"
+        "path = os.path.join(os.path.dirname(__file__), 'pid')\n"
+        "open(path + '.tmp', 'w').write(str(os.getpid()))\n"
+        "os.replace(path + '.tmp', path)\n"
+        "while True:\n"
+        "    time.sleep(1)\n"
+    )
+    os.chmod(script, 0o644)
+    srv = server("--service-script", "stay", script, "--service-user", "stay", "oxwsgi-test",
+                 "--service-group", "stay", "oxwsgi-test2", "--working-directory", shared_dir,
+                 python_home=False)
+    wait_for_file(shared_dir / "pid")
+    pid = read_int(shared_dir / "pid")
+    assert process_title(pid) == "oxwsgi: service stay"
+    if os.getuid() == 0:
+        user = pwd.getpwnam("oxwsgi-test")
+        group = grp.getgrnam("oxwsgi-test2")
+        # The group given, not the user's own (primary) group, in all four ids.
+        assert group.gr_gid != user.pw_gid
+        assert proc_status_ids(pid, "Uid") == [user.pw_uid] * 4
+        assert proc_status_ids(pid, "Gid") == [group.gr_gid] * 4
+        # Its supplementary groups are the user's, as for a worker (initgroups with that group).
+        assert sorted(proc_status_ids(pid, "Groups")) == sorted(
+            set(os.getgrouplist("oxwsgi-test", group.gr_gid))
+        )
+    else:
+        # As mod_wsgi-express: the user and group apply only to root.
+        assert proc_status_ids(pid, "Gid")[1] == os.getegid()
+        srv.wait_for_log("service 'stay': not started as root, so it runs as uid")
+    assert srv.stop() == 0
+    assert is_gone(pid)
+
+
 def test_a_companion_option_for_an_unknown_service_is_refused(tmp_path):
     result = subprocess.run(
         [str(BINARY), "start-server", "--port", "0", "--server-root", str(tmp_path / "r"),
@@ -207,5 +254,10 @@ def test_a_missing_service_script_is_refused_before_anything_starts(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 2
-    assert "the service script" in result.stderr and "nope.py" in result.stderr
+    assert result.stderr == (
+        f"oxwsgi: the service script '{tmp_path / 'nope.py'}' cannot be read: No such file or "
+        "directory (os error 2)\n"
+    )
+    assert result.stdout == ""
+    assert not (tmp_path / "r").exists(), "nothing was set up"
 

@@ -298,8 +298,13 @@ impl JobQueue {
             }
             if !expired.is_empty() {
                 drop(queue);
+                let counters = self.board.counters();
                 for job in expired {
-                    self.board.counters().queue_timed_out();
+                    // Its wait counts in the queue-wait histogram too, as when a Python thread
+                    // finds it expired (handler::serve): the longest waits are what an
+                    // operator looks for there.
+                    counters.queue_waited(now.duration_since(job.queued_at).as_micros() as u64);
+                    counters.queue_timed_out();
                     answer_queue_timeout(job.request, job.task, self.queue_timeout);
                 }
                 queue = self.lock();
@@ -516,6 +521,37 @@ mod tests {
             queued_at: Instant::now(),
             queued_at_wall: SystemTime::now(),
         }
+    }
+
+    /// A request the sweeper answers 504 counts as a queue timeout and its wait in the
+    /// queue-wait histogram, as one a Python thread finds expired does.
+    #[test]
+    fn a_job_swept_after_the_queue_timeout_counts_its_wait() {
+        let queue = Arc::new(JobQueue::new(
+            1,
+            10,
+            Duration::from_millis(1),
+            oxwsgi_scoreboard::Scoreboard::private(1),
+        ));
+        queue.push(job()).unwrap();
+        let sweeper = {
+            let queue = Arc::clone(&queue);
+            std::thread::spawn(move || queue.sweep_expired())
+        };
+        let read = || {
+            let snapshot = oxwsgi_scoreboard::Snapshot::read(queue.board.scoreboard());
+            let group = &snapshot.groups[0];
+            (group.queue_timeouts, group.queue_wait.count())
+        };
+        while read().0 == 0 {
+            std::thread::yield_now();
+        }
+        queue.close();
+        sweeper.join().unwrap();
+        let (timeouts, waits) = read();
+        assert_eq!((timeouts, waits), (1, 1));
+        let snapshot = oxwsgi_scoreboard::Snapshot::read(queue.board.scoreboard());
+        assert!(snapshot.groups[0].queue_wait.sum_us >= 1000);
     }
 
     /// Two requests arriving together while both threads are parked each get a thread, even
