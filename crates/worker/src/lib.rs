@@ -413,13 +413,13 @@ pub fn load(
             }
             AppEntry::Module(_) | AppEntry::Welcome => None,
         };
-        let mut loaded = oxwsgi_wsgi_bridge::load_application(
+        let loaded = oxwsgi_wsgi_bridge::load_application(
             python,
             &app.entry,
             &app.callable,
             SERVER_SOFTWARE,
         )?;
-        let loaded =
+        let mut loaded =
             oxwsgi_wsgi_bridge::instrument_application(python, loaded, &config.instrumentation)?;
         if config.development.post_mortem {
             oxwsgi_wsgi_bridge::development::debug_post_mortem(python, &mut loaded)?;
