@@ -264,6 +264,11 @@ pub struct StartServer {
     #[command(flatten)]
     pub operations: crate::operations::OperationsArgs,
 
+    /// User, environ, Python settings, names, error documents (see "Application
+    /// environment").
+    #[command(flatten)]
+    pub app_options: crate::app_options::AppOptionsArgs,
+
     /// The IP address or host name to listen on [default: every interface].
     #[arg(long, value_name = "IP-ADDRESS", help_heading = "Network")]
     pub host: Option<String>,

@@ -9,6 +9,7 @@
 pub mod access;
 pub mod access_format;
 pub mod apache;
+pub mod app_options;
 pub mod cli;
 mod error;
 pub mod error_format;

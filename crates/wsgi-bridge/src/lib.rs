@@ -38,6 +38,7 @@ mod request;
 mod response;
 mod service;
 mod start_response;
+mod startup_settings;
 mod traceback;
 mod watchdog;
 
