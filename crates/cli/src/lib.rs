@@ -348,6 +348,10 @@ fn start_server(
         }
         let _ = supervisor.exec();
     }
+    if let Some(name) = &config.process_name {
+        // mod_wsgi-express's --process-name: what ps shows for the server's parent process.
+        let _ = title::set(name, title::Role::Supervisor);
+    }
     oxwsgi_logging::init(config.logging.level, config.logging.error_format.as_deref());
     match run(config, launcher, notice) {
         Ok(()) => 0,

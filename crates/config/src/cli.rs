@@ -278,6 +278,10 @@ pub struct StartServer {
     /// Reloading on code changes, debug mode, the debugger (see "Development").
     #[command(flatten)]
     pub development: crate::development::DevelopmentArgs,
+    /// User, environ, Python settings, names, error documents (see "Application
+    /// environment").
+    #[command(flatten)]
+    pub app_options: crate::app_options::AppOptionsArgs,
 
     /// The IP address or host name to listen on [default: every interface].
     #[arg(long, value_name = "IP-ADDRESS", help_heading = "Network")]

@@ -9,6 +9,7 @@
 pub mod access;
 pub mod access_format;
 pub mod apache;
+pub mod app_options;
 pub mod cli;
 pub mod development;
 mod error;

@@ -70,6 +70,24 @@ pub struct ServerConfig {
     /// The developer's tools: reloading on code changes, debug mode, the debugger.
     #[serde(default)]
     pub development: crate::development::Development,
+    /// The supervisor's process title, instead of `oxwsgi: supervisor`
+    /// (mod_wsgi-express's `--process-name`, which names the Apache parent process).
+    #[serde(default)]
+    pub process_name: Option<String>,
+    /// Applications that answer for the document root's files of an extension
+    /// (mod_wsgi-express's `--add-handler`: `AddHandler` with a `WSGIHandlerScript`).
+    #[serde(default)]
+    pub handler_scripts: Vec<HandlerScript>,
+}
+
+/// A WSGI script that answers the requests for the document root's files of one extension:
+/// the file's URL is its `SCRIPT_NAME`, the rest of the path its `PATH_INFO`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandlerScript {
+    /// The extension, lower case, with its dot (`.md`).
+    pub extension: String,
+    /// The handler and the group that runs it.
+    pub app: WsgiApp,
 }
 
 /// A side service: a Python script that runs as the main program of a supervised process of
@@ -508,6 +526,15 @@ pub struct PythonSettings {
     /// `python-eggs`); left as the environment has it when `None`.
     #[serde(default)]
     pub egg_cache: Option<PathBuf>,
+    /// Entries for the warnings filter, in Python's `-W` syntax
+    /// (`action:message:category:module:lineno`), applied in order at start (mod_wsgi's
+    /// `WSGIPythonWarnings`).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// `sys.setswitchinterval` at start (mod_wsgi's `switch-interval=` and
+    /// `WSGISwitchInterval`); Python's own (5 ms) when `None`.
+    #[serde(default)]
+    pub switch_interval: Option<Duration>,
 }
 
 /// What `--python-home` pointed at, after looking at the directory.
@@ -683,6 +710,48 @@ pub struct WsgiApp {
     /// Whether the `Authorization` header reaches it as `HTTP_AUTHORIZATION` (mod_wsgi's
     /// `WSGIPassAuthorization`, which may differ from one URL to another).
     pub pass_authorization: bool,
+    /// Whether its error responses (status 400 and above) are replaced by the server's own
+    /// page for that status, or its `ErrorDocument` (mod_wsgi's `WSGIErrorOverride`).
+    #[serde(default)]
+    pub error_override: bool,
+    /// Whether a `HEAD` request reaches it as a `GET` (mod_wsgi's `WSGIMapHEADToGET`).
+    #[serde(default)]
+    pub map_head_to_get: HeadMapping,
+}
+
+/// When a `HEAD` request reaches an application as a `GET` (mod_wsgi's `WSGIMapHEADToGET`).
+/// The server sends only the head of the response either way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HeadMapping {
+    /// Never: the application sees `HEAD`.
+    Off,
+    /// Always: the application sees `GET` and its body is thrown away.
+    On,
+    /// When the server transforms the response body (compression, which sets headers from the
+    /// whole body): then the application must produce it for the headers to be right.
+    #[default]
+    Auto,
+}
+
+impl HeadMapping {
+    /// Parses `Off`, `On` or `Auto`, in any case.
+    pub fn parse(value: &str) -> Option<HeadMapping> {
+        match value.to_ascii_lowercase().as_str() {
+            "off" => Some(HeadMapping::Off),
+            "on" => Some(HeadMapping::On),
+            "auto" => Some(HeadMapping::Auto),
+            _ => None,
+        }
+    }
+
+    /// Whether a `HEAD` request is passed on as a `GET`, where responses are compressed or not.
+    pub fn as_get(self, compress_responses: bool) -> bool {
+        match self {
+            HeadMapping::Off => false,
+            HeadMapping::On => true,
+            HeadMapping::Auto => compress_responses,
+        }
+    }
 }
 
 /// How an application is found, one per `--application-type`.

@@ -42,6 +42,30 @@ pub enum ErrorBody {
     Local(String),
 }
 
+impl ErrorBody {
+    /// What an `ErrorDocument` target (or `--error-document`'s) means, as httpd reads it: a
+    /// path starting with `/` is local, one with `://` a URL to redirect to, anything else the
+    /// text itself. `None` for `default`: the server's own page again.
+    pub fn from_target(target: &str) -> Option<ErrorBody> {
+        Some(if target.starts_with('/') {
+            ErrorBody::Local(target.to_owned())
+        } else if target.contains("://") {
+            ErrorBody::Url(target.to_owned())
+        } else if target.eq_ignore_ascii_case("default") {
+            return None;
+        } else {
+            ErrorBody::Text(target.to_owned())
+        })
+    }
+
+    /// The status an `ErrorDocument` may replace the page of: three digits, 400 to 599.
+    pub fn status(code: &str) -> Option<u16> {
+        code.parse::<u16>()
+            .ok()
+            .filter(|c| code.len() == 3 && (400..=599).contains(c))
+    }
+}
+
 /// One `ErrorDocument`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDocument {

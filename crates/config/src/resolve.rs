@@ -80,6 +80,9 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         paths: args.python_path.iter().map(|p| env.absolute(p)).collect(),
         working_directory,
         egg_cache: args.express.python_eggs.as_deref().map(|p| env.absolute(p)),
+        // Set with the other application options (`app_options.rs`).
+        warnings: Vec::new(),
+        switch_interval: None,
     };
 
     let is_static = args.application_type == ApplicationType::Static;
@@ -303,7 +306,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
             },
         );
     }
-    Ok(ServerConfig {
+    let mut config = ServerConfig {
         hosts: https.hosts,
         listeners: https.listeners,
         server_name: public_name,
@@ -319,6 +322,8 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
                         environ: Vec::new(),
                         // mod_wsgi-express writes `WSGIPassAuthorization On`.
                         pass_authorization: true,
+                        error_override: false,
+                        map_head_to_get: HeadMapping::Auto,
                     }),
                     host: None,
                     pattern: None,
@@ -384,7 +389,12 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         services,
         instrumentation,
         development,
-    })
+        process_name: None,
+        handler_scripts: Vec::new(),
+    };
+    args.app_options
+        .apply(&mut config, env.uid, args.port, &env.current_dir)?;
+    Ok(config)
 }
 
 /// `--rotate-logs` and `--startup-log`. As with mod_wsgi-express, logs on the terminal are not

@@ -116,6 +116,12 @@ pub struct UrlSpace {
     pub redirects: Vec<oxwsgi_config::redirect::Redirect>,
     /// `ErrorDocument`s.
     pub error_documents: Vec<oxwsgi_config::redirect::ErrorDocument>,
+    /// The applications (by index) whose error responses are replaced by the server's
+    /// (`WSGIErrorOverride`).
+    pub error_override_apps: Vec<usize>,
+    /// File extensions (lower case, with the dot) whose files under the document root an
+    /// application answers for (by index): `--add-handler`.
+    pub handlers: Vec<(String, usize)>,
     /// Where requests over TLS need a client certificate.
     pub client_certificates: Vec<oxwsgi_config::tls::ClientCertificateRule>,
 }

@@ -21,6 +21,8 @@ pub(crate) struct AppMount {
     pub(crate) prefix: MountPoint,
     /// Its index among the worker's applications (what a request names it by).
     pub(crate) index: usize,
+    /// Whether its error responses are replaced by the server's (`WSGIErrorOverride`).
+    pub(crate) error_override: bool,
     /// For a script a `WSGIScriptAliasMatch` names: the pattern, and the script's file.
     pub(crate) pattern: Option<(ScriptPattern, PathBuf)>,
 }
@@ -39,6 +41,7 @@ impl AppMount {
             (pattern.clone(), file)
         });
         AppMount {
+            error_override: matches!(&mount.target, MountTarget::Wsgi(app) if app.error_override),
             host: mount.host,
             prefix: mount.prefix.clone(),
             index,
@@ -119,6 +122,7 @@ pub(crate) fn settings(
     config: &ServerConfig,
     hosts: &[usize],
     apps: &[AppMount],
+    handlers: &[(String, usize)],
     logs: Vec<Option<Arc<AccessLog>>>,
 ) -> Vec<HostSettings> {
     let in_host = |tag: Option<usize>, host: usize| tag.is_none_or(|h| h == host);
@@ -169,6 +173,12 @@ pub(crate) fn settings(
                     .iter()
                     .filter(|r| in_host(r.host, host))
                     .cloned()
+                    .collect(),
+                handlers: handlers.to_vec(),
+                error_override_apps: apps
+                    .iter()
+                    .filter(|app| in_host(app.host, host) && app.error_override)
+                    .map(|app| app.index)
                     .collect(),
                 error_documents: config
                     .error_documents

@@ -436,9 +436,48 @@ pub fn load(
                 environ: app.environ.clone(),
                 pass_authorization: app.pass_authorization,
                 document_root: config.document_root_of(mount.host).display().to_string(),
+                head_as_get: app
+                    .map_head_to_get
+                    .as_get(config.static_files_of(mount.host).compress_responses),
             },
         });
         app_mounts.push(AppMount::of(mount, app_mounts.len()));
+    }
+    // `--add-handler` scripts: applications of their own, which a request for a file of their
+    // extension reaches (its URL the `SCRIPT_NAME`).
+    let mut handlers = Vec::new();
+    for handler in config
+        .handler_scripts
+        .iter()
+        .filter(|h| h.app.group == group)
+    {
+        let Some(python) = &python else { break };
+        let AppEntry::Script(script) = &handler.app.entry else {
+            continue;
+        };
+        entry_files.push(script.clone());
+        let loaded = oxwsgi_wsgi_bridge::load_application(
+            python,
+            &handler.app.entry,
+            &handler.app.callable,
+            SERVER_SOFTWARE,
+        )?;
+        handlers.push((handler.extension.clone(), apps.len()));
+        apps.push(MountedApp {
+            app: loaded,
+            identity: AppIdentity {
+                script_name: None,
+                script_filename: Some(script.display().to_string()),
+                callable: handler.app.callable.clone(),
+                environ: handler.app.environ.clone(),
+                pass_authorization: handler.app.pass_authorization,
+                document_root: config.document_root.display().to_string(),
+                head_as_get: handler
+                    .app
+                    .map_head_to_get
+                    .as_get(config.static_files.compress_responses),
+            },
+        });
     }
     let scripts = auth_scripts::load(
         config,
@@ -457,7 +496,7 @@ pub fn load(
         python,
         apps,
         scripts,
-        hosts: hosts::settings(config, &served_hosts, &app_mounts, access_logs),
+        hosts: hosts::settings(config, &served_hosts, &app_mounts, &handlers, access_logs),
         error_log,
         entry_files,
         group,

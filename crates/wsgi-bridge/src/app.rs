@@ -68,7 +68,8 @@ pub(crate) fn load_failure(py: Python<'_>, err: &PyErr, what: &str) -> AppLoadEr
 
 /// Loads one application, the way `--application-type` says.
 ///
-/// `server_software` is shown on the welcome page when no application is given.
+/// `server_software` is shown on the welcome page when no application is given. `callable`
+/// may name alternatives separated by `|`, the first one the script defines being used.
 pub fn load_application(
     _runtime: &PythonRuntime,
     entry: &AppEntry,
@@ -112,9 +113,14 @@ pub fn load_application(
                 });
             }
         };
-        let app = match namespace.getattr(callable) {
-            Ok(app) => app,
-            Err(_) => {
+        // Names separated by `|` are tried in order (a handler script's `handle_request`, else
+        // its `application`).
+        let found = callable
+            .split('|')
+            .find_map(|name| namespace.getattr(name).ok());
+        let app = match found {
+            Some(app) => app,
+            None => {
                 let names = helper
                     .call_method1("public_callables", (&namespace,))
                     .and_then(|n| n.extract::<Vec<String>>())

@@ -54,6 +54,7 @@ impl RequestPath {
             environ: Vec::new(),
             pass_authorization: true,
             document_root: "/srv/htdocs".to_owned(),
+            head_as_get: false,
         };
         let file_wrapper = py.get_type::<FileWrapper>();
         let environ = EnvironBuilder::new(py, &settings, &[identity], file_wrapper.as_any())?;

@@ -71,6 +71,9 @@ pub struct AppIdentity {
     pub pass_authorization: bool,
     /// `DOCUMENT_ROOT`: that of the virtual host it is mounted in.
     pub document_root: String,
+    /// Whether a `HEAD` request's `REQUEST_METHOD` is `GET` (mod_wsgi's `WSGIMapHEADToGET`,
+    /// decided for where the application is mounted).
+    pub head_as_get: bool,
 }
 
 /// The mod_wsgi version whose environ oxwsgi reproduces; apps test `mod_wsgi.version` to find
@@ -90,6 +93,8 @@ pub(crate) struct EnvironBuilder {
     pass_authorization: Vec<bool>,
     /// Per application: whether its `SCRIPT_NAME` comes from each request.
     script_name_per_request: Vec<bool>,
+    /// Per application: whether `HEAD` reaches it as `GET`.
+    head_as_get: Vec<bool>,
 }
 
 impl EnvironBuilder {
@@ -125,6 +130,7 @@ impl EnvironBuilder {
                 .collect(),
             pass_authorization: apps.iter().map(|app| app.pass_authorization).collect(),
             script_name_per_request: apps.iter().map(|app| app.script_name.is_none()).collect(),
+            head_as_get: apps.iter().map(|app| app.head_as_get).collect(),
         })
     }
 
@@ -140,7 +146,12 @@ impl EnvironBuilder {
             .copy()?;
         let head = &request.head;
 
-        environ.set_item(intern!(py, "REQUEST_METHOD"), method(py, &head.method))?;
+        let request_method = if head.method == http::Method::HEAD && self.head_as_get[request.app] {
+            intern!(py, "GET").clone()
+        } else {
+            method(py, &head.method)
+        };
+        environ.set_item(intern!(py, "REQUEST_METHOD"), request_method)?;
         environ.set_item(
             intern!(py, "PATH_INFO"),
             latin1(py, &request.path[request.script_name_len..]),

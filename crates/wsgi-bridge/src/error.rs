@@ -33,6 +33,12 @@ pub enum InterpreterError {
         /// The Python traceback.
         message: String,
     },
+    /// Applying `--python-warnings` or `--switch-interval` raised.
+    #[error("could not apply the warnings filter or the switch interval:\n{message}")]
+    Settings {
+        /// The Python traceback.
+        message: String,
+    },
     /// The handler that makes forked children let go of the server could not be registered.
     #[error("could not register the os.fork() handler:\n{message}")]
     ForkGuard {

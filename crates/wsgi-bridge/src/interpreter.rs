@@ -100,6 +100,7 @@ pub fn initialize(
     pyo3::Python::initialize();
     Python::attach(|py| {
         prepare_sys_path(py, settings)?;
+        crate::startup_settings::apply(py, settings)?;
         crate::errors_stream::install_std_streams(py).map_err(|err| InterpreterError::SysPath {
             message: crate::traceback::format(py, &err),
         })

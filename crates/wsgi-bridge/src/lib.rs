@@ -42,6 +42,7 @@ mod request;
 mod response;
 mod service;
 mod start_response;
+mod startup_settings;
 mod traceback;
 mod watchdog;
 

@@ -176,12 +176,7 @@ pub const SPECS: &[Spec] = &[
             "removed in mod_wsgi 6.0; Python starts only in the worker processes, after they switch user",
         ),
     ),
-    d(
-        "WSGIErrorOverride",
-        "wsgi",
-        C::ANY,
-        I("oxwsgi has no ErrorDocument for application responses"),
-    ),
+    d("WSGIErrorOverride", "wsgi", C::ANY, H),
     d(
         "WSGISocketPrefix",
         "wsgi",

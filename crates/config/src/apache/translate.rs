@@ -106,6 +106,10 @@ pub const RUNS: &[&str] = &[
     "Header",
     "RequestHeader",
     "WSGIChunkedRequest",
+    "WSGIPythonWarnings",
+    "WSGISwitchInterval",
+    "WSGIErrorOverride",
+    "WSGIMapHEADToGET",
     "WSGIServerMetrics",
     "WSGISlowRequests",
     "WSGIIgnoreActivity",
@@ -300,6 +304,14 @@ struct Site {
     proxies: proxy::SiteProxies,
     /// `OxwsgiMetricsListen`, `SetHandler server-status`, `WSGIServerMetrics`.
     operations: crate::operations::Operations,
+    /// `WSGIPythonWarnings` lines, in order.
+    python_warnings: Vec<String>,
+    /// `WSGISwitchInterval`.
+    switch_interval: Option<Duration>,
+    /// `WSGIErrorOverride On` (outside any section).
+    error_override: bool,
+    /// `WSGIMapHEADToGET` (outside any section).
+    map_head_to_get: crate::HeadMapping,
 }
 
 /// httpd's own limits and timeouts, before a configuration sets any: `KeepAlive On` with
@@ -589,6 +601,8 @@ impl<'a> Translator<'a> {
             instrumentation: Default::default(),
             // No directive says any of it: express writes it into its handler script.
             development: Default::default(),
+            process_name: None,
+            handler_scripts: Vec::new(),
         })
     }
 

@@ -11,6 +11,7 @@ use http::{Response, header};
 
 use super::access;
 use super::app_response::app_response;
+use super::error_override;
 use super::shared::{ConnShared, HostShared};
 use super::{Made, Pending, declared_length};
 use crate::application::{AppRequest, Application};
@@ -138,29 +139,37 @@ pub(super) async fn dispatch<A: Application>(
         path: &path,
         query: head.uri.query(),
     };
-    let (app, script_name_len) = match route {
-        Route::Alias { alias, prefix_len } => {
-            let rest = path.slice(prefix_len..);
-            let response = host.static_files.alias(alias, static_request, &rest).await;
-            return Ok((response, Made::ByServer));
-        }
-        Route::AliasAt { alias, relative } => {
-            let response = host
-                .static_files
-                .alias(alias, static_request, &relative)
-                .await;
-            return Ok((response, Made::ByServer));
-        }
-        Route::App {
-            app,
-            script_name_len,
-        } => match host.static_files.overlay(static_request, true).await {
-            Some(response) => return Ok((response, Made::ByServer)),
-            None => (app, script_name_len),
-        },
-        Route::Unmounted => match host.static_files.overlay(static_request, false).await {
-            Some(response) => return Ok((response, Made::ByServer)),
-            None => return Err(Refusal::NotFound),
+    let handled = match &route {
+        // Aliases serve what they name; a handler answers for the document root's files.
+        Route::Alias { .. } | Route::AliasAt { .. } => None,
+        _ => host.handlers.find(&path).await,
+    };
+    let (app, script_name_len) = match (handled, route) {
+        (Some(found), _) => found,
+        (None, route) => match route {
+            Route::Alias { alias, prefix_len } => {
+                let rest = path.slice(prefix_len..);
+                let response = host.static_files.alias(alias, static_request, &rest).await;
+                return Ok((response, Made::ByServer));
+            }
+            Route::AliasAt { alias, relative } => {
+                let response = host
+                    .static_files
+                    .alias(alias, static_request, &relative)
+                    .await;
+                return Ok((response, Made::ByServer));
+            }
+            Route::App {
+                app,
+                script_name_len,
+            } => match host.static_files.overlay(static_request, true).await {
+                Some(response) => return Ok((response, Made::ByServer)),
+                None => (app, script_name_len),
+            },
+            Route::Unmounted => match host.static_files.overlay(static_request, false).await {
+                Some(response) => return Ok((response, Made::ByServer)),
+                None => return Err(Refusal::NotFound),
+            },
         },
     };
     if declared_length(&head.headers).is_some_and(|length| length > limit) {
@@ -201,6 +210,12 @@ pub(super) async fn dispatch<A: Application>(
         authenticated,
     };
     match server.app.call(app_request).await {
+        // The server's page stands in for it, and is then an error response of the server's.
+        Ok(response)
+            if host.error_override_apps.contains(&app) && error_override::applies(&response) =>
+        {
+            Ok((error_override::replace(response), Made::ByServer))
+        }
         Ok(response) => Ok((app_response(response), Made::ByApplication)),
         Err(error) => Err(Refusal::from_app(error, limit)),
     }

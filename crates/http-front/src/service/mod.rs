@@ -23,6 +23,8 @@ mod authenticate;
 mod checks;
 mod dispatch;
 mod error_document;
+mod error_override;
+mod handler_script;
 mod proxy;
 mod shared;
 

@@ -53,6 +53,11 @@ pub(crate) struct HostShared {
     /// path: a request the application takes is then kept (copied) until it is answered, for
     /// the document's internal request should the application fail.
     pub(super) keeps_app_requests: bool,
+    /// The applications (by index) whose error responses the server's replace
+    /// (`WSGIErrorOverride`).
+    pub(super) error_override_apps: Vec<usize>,
+    /// Extensions whose files under the document root an application answers for.
+    pub(super) handlers: super::handler_script::Handlers,
     pub(super) index_scripts: Vec<(String, String)>,
     pub(super) client_certificates: crate::tls::ClientCertificates,
     /// The headers a proxy in front is trusted for, when there are some.
@@ -108,10 +113,13 @@ impl HostShared {
             error_documents: space.error_documents.clone(),
             keeps_app_requests: space.error_documents.iter().any(|document| {
                 matches!(document.body, ErrorBody::Local(_))
-                    && APP_ERRORS
-                        .iter()
-                        .any(|e| Refusal::from_app(*e, 0).status().as_u16() == document.status)
+                    && (!space.error_override_apps.is_empty()
+                        || APP_ERRORS
+                            .iter()
+                            .any(|e| Refusal::from_app(*e, 0).status().as_u16() == document.status))
             }),
+            error_override_apps: space.error_override_apps.clone(),
+            handlers: super::handler_script::Handlers::new(&space.document_root, &space.handlers),
             index_scripts: space.index_scripts.clone(),
             client_certificates: crate::tls::ClientCertificates::new(&space.client_certificates),
             trusted_proxies: Some(settings.host.trusted_proxies.clone())

@@ -116,6 +116,7 @@ fn identity() -> AppIdentity {
         // As the application would get it; the scripts' environ still has no credentials.
         pass_authorization: true,
         document_root: "/srv/htdocs".to_owned(),
+        head_as_get: false,
     }
 }
 

@@ -96,6 +96,8 @@ impl Translator<'_> {
                             .unwrap_or_else(|| "application".to_owned()),
                         environ,
                         pass_authorization,
+                        error_override: site.error_override,
+                        map_head_to_get: site.map_head_to_get,
                     }),
                     host: None,
                     pattern: pattern.clone(),
@@ -287,7 +289,7 @@ impl Translator<'_> {
         let optional = |name: &str| number(name).filter(|n| *n > 0).map(seconds);
         let run_as = self.run_as(daemon, site)?;
         if let Some(daemon) = daemon {
-            for name in ["umask", "switch-interval"] {
+            for name in ["umask"] {
                 if daemon.options.contains_key(name) {
                     self.not_yet(&daemon.origin, &format!("WSGIDaemonProcess {name}="));
                 }
@@ -322,6 +324,20 @@ impl Translator<'_> {
         let working_directory = option("home")
             .map(|h| self.path(h))
             .unwrap_or_else(|| self.env.current_dir.clone());
+        let switch_interval = match option("switch-interval") {
+            Some(value) => match crate::app_options::switch_interval(value) {
+                Some(interval) => Some(interval),
+                None => {
+                    let origin = daemon.map(|d| d.origin.clone())?;
+                    self.error(
+                        &origin,
+                        format!("switch-interval={value}: give a number of seconds above 0"),
+                    );
+                    return None;
+                }
+            },
+            None => site.switch_interval,
+        };
         let name = daemon.map(|d| d.name.clone()).unwrap_or_default();
         Some(ProcessGroup {
             name,
@@ -333,6 +349,8 @@ impl Translator<'_> {
                 paths,
                 working_directory,
                 egg_cache: option("python-eggs").map(|dir| self.path(dir)),
+                warnings: site.python_warnings.clone(),
+                switch_interval,
             },
             application_group,
             queue_backlog: number("listen-backlog").map_or(100, |n| n.max(1) as usize),

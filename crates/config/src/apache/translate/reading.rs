@@ -433,6 +433,22 @@ impl Translator<'_> {
             }
             "wsgicallableobject" => self.site.callable = Some(first.to_owned()),
             "wsgichunkedrequest" => self.site.chunked_requests = on(d),
+            "wsgipythonwarnings" => self.site.python_warnings.push(first.to_owned()),
+            "wsgiswitchinterval" => match crate::app_options::switch_interval(first) {
+                Some(interval) => self.site.switch_interval = Some(interval),
+                None => self.error(
+                    &d.origin,
+                    format!("WSGISwitchInterval {first}: give a number of seconds above 0"),
+                ),
+            },
+            "wsgierroroverride" => self.site.error_override = on(d),
+            "wsgimapheadtoget" => match crate::HeadMapping::parse(first) {
+                Some(mapping) => self.site.map_head_to_get = mapping,
+                None => self.error(
+                    &d.origin,
+                    format!("WSGIMapHEADToGET {first}: give On, Off or Auto"),
+                ),
+            },
             "wsgiservermetrics" => self.site.operations.server_metrics = on(d),
             "wsgislowrequests" => match first.parse::<f64>() {
                 Ok(seconds) if seconds.is_finite() && seconds > 0.0 => {
@@ -461,20 +477,12 @@ impl Translator<'_> {
                 }
             }
             "errordocument" => match d.args.as_slice() {
-                [code, target] if code.len() == 3 && code.parse::<u16>().is_ok_and(|c| (400..=599).contains(&c)) => {
-                    let status = code.parse().unwrap_or(500);
-                    let body = if target.starts_with('/') {
-                        ErrorBody::Local(target.clone())
-                    } else if target.contains("://") {
-                        ErrorBody::Url(target.clone())
-                    } else if target.eq_ignore_ascii_case("default") {
-                        self.site.error_documents.retain(|(s, _, _)| *s != status);
-                        return;
-                    } else {
-                        ErrorBody::Text(target.clone())
-                    };
+                [code, target] if ErrorBody::status(code).is_some() => {
+                    let status = ErrorBody::status(code).unwrap_or(500);
                     self.site.error_documents.retain(|(s, _, _)| *s != status);
-                    self.site.error_documents.push((status, body, d.origin.clone()));
+                    if let Some(body) = ErrorBody::from_target(target) {
+                        self.site.error_documents.push((status, body, d.origin.clone()));
+                    }
                 }
                 _ => self.error(&d.origin, "ErrorDocument takes an error status (400-599) and a text, a local path or a URL"),
             },
