@@ -264,6 +264,10 @@ pub struct StartServer {
     #[command(flatten)]
     pub operations: crate::operations::OperationsArgs,
 
+    /// Sub-URLs and host names passed on to other servers (see "Reverse proxy").
+    #[command(flatten)]
+    pub reverse_proxy: crate::reverse_proxy::ReverseProxyArgs,
+
     /// The IP address or host name to listen on [default: every interface].
     #[arg(long, value_name = "IP-ADDRESS", help_heading = "Network")]
     pub host: Option<String>,

@@ -64,6 +64,10 @@ pub struct ServerConfig {
     /// (mod_wsgi-express's `--service-script`).
     #[serde(default)]
     pub services: Vec<Service>,
+    /// Sub-URLs and host names passed on to other HTTP servers (mod_wsgi-express's
+    /// `--proxy-mount-point`, `--proxy-virtual-host`).
+    #[serde(default)]
+    pub reverse_proxy: crate::reverse_proxy::ReverseProxy,
 }
 
 /// A side service: a Python script that runs as the main program of a supervised process of

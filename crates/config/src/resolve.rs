@@ -285,6 +285,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
     let mut access = site::scripts(args, env)?;
     access.extend(std::mem::take(&mut https.access));
     let operations = args.operations.resolve(args.host.as_ref())?;
+    let reverse_proxy = args.reverse_proxy.resolve(seconds(args.socket_timeout))?;
     if let Some(path) = &operations.server_status {
         // mod_wsgi-express's `Require host localhost`; an --include-file's own
         // `<Location /server-status>` comes later and says otherwise.
@@ -371,6 +372,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         client_certificates: https.client_certificates,
         operations,
         services,
+        reverse_proxy,
     })
 }
 

@@ -526,6 +526,8 @@ fn serve(
         auth_secret,
         board: board.clone(),
         server_status: config.operations.server_status.clone(),
+        reverse_proxy: config.reverse_proxy.clone(),
+        server_name: config.server_name.clone(),
     };
     let serving = Serving {
         sockets,

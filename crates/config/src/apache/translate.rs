@@ -548,6 +548,7 @@ impl<'a> Translator<'a> {
         }];
         let mut http = HTTPD_DEFAULTS;
         apply_http_settings(&site, &mut http);
+        let proxy_timeout = http.socket_timeout;
         Some(ServerConfig {
             server_name,
             listeners,
@@ -586,6 +587,11 @@ impl<'a> Translator<'a> {
             operations: site.operations.clone(),
             // Made from the whole configuration, once the sites are (`imports.rs`).
             services: Vec::new(),
+            // `ProxyPass` is not read from site files (directives.rs says so).
+            reverse_proxy: crate::reverse_proxy::ReverseProxy {
+                timeout: proxy_timeout,
+                ..Default::default()
+            },
         })
     }
 
