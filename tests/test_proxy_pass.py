@@ -200,3 +200,22 @@ def test_bad_values_are_refused_naming_the_option(args, message, tmp_path):
         capture_output=True, text=True, timeout=60)
     assert result.returncode == 2, result
     assert message in result.stderr
+
+
+def test_a_proxied_host_is_served_beside_a_server_name_that_refuses_other_names(backend, tmp_path):
+    # With --server-name, requests for unknown names fall to a catch-all host that refuses
+    # them (a 403); the proxied host is a host of its own, as in express's configuration.
+    srv = Server([APP, "--server-name", "www.example.org",
+                  "--proxy-virtual-host", "proxied.example", f"http://127.0.0.1:{backend[0]}/"],
+                 tmp_path)
+    try:
+        proxied = requests.get(srv.url + "/x", headers={"Host": "proxied.example"})
+        assert proxied.status_code == 200
+        assert proxied.json()["path"] == "/x"
+        unknown = requests.get(srv.url + "/x", headers={"Host": "unknown.example"})
+        assert unknown.status_code == 403
+        named = requests.get(srv.url + "/x", headers={"Host": "www.example.org"})
+        assert named.status_code == 200
+        assert "X-Backend" not in named.headers
+    finally:
+        srv.stop()

@@ -109,7 +109,14 @@ pub(super) async fn dispatch<A: Application>(
         }
     }
     let pending = request.as_ref().expect("a request is dispatched once");
-    let authenticated = access::check(conn, host, pending, &path, redirect.as_ref(), user).await?;
+    // A proxied host is a virtual host of its own in mod_wsgi-express's configuration, with
+    // no access rules: those of the host the request fell to (with --server-name, the
+    // catch-all that refuses unknown names) are not its.
+    let authenticated = if proxied.is_some_and(|matched| matched.host) {
+        None
+    } else {
+        access::check(conn, host, pending, &path, redirect.as_ref(), user).await?
+    };
     if let (Some(matched), Some(proxy)) = (proxied, &server.proxy) {
         if declared_length(&head.headers).is_some_and(|length| length > limit) {
             return Err(Refusal::BodyTooLarge { limit });
