@@ -282,6 +282,9 @@ pub struct StartServer {
     /// environment").
     #[command(flatten)]
     pub app_options: crate::app_options::AppOptionsArgs,
+    /// Sub-URLs and host names passed on to other servers (see "Reverse proxy").
+    #[command(flatten)]
+    pub reverse_proxy: crate::reverse_proxy::ReverseProxyArgs,
 
     /// The IP address or host name to listen on [default: every interface].
     #[arg(long, value_name = "IP-ADDRESS", help_heading = "Network")]

@@ -23,6 +23,7 @@ pub mod operations;
 pub mod proxy;
 pub mod redirect;
 pub mod resolve;
+pub mod reverse_proxy;
 pub mod tls;
 pub mod users;
 pub mod worker_limits;

@@ -78,6 +78,10 @@ pub struct ServerConfig {
     /// (mod_wsgi-express's `--add-handler`: `AddHandler` with a `WSGIHandlerScript`).
     #[serde(default)]
     pub handler_scripts: Vec<HandlerScript>,
+    /// Sub-URLs and host names passed on to other HTTP servers (mod_wsgi-express's
+    /// `--proxy-mount-point`, `--proxy-virtual-host`).
+    #[serde(default)]
+    pub reverse_proxy: crate::reverse_proxy::ReverseProxy,
 }
 
 /// A WSGI script that answers the requests for the document root's files of one extension:

@@ -294,6 +294,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
     access.extend(std::mem::take(&mut https.access));
     let operations = args.operations.resolve(args.host.as_ref())?;
     let instrumentation = args.instrumentation.resolve(&server_root, &env.current_dir);
+    let reverse_proxy = args.reverse_proxy.resolve(seconds(args.socket_timeout))?;
     if let Some(path) = &operations.server_status {
         // mod_wsgi-express's `Require host localhost`; an --include-file's own
         // `<Location /server-status>` comes later and says otherwise.
@@ -391,6 +392,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         development,
         process_name: None,
         handler_scripts: Vec::new(),
+        reverse_proxy,
     };
     args.app_options
         .apply(&mut config, env.uid, args.port, &env.current_dir)?;

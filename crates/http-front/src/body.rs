@@ -49,6 +49,8 @@ enum Kind<S> {
     Full(Option<Bytes>),
     Stream(S),
     File(FileStream),
+    /// A proxied server's response, relayed as it comes ([`crate::proxy_pass`]).
+    Proxied(crate::proxy_pass::RelayedBody),
 }
 
 impl<S> ResponseBody<S> {
@@ -79,6 +81,11 @@ impl<S> ResponseBody<S> {
     /// A file region, read in chunks.
     pub fn file(region: FileRegion) -> ResponseBody<S> {
         ResponseBody::of(Kind::File(FileStream::new(region, Transfer::Read)))
+    }
+
+    /// A proxied server's response body.
+    pub(crate) fn proxied(body: crate::proxy_pass::RelayedBody) -> ResponseBody<S> {
+        ResponseBody::of(Kind::Proxied(body))
     }
 
     /// A file region sent as memory-mapped windows.
@@ -124,6 +131,7 @@ where
             Kind::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
             Kind::Stream(stream) => Pin::new(stream).poll_frame(cx),
             Kind::File(file) => file.poll_chunk(cx).map(|c| c.map(|r| r.map(Frame::data))),
+            Kind::Proxied(body) => http_body::Body::poll_frame(Pin::new(body), cx),
         }
     }
 
@@ -222,6 +230,7 @@ where
             (None, Kind::Full(Some(_))) => false,
             (None, Kind::Stream(stream)) => stream.is_end_stream(),
             (None, Kind::File(file)) => file.remaining == 0,
+            (None, Kind::Proxied(body)) => http_body::Body::is_end_stream(body),
         }
     }
 
@@ -234,6 +243,7 @@ where
             Kind::Full(Some(data)) => SizeHint::with_exact(data.len() as u64),
             Kind::Stream(stream) => stream.size_hint(),
             Kind::File(file) => SizeHint::with_exact(file.remaining),
+            Kind::Proxied(body) => http_body::Body::size_hint(body),
         }
     }
 }

@@ -81,6 +81,11 @@ pub enum Refusal {
     LengthRequired,
     /// `TRACE` where it is refused (`TraceEnable Off`): 405.
     TraceRefused,
+    /// The server a proxied path or host is passed to cannot be reached, or broke off: 502.
+    ProxyUnreachable,
+    /// The server a proxied path or host is passed to did not answer within the proxy
+    /// timeout: 504.
+    ProxyTimeout,
 }
 
 impl Refusal {
@@ -110,6 +115,8 @@ impl Refusal {
             Refusal::Gone => StatusCode::GONE,
             Refusal::LengthRequired => StatusCode::LENGTH_REQUIRED,
             Refusal::TraceRefused => StatusCode::METHOD_NOT_ALLOWED,
+            Refusal::ProxyUnreachable => StatusCode::BAD_GATEWAY,
+            Refusal::ProxyTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 
@@ -178,6 +185,14 @@ impl Refusal {
                 "A request body must come with a Content-Length here, not chunked.".to_owned()
             }
             Refusal::TraceRefused => "The requested method TRACE is not allowed here.".to_owned(),
+            Refusal::ProxyUnreachable => {
+                "The server this request is passed on to could not be reached, or gave no \
+                 valid answer."
+                    .to_owned()
+            }
+            Refusal::ProxyTimeout => {
+                "The server this request is passed on to did not answer in time.".to_owned()
+            }
             Refusal::Gone => "The requested resource is no longer available on this server and \
                               there is no forwarding address."
                 .to_owned(),

@@ -24,6 +24,7 @@ mod late_answer;
 mod limits;
 mod listener;
 mod path;
+mod proxy_pass;
 mod redirect;
 mod request_body;
 mod request_id;
@@ -74,6 +75,10 @@ pub struct FrontSettings {
     pub board: oxwsgi_scoreboard::Board,
     /// The URL path of the status page (`--server-status`), when there is one.
     pub server_status: Option<String>,
+    /// The sub-URLs and host names passed on to other servers.
+    pub reverse_proxy: oxwsgi_config::reverse_proxy::ReverseProxy,
+    /// The server's name (`X-Forwarded-Server` on proxied requests).
+    pub server_name: String,
 }
 
 /// One virtual host: which requests it takes, what it serves, where it logs them.
@@ -182,6 +187,7 @@ pub async fn serve<A: Application>(
         connection_slots: Arc::new(tokio::sync::Semaphore::new(settings.http.max_connections)),
         draining: std::sync::atomic::AtomicBool::new(false),
         started: std::time::Instant::now(),
+        proxy: proxy_pass::ProxyPass::new(&settings.reverse_proxy, &settings.server_name),
         settings,
     });
     let (open_tx, open_rx) = watch::channel(());

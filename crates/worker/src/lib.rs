@@ -590,6 +590,8 @@ fn serve(
         auth_secret,
         board: board.clone(),
         server_status: config.operations.server_status.clone(),
+        reverse_proxy: config.reverse_proxy.clone(),
+        server_name: config.server_name.clone(),
     };
     let development = &config.development;
     let code_watch = development.reload_on_changes.then(|| {

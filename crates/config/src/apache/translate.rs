@@ -560,6 +560,7 @@ impl<'a> Translator<'a> {
         }];
         let mut http = HTTPD_DEFAULTS;
         apply_http_settings(&site, &mut http);
+        let proxy_timeout = http.socket_timeout;
         Some(ServerConfig {
             server_name,
             listeners,
@@ -603,6 +604,11 @@ impl<'a> Translator<'a> {
             development: Default::default(),
             process_name: None,
             handler_scripts: Vec::new(),
+            // `ProxyPass` is not read from site files (directives.rs says so).
+            reverse_proxy: crate::reverse_proxy::ReverseProxy {
+                timeout: proxy_timeout,
+                ..Default::default()
+            },
         })
     }
 

@@ -32,6 +32,10 @@ pub(crate) struct ConnActivity {
     board: oxwsgi_scoreboard::Board,
     /// A client's connection, counted as one (not the front tier's hop to a group).
     counted: bool,
+    /// Set when a response switched the connection to another protocol (a proxied
+    /// WebSocket): its bytes are no longer HTTP, and the connection lasts until the tunnel
+    /// says it ended.
+    pub(crate) tunnel: crate::proxy_pass::TunnelState,
 }
 
 impl Drop for ConnActivity {
@@ -66,6 +70,7 @@ impl ConnActivity {
             served: AtomicU64::new(0),
             head: HeadClock::new(),
             refused: OnceLock::new(),
+            tunnel: crate::proxy_pass::TunnelState::default(),
         }
     }
 

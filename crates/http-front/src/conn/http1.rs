@@ -70,6 +70,13 @@ impl<S: ConnStream> AsyncRead for TrackedIo<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let this = &mut *self;
+        if this.activity.tunnel.is_switched() {
+            // A proxied WebSocket's bytes: not HTTP, not followed.
+            let before = buf.filled().len();
+            ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+            this.activity.received(buf.filled().len() - before);
+            return Poll::Ready(Ok(()));
+        }
         if let Some(ended) = this.end_cut() {
             return Poll::Ready(ended);
         }
@@ -234,7 +241,9 @@ pub(crate) async fn serve_connection<A: Application, S: ConnStream>(
     let remote = shared.remote;
     let service = hyper::service::service_fn(move |request| handle(shared.clone(), request));
     // Taken apart for a late answer, which goes out on its stream once hyper is done.
-    let mut connection = builder.serve_connection(io, service);
+    // With upgrades: a proxied WebSocket's `101` hands the connection to its tunnel
+    // (`proxy_pass`).
+    let mut connection = builder.serve_connection(io, service).with_upgrades();
 
     // While serving normally, idle connections close after the keep-alive timeout. Once the
     // server drains, responses carry `Connection: close` (see `service`), and connections with
@@ -271,8 +280,14 @@ pub(crate) async fn serve_connection<A: Application, S: ConnStream>(
             result = Pin::new(&mut connection) => {
                 // A parse error is one hyper answered itself (at a byte before the cut).
                 let hyper_answered = matches!(&result, Err(err) if err.is_parse());
-                if let Err(err) = result {
+                if let Err(err) = &result {
                     tracing::debug!(client.addr = %remote, "connection ended: {err:#}");
+                }
+                if result.is_ok() && activity.tunnel.is_switched() {
+                    // The connection is a proxied WebSocket's until its tunnel ends; it keeps
+                    // its slot and holds the drain until then.
+                    activity.tunnel.ended().await;
+                    return;
                 }
                 if let Some(refusal) = activity.refused.get().filter(|_| !hyper_answered) {
                     tracing::info!(
@@ -281,8 +296,10 @@ pub(crate) async fn serve_connection<A: Application, S: ConnStream>(
                         "refused a request before parsing it: {}",
                         refusal.message()
                     );
-                    let stream = connection.into_parts().io.into_inner().inner;
-                    late_answer::close(stream, Some(&raw_response(refusal))).await;
+                    if let Some(parts) = connection.into_parts() {
+                        let stream = parts.io.into_inner().inner;
+                        late_answer::close(stream, Some(&raw_response(refusal))).await;
+                    }
                 }
                 return;
             }
@@ -310,9 +327,11 @@ pub(crate) async fn serve_connection<A: Application, S: ConnStream>(
                             "closing the connection: the request head did not arrive in time \
                              (--header-timeout, --header-max-timeout, --header-min-rate)"
                         );
-                        let stream = connection.into_parts().io.into_inner().inner;
-                        let page = started.then(|| raw_response(&Refusal::HeadTimeout));
-                        late_answer::close(stream, page.as_deref()).await;
+                        if let Some(parts) = connection.into_parts() {
+                            let stream = parts.io.into_inner().inner;
+                            let page = started.then(|| raw_response(&Refusal::HeadTimeout));
+                            late_answer::close(stream, page.as_deref()).await;
+                        }
                         return;
                     }
                 }

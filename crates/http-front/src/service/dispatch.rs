@@ -38,7 +38,13 @@ pub(super) async fn dispatch<A: Application>(
     let server = &conn.server;
     let limit = server.settings.http.limit_request_body;
     let head = &request.as_ref().expect("a request is dispatched once").head;
-    if !host.index_scripts.is_empty() {
+    // A proxied path or host: mod_proxy translates the URL before mod_dir and mod_alias, so
+    // neither index scripts nor redirects apply; access rules still do (below).
+    let proxied = match (&server.proxy, &redirect) {
+        (Some(proxy), None) => proxy.find(head, &path),
+        _ => None,
+    };
+    if proxied.is_none() && !host.index_scripts.is_empty() {
         for (directory, script) in &host.index_scripts {
             let directory = directory.as_bytes();
             if directory == &path[..] {
@@ -66,7 +72,7 @@ pub(super) async fn dispatch<A: Application>(
             }
         }
     }
-    if !host.redirects.is_empty() {
+    if proxied.is_none() && !host.redirects.is_empty() {
         let authority = head
             .headers
             .get(header::HOST)
@@ -104,7 +110,36 @@ pub(super) async fn dispatch<A: Application>(
         }
     }
     let pending = request.as_ref().expect("a request is dispatched once");
-    let authenticated = access::check(conn, host, pending, &path, redirect.as_ref(), user).await?;
+    // A proxied host is a virtual host of its own in mod_wsgi-express's configuration, with
+    // no access rules: those of the host the request fell to (with --server-name, the
+    // catch-all that refuses unknown names) are not its.
+    let authenticated = if proxied.is_some_and(|matched| matched.host) {
+        None
+    } else {
+        access::check(conn, host, pending, &path, redirect.as_ref(), user).await?
+    };
+    if let (Some(matched), Some(proxy)) = (proxied, &server.proxy) {
+        if declared_length(&head.headers).is_some_and(|length| length > limit) {
+            return Err(Refusal::BodyTooLarge { limit });
+        }
+        let head = request.take().expect("a request is dispatched once").head;
+        let outgoing = crate::proxy_pass::Outgoing {
+            head,
+            body: body
+                .take()
+                .filter(|body| !http_body::Body::is_end_stream(body))
+                .map(|body| Box::pin(body) as oxwsgi_exchange::RequestBody),
+            path,
+            remote: conn.remote,
+            local: conn.local,
+            https: conn.tls.is_some(),
+            activity: conn.activity.clone(),
+        };
+        let response = proxy.forward(matched, outgoing).await?;
+        // The proxied server's pages are its own, as the application's are (httpd's
+        // `ProxyErrorOverride Off`): no `ErrorDocument` replaces them.
+        return Ok((response, Made::ByApplication));
+    }
     if let Some(status_path) = &server.settings.server_status {
         if status_path.as_bytes() == &path[..] {
             if forwarded_from_elsewhere(host, pending, &path) {

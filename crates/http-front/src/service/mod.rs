@@ -184,7 +184,11 @@ pub(crate) async fn handle<A: Application>(
     // A client that sent `Expect: 100-continue` and was never asked for its body may send it
     // now or never: the connection cannot be reused, so say so.
     let body_never_asked = expects_continue && !body_state.polled() && !body_state.finished();
+    // A `101` (a proxied WebSocket's) keeps its `Connection: upgrade`: the connection ends
+    // with its tunnel anyway.
+    let switching = response.status() == http::StatusCode::SWITCHING_PROTOCOLS;
     if !http_2
+        && !switching
         && (server.draining.load(std::sync::atomic::Ordering::Relaxed)
             || (http_1_0 && unknown_length)
             || body_never_asked)

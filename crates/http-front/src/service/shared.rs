@@ -35,6 +35,8 @@ pub(crate) struct ServerShared<A> {
     pub(crate) draining: std::sync::atomic::AtomicBool,
     /// When this worker started serving (the status page's uptime).
     pub(crate) started: std::time::Instant,
+    /// The reverse proxy, when sub-URLs or hosts are passed on to other servers.
+    pub(crate) proxy: Option<crate::proxy_pass::ProxyPass>,
 }
 
 /// One virtual host, ready to serve.
