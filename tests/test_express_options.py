@@ -192,20 +192,6 @@ EXPRESS_OPTIONS = [
     ("--isatty", "flag", "string"),
 ]
 
-# Implemented in the other branches of issue 15, not yet merged into this one. The lead empties
-# this set at merge; it is the only reason an option is skipped here.
-PENDING_IN_OTHER_BRANCHES = {
-    "--user", "--group", "--setenv", "--passenv", "--python-warnings", "--switch-interval",
-    "--application-group", "--process-group", "--process-name", "--error-document",
-    "--error-override", "--map-head-to-get", "--add-handler", "--allow-override",
-    "--chunked-request", "--cpu-time-limit", "--interrupt-timeout", "--eviction-timeout",
-    "--connect-timeout", "--response-socket-timeout", "--proxy-mount-point",
-    "--proxy-virtual-host", "--proxy-url-alias", "--proxy-timeout", "--reload-on-changes",
-    "--debug-mode", "--enable-debugger", "--debugger-startup", "--enable-profiler",
-    "--profiler-directory", "--enable-coverage", "--coverage-directory", "--enable-recorder",
-    "--recorder-directory",
-}
-
 # Refused, with these messages (exit status 2).
 REFUSED = {
     "--with-cgi": "oxwsgi: --with-cgi is refused: oxwsgi runs WSGI applications only, not CGI "
@@ -226,7 +212,7 @@ NO_EFFECT = {
 }
 
 # Pure aliases, hidden from --help as in express (docs/express-options.md lists them).
-HIDDEN_ALIASES = {"--ssl-port"}
+HIDDEN_ALIASES = {"--ssl-port", "--proxy-url-alias"}
 
 NOTICE = re.compile(r"^oxwsgi: notice: mod_wsgi-express options without effect here: (.*)$",
                     re.MULTILINE)
@@ -235,7 +221,6 @@ NOTICE = re.compile(r"^oxwsgi: notice: mod_wsgi-express options without effect h
 def test_the_copy_of_express_options_is_whole():
     names = [name for name, _, _ in EXPRESS_OPTIONS]
     assert len(names) == len(set(names)) == 153
-    assert PENDING_IN_OTHER_BRANCHES <= set(names)
     assert set(REFUSED) | NO_EFFECT <= set(names)
 
 
@@ -387,6 +372,33 @@ def samples(option, t):
         "--service-group": ["svc", nobody_group, "--service-user", "svc", "nobody", *service],
         "--service-log-file": ["svc", "svc.log", *service],
         "--gdb-executable": ["/usr/bin/gdb"],
+        # Started as root, the workers need a user that is not root.
+        "--user": [TEST_USER or pwd.getpwuid(os.getuid()).pw_name],
+        "--group": [nobody_group, "--user", TEST_USER or pwd.getpwuid(os.getuid()).pw_name],
+        "--setenv": ["APP_MODE", "production"],
+        "--passenv": ["HOME"],
+        "--python-warnings": ["ignore::DeprecationWarning"],
+        "--switch-interval": ["0.01"],
+        "--application-group": ["%{GLOBAL}"],
+        "--process-group": ["myapp"],
+        "--process-name": ["myapp (oxwsgi)"],
+        "--error-document": ["404", "/errors/404.html"],
+        "--map-head-to-get": ["On"],
+        "--add-handler": [".md", t / "script.py"],
+        "--allow-override": ["None"],
+        "--cpu-time-limit": ["60"],
+        "--interrupt-timeout": ["5"],
+        "--eviction-timeout": ["10"],
+        "--connect-timeout": ["15"],
+        "--response-socket-timeout": ["30"],
+        "--proxy-mount-point": ["/api", "http://127.0.0.1:9/api"],
+        "--proxy-url-alias": ["/api", "http://127.0.0.1:9/api"],
+        "--proxy-virtual-host": ["api.example.com", "http://127.0.0.1:9/"],
+        "--proxy-timeout": ["30"],
+        "--debugger-startup": ["--enable-debugger"],
+        "--profiler-directory": [t / "dir"],
+        "--coverage-directory": [t / "dir"],
+        "--recorder-directory": [t / "dir"],
     }
     return [str(a) for a in table.get(option, [])]
 
@@ -411,8 +423,7 @@ def noticed(text):
     return re.findall(r"(--[a-z0-9-]+) \(", lines[0])
 
 
-ACCEPTED = [name for name, _, _ in EXPRESS_OPTIONS
-            if name not in PENDING_IN_OTHER_BRANCHES and name not in REFUSED]
+ACCEPTED = [name for name, _, _ in EXPRESS_OPTIONS if name not in REFUSED]
 
 
 @pytest.mark.parametrize("option", ACCEPTED)
@@ -662,8 +673,8 @@ def server_cert(project):
 
 
 def line_docker_wsgi_py(p, port):
-    # Dockerfile CMD of the mod_wsgi-docker images (without --user/--group: see the pending
-    # variant below).
+    # Dockerfile CMD of the mod_wsgi-docker images (without --user/--group: see the variant
+    # below).
     return (["--port", port, "--log-to-terminal", "--startup-log", "wsgi.py"],
             "/", 200, b"script /")
 
@@ -741,8 +752,7 @@ def line_log_files_rotation(p, port):
              "wsgi.py"], "/", 200, b"script /")
 
 
-# Lines with options implemented in the other branches: skipped (naming them) while
-# PENDING_IN_OTHER_BRANCHES holds one of their options.
+# Lines with --user/--group, --reload-on-changes, --setenv/--passenv/--process-group.
 
 
 def line_docker_user_group(p, port):
@@ -778,9 +788,6 @@ LINES = [
 def test_express_command_lines_start_and_serve(line, project):
     port = free_port()
     args, path, status, body = line(project, port)
-    pending = [a for a in args if a in PENDING_IN_OTHER_BRANCHES]
-    if pending:
-        pytest.skip(f"uses {', '.join(pending)}, implemented in another branch of issue 15")
     error_log = None
     if "--log-to-terminal" not in args:
         error_log = project / "logs" / "error_log"
@@ -846,9 +853,10 @@ def test_the_daemon_groups_python_eggs_reaches_the_application(project):
 
 def test_options_parse_as_optparse_does_last_value_wins_and_prefixes(project):
     # A Dockerfile's ENTRYPOINT options followed by the CMD's: the last --port wins, as in
-    # optparse; `--proc` and `--thr` are unique prefixes of --processes and --threads.
+    # optparse; `--processe` and `--thr` are unique prefixes of --processes and --threads
+    # (`--proc` is not: --process-group and --process-name start so too, here as in express).
     port = free_port()
-    with Express(["--port", "8000", "--log-to-terminal", "--proc", "2", "--thr", "3",
+    with Express(["--port", "8000", "--log-to-terminal", "--processe", "2", "--thr", "3",
                   "--port", port, "--log-to-terminal", "wsgi.py"], project) as server:
         assert get(f"http://127.0.0.1:{port}/")[2] == b"script /"
         assert "Request Capacity   : 6 (2 processes * 3 threads)" in server.stdout
