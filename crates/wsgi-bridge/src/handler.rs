@@ -130,7 +130,9 @@ fn respond(
         },
     );
     // A `mod_wsgi.RequestTimeout` meant for this thread's previous request must not hit this one.
-    crate::interrupt::clear_pending(py, context.slot.python_ident());
+    if context.slot.take_interrupt_raised() {
+        crate::interrupt::consume_pending(py);
+    }
     let result =
         environ.and_then(|environ| app.callable.bind(py).call1((environ, &start_response)));
     crate::fork::leave_if_forked(py);

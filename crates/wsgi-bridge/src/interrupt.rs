@@ -6,8 +6,14 @@
 //! Python loop sees it at once, code blocked in C (`time.sleep`, a socket read) only when the
 //! call returns. It derives from `BaseException`, as mod_wsgi's does, so an `except Exception:`
 //! does not swallow it. A thread whose request ended before the exception was delivered could
-//! see it in its next request: each request clears what is pending before the application runs,
-//! as mod_wsgi does.
+//! see it in its next request: the thread that had one raised consumes what is still pending
+//! before it runs the next application, as mod_wsgi clears it.
+//!
+//! It is consumed by running a line of Python, not by `PyThreadState_SetAsyncExc(id, NULL)`:
+//! on CPython 3.11 that call leaves the interpreter's "asynchronous exception" flag set with
+//! no exception to deliver, so every thread then checks for it at every function call and
+//! loop — and a thread being profiled (cProfile, `--enable-profiler`) loops on the check for
+//! ever.
 
 use std::os::raw::c_long;
 
@@ -39,16 +45,14 @@ pub(crate) fn raise_in_thread(py: Python<'_>, ident: u64, still_running: bool) -
     found == 1
 }
 
-/// Drops a [`RequestTimeout`] still pending for this thread (its request ended first), so it
-/// cannot hit the next request.
-#[allow(unsafe_code)]
-pub(crate) fn clear_pending(_py: Python<'_>, ident: u64) {
-    if ident == 0 {
-        return;
-    }
-    // SAFETY: the GIL is held; a null exception clears what is pending for the thread.
-    unsafe {
-        pyo3::ffi::PyThreadState_SetAsyncExc(ident as c_long, std::ptr::null_mut());
+/// Delivers, and drops, a [`RequestTimeout`] still pending for the calling thread (its request
+/// ended before Python ran another bytecode), so it cannot hit the next request: evaluating any
+/// Python code checks for it on entry.
+pub(crate) fn consume_pending(py: Python<'_>) {
+    match py.run(c"pass", None, None) {
+        Ok(()) => {}
+        Err(err) if is_request_timeout(py, &err) => {}
+        Err(err) => tracing::warn!("clearing a pending mod_wsgi.RequestTimeout: {err}"),
     }
 }
 

@@ -64,6 +64,8 @@ pub(crate) struct ThreadSlot {
     /// Counts the requests the thread has begun: an interrupt meant for one request must not
     /// reach the next.
     generation: AtomicU64,
+    /// A `mod_wsgi.RequestTimeout` was raised in the thread and may not have been delivered.
+    interrupt_raised: AtomicBool,
 }
 
 struct Running {
@@ -93,7 +95,14 @@ impl ThreadSlot {
             python_ident: AtomicU64::new(0),
             body_bytes: AtomicU64::new(0),
             generation: AtomicU64::new(0),
+            interrupt_raised: AtomicBool::new(false),
         }
+    }
+
+    /// Whether a `mod_wsgi.RequestTimeout` was raised in the thread since it was last asked;
+    /// asked by the thread itself, with the GIL, before it runs a request.
+    pub(crate) fn take_interrupt_raised(&self) -> bool {
+        self.interrupt_raised.swap(false, Ordering::Relaxed)
     }
 
     /// Shows the request on the board.
@@ -440,7 +449,13 @@ impl Watch {
                 }
                 let raised = Python::attach(|py| {
                     let still = interrupted.still_interrupted(generation);
-                    crate::interrupt::raise_in_thread(py, ident, still)
+                    let raised = crate::interrupt::raise_in_thread(py, ident, still);
+                    // With the GIL still held: the thread cannot begin its next request (and
+                    // look at the flag) before the flag is set.
+                    interrupted
+                        .interrupt_raised
+                        .store(raised, Ordering::Relaxed);
+                    raised
                 });
                 if raised {
                     tracing::warn!(
