@@ -165,6 +165,26 @@ def test_the_installed_wheel_serves_from_a_fresh_venv(which, installed, tmp_path
     assert "KeyboardInterrupt" not in srv.stderr and "Traceback" not in srv.stderr, srv.stderr
 
 
+def test_the_installed_wheel_sources_an_envvars_script(installed, tmp_path):
+    """With the Python package, the command executes the interpreter again (`python -m oxwsgi`)
+    with the script's environment: the application sees it."""
+    venv = installed["debian"]
+    (tmp_path / "app.wsgi").write_text(
+        "import os\n"
+        "def application(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [os.environ.get('OXWSGI_TEST_FROM_SCRIPT', 'unset').encode()]\n"
+    )
+    (tmp_path / "envvars").write_text("export OXWSGI_TEST_FROM_SCRIPT='from the script'\n")
+    srv = Server(["--envvars-script", tmp_path / "envvars", tmp_path / "app.wsgi"], tmp_path,
+                 python_home=False, binary=venv / "bin" / "oxwsgi")
+    try:
+        assert fetch(srv) == (200, "from the script")
+        assert cmdline(srv.pid) == b"oxwsgi: supervisor"
+    finally:
+        assert srv.stop() == 0
+
+
 def extension_files(wheel, tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         names = [n for n in archive.namelist() if n.startswith("oxwsgi/_oxwsgi")]

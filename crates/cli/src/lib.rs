@@ -35,7 +35,7 @@ use oxwsgi_config::ServerConfig;
 use oxwsgi_config::apache;
 use oxwsgi_config::cli::{CheckConfig, Cli, Command, StartServer};
 use oxwsgi_config::resolve::{self, Environment};
-use oxwsgi_process::{Launcher, handoff, sockets, title};
+use oxwsgi_process::{Launcher, envvars_script, handoff, sockets, title};
 pub use oxwsgi_wsgi_bridge::Startup;
 
 /// The server could not start, or stopped with an error.
@@ -292,6 +292,8 @@ fn start_server(
             .map_err(|err| format!("cannot read the configuration handed over: {err}"))
     } else if let Err(err) = setup_server::check_options(args, given) {
         Err(err)
+    } else if let Some(Err(err)) = sourced_first(args, argv, &launcher) {
+        Err(err)
     } else if let Some(file) = &args.from_setup {
         setup_server::load(file)
     } else if args.config.is_empty() {
@@ -361,6 +363,49 @@ fn start_server(
             EXIT_FAILURE
         }
     }
+}
+
+/// `--envvars-script` without a setup: this command executes itself again with the
+/// environment the script ends with, before anything is resolved (with a setup, the control
+/// script written sources it instead). Returns only on an error.
+fn sourced_first(
+    args: &StartServer,
+    argv: &[OsString],
+    launcher: &Launcher,
+) -> Option<Result<(), String>> {
+    let script = args.envvars_script.as_ref().filter(|_| !args.setup_only)?;
+    if std::env::var_os(envvars_script::SOURCED).is_some() {
+        // This is the command executed again, in the script's environment.
+        return None;
+    }
+    let environment = match envvars_script::source(script) {
+        Ok(environment) => environment,
+        Err(err) => return Some(Err(err.to_string())),
+    };
+    let mut again = match launcher {
+        Launcher::Binary => {
+            let mut command = std::process::Command::new("/proc/self/exe");
+            if let Some(arg0) = argv.first() {
+                command.arg0(arg0);
+            }
+            command
+        }
+        Launcher::Python(python) => {
+            let mut command = std::process::Command::new(&python.executable);
+            command.args(["-m", "oxwsgi"]);
+            command
+        }
+    };
+    again
+        .args(argv.iter().skip(1))
+        .env_clear()
+        .envs(environment)
+        .env(envvars_script::SOURCED, script);
+    let err = again.exec();
+    Some(Err(format!(
+        "cannot start again with the environment of the --envvars-script {}: {err}",
+        script.display()
+    )))
 }
 
 /// Binds, prints the banner and supervises the workers until the server stops.

@@ -35,8 +35,7 @@ const SERVICE_UNIT: &str = "oxwsgi.service";
 const SOCKET_UNIT: &str = "oxwsgi.socket";
 
 /// What is refused before anything is resolved: `--from-setup` with other options (the saved
-/// configuration is what runs), `--envvars-script` without a setup (the control script is
-/// what sources it).
+/// configuration is what runs).
 pub(crate) fn check_options(args: &StartServer, given: &[String]) -> Result<(), String> {
     if args.from_setup.is_some() {
         if let Some(other) = given.iter().find(|id| id.as_str() != "from_setup") {
@@ -49,14 +48,6 @@ pub(crate) fn check_options(args: &StartServer, given: &[String]) -> Result<(), 
                  runs; run `oxwsgi setup-server` again to change it"
             ));
         }
-    }
-    if args.envvars_script.is_some() && !args.setup_only {
-        return Err(
-            "--envvars-script is read by the control script setup-server writes: use \
-                    it with `oxwsgi setup-server` or --setup-only (for start-server, set the \
-                    variables in the shell that starts it)"
-                .to_owned(),
-        );
     }
     Ok(())
 }

@@ -798,9 +798,13 @@ pub struct StartServer {
     #[arg(long, help_heading = "Server setup")]
     pub setup_only: bool,
 
-    /// A shell script the control script sources before starting the server, to set
-    /// environment variables for it and the application; written into SERVER_ROOT/envvars as
-    /// `. FILE-PATH` (with setup-server or --setup-only) [default: SERVER_ROOT/envvars, empty].
+    /// A shell script sourced by /bin/sh (`. FILE-PATH`) before the server starts, to set
+    /// environment variables for it and the application. start-server sources it before
+    /// anything else is resolved, so what it exports also counts for --passenv and for ${VAR} in
+    /// --include-file and --config files; the script stopping the shell (exit, a syntax error)
+    /// stops the start. With setup-server or --setup-only it is written into SERVER_ROOT/envvars
+    /// as `. FILE-PATH`, for the control script to source [default: none; SERVER_ROOT/envvars,
+    /// empty, with a setup].
     #[arg(long, value_name = "FILE-PATH", help_heading = "Server setup")]
     pub envvars_script: Option<PathBuf>,
 

@@ -17,6 +17,7 @@
 
 pub mod activation;
 pub mod control;
+pub mod envvars_script;
 pub mod fds;
 pub mod handoff;
 pub mod launch;

@@ -279,6 +279,8 @@ pub(crate) fn spawn(
     for variable in oxwsgi_process::activation::VARIABLES {
         command.env_remove(variable);
     }
+    // The mark that the command ran in the --envvars-script's environment: the server's own.
+    command.env_remove(oxwsgi_process::envvars_script::SOURCED);
     // mod_wsgi's python-eggs (mod_wsgi-express's --python-eggs): where zipped eggs unpack.
     let python = match start.service {
         Some(index) => &config.services[index].python,
