@@ -38,7 +38,10 @@ def test_a_blocked_request_does_not_delay_other_connections(server, state_dir):
 
 
 def test_full_queue_answers_503(server, state_dir):
-    srv = start(server, state_dir, "--threads", "1", "--daemon-backlog", "1")
+    # --connect-timeout 0: a request finding the queue full is refused at once rather than
+    # waiting for room (tests/test_connect_timeout.py has the wait).
+    srv = start(server, state_dir, "--threads", "1", "--daemon-backlog", "1",
+                "--connect-timeout", "0")
     blocked, _ = in_background(srv.url + "/block?tag=q1")
     wait_for_file(state_dir / "blocked.log")
     # Two more requests at once: whichever reaches the queue first fills its one place, so the

@@ -90,7 +90,9 @@ def wait_metric(srv, name, value, **labels):
 
 
 def test_a_503_for_a_full_backlog_is_counted(start, state_dir):
-    srv = start("--threads", "1", "--daemon-backlog", "1")
+    # --connect-timeout 0: refused at once, not after waiting for room (see
+    # tests/test_connect_timeout.py for the wait and its 503).
+    srv = start("--threads", "1", "--daemon-backlog", "1", "--connect-timeout", "0")
     held, held_result = in_background(srv.url + "/hold?first")
     wait_for_file(state_dir / "started-first")
     # Two more at once: one fills the queue's only place, the other is refused at once.

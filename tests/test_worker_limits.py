@@ -1,8 +1,8 @@
 """Worker limits and the timeouts of their family (issue 15, item 2): --interrupt-timeout
 (mod_wsgi.RequestTimeout raised in a stuck request's thread before its worker is replaced),
 --cpu-time-limit, --memory-limit, --maximum-rss-size (a graceful recycle), --eviction-timeout,
---response-socket-timeout and --connect-timeout, from the command line and from
-WSGIDaemonProcess options. Every wait is on an event (a log line, a pid change, a metric)."""
+--response-socket-timeout (and --connect-timeout, in test_connect_timeout.py), from the command
+line and from WSGIDaemonProcess options. Every wait is on an event (a log line, a pid change, a metric)."""
 
 import concurrent.futures
 import re
@@ -284,12 +284,6 @@ def test_response_socket_timeout_cuts_a_client_that_stops_reading(server, tmp_pa
         # Nothing more is read: the response stalls until the response socket timeout.
         srv.wait_for_log(r"closing the connection: no byte of the response went out for 1s",
                          timeout=60)
-    assert pid_of(srv) > 0
-
-
-def test_connect_timeout_is_accepted(server, tmp_path):
-    app, _ = make_app(tmp_path)
-    srv = server("--connect-timeout", "5", app)
     assert pid_of(srv) > 0
 
 

@@ -504,7 +504,8 @@ pub struct StartServer {
     )]
     pub threads: usize,
 
-    /// How many requests may wait for a free Python thread; more are answered with a 503.
+    /// How many requests may wait for a free Python thread; one more waits up to
+    /// --connect-timeout for room, then is answered with a 503.
     #[arg(
         long,
         default_value_t = 100,

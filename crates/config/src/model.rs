@@ -409,6 +409,10 @@ pub struct ProcessGroup {
     pub queue_backlog: usize,
     /// How long a request may wait for a free Python thread before it gets a 504.
     pub queue_timeout: Duration,
+    /// How long a request arriving when the queue is full waits for room in it before it gets
+    /// a 503 (mod_wsgi's connect-timeout: the time an Apache child retries the daemon's full
+    /// listen queue); zero refuses it at once.
+    pub connect_timeout: Duration,
     /// When worker processes are recycled and how long each step of their life may take.
     pub lifecycle: Lifecycle,
     /// The user the workers switch to before Python starts; `None`: they stay the

@@ -242,6 +242,7 @@ pub fn start_server(args: &StartServer, env: &Environment) -> Result<ServerConfi
         application_group: String::new(),
         queue_backlog: args.daemon_backlog,
         queue_timeout: seconds(args.queue_timeout),
+        connect_timeout: seconds(args.worker_limits.connect_timeout),
         lifecycle,
         run_as: None,
         listeners: if args.https_port.is_some() {

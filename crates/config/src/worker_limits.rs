@@ -9,8 +9,9 @@
 //!
 //! Two express options of the same family land elsewhere in the model: `--response-socket-timeout`
 //! is [`crate::HttpSettings::socket_timeout`] (oxwsgi's socket timeout is already only the time a
-//! response may wait for the client to read), and `--connect-timeout` has nothing to bound (see
-//! its help).
+//! response may wait for the client to read), and `--connect-timeout` is
+//! [`crate::ProcessGroup::connect_timeout`] (the wait for room in a worker's full request queue,
+//! as mod_wsgi's is the wait for room in a daemon's full listen queue).
 
 use std::time::Duration;
 
@@ -130,11 +131,11 @@ pub struct WorkerLimitsArgs {
     )]
     pub eviction_timeout: u64,
 
-    /// mod_wsgi-express's time for Apache to connect to the daemon process when its listen
-    /// backlog is full. oxwsgi's workers accept connections themselves, so there is no such
-    /// connection: a request waits for a Python thread in the worker's queue, bounded by
-    /// --queue-timeout (504) and --daemon-backlog (503). Accepted for compatibility; it has no
-    /// effect.
+    /// Seconds a request arriving when the worker's request queue is full (--daemon-backlog
+    /// requests already waiting for a Python thread) waits for room in it before it is answered
+    /// 503, as mod_wsgi's Apache child keeps retrying a daemon's full listen queue for this
+    /// long. It waits without polling and is queued as soon as a request leaves the queue;
+    /// once queued, --queue-timeout bounds its wait for a thread. 0 answers 503 at once.
     #[arg(
         long,
         default_value_t = 15,

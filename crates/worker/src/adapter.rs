@@ -35,13 +35,14 @@ impl Application for WsgiApplication {
         &self,
         request: AppRequest,
     ) -> impl Future<Output = Result<AppResponse<ChunkStream>, AppError>> + Send + 'static {
-        // Queued now, while `self` is at hand; the future only waits for the reply.
+        // Queued now, while `self` is at hand; the future only waits for the reply (and, when
+        // the queue is full, for room in it: see `WsgiPool::submit`).
         let counts = self.activity.counts(request.head.uri.path());
         self.activity.request_started(counts);
         let in_flight = InFlight(counts.then(|| Arc::clone(&self.activity)));
         let submitted = self.pool.submit(request);
         async move {
-            let reply = submitted.map_err(|rejected| match rejected {
+            let reply = submitted.await.map_err(|rejected| match rejected {
                 Rejected::QueueFull | Rejected::ShuttingDown => AppError::Unavailable,
             })?;
             match reply.await {

@@ -663,6 +663,7 @@ fn serve(
             threads: group.threads,
             queue_backlog: group.queue_backlog,
             queue_timeout: group.queue_timeout,
+            connect_timeout: group.connect_timeout,
             body_timeout: config.http.body_timeout,
             environ: EnvironSettings {
                 server_software: SERVER_SOFTWARE.to_owned(),

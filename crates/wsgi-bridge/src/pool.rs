@@ -16,6 +16,11 @@
 //!
 //! Requests that wait longer than the queue timeout are answered with
 //! [`AppError::QueueTimeout`] by a sweeper thread, without ever reaching Python.
+//!
+//! A request arriving when the queue is full waits for room up to the connect timeout (see
+//! [`room`]) before it is refused.
+
+mod room;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -62,6 +67,9 @@ pub struct PoolSettings {
     pub queue_backlog: usize,
     /// How long a request may wait for a thread before it is answered with a 504.
     pub queue_timeout: Duration,
+    /// How long a request arriving when the queue is full waits for room in it before it is
+    /// refused (mod_wsgi's connect-timeout); zero refuses it at once.
+    pub connect_timeout: Duration,
     /// How long a `wsgi.input` read may wait for the client.
     pub body_timeout: Duration,
     /// The identity the environ reports.
@@ -105,6 +113,13 @@ pub enum Rejected {
     ShuttingDown,
 }
 
+/// Why a job is not in the queue; a job refused for a full queue is given back, so that it
+/// can wait for room (boxed: only then is it moved around).
+enum NotQueued {
+    Full(Box<Job>),
+    ShuttingDown,
+}
+
 /// What a Python thread is doing, as the queue sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ThreadState {
@@ -125,6 +140,9 @@ struct Queue {
     /// further wake-up.
     searching: usize,
     closing: bool,
+    /// Requests waiting for room in a full queue: while there are any, a job taken out wakes
+    /// one of them (see [`room`]).
+    waiting_for_room: usize,
 }
 
 /// The queue and its wake-up machinery, shared by the submitters, the Python threads and the
@@ -135,6 +153,10 @@ pub(crate) struct JobQueue {
     sweeper_wake: Condvar,
     limit: usize,
     queue_timeout: Duration,
+    /// Woken when a job leaves a full queue that requests wait to enter (see [`room`]).
+    room: tokio::sync::Notify,
+    /// How long a request waits for room in a full queue; zero: refused at once.
+    connect_timeout: Duration,
     /// Where refusals and queue timeouts are counted.
     pub(crate) board: Board,
 }
@@ -153,13 +175,23 @@ impl JobQueue {
                 state: vec![ThreadState::Busy; threads].into_boxed_slice(),
                 searching: 0,
                 closing: false,
+                waiting_for_room: 0,
             }),
             wake: (0..threads).map(|_| Condvar::new()).collect(),
             sweeper_wake: Condvar::new(),
             limit,
             queue_timeout,
+            room: tokio::sync::Notify::new(),
+            connect_timeout: Duration::ZERO,
             board,
         }
+    }
+
+    /// The same queue, where a request arriving when it is full waits up to `timeout` for
+    /// room (see [`room`]).
+    pub(crate) fn with_connect_timeout(mut self, timeout: Duration) -> JobQueue {
+        self.connect_timeout = timeout;
+        self
     }
 
     /// Locks the queue. A panic while it was held cannot leave it inconsistent (every critical
@@ -168,15 +200,33 @@ impl JobQueue {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Queues a job, or refuses it at once if the queue is full; a refusal for a full queue is
+    /// counted.
     fn push(&self, job: Job) -> Result<(), Rejected> {
-        let mut queue = self.lock();
+        match self.try_push(job) {
+            Ok(()) => Ok(()),
+            Err(NotQueued::Full(_)) => {
+                self.board.counters().queue_was_full();
+                Err(Rejected::QueueFull)
+            }
+            Err(NotQueued::ShuttingDown) => Err(Rejected::ShuttingDown),
+        }
+    }
+
+    /// Queues a job if there is room; gives it back if not.
+    fn try_push(&self, job: Job) -> Result<(), NotQueued> {
+        let queue = self.lock();
+        self.push_locked(queue, job)
+    }
+
+    /// Queues a job under the lock already taken, waking a thread for it if none is on its
+    /// way; gives it back if the queue is full.
+    fn push_locked(&self, mut queue: MutexGuard<'_, Queue>, job: Job) -> Result<(), NotQueued> {
         if queue.closing {
-            return Err(Rejected::ShuttingDown);
+            return Err(NotQueued::ShuttingDown);
         }
         if queue.jobs.len() >= self.limit {
-            drop(queue);
-            self.board.counters().queue_was_full();
-            return Err(Rejected::QueueFull);
+            return Err(NotQueued::Full(Box::new(job)));
         }
         queue.jobs.push_back(job);
         let wake = if queue.searching == 0 {
@@ -200,8 +250,10 @@ impl JobQueue {
         let mut queue = self.lock();
         let job = queue.jobs.pop_front()?;
         let wake = Self::wake_for_remaining(&mut queue);
+        let room_waiters = queue.waiting_for_room > 0;
         drop(queue);
         self.notify(wake);
+        self.made_room(room_waiters, 1);
         Some(job)
     }
 
@@ -235,8 +287,10 @@ impl JobQueue {
             queue.state[me] = ThreadState::Busy;
             if let Some(job) = queue.jobs.pop_front() {
                 let wake = Self::wake_for_remaining(&mut queue);
+                let room_waiters = queue.waiting_for_room > 0;
                 drop(queue);
                 self.notify(wake);
+                self.made_room(room_waiters, 1);
                 return Some(job);
             }
             if queue.closing {
@@ -269,6 +323,8 @@ impl JobQueue {
             self.wake[thread].notify_one();
         }
         self.sweeper_wake.notify_one();
+        // Requests waiting for room learn that none will come.
+        self.room.notify_waiters();
     }
 
     /// Whether a job queued at `queued_at` has waited longer than the queue timeout.
@@ -297,7 +353,9 @@ impl JobQueue {
                 expired.push(queue.jobs.pop_front().expect("the front job exists"));
             }
             if !expired.is_empty() {
+                let room_waiters = queue.waiting_for_room > 0;
                 drop(queue);
+                self.made_room(room_waiters, expired.len());
                 let counters = self.board.counters();
                 for job in expired {
                     // Its wait counts in the queue-wait histogram too, as when a Python thread
@@ -380,12 +438,15 @@ impl WsgiPool {
             EnvironBuilder::new(py, &settings.environ, &identities, file_wrapper.as_any())
                 .map_err(|err| PoolStartError::Environ(crate::traceback::format(py, &err)))
         })?;
-        let queue = Arc::new(JobQueue::new(
-            threads,
-            settings.queue_backlog.max(1),
-            settings.queue_timeout,
-            settings.board.clone(),
-        ));
+        let queue = Arc::new(
+            JobQueue::new(
+                threads,
+                settings.queue_backlog.max(1),
+                settings.queue_timeout,
+                settings.board.clone(),
+            )
+            .with_connect_timeout(settings.connect_timeout),
+        );
         let watch = Arc::new(Watch::new(
             (0..threads)
                 .map(|index| Arc::new(ThreadSlot::new(settings.board.clone(), index)))
@@ -446,7 +507,15 @@ impl WsgiPool {
     }
 
     /// Queues a request for the next free Python thread; the reply arrives on the receiver.
-    pub fn submit(&self, request: AppRequest) -> Result<oneshot::Receiver<Reply>, Rejected> {
+    ///
+    /// The request is queued at once if there is room. If the queue is full, the future waits
+    /// for room up to the connect timeout (holding nothing but its place among the waiters)
+    /// and is refused with [`Rejected::QueueFull`] if none comes.
+    pub fn submit(
+        &self,
+        request: AppRequest,
+    ) -> impl std::future::Future<Output = Result<oneshot::Receiver<Reply>, Rejected>> + Send + 'static
+    {
         let (reply, receiver) = oneshot::channel();
         let job = Job {
             request,
@@ -454,8 +523,23 @@ impl WsgiPool {
             queued_at: Instant::now(),
             queued_at_wall: SystemTime::now(),
         };
-        self.queue.push(job)?;
-        Ok(receiver)
+        let queued = match self.queue.try_push(job) {
+            Ok(()) => Ok(None),
+            Err(NotQueued::Full(job)) if !self.queue.connect_timeout.is_zero() => {
+                Ok(Some((Arc::clone(&self.queue), job)))
+            }
+            Err(NotQueued::Full(_)) => {
+                self.queue.board.counters().queue_was_full();
+                Err(Rejected::QueueFull)
+            }
+            Err(NotQueued::ShuttingDown) => Err(Rejected::ShuttingDown),
+        };
+        async move {
+            if let Some((queue, job)) = queued? {
+                queue.push_when_room(*job).await?;
+            }
+            Ok(receiver)
+        }
     }
 
     /// Queues a job of any kind (see [`crate::auth_script`] for the other kind).
@@ -496,7 +580,7 @@ mod tests {
     use super::*;
     use std::sync::mpsc;
 
-    fn job() -> Job {
+    pub(super) fn job() -> Job {
         let (reply, _receiver) = oneshot::channel();
         let (head, ()) = http::Request::new(()).into_parts();
         Job {

@@ -80,11 +80,8 @@ pub(super) const OPTIONS: &[(&str, ValueKind, OptionUse)] = &[
     ("shutdown-timeout", ValueKind::Seconds, OptionUse::Honoured),
     ("startup-timeout", ValueKind::Seconds, OptionUse::Honoured),
     ("deadlock-timeout", ValueKind::Seconds, OptionUse::Honoured),
-    (
-        "connect-timeout",
-        ValueKind::Seconds,
-        OptionUse::Ignored(NO_DAEMON_SOCKET),
-    ),
+    // The wait for room in a full request queue, as mod_wsgi's for a full daemon socket.
+    ("connect-timeout", ValueKind::Seconds, OptionUse::Honoured),
     ("socket-timeout", ValueKind::Seconds, OptionUse::Honoured),
     (
         "response-socket-timeout",

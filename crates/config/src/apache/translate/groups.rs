@@ -355,6 +355,8 @@ impl Translator<'_> {
             application_group,
             queue_backlog: number("listen-backlog").map_or(100, |n| n.max(1) as usize),
             queue_timeout: optional("queue-timeout").unwrap_or(LONG_QUEUE),
+            // mod_wsgi's default; 0 refuses at once when the queue is full.
+            connect_timeout: number("connect-timeout").map_or(Duration::from_secs(15), seconds),
             lifecycle: Lifecycle {
                 maximum_requests: number("maximum-requests").unwrap_or(0),
                 maximum_requests_jitter: 0,
@@ -489,3 +491,6 @@ pub(super) fn literal_prefix(regex: &str) -> MountPoint {
 
 /// mod_wsgi's queue has no timeout unless `queue-timeout` is set: a very long one.
 const LONG_QUEUE: Duration = Duration::from_secs(10 * 365 * 24 * 60 * 60);
+
+#[cfg(test)]
+mod tests;

@@ -390,6 +390,7 @@ impl Translator<'_> {
             application_group: String::new(),
             queue_backlog: template.queue_backlog,
             queue_timeout: template.queue_timeout,
+            connect_timeout: template.connect_timeout,
             lifecycle,
             run_as,
             listeners,

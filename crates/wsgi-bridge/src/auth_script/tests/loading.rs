@@ -142,6 +142,7 @@ fn pool(
         PoolSettings {
             threads: 1,
             queue_backlog: 4,
+            connect_timeout: Duration::ZERO,
             queue_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(30),
             environ: environ_settings(),
