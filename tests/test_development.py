@@ -73,7 +73,8 @@ def test_a_module_imported_by_a_request_is_watched_from_then_on(server, tmp_path
     srv.wait_for_log(rf"--reload-on-changes: now also watching .*{late}")
     write_module(tmp_path / "late.py", "late-v2")
     wait_until(lambda: requests.get(srv.url + "/late").text == "late-v2", what="late.py reloaded")
-    assert worker not in srv.worker_pids()
+    # Replaced new first: the old worker drains its connections, then goes.
+    wait_until(lambda: worker not in srv.worker_pids(), what="the old worker to go")
     srv.wait_for_log(rf"{late} changed \(--reload-on-changes\)")
 
 
@@ -116,9 +117,12 @@ def test_debugger_startup_needs_the_debugger(tmp_path):
     app = module_app(tmp_path)
     srv = Server(["--debugger-startup", app], tmp_path, wait=False)
     assert srv.wait_exit(timeout=60) == 2
-    assert "the following required arguments were not provided:\n  --enable-debugger" in (
-        srv.stderr
-    )
+    # clap's usage error: the message whole, then a usage line that repeats the options given.
+    message, usage, more = srv.stderr.split("\n\n")
+    assert message == (
+        "error: the following required arguments were not provided:\n  --enable-debugger")
+    assert usage.startswith("Usage: oxwsgi start-server --enable-debugger ")
+    assert more == "For more information, try '--help'.\n"
 
 
 # --- debug mode and pdb, on a pseudo-terminal -----------------------------------------------

@@ -99,6 +99,10 @@ def test_user_root_or_unknown_is_refused_naming_it():
     assert refused("--user", "oxwsgi-test", "--group", "no-such-group") == (
         "oxwsgi: --user oxwsgi-test:no-such-group: no group is named 'no-such-group' on this "
         "system\n")
+    assert refused("--group", "nogroup") == (
+        "oxwsgi: --group nogroup: started as root, a group alone would leave the workers "
+        "running as root, which they never do: give --user too, an unprivileged user such as "
+        "www-data\n")
 
 
 # --- --setenv / --passenv --------------------------------------------------------------------

@@ -199,7 +199,7 @@ def test_bad_values_are_refused_naming_the_option(args, message, tmp_path):
          "--server-root", str(tmp_path)],
         capture_output=True, text=True, timeout=60)
     assert result.returncode == 2, result
-    assert message in result.stderr
+    assert result.stderr == f"oxwsgi: {message}\n"
 
 
 def test_a_proxied_host_is_served_beside_a_server_name_that_refuses_other_names(backend, tmp_path):

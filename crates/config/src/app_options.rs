@@ -306,13 +306,19 @@ impl AppOptionsArgs {
         if uid != 0 || (self.user.is_none() && self.group.is_none()) {
             return Ok(None);
         }
-        let (option, user) = match &self.user {
-            Some(user) => ("--user", user.clone()),
-            // A group alone: the user oxwsgi runs as (root), which is refused below.
-            None => (
-                "--group",
-                crate::users::user_name(uid).unwrap_or_else(|| "#0".into()),
-            ),
+        let (option, user) = match (&self.user, &self.group) {
+            (Some(user), _) => ("--user", user.clone()),
+            // A group alone would leave the workers running as root.
+            (None, group) => {
+                return Err(ConfigError::NotFound {
+                    option: "--group",
+                    value: group.clone().unwrap_or_default(),
+                    reason: "started as root, a group alone would leave the workers running \
+                             as root, which they never do: give --user too, an unprivileged \
+                             user such as www-data"
+                        .into(),
+                });
+            }
         };
         crate::users::run_as(&user, self.group.as_deref(), None)
             .map(Some)

@@ -552,7 +552,8 @@ mod tests {
         let args = start_server(&["--server-mpm", "event", "--server-mpm", "worker"]).unwrap();
         assert_eq!(args.express.server_mpm, ["event", "worker"]);
         // A unique prefix of a long option is that option; an ambiguous one is an error.
-        let args = start_server(&["--proc", "4", "--thr", "10"]).unwrap();
+        // (`--proc` is ambiguous: --processes, --process-group, --process-name.)
+        let args = start_server(&["--processe", "4", "--thr", "10"]).unwrap();
         assert_eq!((args.processes, args.threads), (Some(4), 10));
         let err = start_server(&["--ser", "x"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
