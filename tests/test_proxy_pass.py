@@ -5,6 +5,7 @@ reached through oxwsgi, which hosts a WSGI application beside it."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -56,6 +57,7 @@ def server(backend):
             "--proxy-mount-point", "/ws", f"http://127.0.0.1:{ws_port}/",
             "--proxy-mount-point", "/down", f"http://127.0.0.1:{down}/",
             "--proxy-virtual-host", "proxied.example", f"http://127.0.0.1:{http_port}/",
+            "--proxy-virtual-host", "ws.example", f"http://127.0.0.1:{ws_port}/",
             "--proxy-timeout", "2",
         ], tmp)
         try:
@@ -183,6 +185,15 @@ def test_a_websocket_echoes_through_the_mount_point(server):
         assert ws.recv(timeout=10) == "echo: again at /chat?room=1"
     # The server goes on serving ordinary requests afterwards.
     assert requests.get(server.url + "/api/after").json()["path"] == "/v1/after"
+
+
+def test_a_websocket_echoes_through_the_virtual_host(server):
+    # Connected to this server, with the proxied host's name in the URL (its Host header).
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    with ws_connect(f"ws://ws.example:{server.port}/chat?room=2", sock=sock,
+                    open_timeout=10, close_timeout=10) as ws:
+        ws.send("hello")
+        assert ws.recv(timeout=10) == "echo: hello at /chat?room=2"
 
 
 @pytest.mark.parametrize("args, message", [
